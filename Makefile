@@ -1,0 +1,52 @@
+# Two commands set everything up on a fresh machine with nothing but Python:
+#   make demo   - create .venv, install, run the backtest + paper-trading demo on embedded data
+#   make test   - the same set-up, then the whole suite (both IB clients, notebooks included)
+PYTHON ?= python3
+VENV := .venv
+VENV_INSYNC := .venv-insync
+PY := $(VENV)/bin/python
+PY_INSYNC := $(VENV_INSYNC)/bin/python
+PIP_FLAGS := --disable-pip-version-check --quiet
+export MPLBACKEND := Agg
+
+.PHONY: demo test test-core test-insync lint bench clean install
+
+demo: $(VENV)/.installed
+	$(PY) -m quantnb.demo
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY) -m pip install $(PIP_FLAGS) -e ".[ib,notebook,test]"
+	touch $@
+
+# ib_insync and ib_async both install `eventkit`: the second client gets its own environment.
+$(VENV_INSYNC)/.installed: pyproject.toml
+	test -x $(PY_INSYNC) || $(PYTHON) -m venv $(VENV_INSYNC)
+	$(PY_INSYNC) -m pip install $(PIP_FLAGS) --upgrade pip
+	$(PY_INSYNC) -m pip install $(PIP_FLAGS) -e ".[ib-insync,test]"
+	touch $@
+
+test: test-core test-insync
+
+test-core: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider --nbval notebooks
+
+test-insync: $(VENV_INSYNC)/.installed
+	$(PY_INSYNC) -m pytest -q -p no:cacheprovider -m ib tests
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+bench: $(VENV)/.installed
+	$(PY) bench/backtest_speed.py
+	$(PY) bench/sim_throughput.py
+	$(PY) bench/live_latency.py
+
+clean:
+	rm -rf $(VENV) $(VENV_INSYNC) out build *.egg-info

@@ -1,0 +1,89 @@
+"""quantnb: backtest a strategy in one notebook cell, paper trade the same object in the next.
+
+>>> import quantnb as qn
+>>> res = qn.backtest(MyStrategy(), qn.data.sample(["AAPL", "MSFT"]), cash=100_000)
+>>> live = qn.paper(strategy, ["AAPL", "MSFT"], interval="5m")   # the embedded simulator by default
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quantnb import data, ind
+from quantnb.domain.costs import (
+    CostModel,
+    FixedSlippage,
+    NoCommission,
+    PercentCommission,
+    PercentSlippage,
+    PerShareCommission,
+)
+from quantnb.domain.interval import Interval
+from quantnb.domain.model import Bar, Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from quantnb.domain.risk import RiskLimits
+from quantnb.engine.backtest import backtest
+from quantnb.engine.context import Context
+from quantnb.engine.strategy import Strategy
+from quantnb.errors import (
+    ConfigError,
+    DataError,
+    GatewayError,
+    IntervalError,
+    LiveTradingError,
+    LookAheadError,
+    NotConnectedError,
+    OrderError,
+    QuantnbError,
+)
+from quantnb.results import BacktestResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Bar",
+    "BacktestResult",
+    "ConfigError",
+    "Context",
+    "CostModel",
+    "DataError",
+    "Fill",
+    "FixedSlippage",
+    "GatewayError",
+    "Interval",
+    "IntervalError",
+    "LiveTradingError",
+    "LookAheadError",
+    "NoCommission",
+    "NotConnectedError",
+    "Order",
+    "OrderError",
+    "OrderStatus",
+    "OrderType",
+    "PerShareCommission",
+    "PercentCommission",
+    "PercentSlippage",
+    "QuantnbError",
+    "RiskLimits",
+    "Side",
+    "Strategy",
+    "TimeInForce",
+    "backtest",
+    "data",
+    "ind",
+    "live",
+    "paper",
+]
+
+
+def paper(strategy: Strategy, symbols: Any, interval: str = "5m", **config: Any):
+    """Paper trade ``strategy`` on IB (or the embedded gateway simulator); see ``quantnb.live``."""
+    from quantnb.live.front import paper as _paper
+
+    return _paper(strategy, symbols, interval=interval, **config)
+
+
+def live(strategy: Strategy, symbols: Any, interval: str = "5m", **config: Any):
+    """Real-money trading: refuses unless QUANTNB_ALLOW_LIVE=1 and the account is not paper."""
+    from quantnb.live.front import live as _live
+
+    return _live(strategy, symbols, interval=interval, **config)

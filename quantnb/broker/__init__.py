@@ -1,0 +1,5 @@
+"""Broker adapters that need no network: the simulated broker used by backtests."""
+
+from quantnb.broker.simulated import SimulatedBroker
+
+__all__ = ["SimulatedBroker"]

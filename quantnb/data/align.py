@@ -1,0 +1,69 @@
+"""Line up many symbols' bars on one shared clock without copying their data.
+
+``rows[t, j]`` says where bar ``index[t]`` sits in symbol ``j``'s frame (-1: no bar then), so an
+engine can step one clock and read each symbol's numpy arrays by position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from quantnb.errors import ConfigError, DataError
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Aligned:
+    """The union clock of several frames and each frame's row at every tick (-1 when absent)."""
+
+    index: pd.DatetimeIndex
+    symbols: tuple[str, ...]
+    rows: np.ndarray
+    complete: bool
+
+
+def align(frames: dict[str, pd.DataFrame]) -> Aligned:
+    """Union of all timestamps, sorted, with per-symbol row positions found by searchsorted."""
+    if not isinstance(frames, dict) or not frames:
+        raise ConfigError(
+            f"align() needs a non-empty dict of symbol -> DataFrame, got {type(frames).__name__}"
+        )
+    symbols = tuple(frames)
+    stamps = [_stamps(frames[s], s) for s in symbols]
+    first = stamps[0]
+    if all(len(s) == len(first) and np.array_equal(s, first) for s in stamps[1:]):
+        clock = first
+        rows = np.repeat(np.arange(len(first), dtype=np.int64)[:, None], len(symbols), axis=1)
+        complete = True
+    else:
+        clock = np.unique(np.concatenate(stamps))
+        rows = np.empty((len(clock), len(symbols)), dtype=np.int64)
+        for j, own in enumerate(stamps):
+            pos = np.searchsorted(own, clock)
+            hit = pos < len(own)
+            hit[hit] = own[pos[hit]] == clock[hit]
+            rows[:, j] = np.where(hit, pos, -1)
+        complete = bool((rows >= 0).all())
+    rows.flags.writeable = False
+    index = pd.DatetimeIndex(clock.view("datetime64[ns]")).tz_localize("UTC").rename("time")
+    return Aligned(index=index, symbols=symbols, rows=rows, complete=complete)
+
+
+def _stamps(df: pd.DataFrame, symbol: str) -> np.ndarray:
+    index = getattr(df, "index", None)
+    if not isinstance(index, pd.DatetimeIndex):
+        raise DataError(
+            f"{symbol}: needs a DatetimeIndex to align, got {type(index).__name__}; "
+            "load it with quantnb.data.load()"
+        )
+    if index.tz is None:
+        raise DataError(f"{symbol}: the index has no time zone; load() makes it UTC")
+    values = index.tz_convert("UTC").as_unit("ns").asi8
+    if len(values) > 1 and not (np.diff(values) > 0).all():
+        raise DataError(
+            f"{symbol}: timestamps must be sorted and unique to align; "
+            "run quantnb.data.validate(df, symbol) to find the bad row"
+        )
+    return values

@@ -1,0 +1,187 @@
+"""Deterministic, offline OHLCV sample data: a seeded geometric random walk per symbol.
+
+Each symbol's series depends only on (seed, symbol, interval, start), never on which other symbols
+are requested, so notebooks, tests and the gateway simulator see the same prices everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import numpy as np
+import pandas as pd
+
+from quantnb.domain.interval import Interval
+from quantnb.errors import ConfigError
+
+NEW_YORK = "America/New_York"
+COLUMNS = ("open", "high", "low", "close", "volume")
+
+_NS_PER_MIN = 60 * 1_000_000_000
+_SESSION_OPEN_MIN = 9 * 60 + 30  # 09:30 New York
+_SESSION_CLOSE_MIN = 16 * 60  # 16:00 New York
+_SESSION_MINUTES = _SESSION_CLOSE_MIN - _SESSION_OPEN_MIN
+_TRADING_DAYS = 252
+_GAP_SHARE = 0.2  # share of a day's variance that arrives overnight, as the opening gap
+
+TimeLike = datetime | date | str | pd.Timestamp | None
+
+
+def to_utc(value: datetime | date | str | pd.Timestamp, what: str = "time") -> pd.Timestamp:
+    """A tz-aware UTC Timestamp with ns unit; naive values are taken as UTC."""
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"cannot read {what} {value!r} as a date/time; use e.g. '2021-03-01'"
+        ) from exc
+    if ts is pd.NaT:
+        raise ConfigError(f"{what} {value!r} is not a date/time; use e.g. '2021-03-01'")
+    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    return ts.as_unit("ns")
+
+
+def time_bounds(start: TimeLike, end: TimeLike) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """``[start, stop)`` in UTC; an ``end`` at midnight includes the whole of that day."""
+    lo = None if start is None else to_utc(start, "start")
+    stop = None
+    if end is not None:
+        hi = to_utc(end, "end")
+        stop = hi + pd.Timedelta(days=1) if hi == hi.normalize() else hi + pd.Timedelta(1, "ns")
+    if lo is not None and stop is not None and stop <= lo:
+        raise ConfigError(f"end {end!r} is before start {start!r}; swap them")
+    return lo, stop
+
+
+def sample(
+    symbols: str | Iterable[str],
+    interval: Interval | str = "1d",
+    start: TimeLike = "2020-01-01",
+    end: TimeLike = "2023-12-31",
+    seed: int = 0,
+    bars: int | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Realistic synthetic bars for each symbol, keyed in the order given.
+
+    Intraday bars cover the US equity session (09:30-16:00 New York, weekdays) and are stamped at
+    their start in UTC; daily bars at 00:00 UTC of the date; weekly bars on Mondays. With
+    ``bars=N`` each symbol gets exactly N bars from ``start`` and ``end`` is ignored.
+    """
+    names = _symbols(symbols)
+    iv = Interval.parse(interval)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}; e.g. seed=0")
+    if bars is not None and (isinstance(bars, bool) or not isinstance(bars, int | np.integer)):
+        raise ConfigError(f"bars must be a positive integer or None, got {bars!r}")
+    if bars is not None and bars <= 0:
+        raise ConfigError(f"bars must be positive, got {bars!r}; e.g. bars=1000")
+    times, body_days, first_of_session = _timestamps(iv, start, None if bars else end, bars)
+    index = pd.DatetimeIndex(times.view("datetime64[ns]")).tz_localize("UTC").rename("time")
+    return {name: _frame(name, int(seed), iv, index, body_days, first_of_session) for name in names}
+
+
+def _symbols(symbols: str | Iterable[str]) -> list[str]:
+    items = [symbols] if isinstance(symbols, str) else list(symbols)
+    if not items:
+        raise ConfigError("sample() needs at least one symbol, e.g. sample('AAPL')")
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(f"symbol must be a non-empty string, got {item!r}")
+    return list(dict.fromkeys(s.strip() for s in items))
+
+
+def _timestamps(
+    iv: Interval, start: TimeLike, end: TimeLike, bars: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bar start times (int64 ns UTC), each bar's length in trading days, session-start flags."""
+    lo, stop = time_bounds(start, end)
+    if lo is None:
+        raise ConfigError("sample() needs a start date, e.g. start='2020-01-01'")
+    first_day = lo.tz_localize(None).normalize()
+    last_day = None if stop is None else (stop - pd.Timedelta(1, "ns")).tz_localize(None)
+    if not iv.is_intraday:
+        freq = "W-MON" if iv.name == "1w" else "B"
+        if bars is not None:
+            days = pd.date_range(first_day, periods=bars, freq=freq)
+        else:
+            days = pd.date_range(first_day, last_day.normalize(), freq=freq)
+        times = days.as_unit("ns").asi8
+        length = 5.0 if iv.name == "1w" else 1.0
+        return times, np.full(len(times), length), np.ones(len(times), dtype=bool)
+
+    minutes = _session_minutes(iv)
+    lengths = np.diff(np.append(minutes, _SESSION_CLOSE_MIN)) / _SESSION_MINUTES
+    if bars is not None:
+        # one spare day in case ``start`` falls inside a session
+        days = pd.bdate_range(first_day, periods=math.ceil(bars / len(minutes)) + 1)
+    else:
+        days = pd.bdate_range(first_day, last_day.normalize())
+    opens = (days + pd.Timedelta(minutes=_SESSION_OPEN_MIN)).tz_localize(NEW_YORK)
+    opens_ns = opens.tz_convert("UTC").as_unit("ns").asi8
+    offsets = (minutes - _SESSION_OPEN_MIN).astype(np.int64) * _NS_PER_MIN
+    times = (opens_ns[:, None] + offsets[None, :]).ravel()
+    body = np.tile(lengths, len(days))
+    first = np.tile(np.arange(len(minutes)) == 0, len(days))
+    keep = times >= lo.value
+    if stop is not None:
+        keep &= times < stop.value
+    times, body, first = times[keep], body[keep], first[keep]
+    if bars is not None:
+        times, body, first = times[:bars], body[:bars], first[:bars]
+    return times, body, first
+
+
+def _session_minutes(iv: Interval) -> np.ndarray:
+    """Bar starts in minutes after midnight: 09:30, then clock-aligned (10:00, 11:00... for 1h)."""
+    step = iv.seconds // 60
+    following = range(-(-(_SESSION_OPEN_MIN + 1) // step) * step, _SESSION_CLOSE_MIN, step)
+    return np.array([_SESSION_OPEN_MIN, *following], dtype=np.int64)
+
+
+def _frame(
+    symbol: str,
+    seed: int,
+    iv: Interval,
+    index: pd.DatetimeIndex,
+    body_days: np.ndarray,
+    first_of_session: np.ndarray,
+) -> pd.DataFrame:
+    rng = np.random.default_rng([zlib.crc32(symbol.encode("utf-8")), seed])
+    vol = rng.uniform(0.15, 0.45)
+    drift = rng.uniform(-0.05, 0.20)
+    price0 = math.exp(rng.uniform(math.log(20.0), math.log(500.0)))
+    daily_volume = math.exp(rng.uniform(math.log(2e5), math.log(2e7)))
+
+    n = len(index)
+    dt = body_days * (1.0 - _GAP_SHARE) / _TRADING_DAYS
+    body_sd = vol * np.sqrt(dt)
+    body = rng.standard_normal(n) * body_sd + (drift - 0.5 * vol * vol) * dt
+    gap_sd = np.where(first_of_session, vol * math.sqrt(_GAP_SHARE / _TRADING_DAYS), 0.05 * body_sd)
+    gap = rng.standard_normal(n) * gap_sd
+    log_close = math.log(price0) + np.cumsum(gap + body)
+    log_open = log_close - body
+    up = np.abs(rng.standard_normal(n)) * 0.6 * body_sd
+    down = np.abs(rng.standard_normal(n)) * 0.6 * body_sd
+    top = np.maximum(log_open, log_close)
+    bottom = np.minimum(log_open, log_close)
+    volume = daily_volume * body_days * rng.lognormal(-0.125, 0.5, n)
+
+    def price(log_values: np.ndarray) -> np.ndarray:
+        return np.maximum(np.round(np.exp(log_values), 2), 0.01)
+
+    frame = pd.DataFrame(
+        {
+            "open": price(log_open),
+            "high": price(top + up),
+            "low": price(bottom - down),
+            "close": price(log_close),
+            "volume": np.maximum(np.round(volume), 1.0),
+        },
+        index=index,
+    )
+    frame.attrs["symbol"] = symbol
+    frame.attrs["interval"] = iv.name
+    return frame

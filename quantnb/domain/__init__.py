@@ -1,0 +1,1 @@
+"""Domain values and rules: no I/O, no pandas beyond timestamps."""

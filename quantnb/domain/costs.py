@@ -1,0 +1,142 @@
+"""Cost models shared by the backtest and live P&L estimates: commission and slippage.
+
+Each model has one method to implement and a ``__repr__`` that shows its parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from quantnb.errors import ConfigError
+
+
+def _check(name: str, value: float, *, allow_zero: bool = True) -> float:
+    value = float(value)
+    if value < 0 or (value == 0 and not allow_zero) or value != value:
+        raise ConfigError(f"{name}={value!r} is not allowed: use a non-negative number")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class PercentCommission:
+    """A share of notional with a minimum per order: ``max(minimum, rate * |qty| * price)``."""
+
+    rate: float = 0.001
+    minimum: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check("rate", self.rate)
+        _check("minimum", self.minimum)
+
+    def commission(self, qty: float, price: float) -> float:
+        if qty == 0:
+            return 0.0
+        return max(self.minimum, self.rate * abs(qty) * price)
+
+
+@dataclass(frozen=True, slots=True)
+class PerShareCommission:
+    """IBKR-style fixed pricing: per share, with a minimum and a cap as a share of notional."""
+
+    per_share: float = 0.005
+    minimum: float = 1.0
+    max_percent: float = 0.01
+
+    def __post_init__(self) -> None:
+        _check("per_share", self.per_share)
+        _check("minimum", self.minimum)
+        _check("max_percent", self.max_percent)
+
+    def commission(self, qty: float, price: float) -> float:
+        if qty == 0:
+            return 0.0
+        fee = max(self.minimum, self.per_share * abs(qty))
+        cap = self.max_percent * abs(qty) * price
+        return min(fee, cap) if cap > 0 else fee
+
+
+@dataclass(frozen=True, slots=True)
+class NoCommission:
+    """Zero commission, for comparisons."""
+
+    def commission(self, qty: float, price: float) -> float:
+        return 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PercentSlippage:
+    """Adverse slippage as a share of price: buys pay more, sells receive less."""
+
+    rate: float = 0.0005
+
+    def __post_init__(self) -> None:
+        _check("rate", self.rate)
+
+    def adjust(self, price: float, side: str) -> float:
+        return price * (1.0 + self.rate) if side == "BUY" else price * (1.0 - self.rate)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedSlippage:
+    """Adverse slippage of a fixed amount per share (e.g. one tick)."""
+
+    amount: float = 0.01
+
+    def __post_init__(self) -> None:
+        _check("amount", self.amount)
+
+    def adjust(self, price: float, side: str) -> float:
+        return price + self.amount if side == "BUY" else max(price - self.amount, 0.0)
+
+
+CommissionModel = PercentCommission | PerShareCommission | NoCommission
+SlippageModel = PercentSlippage | FixedSlippage
+
+
+@dataclass(frozen=True, slots=True)
+class CostModel:
+    """Commission plus slippage: the one cost object the backtest and live engines share."""
+
+    commission_model: CommissionModel = field(default_factory=PercentCommission)
+    slippage_model: SlippageModel = field(default_factory=PercentSlippage)
+
+    @classmethod
+    def from_args(cls, commission: object = None, slippage: object = None) -> CostModel:
+        """Build from plain numbers (rates) or model objects; ``None`` keeps the default."""
+        return cls(_commission(commission), _slippage(slippage))
+
+    def commission(self, qty: float, price: float) -> float:
+        return self.commission_model.commission(qty, price)
+
+    def fill_price(self, price: float, side: str) -> float:
+        return self.slippage_model.adjust(price, side)
+
+    def slippage(self, price: float, side: str) -> float:
+        """Slippage per share in currency (always ≥ 0)."""
+        return abs(self.slippage_model.adjust(price, side) - price)
+
+
+def _commission(value: object) -> CommissionModel:
+    if value is None:
+        return PercentCommission()
+    if isinstance(value, int | float):
+        return PercentCommission(rate=float(value)) if value else NoCommission()
+    if hasattr(value, "commission"):
+        return value  # type: ignore[return-value]
+    raise ConfigError(
+        f"commission={value!r} is not understood: pass a rate such as 0.001 or a model such as "
+        "PerShareCommission()"
+    )
+
+
+def _slippage(value: object) -> SlippageModel:
+    if value is None:
+        return PercentSlippage()
+    if isinstance(value, int | float):
+        return PercentSlippage(rate=float(value))
+    if hasattr(value, "adjust"):
+        return value  # type: ignore[return-value]
+    raise ConfigError(
+        f"slippage={value!r} is not understood: pass a rate such as 0.0005 or a model such as "
+        "FixedSlippage(0.01)"
+    )

@@ -1,0 +1,1 @@
+"""Engines: the strategy API, the context both modes share, and the backtest loop."""

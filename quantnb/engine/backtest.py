@@ -1,0 +1,449 @@
+"""The backtest engine: an event loop over one clock, a Python call per bar, as live.
+
+Per bar it does only O(1) work outside the strategy: set the current rows, match any working
+orders of that bar's symbols, call ``on_data``. Orders placed on bar *t* are matched from bar
+*t+1* on because matching for a bar runs before the strategy sees that bar. The equity curve is
+derived after the loop from the fills and the closes, not rebuilt per bar.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantnb.broker.simulated import SimulatedBroker
+from quantnb.data import align, load
+from quantnb.domain.accounting import Portfolio, Position
+from quantnb.domain.costs import CostModel
+from quantnb.domain.interval import Interval
+from quantnb.domain.model import Bar, Fill, Order
+from quantnb.domain.risk import RiskLimits
+from quantnb.engine.context import FIELDS, BarView, Context
+from quantnb.engine.indicators import (
+    IndicatorFn,
+    PrecomputedIndicator,
+    check_causal,
+    compute,
+    normalise_fields,
+)
+from quantnb.engine.strategy import Strategy
+from quantnb.errors import ConfigError, OrderError
+from quantnb.results import BacktestResult
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 1 << 15  # bars between progress updates
+_NS_PER_DAY = 86_400_000_000_000
+
+
+class BacktestContext(Context):
+    """The Context of a backtest: reads the engine's arrays at the current rows."""
+
+    def __init__(self, engine: BacktestEngine) -> None:
+        super().__init__(engine.symbols, logging.getLogger("quantnb.strategy"))
+        self._engine = engine
+        self._cols = engine.cols
+        self._closes = {s: c["close"] for s, c in engine.cols.items()}
+        self._row: dict[str, int] = dict.fromkeys(engine.symbols, -1)
+        self._t = 0
+        self._pf = engine.portfolio
+        self._positions = engine.portfolio.positions
+        self._broker = engine.broker
+        self._check_lookahead = engine.check_lookahead
+
+    @property
+    def now(self) -> pd.Timestamp:
+        return pd.Timestamp(int(self._engine.clock[self._t]), tz="UTC")
+
+    def price(self, symbol: str) -> float:
+        r = self._row.get(symbol)
+        if r is None:
+            self._check_symbol(symbol)
+        if r < 0:
+            raise OrderError(f"{symbol!r} has no price yet at {self.now}: its first bar is later")
+        return float(self._closes[symbol][r])
+
+    def bar(self, symbol: str) -> Bar:
+        r = self._row[symbol]
+        c = self._cols[symbol]
+        return Bar(
+            symbol,
+            pd.Timestamp(int(self._engine.times[symbol][r]), tz="UTC"),
+            float(c["open"][r]),
+            float(c["high"][r]),
+            float(c["low"][r]),
+            float(c["close"][r]),
+            float(c["volume"][r]),
+        )
+
+    def history(self, symbol: str, n: int, field: str = "close") -> np.ndarray:
+        r = self._row[symbol] + 1
+        return self._cols[symbol][field][max(0, r - n) : r]
+
+    def position(self, symbol: str) -> Position:
+        p = self._positions[symbol]
+        if p.qty:
+            p.last_price = self._closes[symbol][self._row[symbol]]
+        return p
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        self._engine.mark()
+        return self._pf.open_positions()
+
+    @property
+    def cash(self) -> float:
+        return self._pf.cash
+
+    @property
+    def equity(self) -> float:
+        self._engine.mark()
+        return self._pf.equity
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return self._broker.open_orders(symbol)
+
+    def indicator(
+        self, fn: IndicatorFn, field: str | tuple[str, ...] = "close", *args: Any
+    ) -> PrecomputedIndicator:
+        fields = normalise_fields(field, FIELDS)
+        values = {}
+        for sym in self._symbols:
+            cols = [self._cols[sym][f] for f in fields]
+            ind_name = PrecomputedIndicator(fn, fields, args, {}, {}).name
+            full = compute(fn, cols, args, ind_name)
+            if self._check_lookahead:
+                check_causal(fn, cols, args, full, ind_name, sym, _Times(self._engine.times[sym]))
+            values[sym] = full
+        return PrecomputedIndicator(fn, fields, args, values, self._row)
+
+    def _submit(self, order: Order) -> Order:
+        return self._broker.execute_order(order)
+
+    def _cancel(self, order: Order) -> bool:
+        return self._broker.cancel(order)
+
+    def _find_order(self, order_id: str) -> Order | None:
+        return self._broker.by_id.get(order_id)
+
+
+class _Times:
+    """Lazy timestamps for error messages (avoids converting a whole index up front)."""
+
+    def __init__(self, ns: np.ndarray) -> None:
+        self._ns = ns
+
+    def __getitem__(self, i: int) -> pd.Timestamp:
+        return pd.Timestamp(int(self._ns[i]), tz="UTC")
+
+
+class BacktestEngine:
+    """Runs one strategy over aligned bars; see ``backtest()`` for the arguments."""
+
+    def __init__(
+        self,
+        data: Mapping[str, pd.DataFrame],
+        *,
+        cash: float = 100_000.0,
+        commission: Any = None,
+        slippage: Any = None,
+        risk: RiskLimits | None = None,
+        allow_short: bool = False,
+        leverage: float = 1.0,
+        interval: str | Interval | None = None,
+        check_lookahead: bool = True,
+        progress: bool | None = None,
+    ) -> None:
+        if not (isinstance(cash, int | float) and np.isfinite(cash) and cash > 0):
+            raise ConfigError(f"cash={cash!r}: starting cash must be a positive number")
+        if not (isinstance(leverage, int | float) and leverage >= 1.0):
+            raise ConfigError(f"leverage={leverage!r}: use 1.0 (cash account) or more")
+        self.frames = dict(data)
+        if not self.frames:
+            raise ConfigError("no data: pass a DataFrame or a dict of symbol -> DataFrame")
+        self.symbols = tuple(self.frames)
+        self.interval = Interval.parse(interval) if interval else _infer_interval(self.frames)
+        self.aligned = align(self.frames)
+        self.clock = self.aligned.index.asi8
+        self.cols = {
+            s: {f: np.ascontiguousarray(df[f].to_numpy(np.float64)) for f in FIELDS}
+            for s, df in self.frames.items()
+        }
+        self.times = {s: df.index.asi8 for s, df in self.frames.items()}
+        self.costs = CostModel.from_args(commission, slippage)
+        self.risk = risk if risk is not None else RiskLimits()
+        self.allow_short, self.leverage = bool(allow_short), float(leverage)
+        self.initial_cash = float(cash)
+        self.check_lookahead = check_lookahead
+        self.progress = progress
+
+    # prepared per run
+    def _reset(self, strategy: Strategy) -> None:
+        self.portfolio = Portfolio(self.initial_cash)
+        for s in self.symbols:
+            self.portfolio.position(s)
+        self.broker = SimulatedBroker(
+            self.portfolio,
+            self.costs,
+            self.risk,
+            allow_short=self.allow_short,
+            leverage=self.leverage,
+            price=lambda s: self.ctx.price(s),
+            now=lambda: self.ctx.now,
+            mark=self.mark,
+        )
+        self.ctx = BacktestContext(self)
+        self.broker.on_fill = lambda fill: strategy.on_fill(self.ctx, fill)
+
+    def mark(self) -> None:
+        """Mark every open position at its latest close."""
+        row = self.ctx._row
+        for s, p in self.portfolio.positions.items():
+            if p.qty:
+                p.last_price = self.cols[s]["close"][row[s]]
+
+    def run(self, strategy: Strategy) -> BacktestResult:
+        if not isinstance(strategy, Strategy):
+            raise ConfigError(
+                f"{strategy!r} is not a quantnb.Strategy: subclass qn.Strategy and pass an instance"
+            )
+        started = time.perf_counter()
+        self._reset(strategy)
+        ctx = self.ctx
+        strategy.initialize(ctx)
+        try:
+            self._loop(strategy)
+        except Exception as exc:
+            if 0 <= ctx._t < len(self.clock):
+                exc.add_note(f"quantnb: raised while processing the bar at {ctx.now}")
+            raise
+        strategy.finalize(ctx)
+        self.mark()
+        elapsed = time.perf_counter() - started
+        return self._result(strategy, elapsed)
+
+    def _days(self) -> np.ndarray:
+        idx = self.aligned.index
+        if self.interval.is_intraday:
+            local = idx.tz_convert("America/New_York").tz_localize(None)
+            return local.asi8 // _NS_PER_DAY
+        return idx.asi8 // _NS_PER_DAY
+
+    def _loop(self, strategy: Strategy) -> None:
+        ctx, broker, aligned = self.ctx, self.broker, self.aligned
+        n = len(self.clock)
+        days = self._days().tolist()
+        row = ctx._row
+        symbols = self.symbols
+        on_data = strategy.on_data
+        daily_loss = self.risk.max_daily_loss is not None
+        cols = self.cols
+        full_view = BarView(ctx, symbols)
+        rows = None if aligned.complete else aligned.rows.tolist()
+        sym_index = {s: j for j, s in enumerate(symbols)}
+        current_day = None
+        bar = _progress(n * len(symbols), self.progress, strategy.name)
+        try:
+            for start in range(0, n, _CHUNK):
+                stop = min(start + _CHUNK, n)
+                for t in range(start, stop):
+                    ctx._t = t
+                    if rows is None:
+                        for s in symbols:
+                            row[s] = t
+                        view = full_view
+                    else:
+                        rt = rows[t]
+                        present = []
+                        for s, r in zip(symbols, rt):
+                            if r >= 0:
+                                row[s] = r
+                                present.append(s)
+                        view = BarView(ctx, tuple(present))
+                    if daily_loss and days[t] != current_day:
+                        current_day = days[t]
+                        self.mark()
+                        broker.day_start_equity = self.portfolio.equity
+                    if broker.n_working:
+                        for s in list(broker.working):
+                            if rows is None:
+                                r = t
+                            else:
+                                r = rows[t][sym_index[s]]
+                                if r < 0:
+                                    continue
+                            c = cols[s]
+                            broker.process(s, c["open"][r], c["high"][r], c["low"][r], days[t], t)
+                    on_data(ctx, view)
+                if bar is not None:
+                    bar.update((stop - start) * len(symbols))
+        finally:
+            if bar is not None:
+                bar.close()
+
+    # ---- results ------------------------------------------------------------------------------
+    def _equity_curve(self) -> pd.DataFrame:
+        n = len(self.clock)
+        fills, ticks = self.broker.fills, np.asarray(self.broker.fill_ticks, dtype=np.int64)
+        cash = np.zeros(n)
+        equity = np.zeros(n)
+        gross = np.zeros(n)
+        if fills:
+            signed = np.array([f.signed_qty for f in fills])
+            prices = np.array([f.price for f in fills])
+            comm = np.array([f.commission for f in fills])
+            np.add.at(cash, ticks, -signed * prices - comm)
+            syms = np.array([f.symbol for f in fills])
+            for j, s in enumerate(self.symbols):
+                mask = syms == s
+                if not mask.any():
+                    continue
+                dq = np.zeros(n)
+                np.add.at(dq, ticks[mask], signed[mask])
+                qty = np.cumsum(dq)
+                r = self.aligned.rows[:, j]
+                close = np.where(r >= 0, self.cols[s]["close"][np.maximum(r, 0)], np.nan)
+                close = pd.Series(close).ffill().fillna(0.0).to_numpy()
+                mv = qty * close
+                equity += mv
+                gross += np.abs(mv)
+        cash = self.initial_cash + np.cumsum(cash)
+        equity += cash
+        return pd.DataFrame(
+            {"equity": equity, "cash": cash, "gross_exposure": gross}, index=self.aligned.index
+        )
+
+    def _result(self, strategy: Strategy, elapsed: float) -> BacktestResult:
+        broker = self.broker
+        fills = pd.DataFrame(
+            [
+                {
+                    "time": f.time,
+                    "order_id": f.order_id,
+                    "symbol": f.symbol,
+                    "side": str(f.side),
+                    "qty": f.qty,
+                    "price": f.price,
+                    "commission": f.commission,
+                    "slippage": f.slippage,
+                    "exec_id": f.exec_id,
+                }
+                for f in broker.fills
+            ],
+            columns=[
+                "time", "order_id", "symbol", "side", "qty", "price", "commission", "slippage",
+                "exec_id",
+            ],
+        )
+        orders = orders_frame(broker.orders)
+        rejections = pd.DataFrame(
+            [(r.time, r.order_id, r.symbol, r.reason) for r in broker.rejections],
+            columns=["time", "order_id", "symbol", "reason"],
+        )
+        return BacktestResult(
+            equity=self._equity_curve(),
+            fills=fills,
+            orders=orders,
+            prices=self.frames,
+            initial_cash=self.initial_cash,
+            interval=self.interval.name,
+            strategy=strategy.name,
+            params=strategy.params,
+            rejections=rejections,
+            elapsed=elapsed,
+        )
+
+
+ORDER_COLUMNS = [
+    "order_id", "created", "symbol", "side", "qty", "type", "limit", "stop", "tif", "status",
+    "filled", "avg_price", "reason", "parent_id", "updated",
+]
+
+
+def orders_frame(orders: list[Order]) -> pd.DataFrame:
+    """Orders as a DataFrame, one row per order, in submission order."""
+    return pd.DataFrame(
+        [
+            [
+                o.id, o.created, o.symbol, str(o.side), o.qty, str(o.type), o.limit, o.stop,
+                str(o.tif), str(o.status), o.filled, o.avg_price or np.nan, o.reason,
+                o.parent_id, o.updated,
+            ]
+            for o in orders
+        ],
+        columns=ORDER_COLUMNS,
+    )
+
+
+def _progress(total: int, progress: bool | None, name: str):
+    if progress is False:
+        return None
+    from tqdm.auto import tqdm
+
+    # delay: only runs longer than a couple of seconds show a bar
+    return tqdm(total=total, unit="bar", unit_scale=True, desc=name, delay=0 if progress else 2.0,
+                leave=False)
+
+
+def _infer_interval(frames: Mapping[str, pd.DataFrame]) -> Interval:
+    for df in frames.values():
+        if len(df) >= 2:
+            step = int(np.median(np.diff(df.index.asi8[: min(len(df), 2000)]))) // 1_000_000_000
+            for name in ("1m", "5m", "15m", "30m", "1h", "1d", "1w"):
+                iv = Interval.parse(name)
+                if step <= iv.seconds * 1.5 and not (name == "1d" and step > 4 * 86400):
+                    return iv
+            return Interval.parse("1w")
+    return Interval.parse("1d")
+
+
+def as_frames(data: Any) -> dict[str, pd.DataFrame]:
+    """Any supported data (frame, dict, path) as a dict of canonical, validated frames."""
+    loaded = load(data)
+    if isinstance(loaded, pd.DataFrame):
+        return {loaded.attrs.get("symbol") or "ASSET": loaded}
+    return dict(loaded)
+
+
+def backtest(
+    strategy: Strategy,
+    data: Any,
+    cash: float = 100_000.0,
+    commission: Any = None,
+    slippage: Any = None,
+    *,
+    risk: RiskLimits | None = None,
+    allow_short: bool = False,
+    leverage: float = 1.0,
+    interval: str | None = None,
+    check_lookahead: bool = True,
+    progress: bool | None = None,
+) -> BacktestResult:
+    """Run ``strategy`` over ``data`` and return its results.
+
+    ``data``: a DataFrame (one symbol), a dict of symbol -> DataFrame, or a CSV/Parquet path.
+    ``commission``: a rate (default 0.001, minimum $1) or a model such as ``PerShareCommission()``.
+    ``slippage``: a rate (default 0.0005, adverse) or a model. ``risk``: ``RiskLimits``.
+    A cash account by default: no shorting and no leverage unless ``allow_short``/``leverage``.
+    """
+    engine = BacktestEngine(
+        as_frames(data),
+        cash=cash,
+        commission=commission,
+        slippage=slippage,
+        risk=risk,
+        allow_short=allow_short,
+        leverage=leverage,
+        interval=interval,
+        check_lookahead=check_lookahead,
+        progress=progress,
+    )
+    return engine.run(strategy)
+
+
+FillCallback = Callable[[Fill], None]

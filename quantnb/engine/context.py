@@ -1,0 +1,382 @@
+"""The Context a strategy talks to: orders, positions, money, history and time.
+
+One base class holds everything both modes share (argument checks, order building, targets),
+so a strategy meets exactly the same rules in a backtest and live. A mode supplies the rest:
+prices, history, submission and cancellation.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantnb.domain.accounting import Position
+from quantnb.domain.model import Bar, Order, OrderType, Side, TimeInForce
+from quantnb.errors import OrderError
+
+FIELDS = ("open", "high", "low", "close", "volume")
+
+_TYPES = {
+    None: None,
+    "market": OrderType.MARKET,
+    "mkt": OrderType.MARKET,
+    "limit": OrderType.LIMIT,
+    "lmt": OrderType.LIMIT,
+    "stop": OrderType.STOP,
+    "stp": OrderType.STOP,
+    "stop_limit": OrderType.STOP_LIMIT,
+    "stop-limit": OrderType.STOP_LIMIT,
+    "trailing_stop": OrderType.TRAILING_STOP,
+    "trail": OrderType.TRAILING_STOP,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Bracket:
+    """An entry order with its take-profit and stop-loss; the exits cancel each other."""
+
+    entry: Order
+    take_profit: Order | None
+    stop_loss: Order | None
+
+    def __iter__(self) -> Iterator[Order]:
+        return iter(o for o in (self.entry, self.take_profit, self.stop_loss) if o is not None)
+
+
+class BarView(Mapping[str, Bar]):
+    """The bars at ``ctx.now``: iterate for the symbols that have one, index for a ``Bar``.
+
+    It is a view valid during the call that received it; keep the ``Bar`` objects, not the view.
+    """
+
+    __slots__ = ("_ctx", "_symbols")
+
+    def __init__(self, ctx: Context, symbols: tuple[str, ...] = ()) -> None:
+        self._ctx = ctx
+        self._symbols = symbols
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._symbols)
+
+    def __len__(self) -> int:
+        return len(self._symbols)
+
+    def __contains__(self, symbol: object) -> bool:
+        return symbol in self._symbols
+
+    def __getitem__(self, symbol: str) -> Bar:
+        if symbol not in self._symbols:
+            raise KeyError(f"{symbol!r} has no bar at {self._ctx.now}; symbols here: {self._symbols}")
+        return self._ctx.bar(symbol)
+
+    def __repr__(self) -> str:
+        return f"BarView({list(self._symbols)})"
+
+
+class Context:
+    """What a strategy can do and see; subclasses bind it to a backtest or to a live broker."""
+
+    #: when True, numbers that cannot be traded raise OrderError at once (always on)
+    def __init__(self, symbols: tuple[str, ...], logger: logging.Logger | None = None) -> None:
+        self._symbols = tuple(symbols)
+        self._symbol_set = frozenset(symbols)
+        self._log = logger or logging.getLogger("quantnb.strategy")
+        self._order_seq = 0
+        self.logs: list[tuple[pd.Timestamp | None, str]] = []
+
+    # ---- what a mode supplies -------------------------------------------------------------
+    @property
+    def now(self) -> pd.Timestamp:
+        raise NotImplementedError
+
+    def price(self, symbol: str) -> float:
+        """The latest price of ``symbol`` (the close of its newest bar)."""
+        raise NotImplementedError
+
+    def bar(self, symbol: str) -> Bar:
+        """The newest bar of ``symbol`` at ``now``."""
+        raise NotImplementedError
+
+    def history(self, symbol: str, n: int, field: str = "close") -> np.ndarray:
+        """The last ``n`` values of ``field`` up to ``now``, oldest first (fewer at the start)."""
+        raise NotImplementedError
+
+    def position(self, symbol: str) -> Position:
+        raise NotImplementedError
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        """Open positions by symbol."""
+        raise NotImplementedError
+
+    @property
+    def cash(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def equity(self) -> float:
+        raise NotImplementedError
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        raise NotImplementedError
+
+    def indicator(self, fn: Callable[..., np.ndarray], field: str | tuple[str, ...], *args: Any):
+        """Declare an indicator once (in ``initialize``); index it by symbol for its value now."""
+        raise NotImplementedError
+
+    def _submit(self, order: Order) -> Order:
+        raise NotImplementedError
+
+    def _cancel(self, order: Order) -> bool:
+        raise NotImplementedError
+
+    def _find_order(self, order_id: str) -> Order | None:
+        raise NotImplementedError
+
+    def _next_order_id(self) -> str:
+        self._order_seq += 1
+        return str(self._order_seq)
+
+    # ---- shared by both modes -------------------------------------------------------------
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self._symbols
+
+    def log(self, message: str, *args: Any) -> None:
+        """Log a message from the strategy, stamped with ``now``; kept in ``ctx.logs`` too."""
+        text = message % args if args else str(message)
+        try:
+            now = self.now
+        except (IndexError, NotImplementedError):
+            now = None
+        self.logs.append((now, text))
+        self._log.info("[%s] %s", now, text)
+
+    def buy(self, symbol: str, qty: float, **kwargs: Any) -> Order:
+        """Buy ``qty``: market by default; ``limit=``, ``stop=``, ``trail_amount=``,
+        ``trail_percent=``, ``tif=`` ("DAY"/"GTC") and ``tag=`` are optional."""
+        return self._place(symbol, Side.BUY, qty, **kwargs)
+
+    def sell(self, symbol: str, qty: float, **kwargs: Any) -> Order:
+        """Sell ``qty`` (see ``buy`` for the options)."""
+        return self._place(symbol, Side.SELL, qty, **kwargs)
+
+    def order(self, symbol: str, qty: float, **kwargs: Any) -> Order | None:
+        """Buy (positive) or sell (negative) ``qty``; zero places nothing."""
+        qty = self._number("qty", qty, allow_zero=True, allow_negative=True)
+        if qty == 0:
+            return None
+        side = Side.BUY if qty > 0 else Side.SELL
+        return self._place(symbol, side, abs(qty), **kwargs)
+
+    def close(self, symbol: str, **kwargs: Any) -> Order | None:
+        """Flatten ``symbol`` with a market order (None when already flat or closing)."""
+        return self.order_target(symbol, 0, **kwargs)
+
+    def order_target(self, symbol: str, target: float, **kwargs: Any) -> Order | None:
+        """Trade so the position (counting orders already working) becomes ``target`` shares."""
+        self._check_symbol(symbol)
+        target = self._number("target", target, allow_zero=True, allow_negative=True)
+        working = sum(
+            o.remaining * o.side.sign for o in self.open_orders(symbol) if o.parent_id is None
+        )
+        delta = target - self.position(symbol).qty - working
+        if abs(delta) < 1e-9:
+            return None
+        return self.order(symbol, delta, **kwargs)
+
+    def order_target_percent(self, symbol: str, percent: float, **kwargs: Any) -> Order | None:
+        """Trade so ``symbol`` is ``percent`` of equity (0.5 = half), in whole shares."""
+        percent = self._number("percent", percent, allow_zero=True, allow_negative=True)
+        if abs(percent) > 10:
+            raise OrderError(
+                f"order_target_percent({symbol!r}, {percent!r}): percent is a fraction of equity "
+                "(0.5 means 50%); a value this large is almost certainly a mistake"
+            )
+        self._check_symbol(symbol)
+        price = self.price(symbol)
+        target = math.trunc(percent * self.equity / price)
+        return self.order_target(symbol, target, **kwargs)
+
+    def bracket(
+        self,
+        symbol: str,
+        qty: float,
+        *,
+        take_profit: float | None = None,
+        stop_loss: float | None = None,
+        side: str = "BUY",
+        limit: float | None = None,
+        tif: str | TimeInForce = TimeInForce.GTC,
+        tag: str = "",
+    ) -> Bracket:
+        """Entry (market, or limit at ``limit``) with a take-profit limit and a stop-loss stop.
+
+        The exits start working when the entry fills; when one exits fills the other is
+        cancelled (one cancels the other).
+        """
+        entry_side = self._side(side)
+        if take_profit is None and stop_loss is None:
+            raise OrderError(
+                f"bracket({symbol!r}) needs take_profit= or stop_loss= (or both); "
+                "for a plain entry use buy() or sell()"
+            )
+        ref = limit if limit is not None else self.price(symbol)
+        up = entry_side is Side.BUY
+        if take_profit is not None:
+            take_profit = self._number("take_profit", take_profit)
+            if (take_profit <= ref) if up else (take_profit >= ref):
+                raise OrderError(
+                    f"bracket({symbol!r}): take_profit={take_profit} is on the wrong side of the "
+                    f"entry price {ref:.4f} for a {entry_side} entry"
+                )
+        if stop_loss is not None:
+            stop_loss = self._number("stop_loss", stop_loss)
+            if (stop_loss >= ref) if up else (stop_loss <= ref):
+                raise OrderError(
+                    f"bracket({symbol!r}): stop_loss={stop_loss} is on the wrong side of the "
+                    f"entry price {ref:.4f} for a {entry_side} entry"
+                )
+        entry = self._build(symbol, entry_side, qty, limit=limit, tif=tif, tag=tag)
+        exit_side = Side.SELL if up else Side.BUY
+        oca = f"oca-{entry.id}"
+        tp = sl = None
+        if take_profit is not None:
+            tp = self._build(symbol, exit_side, qty, limit=take_profit, tif=tif, tag=tag)
+            tp.parent_id, tp.oca_group = entry.id, oca
+        if stop_loss is not None:
+            sl = self._build(symbol, exit_side, qty, stop=stop_loss, tif=tif, tag=tag)
+            sl.parent_id, sl.oca_group = entry.id, oca
+        self._submit(entry)
+        for child in (tp, sl):
+            if child is not None:
+                self._submit(child)
+        return Bracket(entry, tp, sl)
+
+    def cancel(self, order: Order | str) -> bool:
+        """Cancel a working order (by object or id); False when it is already done."""
+        if isinstance(order, str):
+            found = self._find_order(order)
+            if found is None:
+                raise OrderError(f"cancel({order!r}): no order with that id in this run")
+            order = found
+        if order.is_done:
+            return False
+        return self._cancel(order)
+
+    def cancel_all(self, symbol: str | None = None) -> int:
+        """Cancel every working order (of ``symbol``, if given); returns how many."""
+        return sum(self._cancel(o) for o in list(self.open_orders(symbol)))
+
+    # ---- checks and order building ----------------------------------------------------------
+    def _place(self, symbol: str, side: Side, qty: float, **kwargs: Any) -> Order:
+        return self._submit(self._build(symbol, side, qty, **kwargs))
+
+    def _build(
+        self,
+        symbol: str,
+        side: Side,
+        qty: float,
+        *,
+        limit: float | None = None,
+        stop: float | None = None,
+        trail_amount: float | None = None,
+        trail_percent: float | None = None,
+        tif: str | TimeInForce | None = None,
+        type: str | None = None,
+        tag: str = "",
+    ) -> Order:
+        self._check_symbol(symbol)
+        qty = self._number("qty", qty)
+        if limit is not None:
+            limit = self._number("limit", limit)
+        if stop is not None:
+            stop = self._number("stop", stop)
+        if trail_amount is not None:
+            trail_amount = self._number("trail_amount", trail_amount)
+        if trail_percent is not None:
+            trail_percent = self._number("trail_percent", trail_percent)
+            if trail_percent >= 100:
+                raise OrderError(f"trail_percent={trail_percent} must be below 100 (it is in %)")
+        if trail_amount is not None and trail_percent is not None:
+            raise OrderError("give trail_amount= or trail_percent=, not both")
+        trailing = trail_amount is not None or trail_percent is not None
+        if trailing and (limit is not None or stop is not None):
+            raise OrderError("a trailing stop takes no limit= or stop= price")
+        if stop is not None:
+            kind = OrderType.STOP_LIMIT if limit is not None else OrderType.STOP
+        elif limit is not None:
+            kind = OrderType.LIMIT
+        else:
+            kind = OrderType.TRAILING_STOP if trailing else OrderType.MARKET
+        key = type.lower() if isinstance(type, str) else type
+        if key not in _TYPES:
+            raise OrderError(f"type={type!r} is not an order type; use one of {sorted(_TYPES)[1:]}")
+        wanted = _TYPES[key]
+        if wanted is not None and wanted is not kind:
+            need = {
+                OrderType.LIMIT: "limit=",
+                OrderType.STOP: "stop=",
+                OrderType.STOP_LIMIT: "stop= and limit=",
+                OrderType.TRAILING_STOP: "trail_amount= or trail_percent=",
+                OrderType.MARKET: "no price",
+            }[wanted]
+            raise OrderError(f"a {wanted.name.lower()} order for {symbol!r} needs {need}")
+        order = Order(
+            id=self._next_order_id(),
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            type=kind,
+            limit=limit,
+            stop=stop,
+            trail_amount=trail_amount,
+            trail_percent=trail_percent,
+            tif=self._tif(tif),
+            tag=tag,
+        )
+        return order
+
+    def _check_symbol(self, symbol: str) -> None:
+        if symbol not in self._symbol_set:
+            raise OrderError(
+                f"unknown symbol {symbol!r}: this run trades {', '.join(self._symbols)}"
+            )
+
+    @staticmethod
+    def _side(side: str | Side) -> Side:
+        try:
+            return Side(str(side).upper())
+        except ValueError:
+            raise OrderError(f"side={side!r}: use 'BUY' or 'SELL'") from None
+
+    @staticmethod
+    def _tif(tif: str | TimeInForce | None) -> TimeInForce:
+        if tif is None:
+            return TimeInForce.DAY
+        try:
+            return TimeInForce(str(tif).upper())
+        except ValueError:
+            raise OrderError(f"tif={tif!r}: use 'DAY' or 'GTC'") from None
+
+    @staticmethod
+    def _number(
+        name: str, value: Any, *, allow_zero: bool = False, allow_negative: bool = False
+    ) -> float:
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise OrderError(f"{name}={value!r} is not a number") from None
+        if not math.isfinite(x):
+            raise OrderError(f"{name}={value!r} must be a finite number")
+        if x < 0 and not allow_negative:
+            raise OrderError(f"{name}={value!r} must be positive")
+        if x == 0 and not allow_zero:
+            raise OrderError(f"{name}={value!r} must be positive, not zero")
+        return x

@@ -1,0 +1,149 @@
+"""Declared indicators: computed once over a whole series in a backtest, or over the rolling
+history live, and read bar by bar as ``indicator[symbol]``.
+
+The backtest proves each indicator causal: it recomputes it on truncated prefixes of the data
+and raises ``LookAheadError`` naming it if any past value changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from quantnb.errors import ConfigError, LookAheadError
+
+IndicatorFn = Callable[..., np.ndarray]
+
+
+def describe(fn: IndicatorFn, fields: tuple[str, ...], args: tuple[Any, ...]) -> str:
+    """A readable name such as ``sma(close, 10)``."""
+    name = getattr(fn, "__name__", type(fn).__name__)
+    return f"{name}({', '.join([*fields, *map(repr, args)])})"
+
+
+def compute(fn: IndicatorFn, columns: Sequence[np.ndarray], args: tuple, name: str) -> np.ndarray:
+    """Run ``fn`` and check it returns one float per bar."""
+    try:
+        out = np.asarray(fn(*columns, *args), dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"indicator {name} failed: {exc}") from exc
+    if out.shape != (len(columns[0]),):
+        raise ConfigError(
+            f"indicator {name} returned shape {out.shape} for {len(columns[0])} bars: "
+            "an indicator must return one value per bar"
+        )
+    return out
+
+
+def check_causal(
+    fn: IndicatorFn,
+    columns: Sequence[np.ndarray],
+    args: tuple,
+    full: np.ndarray,
+    name: str,
+    symbol: str,
+    times: Sequence[Any] | None = None,
+) -> None:
+    """Raise LookAheadError if ``fn`` on a prefix disagrees with ``full`` on that prefix."""
+    n = len(full)
+    cuts = sorted({k for k in (n // 4, n // 2, (3 * n) // 4, n - 1) if 2 <= k < n})
+    for k in cuts:
+        part = compute(fn, [c[:k] for c in columns], args, name)
+        same = np.isclose(part, full[:k], rtol=1e-9, atol=1e-12, equal_nan=True)
+        if not same.all():
+            i = int(np.argmin(same))
+            when = times[i] if times is not None else f"bar {i}"
+            raise LookAheadError(
+                f"indicator {name} looks ahead on {symbol}: its value at {when} is {full[i]!r} "
+                f"with the whole series but {part[i]!r} with only the first {k} bars. An "
+                "indicator may use only past and current bars (no centred windows, no "
+                "shift(-n), no whole-series normalisation)."
+            )
+
+
+class Indicator:
+    """A declared indicator; ``ind[symbol]`` is its value at the current bar."""
+
+    __slots__ = ("fields", "fn", "args", "name")
+
+    def __init__(self, fn: IndicatorFn, fields: tuple[str, ...], args: tuple[Any, ...]) -> None:
+        self.fn, self.fields, self.args = fn, fields, args
+        self.name = describe(fn, fields, args)
+
+    def __getitem__(self, symbol: str) -> float:
+        raise NotImplementedError
+
+    def history(self, symbol: str, n: int) -> np.ndarray:
+        """The last ``n`` values up to the current bar, oldest first."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<Indicator {self.name}>"
+
+
+class PrecomputedIndicator(Indicator):
+    """Backtest form: full series per symbol, revealed through the engine's current rows."""
+
+    __slots__ = ("_values", "_lists", "_rows")
+
+    def __init__(self, fn, fields, args, values: dict[str, np.ndarray], rows: dict[str, int]):
+        super().__init__(fn, fields, args)
+        self._values = values
+        # Python lists read faster per bar than numpy scalar indexing.
+        self._lists = {s: v.tolist() for s, v in values.items()}
+        self._rows = rows
+
+    def __getitem__(self, symbol: str) -> float:
+        return self._lists[symbol][self._rows[symbol]]
+
+    def history(self, symbol: str, n: int) -> np.ndarray:
+        r = self._rows[symbol] + 1
+        return self._values[symbol][max(0, r - n) : r]
+
+
+class RollingIndicator(Indicator):
+    """Live form: recomputed over the rolling history when a new bar has arrived."""
+
+    __slots__ = ("_history", "_version", "_cache")
+
+    def __init__(
+        self,
+        fn,
+        fields,
+        args,
+        history: Callable[[str, str], np.ndarray],
+        version: Callable[[str], int],
+    ):
+        super().__init__(fn, fields, args)
+        self._history, self._version = history, version
+        self._cache: dict[str, tuple[int, np.ndarray]] = {}
+
+    def _series(self, symbol: str) -> np.ndarray:
+        v = self._version(symbol)
+        hit = self._cache.get(symbol)
+        if hit is not None and hit[0] == v:
+            return hit[1]
+        cols = [self._history(symbol, f) for f in self.fields]
+        out = compute(self.fn, cols, self.args, self.name) if len(cols[0]) else np.empty(0)
+        self._cache[symbol] = (v, out)
+        return out
+
+    def __getitem__(self, symbol: str) -> float:
+        s = self._series(symbol)
+        return float(s[-1]) if len(s) else float("nan")
+
+    def history(self, symbol: str, n: int) -> np.ndarray:
+        return self._series(symbol)[-n:]
+
+
+def normalise_fields(field: str | Sequence[str], allowed: Sequence[str]) -> tuple[str, ...]:
+    """``"close"`` or ``("high", "low", "close")`` as a checked tuple."""
+    fields = (field,) if isinstance(field, str) else tuple(field)
+    for f in fields:
+        if f not in allowed:
+            raise ConfigError(f"field {f!r} is not one of {', '.join(allowed)}")
+    if not fields:
+        raise ConfigError("an indicator needs at least one field, e.g. 'close'")
+    return fields

@@ -1,0 +1,46 @@
+"""The one exception hierarchy of quantnb: catch ``QuantnbError`` for all of them.
+
+Every message names the bad value and, where there is one, the fix.
+"""
+
+from __future__ import annotations
+
+
+class QuantnbError(Exception):
+    """Base class of every error quantnb raises on purpose."""
+
+
+class ConfigError(QuantnbError, ValueError):
+    """A setting or argument that cannot work (bad cash, unknown option, bad environment variable)."""
+
+
+class DataError(QuantnbError, ValueError):
+    """Market data that fails validation: unsorted, duplicate, NaN, non-positive, high < low, missing."""
+
+
+class IntervalError(DataError):
+    """An interval, IB bar size or IB duration string that is not understood."""
+
+
+class OrderError(QuantnbError, ValueError):
+    """An order request that is invalid as written (non-positive quantity, unknown symbol, no price)."""
+
+
+class LookAheadError(QuantnbError):
+    """An indicator whose past values change when future bars are added: it peeks ahead."""
+
+
+class GatewayError(QuantnbError):
+    """The IB gateway (real or simulated) refused a request or reported an error."""
+
+
+class NotConnectedError(GatewayError, ConnectionError):
+    """A request that needs the gateway while it is not connected; nothing was sent."""
+
+
+class LiveTradingError(QuantnbError):
+    """Real-money trading was requested without every opt-in it needs, or the account is the wrong kind."""
+
+
+class JournalError(QuantnbError):
+    """The live journal cannot be opened, read or written."""

@@ -1,0 +1,95 @@
+"""The result of one backtest: the raw frames, plus trades, stats, a plot and a notebook view."""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from quantnb.results.stats import compute_stats, drawdown
+from quantnb.results.trades import open_lots, round_trips
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
+
+REJECTION_COLUMNS = ["time", "order_id", "symbol", "reason"]
+
+
+def _empty_rejections() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECTION_COLUMNS})
+
+
+@dataclass(eq=False, repr=False)
+class BacktestResult:
+    """Everything a backtest produced; ``trades`` and ``stats`` are derived on first use."""
+
+    equity: pd.DataFrame
+    fills: pd.DataFrame
+    orders: pd.DataFrame
+    prices: dict[str, pd.DataFrame]
+    initial_cash: float
+    interval: str
+    strategy: str
+    params: dict[str, Any]
+    rejections: pd.DataFrame = field(default_factory=_empty_rejections)
+    elapsed: float = 0.0
+
+    def __post_init__(self) -> None:
+        if "drawdown" not in self.equity.columns:
+            # A copy, so the engine's frame is not changed behind its back.
+            self.equity = self.equity.assign(drawdown=drawdown(self.equity["equity"]))
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """Closed round trips (see ``round_trips``)."""
+        return round_trips(self.fills)
+
+    @cached_property
+    def open_positions(self) -> pd.DataFrame:
+        """Lots still open at the end of the backtest (see ``open_lots``)."""
+        return open_lots(self.fills)
+
+    @cached_property
+    def stats(self) -> pd.Series:
+        """Performance statistics (keys ``STATS_KEYS``, meanings ``STATS_DOC``)."""
+        stats = compute_stats(
+            self.equity, self.trades, self.fills, self.prices, self.initial_cash, self.interval
+        )
+        stats.name = self.strategy
+        return stats
+
+    def plot(self, symbol: str | None = None, figsize: tuple[float, float] | None = None) -> Figure:
+        """Equity vs buy-and-hold, drawdown, and one symbol's price with entries and exits."""
+        from quantnb.results.plot import plot_result
+
+        return plot_result(self, symbol=symbol, figsize=figsize)
+
+    def _repr_html_(self) -> str:
+        from quantnb.results.html import result_html
+
+        return result_html(self)
+
+    def __repr__(self) -> str:
+        s = self.stats
+        span = "empty"
+        if len(self.equity):
+            span = f"{_day(s['Start'])} .. {_day(s['End'])}"
+        return (
+            f"<BacktestResult {self.strategy} {span} ({self.interval}): "
+            f"return {_num(s['Total return [%]'])}%, Sharpe {_num(s['Sharpe ratio'])}, "
+            f"max drawdown {_num(s['Max drawdown [%]'])}%, trades {s['Trades']}>"
+        )
+
+
+def _num(value: float) -> str:
+    return f"{value:.2f}" if isinstance(value, float) and math.isfinite(value) else str(value)
+
+
+def _day(ts: pd.Timestamp) -> str:
+    return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,181 @@
+"""Round trips from fills: FIFO matching of closing quantities against open lots, per symbol."""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from quantnb.errors import DataError
+
+log = logging.getLogger(__name__)
+
+TRADE_COLUMNS = [
+    "symbol",
+    "direction",
+    "entry_time",
+    "exit_time",
+    "entry_price",
+    "exit_price",
+    "qty",
+    "pnl",
+    "gross_pnl",
+    "return",
+    "commission",
+    "duration",
+]
+LOT_COLUMNS = ["symbol", "direction", "entry_time", "entry_price", "qty", "commission"]
+FILL_COLUMNS = ["time", "symbol", "side", "qty", "price", "commission"]
+
+# Quantities below this fraction of the fill or lot size are float residue, not shares.
+_REL_TOL = 1e-9
+
+
+@dataclass(slots=True)
+class _Lot:
+    time: pd.Timestamp
+    price: float
+    qty: float  # still open
+    commission: float  # entry commission not yet charged to a trade
+    sign: int  # +1 long, -1 short
+
+
+def _direction(sign: int) -> str:
+    return "long" if sign > 0 else "short"
+
+
+def _clean(fills: pd.DataFrame) -> pd.DataFrame:
+    """Check the fill columns and values; return the fills in (stable) time order."""
+    missing = [c for c in FILL_COLUMNS if c not in fills.columns]
+    if missing:
+        raise DataError(f"fills lack columns {missing}; they need {FILL_COLUMNS}")
+    side = fills["side"].astype(str).str.upper()
+    bad_side = sorted(set(side[~side.isin(["BUY", "SELL"])]))
+    if bad_side:
+        raise DataError(f"fills have unknown side values {bad_side}; use 'BUY' or 'SELL'")
+    qty = fills["qty"].astype(float)
+    if not (np.isfinite(qty) & (qty > 0)).all():
+        raise DataError(f"fills need positive quantities, got {qty[~(qty > 0)].tolist()}")
+    price = fills["price"].astype(float)
+    if not np.isfinite(price).all():
+        raise DataError("fills contain NaN or infinite prices")
+    out = fills.assign(side=side, qty=qty, price=price)
+    out["commission"] = out["commission"].astype(float).fillna(0.0)
+    return out.sort_values("time", kind="mergesort")
+
+
+def _match(fills: pd.DataFrame) -> tuple[list[dict], dict[str, deque[_Lot]]]:
+    """Walk the fills once, closing FIFO against open lots; return trade rows and the open book."""
+    book: dict[str, deque[_Lot]] = {}
+    rows: list[dict] = []
+    cols = _clean(fills)
+    for time, symbol, side, qty, price, comm in zip(
+        cols["time"], cols["symbol"], cols["side"], cols["qty"], cols["price"], cols["commission"]
+    ):
+        sign = 1 if side == "BUY" else -1
+        lots = book.setdefault(symbol, deque())
+        left, comm_left = float(qty), float(comm)
+        tol = _REL_TOL * left
+        while left > tol and lots and lots[0].sign != sign:
+            lot = lots[0]
+            take = min(left, lot.qty)
+            lot_done = lot.qty - take <= _REL_TOL * lot.qty
+            fill_done = left - take <= tol
+            # Charge whole remainders when a side is used up, so commissions add up exactly.
+            entry_comm = lot.commission if lot_done else lot.commission * take / lot.qty
+            exit_comm = comm_left if fill_done else comm_left * take / left
+            gross = lot.sign * (price - lot.price) * take
+            commission = entry_comm + exit_comm
+            net = gross - commission
+            notional = lot.price * take
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "direction": _direction(lot.sign),
+                    "entry_time": lot.time,
+                    "exit_time": time,
+                    "entry_price": lot.price,
+                    "exit_price": float(price),
+                    "qty": take,
+                    "pnl": net,
+                    "gross_pnl": gross,
+                    "return": net / notional if notional else np.nan,
+                    "commission": commission,
+                    "duration": time - lot.time,
+                }
+            )
+            lot.qty -= take
+            lot.commission -= entry_comm
+            left -= take
+            comm_left -= exit_comm
+            if lot_done:
+                lots.popleft()
+        if left > tol:
+            lots.append(_Lot(time, float(price), left, comm_left, sign))
+    return rows, book
+
+
+def _typed(frame: pd.DataFrame, times: list[str]) -> pd.DataFrame:
+    for col in times:
+        frame[col] = pd.to_datetime(frame[col], utc=True)
+    return frame
+
+
+def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
+    """Closed trades, one row per FIFO match of an exit quantity against an entry lot.
+
+    ``pnl`` is net of the entry's pro-rata and the exit's pro-rata commission; ``return`` is
+    ``pnl`` over the entry notional. Positions still open at the end are not trades.
+    """
+    if len(fills) == 0:
+        return _empty_trades()
+    rows, _ = _match(fills)
+    if not rows:
+        return _empty_trades()
+    out = _typed(pd.DataFrame(rows, columns=TRADE_COLUMNS), ["entry_time", "exit_time"])
+    out["duration"] = pd.to_timedelta(out["duration"])
+    return out
+
+
+def open_lots(fills: pd.DataFrame) -> pd.DataFrame:
+    """Lots still open after the last fill (FIFO), with their unallocated entry commission."""
+    if len(fills) == 0:
+        return _empty_lots()
+    _, book = _match(fills)
+    rows = [
+        {
+            "symbol": symbol,
+            "direction": _direction(lot.sign),
+            "entry_time": lot.time,
+            "entry_price": lot.price,
+            "qty": lot.qty,
+            "commission": lot.commission,
+        }
+        for symbol, lots in book.items()
+        for lot in lots
+    ]
+    if not rows:
+        return _empty_lots()
+    out = pd.DataFrame(rows, columns=LOT_COLUMNS)
+    return _typed(out, ["entry_time"]).sort_values("entry_time", kind="mergesort")
+
+
+def _empty_trades() -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series(dtype=float) for c in TRADE_COLUMNS})
+    out["symbol"] = out["symbol"].astype(object)
+    out["direction"] = out["direction"].astype(object)
+    out["entry_time"] = pd.Series(dtype="datetime64[ns, UTC]")
+    out["exit_time"] = pd.Series(dtype="datetime64[ns, UTC]")
+    out["duration"] = pd.Series(dtype="timedelta64[ns]")
+    return out
+
+
+def _empty_lots() -> pd.DataFrame:
+    out = pd.DataFrame({c: pd.Series(dtype=float) for c in LOT_COLUMNS})
+    out["symbol"] = out["symbol"].astype(object)
+    out["direction"] = out["direction"].astype(object)
+    out["entry_time"] = pd.Series(dtype="datetime64[ns, UTC]")
+    return out
