@@ -40,8 +40,8 @@ from quantnb.results import BacktestResult
 __version__ = "0.1.0"
 
 __all__ = [
-    "Bar",
     "BacktestResult",
+    "Bar",
     "ConfigError",
     "Context",
     "CostModel",

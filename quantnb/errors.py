@@ -11,11 +11,11 @@ class QuantnbError(Exception):
 
 
 class ConfigError(QuantnbError, ValueError):
-    """A setting or argument that cannot work (bad cash, unknown option, bad environment variable)."""
+    """A setting or argument that cannot work (bad cash, unknown option, bad environment)."""
 
 
 class DataError(QuantnbError, ValueError):
-    """Market data that fails validation: unsorted, duplicate, NaN, non-positive, high < low, missing."""
+    """Market data that fails validation: unsorted, duplicate, NaN, non-positive, high < low."""
 
 
 class IntervalError(DataError):
@@ -23,7 +23,7 @@ class IntervalError(DataError):
 
 
 class OrderError(QuantnbError, ValueError):
-    """An order request that is invalid as written (non-positive quantity, unknown symbol, no price)."""
+    """An order that is invalid as written (non-positive quantity, unknown symbol, no price)."""
 
 
 class LookAheadError(QuantnbError):
@@ -39,7 +39,7 @@ class NotConnectedError(GatewayError, ConnectionError):
 
 
 class LiveTradingError(QuantnbError):
-    """Real-money trading was requested without every opt-in it needs, or the account is the wrong kind."""
+    """Real-money trading without every opt-in it needs, or an account of the wrong kind."""
 
 
 class JournalError(QuantnbError):

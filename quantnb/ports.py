@@ -12,8 +12,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
-from quantnb.domain.model import Bar, Fill, Order
 from quantnb.domain.accounting import Position
+from quantnb.domain.model import Bar, Fill, Order
 
 
 @runtime_checkable

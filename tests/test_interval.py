@@ -94,7 +94,9 @@ def test_parse_ib_duration(text, expected):
     assert parse_ib_duration(text) == expected
 
 
-@pytest.mark.parametrize("bad", ["30D", "30 X", "", "-1 D", "0 D", "1.5 D", "D 30", "90000 S", "400 D"])
+@pytest.mark.parametrize(
+    "bad", ["30D", "30 X", "", "-1 D", "0 D", "1.5 D", "D 30", "90000 S", "400 D"]
+)
 def test_parse_ib_duration_rejects(bad):
     with pytest.raises(IntervalError) as exc:
         parse_ib_duration(bad)
@@ -119,7 +121,7 @@ def test_ib_duration_for(span, expected):
 
 
 def test_ib_duration_for_rejects_non_positive():
-    with pytest.raises(ConfigError, match="0:00:00"):
+    with pytest.raises(ConfigError, match=r"timedelta\(0\)"):
         ib_duration_for(timedelta(0))
 
 

@@ -69,9 +69,9 @@ def test_pessimistic_pick_prefers_the_stop():
     assert pessimistic_pick([(tp, 110, False), (sl, 90, True)])[0] is sl
 
 
-bars = st.tuples(
-    st.floats(50, 150), st.floats(0, 20), st.floats(0, 20), st.floats(0, 1)
-).map(lambda t: (t[0], t[0] + t[1], t[0] - t[2], t[3]))
+bars = st.tuples(st.floats(50, 150), st.floats(0, 20), st.floats(0, 20), st.floats(0, 1)).map(
+    lambda t: (t[0], t[0] + t[1], t[0] - t[2], t[3])
+)
 
 
 @settings(max_examples=400, deadline=None)

@@ -77,7 +77,9 @@ class SimulatedBroker:
             return order
         else:
             order.status = (
-                OrderStatus.SUBMITTED if parent.status is OrderStatus.FILLED else OrderStatus.PENDING
+                OrderStatus.SUBMITTED
+                if parent.status is OrderStatus.FILLED
+                else OrderStatus.PENDING
             )
         self.working.setdefault(order.symbol, []).append(order)
         self.n_working += 1
@@ -275,8 +277,9 @@ class SimulatedBroker:
     def _reject(self, order: Order, reason: str) -> None:
         self._finish(order, OrderStatus.REJECTED, reason)
         self.rejections.append(Rejection(order.id, order.symbol, order.updated, reason))
-        logger.info("order %s %s %g %s rejected: %s", order.id, order.side, order.qty,
-                    order.symbol, reason)
+        logger.info(
+            "order %s %s %g %s rejected: %s", order.id, order.side, order.qty, order.symbol, reason
+        )
 
     def _cancel(self, order: Order, reason: str) -> None:
         self._finish(order, OrderStatus.CANCELLED, reason)

@@ -83,6 +83,11 @@ def to_canonical(df: pd.DataFrame, symbol: str, tz: str | None = None) -> pd.Dat
     """One symbol's bars in canonical form (see the module docstring), validated."""
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{symbol}: expected a DataFrame of bars, got {type(df).__name__}")
+    if _is_canonical(df):
+        # already canonical (e.g. from sample()): share the data, only check it
+        out = df.copy(deep=False)
+        out.attrs = {**df.attrs, "symbol": symbol}
+        return validate(out, symbol)
     fields: dict[str, object] = {}
     time_col = None
     for col in df.columns:
@@ -120,6 +125,16 @@ def to_canonical(df: pd.DataFrame, symbol: str, tz: str | None = None) -> pd.Dat
     if "interval" in df.attrs:
         out.attrs["interval"] = df.attrs["interval"]
     return validate(out, symbol)
+
+
+def _is_canonical(df: pd.DataFrame) -> bool:
+    index = df.index
+    return (
+        list(df.columns) == list(REQUIRED)
+        and isinstance(index, pd.DatetimeIndex)
+        and str(index.dtype) == "datetime64[ns, UTC]"
+        and all(dtype == np.float64 for dtype in df.dtypes)
+    )
 
 
 def _read(path: Path) -> pd.DataFrame:

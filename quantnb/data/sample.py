@@ -156,31 +156,57 @@ def _frame(
     daily_volume = math.exp(rng.uniform(math.log(2e5), math.log(2e7)))
 
     n = len(index)
-    dt = body_days * (1.0 - _GAP_SHARE) / _TRADING_DAYS
-    body_sd = vol * np.sqrt(dt)
-    body = rng.standard_normal(n) * body_sd + (drift - 0.5 * vol * vol) * dt
-    gap_sd = np.where(first_of_session, vol * math.sqrt(_GAP_SHARE / _TRADING_DAYS), 0.05 * body_sd)
-    gap = rng.standard_normal(n) * gap_sd
-    log_close = math.log(price0) + np.cumsum(gap + body)
+    # In-place arithmetic throughout: a million-bar series must not need dozens of temporaries.
+    dt = body_days * ((1.0 - _GAP_SHARE) / _TRADING_DAYS)
+    body_sd = np.sqrt(dt)
+    body_sd *= vol
+    body = rng.standard_normal(n)
+    body *= body_sd
+    dt *= drift - 0.5 * vol * vol
+    body += dt
+    del dt
+    gap = rng.standard_normal(n)
+    gap *= np.where(first_of_session, vol * math.sqrt(_GAP_SHARE / _TRADING_DAYS), 0.05 * body_sd)
+    gap += body
+    log_close = np.cumsum(gap, out=gap)
+    log_close += math.log(price0)
     log_open = log_close - body
-    up = np.abs(rng.standard_normal(n)) * 0.6 * body_sd
-    down = np.abs(rng.standard_normal(n)) * 0.6 * body_sd
-    top = np.maximum(log_open, log_close)
-    bottom = np.minimum(log_open, log_close)
-    volume = daily_volume * body_days * rng.lognormal(-0.125, 0.5, n)
+    del body
 
     def price(log_values: np.ndarray) -> np.ndarray:
-        return np.maximum(np.round(np.exp(log_values), 2), 0.01)
+        out = np.exp(log_values, out=log_values)
+        np.round(out, 2, out=out)
+        return np.maximum(out, 0.01, out=out)
+
+    top = np.maximum(log_open, log_close)
+    extra = np.abs(rng.standard_normal(n))
+    extra *= 0.6
+    extra *= body_sd
+    top += extra
+    high = price(top)
+    bottom = np.minimum(log_open, log_close, out=extra)
+    extra = np.abs(rng.standard_normal(n))
+    extra *= 0.6
+    extra *= body_sd
+    bottom -= extra
+    low = price(bottom)
+    del extra, body_sd
+    volume = rng.lognormal(-0.125, 0.5, n)
+    volume *= body_days
+    volume *= daily_volume
+    np.round(volume, out=volume)
+    np.maximum(volume, 1.0, out=volume)
 
     frame = pd.DataFrame(
         {
             "open": price(log_open),
-            "high": price(top + up),
-            "low": price(bottom - down),
+            "high": high,
+            "low": low,
             "close": price(log_close),
-            "volume": np.maximum(np.round(volume), 1.0),
+            "volume": volume,
         },
         index=index,
+        copy=False,
     )
     frame.attrs["symbol"] = symbol
     frame.attrs["interval"] = iv.name

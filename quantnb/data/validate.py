@@ -86,7 +86,7 @@ def validate(df: pd.DataFrame, symbol: str) -> pd.DataFrame:
 
 def _check_index(index: pd.DatetimeIndex, symbol: str) -> None:
     values = index.asi8
-    nat = np.isnat(index.to_numpy())
+    nat = np.asarray(index.isna())
     if nat.any():
         row = int(np.flatnonzero(nat)[0])
         raise DataError(

@@ -64,7 +64,7 @@ class Position:
 class Portfolio:
     """Cash and positions of one account, changed only by fills and marked by prices."""
 
-    __slots__ = ("initial_cash", "cash", "positions", "commissions", "realized_pnl", "fill_count")
+    __slots__ = ("cash", "commissions", "fill_count", "initial_cash", "positions", "realized_pnl")
 
     def __init__(self, cash: float) -> None:
         self.initial_cash = float(cash)

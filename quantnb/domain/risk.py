@@ -34,7 +34,9 @@ class RiskLimits:
         ):
             value = getattr(self, name)
             if value is not None and not value > 0:
-                raise ConfigError(f"{name}={value!r}: a limit must be positive, or None for no limit")
+                raise ConfigError(
+                    f"{name}={value!r}: a limit must be positive, or None for no limit"
+                )
 
     @classmethod
     def off(cls) -> RiskLimits:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from quantnb.broker.simulated import SimulatedBroker
 from quantnb.data import align, load
+from quantnb.data.resample import infer_interval
 from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
@@ -29,6 +30,7 @@ from quantnb.engine.indicators import (
     PrecomputedIndicator,
     check_causal,
     compute,
+    describe,
     normalise_fields,
 )
 from quantnb.engine.strategy import Strategy
@@ -41,6 +43,13 @@ _CHUNK = 1 << 15  # bars between progress updates
 _NS_PER_DAY = 86_400_000_000_000
 
 
+class PositionBook(dict):
+    """Positions by symbol with every traded symbol present, so a lookup is a plain dict read."""
+
+    def __missing__(self, symbol: str) -> Position:
+        raise OrderError(f"unknown symbol {symbol!r}: this run trades {', '.join(self)}")
+
+
 class BacktestContext(Context):
     """The Context of a backtest: reads the engine's arrays at the current rows."""
 
@@ -51,14 +60,20 @@ class BacktestContext(Context):
         self._closes = {s: c["close"] for s, c in engine.cols.items()}
         self._row: dict[str, int] = dict.fromkeys(engine.symbols, -1)
         self._t = 0
+        self._now_t = -1
+        self._now = None
         self._pf = engine.portfolio
-        self._positions = engine.portfolio.positions
         self._broker = engine.broker
         self._check_lookahead = engine.check_lookahead
+        # The engine marks held positions every bar, so a position lookup needs no Python call.
+        self.position = engine.portfolio.positions.__getitem__  # type: ignore[method-assign]
 
     @property
     def now(self) -> pd.Timestamp:
-        return pd.Timestamp(int(self._engine.clock[self._t]), tz="UTC")
+        if self._now_t != self._t:
+            self._now = pd.Timestamp(int(self._engine.clock[self._t]), tz="UTC")
+            self._now_t = self._t
+        return self._now
 
     def price(self, symbol: str) -> float:
         r = self._row.get(symbol)
@@ -85,15 +100,8 @@ class BacktestContext(Context):
         r = self._row[symbol] + 1
         return self._cols[symbol][field][max(0, r - n) : r]
 
-    def position(self, symbol: str) -> Position:
-        p = self._positions[symbol]
-        if p.qty:
-            p.last_price = self._closes[symbol][self._row[symbol]]
-        return p
-
     @property
     def positions(self) -> dict[str, Position]:
-        self._engine.mark()
         return self._pf.open_positions()
 
     @property
@@ -102,7 +110,6 @@ class BacktestContext(Context):
 
     @property
     def equity(self) -> float:
-        self._engine.mark()
         return self._pf.equity
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
@@ -112,15 +119,17 @@ class BacktestContext(Context):
         self, fn: IndicatorFn, field: str | tuple[str, ...] = "close", *args: Any
     ) -> PrecomputedIndicator:
         fields = normalise_fields(field, FIELDS)
+        name = describe(fn, fields, args)
         values = {}
         for sym in self._symbols:
             cols = [self._cols[sym][f] for f in fields]
-            ind_name = PrecomputedIndicator(fn, fields, args, {}, {}).name
-            full = compute(fn, cols, args, ind_name)
+            full = compute(fn, cols, args, name)
             if self._check_lookahead:
-                check_causal(fn, cols, args, full, ind_name, sym, _Times(self._engine.times[sym]))
+                check_causal(fn, cols, args, full, name, sym, _Times(self._engine.times[sym]))
             values[sym] = full
-        return PrecomputedIndicator(fn, fields, args, values, self._row)
+        ind = PrecomputedIndicator(fn, fields, args, values, self._row)
+        self._engine.indicators.append(ind)
+        return ind
 
     def _submit(self, order: Order) -> Order:
         return self._broker.execute_order(order)
@@ -185,8 +194,9 @@ class BacktestEngine:
     # prepared per run
     def _reset(self, strategy: Strategy) -> None:
         self.portfolio = Portfolio(self.initial_cash)
-        for s in self.symbols:
-            self.portfolio.position(s)
+        self.portfolio.positions = PositionBook((s, Position(s)) for s in self.symbols)
+        self.indicators: list[PrecomputedIndicator] = []
+        self.held: dict[str, Position] = {}
         self.broker = SimulatedBroker(
             self.portfolio,
             self.costs,
@@ -195,16 +205,26 @@ class BacktestEngine:
             leverage=self.leverage,
             price=lambda s: self.ctx.price(s),
             now=lambda: self.ctx.now,
-            mark=self.mark,
         )
         self.ctx = BacktestContext(self)
-        self.broker.on_fill = lambda fill: strategy.on_fill(self.ctx, fill)
+        on_fill = strategy.on_fill
+        held, positions = self.held, self.portfolio.positions
+
+        def fill_hook(fill: Fill) -> None:
+            pos = positions[fill.symbol]
+            if pos.qty:
+                held[fill.symbol] = pos
+            else:
+                held.pop(fill.symbol, None)
+            on_fill(self.ctx, fill)
+
+        self.broker.on_fill = fill_hook
 
     def mark(self) -> None:
         """Mark every open position at its latest close."""
         row = self.ctx._row
-        for s, p in self.portfolio.positions.items():
-            if p.qty:
+        for s, p in self.held.items():
+            if row[s] >= 0:
                 p.last_price = self.cols[s]["close"][row[s]]
 
     def run(self, strategy: Strategy) -> BacktestResult:
@@ -237,49 +257,86 @@ class BacktestEngine:
     def _loop(self, strategy: Strategy) -> None:
         ctx, broker, aligned = self.ctx, self.broker, self.aligned
         n = len(self.clock)
-        days = self._days().tolist()
+        days = self._days()
         row = ctx._row
         symbols = self.symbols
         on_data = strategy.on_data
         daily_loss = self.risk.max_daily_loss is not None
         cols = self.cols
+        closes = {s: c["close"] for s, c in cols.items()}
+        held = self.held
         full_view = BarView(ctx, symbols)
         rows = None if aligned.complete else aligned.rows.tolist()
         sym_index = {s: j for j, s in enumerate(symbols)}
+        single = symbols[0] if rows is None and len(symbols) == 1 else None
         current_day = None
         bar = _progress(n * len(symbols), self.progress, strategy.name)
         try:
             for start in range(0, n, _CHUNK):
                 stop = min(start + _CHUNK, n)
-                for t in range(start, stop):
-                    ctx._t = t
-                    if rows is None:
-                        for s in symbols:
-                            row[s] = t
-                        view = full_view
-                    else:
-                        rt = rows[t]
-                        present = []
-                        for s, r in zip(symbols, rt):
-                            if r >= 0:
-                                row[s] = r
-                                present.append(s)
-                        view = BarView(ctx, tuple(present))
-                    if daily_loss and days[t] != current_day:
-                        current_day = days[t]
-                        self.mark()
-                        broker.day_start_equity = self.portfolio.equity
-                    if broker.n_working:
-                        for s in list(broker.working):
-                            if rows is None:
-                                r = t
-                            else:
-                                r = rows[t][sym_index[s]]
+                # Python lists read faster per bar than numpy scalars; one chunk at a time
+                # keeps the memory of that small.
+                indicators = list(self.indicators)
+                if single is not None:
+                    # one symbol, every bar present: the common case, kept lean
+                    close = closes[single][start:stop].tolist()
+                    lists = [(i, i._values[single][start:stop].tolist()) for i in indicators]
+                    pos = self.portfolio.positions[single]
+                    for t in range(start, stop):
+                        if daily_loss and days[t] != current_day:
+                            current_day = days[t]
+                            broker.day_start_equity = self.portfolio.equity
+                        ctx._t = t
+                        row[single] = t
+                        if broker.n_working:
+                            c = cols[single]
+                            broker.process(
+                                single, c["open"][t], c["high"][t], c["low"][t], days[t], t
+                            )
+                        if pos.qty:
+                            pos.last_price = close[t - start]
+                        for ind, lst in lists:
+                            ind[single] = lst[t - start]
+                        on_data(ctx, full_view)
+                        if len(self.indicators) != len(indicators):
+                            # declared mid-run: read the new ones directly from here on
+                            indicators = list(self.indicators)
+                            lists = [
+                                (i, i._values[single][start:stop].tolist()) for i in indicators
+                            ]
+                else:
+                    for t in range(start, stop):
+                        if daily_loss and days[t] != current_day:
+                            # equity at the previous bar's close, before this bar is revealed
+                            current_day = days[t]
+                            broker.day_start_equity = self.portfolio.equity
+                        ctx._t = t
+                        if rows is None:
+                            for s in symbols:
+                                row[s] = t
+                            view = full_view
+                            present = symbols
+                        else:
+                            present = [s for s, r in zip(symbols, rows[t]) if r >= 0]
+                            for s in present:
+                                row[s] = rows[t][sym_index[s]]
+                            view = BarView(ctx, tuple(present))
+                        if broker.n_working:
+                            for s in list(broker.working):
+                                r = t if rows is None else rows[t][sym_index[s]]
                                 if r < 0:
                                     continue
-                            c = cols[s]
-                            broker.process(s, c["open"][r], c["high"][r], c["low"][r], days[t], t)
-                    on_data(ctx, view)
+                                c = cols[s]
+                                broker.process(
+                                    s, c["open"][r], c["high"][r], c["low"][r], days[t], t
+                                )
+                        for s, p in held.items():
+                            p.last_price = closes[s][row[s]]
+                        for ind in self.indicators:
+                            values = ind._values
+                            for s in present:
+                                ind[s] = values[s][row[s]]
+                        on_data(ctx, view)
                 if bar is not None:
                     bar.update((stop - start) * len(symbols))
         finally:
@@ -288,6 +345,8 @@ class BacktestEngine:
 
     # ---- results ------------------------------------------------------------------------------
     def _equity_curve(self) -> pd.DataFrame:
+        """Equity, cash and gross exposure per bar, from the fills and the closes (in place:
+        for a million bars each temporary costs 8 MB)."""
         n = len(self.clock)
         fills, ticks = self.broker.fills, np.asarray(self.broker.fill_ticks, dtype=np.int64)
         cash = np.zeros(n)
@@ -299,24 +358,35 @@ class BacktestEngine:
             comm = np.array([f.commission for f in fills])
             np.add.at(cash, ticks, -signed * prices - comm)
             syms = np.array([f.symbol for f in fills])
+            work = np.empty(n)
             for j, s in enumerate(self.symbols):
                 mask = syms == s
                 if not mask.any():
                     continue
-                dq = np.zeros(n)
-                np.add.at(dq, ticks[mask], signed[mask])
-                qty = np.cumsum(dq)
-                r = self.aligned.rows[:, j]
-                close = np.where(r >= 0, self.cols[s]["close"][np.maximum(r, 0)], np.nan)
-                close = pd.Series(close).ffill().fillna(0.0).to_numpy()
-                mv = qty * close
-                equity += mv
-                gross += np.abs(mv)
-        cash = self.initial_cash + np.cumsum(cash)
+                work.fill(0.0)
+                np.add.at(work, ticks[mask], signed[mask])
+                np.cumsum(work, out=work)
+                work *= self._close_on_clock(j, s)
+                equity += work
+                np.abs(work, out=work)
+                gross += work
+        np.cumsum(cash, out=cash)
+        cash += self.initial_cash
         equity += cash
         return pd.DataFrame(
-            {"equity": equity, "cash": cash, "gross_exposure": gross}, index=self.aligned.index
+            {"equity": equity, "cash": cash, "gross_exposure": gross},
+            index=self.aligned.index,
+            copy=False,
         )
+
+    def _close_on_clock(self, j: int, symbol: str) -> np.ndarray:
+        """The symbol's close at every tick of the clock, carried forward where it has no bar."""
+        close = self.cols[symbol]["close"]
+        if self.aligned.complete:
+            return close
+        r = self.aligned.rows[:, j]
+        out = pd.Series(np.where(r >= 0, close[np.maximum(r, 0)], np.nan)).ffill().to_numpy()
+        return np.nan_to_num(out, nan=0.0)
 
     def _result(self, strategy: Strategy, elapsed: float) -> BacktestResult:
         broker = self.broker
@@ -336,7 +406,14 @@ class BacktestEngine:
                 for f in broker.fills
             ],
             columns=[
-                "time", "order_id", "symbol", "side", "qty", "price", "commission", "slippage",
+                "time",
+                "order_id",
+                "symbol",
+                "side",
+                "qty",
+                "price",
+                "commission",
+                "slippage",
                 "exec_id",
             ],
         )
@@ -360,8 +437,21 @@ class BacktestEngine:
 
 
 ORDER_COLUMNS = [
-    "order_id", "created", "symbol", "side", "qty", "type", "limit", "stop", "tif", "status",
-    "filled", "avg_price", "reason", "parent_id", "updated",
+    "order_id",
+    "created",
+    "symbol",
+    "side",
+    "qty",
+    "type",
+    "limit",
+    "stop",
+    "tif",
+    "status",
+    "filled",
+    "avg_price",
+    "reason",
+    "parent_id",
+    "updated",
 ]
 
 
@@ -370,9 +460,21 @@ def orders_frame(orders: list[Order]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             [
-                o.id, o.created, o.symbol, str(o.side), o.qty, str(o.type), o.limit, o.stop,
-                str(o.tif), str(o.status), o.filled, o.avg_price or np.nan, o.reason,
-                o.parent_id, o.updated,
+                o.id,
+                o.created,
+                o.symbol,
+                str(o.side),
+                o.qty,
+                str(o.type),
+                o.limit,
+                o.stop,
+                str(o.tif),
+                str(o.status),
+                o.filled,
+                o.avg_price or np.nan,
+                o.reason,
+                o.parent_id,
+                o.updated,
             ]
             for o in orders
         ],
@@ -386,19 +488,21 @@ def _progress(total: int, progress: bool | None, name: str):
     from tqdm.auto import tqdm
 
     # delay: only runs longer than a couple of seconds show a bar
-    return tqdm(total=total, unit="bar", unit_scale=True, desc=name, delay=0 if progress else 2.0,
-                leave=False)
+    return tqdm(
+        total=total,
+        unit="bar",
+        unit_scale=True,
+        desc=name,
+        delay=0 if progress else 2.0,
+        leave=False,
+    )
 
 
 def _infer_interval(frames: Mapping[str, pd.DataFrame]) -> Interval:
     for df in frames.values():
-        if len(df) >= 2:
-            step = int(np.median(np.diff(df.index.asi8[: min(len(df), 2000)]))) // 1_000_000_000
-            for name in ("1m", "5m", "15m", "30m", "1h", "1d", "1w"):
-                iv = Interval.parse(name)
-                if step <= iv.seconds * 1.5 and not (name == "1d" and step > 4 * 86400):
-                    return iv
-            return Interval.parse("1w")
+        found = infer_interval(df)
+        if found is not None:
+            return found
     return Interval.parse("1d")
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,34 +49,35 @@ class Bracket:
         return iter(o for o in (self.entry, self.take_profit, self.stop_loss) if o is not None)
 
 
-class BarView(Mapping[str, Bar]):
+class BarView(dict):
     """The bars at ``ctx.now``: iterate for the symbols that have one, index for a ``Bar``.
 
-    It is a view valid during the call that received it; keep the ``Bar`` objects, not the view.
+    A view valid during the call that received it; keep the ``Bar`` objects, not the view.
+    (A dict of symbol -> None underneath, so iterating it costs nothing per bar.)
     """
 
-    __slots__ = ("_ctx", "_symbols")
+    __slots__ = ("_ctx",)
 
     def __init__(self, ctx: Context, symbols: tuple[str, ...] = ()) -> None:
+        super().__init__(dict.fromkeys(symbols))
         self._ctx = ctx
-        self._symbols = symbols
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._symbols)
-
-    def __len__(self) -> int:
-        return len(self._symbols)
-
-    def __contains__(self, symbol: object) -> bool:
-        return symbol in self._symbols
 
     def __getitem__(self, symbol: str) -> Bar:
-        if symbol not in self._symbols:
-            raise KeyError(f"{symbol!r} has no bar at {self._ctx.now}; symbols here: {self._symbols}")
+        if symbol not in self:
+            raise KeyError(f"{symbol!r} has no bar at {self._ctx.now}; symbols here: {list(self)}")
         return self._ctx.bar(symbol)
 
+    def get(self, symbol: str, default: Any = None) -> Any:
+        return self.get(symbol, default)
+
+    def values(self) -> list[Bar]:  # type: ignore[override]
+        return [self[s] for s in self]
+
+    def items(self) -> list[tuple[str, Bar]]:  # type: ignore[override]
+        return [(s, self[s]) for s in self]
+
     def __repr__(self) -> str:
-        return f"BarView({list(self._symbols)})"
+        return f"BarView({list(self)})"
 
 
 class Context:

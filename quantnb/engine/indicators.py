@@ -66,7 +66,7 @@ def check_causal(
 class Indicator:
     """A declared indicator; ``ind[symbol]`` is its value at the current bar."""
 
-    __slots__ = ("fields", "fn", "args", "name")
+    __slots__ = ("args", "fields", "fn", "name")
 
     def __init__(self, fn: IndicatorFn, fields: tuple[str, ...], args: tuple[Any, ...]) -> None:
         self.fn, self.fields, self.args = fn, fields, args
@@ -83,30 +83,37 @@ class Indicator:
         return f"<Indicator {self.name}>"
 
 
-class PrecomputedIndicator(Indicator):
-    """Backtest form: full series per symbol, revealed through the engine's current rows."""
+class PrecomputedIndicator(dict):
+    """Backtest form: the whole series per symbol; the engine sets ``self[symbol]`` to the
+    current bar's value as it reveals each bar, so reading it is a plain dict lookup."""
 
-    __slots__ = ("_values", "_lists", "_rows")
+    __slots__ = ("_rows", "_values", "args", "fields", "fn", "name")
 
     def __init__(self, fn, fields, args, values: dict[str, np.ndarray], rows: dict[str, int]):
-        super().__init__(fn, fields, args)
+        super().__init__()
+        self.fn, self.fields, self.args = fn, fields, args
+        self.name = describe(fn, fields, args)
         self._values = values
-        # Python lists read faster per bar than numpy scalar indexing.
-        self._lists = {s: v.tolist() for s, v in values.items()}
         self._rows = rows
+        for s, r in rows.items():
+            self[s] = float(values[s][r]) if r >= 0 and s in values else float("nan")
 
-    def __getitem__(self, symbol: str) -> float:
-        return self._lists[symbol][self._rows[symbol]]
+    def __missing__(self, symbol: str) -> float:
+        raise KeyError(f"indicator {self.name} has no symbol {symbol!r}")
 
     def history(self, symbol: str, n: int) -> np.ndarray:
+        """The last ``n`` values up to the current bar, oldest first."""
         r = self._rows[symbol] + 1
         return self._values[symbol][max(0, r - n) : r]
+
+    def __repr__(self) -> str:
+        return f"<Indicator {self.name}>"
 
 
 class RollingIndicator(Indicator):
     """Live form: recomputed over the rolling history when a new bar has arrived."""
 
-    __slots__ = ("_history", "_version", "_cache")
+    __slots__ = ("_cache", "_history", "_version")
 
     def __init__(
         self,
