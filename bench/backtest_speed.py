@@ -16,25 +16,7 @@ import time
 from dataclasses import dataclass
 
 import quantnb as qn
-
-
-class SmaCross(qn.Strategy):
-    """10/30 crossover, 100 shares, market orders, indicators declared once."""
-
-    def __init__(self, fast: int = 10, slow: int = 30, qty: int = 100):
-        self.fast, self.slow, self.qty = fast, slow, qty
-
-    def initialize(self, ctx):
-        self.f = ctx.indicator(qn.ind.sma, "close", self.fast)
-        self.s = ctx.indicator(qn.ind.sma, "close", self.slow)
-
-    def on_data(self, ctx, data):
-        for sym in data:
-            if self.f[sym] > self.s[sym]:
-                if not ctx.position(sym):
-                    ctx.buy(sym, self.qty)
-            elif ctx.position(sym):
-                ctx.close(sym)
+from quantnb.strategies import SmaCross
 
 
 class SmaCrossHistory(qn.Strategy):
