@@ -1,0 +1,42 @@
+"""Pytest helpers for users' own tests: a running gateway simulator in one line, and ``eventually``.
+
+Registered as a pytest plugin (entry point ``pytest11``), so ``def test_x(ib_sim): ...`` just works.
+The simulator is imported only when a test asks for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from quantnb.sim import GatewaySimulator
+
+
+def eventually(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+    """Poll ``condition`` until it returns a truthy value and return that value.
+
+    Raises ``AssertionError`` when ``timeout`` seconds pass first. Polls instead of sleeping a
+    fixed time, so tests are as fast as the event they wait for.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            name = getattr(condition, "__name__", repr(condition))
+            raise AssertionError(f"condition {name} still false after {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def ib_sim() -> Iterator[GatewaySimulator]:
+    """A gateway simulator on a free loopback port, in manual clock mode, stopped after the test."""
+    from quantnb.sim import GatewaySimulator
+
+    with GatewaySimulator(mode="manual") as sim:
+        yield sim
