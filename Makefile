@@ -35,7 +35,7 @@ test-core: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	if ls notebooks/*.ipynb >/dev/null 2>&1; then \
-		$(PY) -m pytest -q -p no:cacheprovider --nbval notebooks; fi
+		$(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env notebooks; fi
 
 test-insync: $(VENV_INSYNC)/.installed
 	$(PY_INSYNC) -m pytest -q -p no:cacheprovider -m ib tests; rc=$$?; \

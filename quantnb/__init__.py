@@ -24,6 +24,7 @@ from quantnb.domain.risk import RiskLimits
 from quantnb.engine.backtest import backtest
 from quantnb.engine.context import Context
 from quantnb.engine.strategy import Strategy
+from quantnb.engine.sweep import sweep
 from quantnb.errors import (
     ConfigError,
     DataError,
@@ -72,6 +73,7 @@ __all__ = [
     "ind",
     "live",
     "paper",
+    "sweep",
 ]
 
 
