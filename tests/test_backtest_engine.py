@@ -250,3 +250,16 @@ def test_bad_config_names_the_value():
         qn.backtest(Scripted(), flat(3), cash=-5)
     with pytest.raises(ConfigError, match="commission='lots'"):
         qn.backtest(Scripted(), flat(3), commission="lots")
+
+
+def test_close_cancels_resting_exits_then_flattens():
+    strat, res = run(
+        {
+            0: lambda c: c.buy("X", 10),
+            1: lambda c: c.sell("X", 10, stop=50, tif="GTC"),
+            2: lambda c: c.close("X"),
+        }
+    )
+    st = res.orders.set_index("order_id").status
+    assert st["2"] == "cancelled" and st["3"] == "filled"
+    assert res.fills.side.tolist() == ["BUY", "SELL"] and res.fills.price.iloc[-1] == 104

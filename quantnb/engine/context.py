@@ -177,8 +177,14 @@ class Context:
         return self._place(symbol, side, abs(qty), **kwargs)
 
     def close(self, symbol: str, **kwargs: Any) -> Order | None:
-        """Flatten ``symbol`` with a market order (None when already flat or closing)."""
-        return self.order_target(symbol, 0, **kwargs)
+        """Cancel the working orders of ``symbol`` and flatten it with a market order.
+
+        Returns the closing order, or None when there was no position.
+        """
+        self._check_symbol(symbol)
+        self.cancel_all(symbol)
+        qty = self.position(symbol).qty
+        return self.order(symbol, -qty, **kwargs) if qty else None
 
     def order_target(self, symbol: str, target: float, **kwargs: Any) -> Order | None:
         """Trade so the position (counting orders already working) becomes ``target`` shares."""
