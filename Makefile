@@ -9,7 +9,7 @@ PY_INSYNC := $(VENV_INSYNC)/bin/python
 PIP_FLAGS := --disable-pip-version-check --quiet
 export MPLBACKEND := Agg
 
-.PHONY: demo test test-core test-insync lint bench clean install
+.PHONY: demo test test-core test-insync lint bench clean install browser screenshots
 
 demo: $(VENV)/.installed
 	$(PY) -m quantnb.demo
@@ -31,7 +31,7 @@ $(VENV_INSYNC)/.installed: pyproject.toml
 
 test: test-core test-insync
 
-test-core: $(VENV)/.installed
+test-core: $(VENV)/.installed browser
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q -p no:cacheprovider tests
 	if ls notebooks/*.ipynb >/dev/null 2>&1; then \
@@ -40,6 +40,16 @@ test-core: $(VENV)/.installed
 test-insync: $(VENV_INSYNC)/.installed
 	$(PY_INSYNC) -m pytest -q -p no:cacheprovider -m ib tests; rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "no IB tests collected"; else exit $$rc; fi
+
+# The dashboard's browser check needs Chromium; installed where the machine allows (root with
+# apt), otherwise that one test is skipped with its reason.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1; } \
+		|| echo "Chromium is not installed: the browser test will be skipped"
+
+screenshots: $(VENV)/.installed browser
+	$(PY) scripts/screenshots.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -253,7 +253,7 @@ def test_bad_config_names_the_value():
 
 
 def test_close_cancels_resting_exits_then_flattens():
-    strat, res = run(
+    _, res = run(
         {
             0: lambda c: c.buy("X", 10),
             1: lambda c: c.sell("X", 10, stop=50, tif="GTC"),

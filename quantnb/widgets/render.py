@@ -1,0 +1,141 @@
+"""Small pure HTML helpers for the widgets: money and percent text, compact tables, a sparkline."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantnb.results.html import format_stat, format_time, format_timedelta
+
+__all__ = [
+    "format_age",
+    "format_money",
+    "format_percent",
+    "format_stat",
+    "format_value",
+    "records_table",
+    "sparkline_svg",
+]
+
+TABLE = "border-collapse:collapse;font-size:12px;margin:2px 0;font-family:sans-serif"
+TH = "padding:1px 8px;text-align:left;font-weight:normal;color:#555;border-bottom:1px solid #ddd"
+TD = "padding:1px 8px;text-align:right;border:none;white-space:nowrap"
+MUTED = "color:#777;font-size:12px;font-family:sans-serif"
+GREEN, RED = "#1a7f37", "#cf222e"
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NaT:
+        return True
+    return isinstance(value, float) and math.isnan(value)
+
+
+def format_money(value: Any, signed: bool = False) -> str:
+    """12,345.67; with ``signed`` a leading + for gains. Missing values are '—'."""
+    if _is_missing(value):
+        return "—"
+    value = float(value)
+    return f"{value:+,.2f}" if signed else f"{value:,.2f}"
+
+
+def format_percent(fraction: Any, signed: bool = True) -> str:
+    """A fraction as percent with 2 dp: 0.0123 → '+1.23%'."""
+    if _is_missing(fraction):
+        return "—"
+    pct = float(fraction) * 100
+    return f"{pct:+.2f}%" if signed else f"{pct:.2f}%"
+
+
+def format_age(seconds: Any) -> str:
+    """Seconds as a short age: '4s', '2m 05s', '1h 03m'."""
+    if _is_missing(seconds):
+        return "—"
+    seconds = max(0, round(float(seconds)))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return format_timedelta(pd.Timedelta(seconds=seconds))
+
+
+_COUNT_COLUMNS = frozenset({"qty", "filled", "remaining", "code", "position", "shares"})
+
+
+def format_value(value: Any, column: str = "") -> str:
+    """A table cell as short text: times, spans; counts as integers, other numbers with 2 dp."""
+    if _is_missing(value):
+        return "—"
+    if isinstance(value, pd.Timestamp):
+        return format_time(value)
+    if isinstance(value, pd.Timedelta):
+        return format_timedelta(value)
+    if isinstance(value, float | np.floating):
+        value = float(value)
+        if column in _COUNT_COLUMNS:
+            return f"{value:,.6g}"
+        return f"{value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"{value:.4g}"
+    return str(value)
+
+
+def pnl_color(value: Any) -> str:
+    """CSS color for a P&L figure: green above zero, red below, inherit otherwise."""
+    if _is_missing(value) or float(value) == 0:
+        return "inherit"
+    return GREEN if float(value) > 0 else RED
+
+
+def records_table(
+    records: Sequence[Mapping[str, Any]],
+    columns: Iterable[str] | None = None,
+    empty: str = "none",
+    title: str = "",
+) -> str:
+    """Plain rows as a compact HTML table (inline styles, no JS); ``empty`` when there are none."""
+    head = f'<div style="{MUTED};margin-top:4px"><b>{html.escape(title)}</b></div>' if title else ""
+    if not records:
+        body = f'<div style="{MUTED}">{html.escape(empty)}</div>'
+        return f'<div style="line-height:1.4">{head}{body}</div>'
+    cols = list(columns) if columns is not None else list(records[0])
+    rows = ["<tr>" + "".join(f'<th style="{TH}">{html.escape(c)}</th>' for c in cols) + "</tr>"]
+    for rec in records:
+        cells = "".join(
+            f'<td style="{TD}">{html.escape(format_value(rec.get(c), c))}</td>' for c in cols
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return (
+        f'<div style="line-height:1.4">{head}<table style="{TABLE}">{"".join(rows)}</table></div>'
+    )
+
+
+def sparkline_svg(values: Sequence[float], width: int = 360, height: int = 60) -> str:
+    """An inline SVG polyline of ``values`` (downsampled to ≤ ``width`` points), cheap to redraw."""
+    y = np.asarray(values, dtype=float)
+    y = y[np.isfinite(y)]
+    if len(y) < 2:
+        return (
+            f'<svg width="{width}" height="{height}"><text x="4" y="{height // 2}" '
+            f'font-size="11" fill="#777">waiting for data</text></svg>'
+        )
+    if len(y) > width:
+        y = y[np.linspace(0, len(y) - 1, width).astype(int)]
+    lo, hi = float(y.min()), float(y.max())
+    span = hi - lo or 1.0
+    pad = 3
+    xs = np.linspace(pad, width - pad, len(y))
+    ys = height - pad - (y - lo) / span * (height - 2 * pad)
+    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
+    color = GREEN if y[-1] >= y[0] else RED
+    return (
+        f'<svg width="{width}" height="{height}" font-family="sans-serif" '
+        'style="background:#fafafa">'
+        f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{points}"/>'
+        f'<text x="{width - 4}" y="11" font-size="10" fill="#555" text-anchor="end">'
+        f"{hi:,.2f}</text>"
+        f'<text x="{width - 4}" y="{height - 4}" font-size="10" fill="#555" '
+        f'text-anchor="end">{lo:,.2f}</text></svg>'
+    )

@@ -1,0 +1,80 @@
+"""The dashboard as a browser shows it: embedded widget state rendered by headless Chromium.
+
+The page loads the real @jupyter-widgets/html-manager bundle (fetched once from the npm registry
+into a cache, then copied beside the page), so the widgets are drawn by the widget manager, not
+by us. Skipped when Chromium or the bundle is not available.
+"""
+
+from __future__ import annotations
+
+import html
+import importlib.util
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+
+from quantnb.widgets import Dashboard
+from tests.test_widgets_dashboard import T0, StubEngine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_screenshots():
+    spec = importlib.util.spec_from_file_location("screenshots", ROOT / "scripts/screenshots.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+shots = _load_screenshots()
+
+pytestmark = pytest.mark.skipif(
+    shots.chromium() is None,
+    reason="headless Chromium is not installed (apt-get install -y chromium)",
+)
+
+
+@pytest.fixture(scope="module")
+def embed_js() -> Path:
+    path = shots.html_manager_js()
+    if path is None:
+        pytest.skip("cannot get @jupyter-widgets/html-manager: no npm, or the registry is offline")
+    return path
+
+
+def _visible_text(dom: str) -> str:
+    """The DOM's text without scripts (the embedded widget state holds the same strings)."""
+    dom = re.sub(r"<(script|style)\b.*?</\1>", "", dom, flags=re.S | re.I)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom)))
+
+
+def test_dashboard_renders_engine_values_in_chromium(tmp_path, embed_js):
+    engine = StubEngine()
+    engine.status = dict(engine.status, connection="reconnecting", reconnect_attempts=2)
+    dash = Dashboard(engine, heartbeat=None, now=lambda: T0 + pd.Timedelta(seconds=42))
+    page = shots.widget_page(dash.widget, tmp_path / "page", embed_js)
+    dash.close()
+
+    dom = shots.rendered_dom(page)
+    assert "widget-html-content" in dom, "the widget manager did not render the page"
+    text = _visible_text(dom)
+    assert "reconnecting (attempt 2)" in text
+    assert "last bar 2024-03-01 15:30 UTC" in text
+    positions = text[text.index("Positions") : text.index("Open orders")]
+    assert re.search(r"AAPL 100 181\.25 183\.50 225\.00", positions)
+    assert re.search(r"MSFT -25 402\.10 398\.00 102\.50", positions)
+    assert "100,327.50" in text and "Flatten & stop" in text
+
+    png = shots.screenshot(page, tmp_path / "dashboard.png")
+    pixels = imread(png)[..., :3]
+    amber = (abs(pixels - [0xBF / 255, 0x87 / 255, 0]).sum(axis=-1) < 0.05).sum()
+    assert amber > 100, "the 'reconnecting' badge is not in the screenshot"
+    if os.environ.get("QUANTNB_SCREENSHOTS"):
+        out = ROOT / "docs/img"
+        out.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(png, out / "dashboard-test.png")
