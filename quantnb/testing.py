@@ -16,11 +16,17 @@ if TYPE_CHECKING:
     from quantnb.sim import GatewaySimulator
 
 
-def eventually(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+def eventually(
+    condition: Callable[[], Any],
+    timeout: float = 5.0,
+    interval: float = 0.01,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> Any:
     """Poll ``condition`` until it returns a truthy value and return that value.
 
     Raises ``AssertionError`` when ``timeout`` seconds pass first. Polls instead of sleeping a
-    fixed time, so tests are as fast as the event they wait for.
+    fixed time, so tests are as fast as the event they wait for. Pass ``sleep=ib.sleep`` when
+    the condition needs a synchronous IB client's event loop to run meanwhile.
     """
     deadline = time.monotonic() + timeout
     while True:
@@ -30,7 +36,7 @@ def eventually(condition: Callable[[], Any], timeout: float = 5.0, interval: flo
         if time.monotonic() >= deadline:
             name = getattr(condition, "__name__", repr(condition))
             raise AssertionError(f"condition {name} still false after {timeout} s")
-        time.sleep(interval)
+        sleep(interval)
 
 
 @pytest.fixture

@@ -1,0 +1,716 @@
+"""The IB broker: sends orders (``orderRef`` = our id), books fills once, reconciles on reconnect.
+
+Money is booked by the one ``Portfolio``. Orders are bound to IB by ``orderRef``/``permId``,
+never by client object identity, because the client forgets everything when the socket drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pandas as pd
+
+from quantnb.domain.accounting import Portfolio, Position
+from quantnb.domain.costs import CostModel
+from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection, Side
+from quantnb.domain.risk import RiskLimits
+from quantnb.errors import GatewayError, NotConnectedError, OrderError
+from quantnb.ib.client import ExecutionFilter, IBOrder
+from quantnb.ib.config import mask_account
+from quantnb.ib.connection import ErrorEvent, IBConnection
+from quantnb.ib.contracts import stock
+from quantnb.ib.tables import (
+    ErrorKind,
+    from_ib_side,
+    to_ib_action,
+    to_ib_order_type,
+    to_ib_tif,
+    to_order_status,
+)
+
+log = logging.getLogger(__name__)
+
+_EPS = 1e-9
+# Wait this long for IB's commission report before booking a fill with the cost-model estimate.
+COMMISSION_WAIT = 2.0
+_UNSET = 1.7e308
+
+FillCallback = Callable[[Fill], None]
+ErrorCallback = Callable[[Exception | str], None]
+
+
+class LiveBroker:
+    """Implements ``ILiveBroker`` on an ``IBConnection``; callbacks run on the loop thread."""
+
+    def __init__(
+        self,
+        connection: IBConnection,
+        costs: CostModel | None = None,
+        risk: RiskLimits | None = None,
+        *,
+        run_id: str,
+        allow_short: bool = False,
+        portfolio: Portfolio | None = None,
+        price: Callable[[str], float | None] | None = None,
+    ) -> None:
+        self.connection = connection
+        self.costs = costs or CostModel()
+        self.risk = risk if risk is not None else RiskLimits()
+        self.run_id = str(run_id)
+        self.allow_short = allow_short
+        self.portfolio = portfolio or Portfolio(0.0)
+        self.price_source = price
+        self.day_start_equity: float | None = None
+        self.fills: list[Fill] = []
+        self.rejections: list[Rejection] = []
+        self._orders: dict[str, Order] = {}
+        self._ib_orders: dict[str, Any] = {}  # our id -> the IB Order object last seen
+        self._by_ib_id: dict[int, str] = {}  # IB orderId (this client) -> our id
+        self._by_perm_id: dict[int, str] = {}
+        self._seen_execs: set[str] = set()
+        self._pending: dict[str, tuple[Any, asyncio.TimerHandle | None]] = {}
+        self._last_exec_time: pd.Timestamp | None = None
+        self._account_values: dict[str, float] = {}
+        self._fill_callbacks: list[FillCallback] = []
+        self._error_callbacks: list[ErrorCallback] = []
+        self._reconciled = False
+        self._hooked = False
+        connection.add_listener(
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            on_error=self._on_error,
+            priority=0,
+        )
+
+    # ---- ILiveBroker: orders ---------------------------------------------------------------
+    def execute_order(self, order: Order) -> Order:
+        """Send ``order`` (blocking). Refusals are recorded on the order, not raised."""
+        if self.connection.loop_thread.in_loop():
+            return self._execute_now(order, self._contract(order.symbol), None)
+        return self.connection.loop_thread.run(
+            self.execute_order_async(order), timeout=self.connection.config.timeout + 5
+        )
+
+    async def execute_order_async(self, order: Order) -> Order:
+        """Risk and buying-power checks, then ``placeOrder``; returns the order with its status."""
+        if order.id in self._orders:
+            return self._orders[order.id]  # already sent (or restored): never twice
+        _validate(order)
+        self._require_ready(order)
+        contract = await self.connection.contracts.qualify(order.symbol)
+        price = self._reference_price(order)
+        if price is None and order.parent_id is None:
+            price = await self._snapshot_price(contract)
+        return self._execute_now(order, contract, price)
+
+    async def execute_bracket_async(self, entry: Order, *exits: Order) -> list[Order]:
+        """Send an entry and its exits as one IB bracket (transmitted together, exits OCA)."""
+        for child in exits:
+            if child.parent_id != entry.id:
+                raise OrderError(f"bracket exit {child.id} has parent_id={child.parent_id!r}, "
+                                 f"expected {entry.id!r}")  # fmt: skip
+        if entry.id in self._orders:
+            return [self._orders.get(o.id, o) for o in (entry, *exits)]
+        self._require_ready(entry)
+        contract = await self.connection.contracts.qualify(entry.symbol)
+        price = self._reference_price(entry) or await self._snapshot_price(contract)
+        self._execute_now(entry, contract, price, transmit=not exits)
+        for i, child in enumerate(exits):
+            if entry.status is OrderStatus.REJECTED:
+                self._record(child)
+                self._finish(child, OrderStatus.CANCELLED, f"parent order {entry.id} rejected")
+                continue
+            self._execute_now(child, contract, price, transmit=i == len(exits) - 1)
+        return [entry, *exits]
+
+    def cancel(self, order: Order | str) -> bool:
+        """Ask IB to cancel a working order; False when it is already done or unknown."""
+        if self.connection.loop_thread.in_loop():
+            return self._cancel_now(order)
+        return self.connection.loop_thread.run(self.cancel_async(order), timeout=10)
+
+    async def cancel_async(self, order: Order | str) -> bool:
+        return self._cancel_now(order)
+
+    @property
+    def orders(self) -> dict[str, Order]:
+        """Every order of this broker by our id (sent, rejected or restored)."""
+        return dict(self._orders)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders not yet done, optionally of one symbol."""
+        return [
+            o
+            for o in self._orders.values()
+            if not o.is_done and (symbol is None or o.symbol == symbol)
+        ]
+
+    def restore(self, orders: Iterable[Order], exec_ids: Iterable[str]) -> None:
+        """Adopt orders already sent and executions already booked (from a journal)."""
+        for order in orders:
+            self._orders[order.id] = order
+        self._seen_execs.update(str(e) for e in exec_ids if e)
+        log.info("restored %d order(s) and %d execution id(s)", len(self._orders),
+                 len(self._seen_execs))  # fmt: skip
+
+    # ---- ILiveBroker: account --------------------------------------------------------------
+    def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
+        """Whether the account can pay for ``order`` at about ``price``; mirrors the backtest."""
+        pos = self.portfolio.position(order.symbol)
+        working = [o for o in self.open_orders(order.symbol) if o.parent_id is None]
+        if order.side is Side.SELL:
+            if self.allow_short:
+                return self._margin_check(order, price)
+            selling = sum(o.remaining for o in working if o.side is Side.SELL and o is not order)
+            if order.qty + selling > pos.qty + _EPS:
+                return False, (
+                    f"short selling is not allowed: selling {order.qty:g} {order.symbol} with "
+                    f"{pos.qty:g} held and {selling:g} already being sold "
+                    "(pass allow_short=True for a margin account)"
+                )
+            return True, ""
+        if self.allow_short:
+            return self._margin_check(order, price)
+        est = self.costs.fill_price(price, "BUY")
+        cost = order.qty * est + self.costs.commission(order.qty, est)
+        reserved = sum(
+            o.remaining * self.costs.fill_price(self._mark_price(o.symbol) or price, "BUY")
+            for o in self.open_orders()
+            if o.side is Side.BUY and o.parent_id is None and o is not order
+        )
+        available = self._available_funds() - reserved
+        if cost > available + _EPS:
+            return False, (
+                f"insufficient buying power: BUY {order.qty:g} {order.symbol} at about {est:,.4f} "
+                f"costs {cost:,.2f} with commission, available {available:,.2f}"
+            )
+        return True, ""
+
+    def _margin_check(self, order: Order, price: float) -> tuple[bool, str]:
+        pos = self.portfolio.position(order.symbol)
+        after = pos.qty + order.signed_qty
+        if abs(after) <= abs(pos.qty):
+            return True, ""
+        need = (abs(after) - abs(pos.qty)) * price
+        available = self._available_funds()
+        if need > available + _EPS:
+            return False, (
+                f"insufficient buying power: {order.side} {order.qty:g} {order.symbol} adds "
+                f"{need:,.2f} of exposure, available funds {available:,.2f}"
+            )
+        return True, ""
+
+    def calculate_commission(self, qty: float, price: float) -> float:
+        return self.costs.commission(qty, price)
+
+    def calculate_slippage(self, price: float, side: str) -> float:
+        return self.costs.slippage(price, side)
+
+    def get_positions(self) -> dict[str, Position]:
+        return self.portfolio.open_positions()
+
+    def get_position(self, symbol: str) -> Position:
+        return self.portfolio.position(symbol)
+
+    def get_cash_balance(self) -> float:
+        return self.portfolio.cash
+
+    def get_account_value(self) -> float:
+        """Net liquidation value as the gateway reports it (our own equity before it does)."""
+        value = self._account_values.get("NetLiquidation")
+        return value if value is not None else self.portfolio.equity
+
+    def mark(self, symbol: str, price: float) -> None:
+        """Set the latest price of ``symbol`` (market value, unrealized P&L, risk checks)."""
+        if price and price > 0:
+            self.portfolio.mark(symbol, float(price))
+
+    def register_fill_callback(self, callback: FillCallback) -> None:
+        self._fill_callbacks.append(callback)
+
+    def register_error_callback(self, callback: ErrorCallback) -> None:
+        self._error_callbacks.append(callback)
+
+    @property
+    def account_values(self) -> dict[str, float]:
+        """The latest numeric account values of our account (tag -> value)."""
+        return dict(self._account_values)
+
+    @property
+    def is_reconciled(self) -> bool:
+        return self._reconciled
+
+    # ---- sending ---------------------------------------------------------------------------
+    def _execute_now(
+        self, order: Order, contract: Any, price: float | None, *, transmit: bool = True
+    ) -> Order:
+        if order.id in self._orders:
+            return self._orders[order.id]
+        _validate(order)
+        self._require_ready(order)
+        self._record(order)
+        parent_ib = None
+        if order.parent_id is not None:
+            parent = self._orders.get(order.parent_id)
+            parent_ib = self._ib_orders.get(order.parent_id)
+            if parent is None or parent_ib is None:
+                self._reject(order, f"parent order {order.parent_id!r} was never sent")
+                return order
+            if parent.is_done and parent.status is not OrderStatus.FILLED:
+                self._finish(order, OrderStatus.CANCELLED, f"parent order {parent.id} is "
+                             f"{parent.status}")  # fmt: skip
+                return order
+        else:
+            price = price if price is not None else self._reference_price(order)
+            if price is None:
+                self._reject(order, f"no price known for {order.symbol} yet, so buying power "
+                             "cannot be checked; wait for its first bar")  # fmt: skip
+                return order
+            reason = self._pre_trade(order, price)
+            if reason:
+                self._reject(order, reason)
+                return order
+        ib_order = self._build_ib_order(order, parent_ib, transmit)
+        try:
+            trade = self.connection.ib.placeOrder(contract, ib_order)
+        except (ConnectionError, OSError) as exc:
+            del self._orders[order.id]
+            raise NotConnectedError(
+                f"order {order.id} was not sent: the connection to the IB gateway dropped "
+                f"({exc}); nothing was sent"
+            ) from exc
+        self._bind(order.id, trade.order)
+        order.status = OrderStatus.SUBMITTED
+        log.info("sent order %s: %s %g %s %s (IB order %d)", order.id, order.side, order.qty,
+                 order.symbol, order.type, trade.order.orderId)  # fmt: skip
+        return order
+
+    def _build_ib_order(self, order: Order, parent_ib: Any, transmit: bool) -> Any:
+        ib_order = IBOrder()
+        ib_order.action = to_ib_action(order.side)
+        ib_order.totalQuantity = float(order.qty)
+        ib_order.orderType = to_ib_order_type(order.type)
+        ib_order.tif = to_ib_tif(order.tif)
+        ib_order.orderRef = order.id
+        ib_order.transmit = transmit
+        account = self.connection.account
+        if account:
+            ib_order.account = account
+        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            ib_order.lmtPrice = float(order.limit)  # type: ignore[arg-type]
+        if order.type in (OrderType.STOP, OrderType.STOP_LIMIT):
+            ib_order.auxPrice = float(order.stop)  # type: ignore[arg-type]
+        if order.type is OrderType.TRAILING_STOP:
+            if order.trail_amount is not None:
+                ib_order.auxPrice = float(order.trail_amount)
+            else:
+                ib_order.trailingPercent = float(order.trail_percent)  # type: ignore[arg-type]
+            if order.stop is not None:
+                ib_order.trailStopPrice = float(order.stop)
+        if parent_ib is not None:
+            ib_order.parentId = int(parent_ib.orderId)
+        if order.oca_group:
+            ib_order.ocaGroup = f"{self.run_id}:{order.oca_group}"
+            ib_order.ocaType = 1  # cancel the others when one fills
+        return ib_order
+
+    def _pre_trade(self, order: Order, price: float) -> str:
+        reason = self.risk.check(order, price, self.portfolio, self.day_start_equity)
+        if reason:
+            return f"risk limit: {reason}"
+        ok, why = self.check_buying_power(order, price)
+        return "" if ok else why
+
+    def _cancel_now(self, order: Order | str) -> bool:
+        oid = order if isinstance(order, str) else order.id
+        ours = self._orders.get(oid)
+        if ours is None or ours.is_done:
+            return False
+        ib_order = self._ib_orders.get(oid)
+        if ib_order is None:
+            return False
+        if not self.connection.is_connected():
+            raise NotConnectedError(
+                f"cannot cancel order {oid}: not connected to the IB gateway at "
+                f"{self.connection.config.address} (state: {self.connection.state})"
+            )
+        self.connection.ib.cancelOrder(ib_order)
+        log.info("cancel requested for order %s", oid)
+        return True
+
+    def _require_ready(self, order: Order) -> None:
+        self.connection.require_connected(f"order {order.id}")
+        if not self._reconciled:
+            raise NotConnectedError(
+                f"cannot send order {order.id}: reconciliation with the IB gateway has not "
+                "finished; nothing was sent"
+            )
+
+    def _record(self, order: Order) -> None:
+        now = pd.Timestamp.now(tz="UTC")
+        order.created = order.created or now
+        order.updated = now
+        self._orders[order.id] = order
+
+    def _bind(self, oid: str, ib_order: Any) -> None:
+        self._ib_orders[oid] = ib_order
+        if (
+            getattr(ib_order, "orderId", 0)
+            and ib_order.clientId == self.connection.config.client_id
+        ):
+            self._by_ib_id[int(ib_order.orderId)] = oid
+        if getattr(ib_order, "permId", 0):
+            self._by_perm_id[int(ib_order.permId)] = oid
+
+    # ---- prices ----------------------------------------------------------------------------
+    def _reference_price(self, order: Order) -> float | None:
+        if self.price_source is not None:
+            price = self.price_source(order.symbol)
+            if price and price > 0 and math.isfinite(price):
+                return float(price)
+        mark = self._mark_price(order.symbol)
+        if mark:
+            return mark
+        for candidate in (order.limit, order.stop):
+            if candidate:
+                return float(candidate)
+        return None
+
+    def _mark_price(self, symbol: str) -> float | None:
+        pos = self.portfolio.positions.get(symbol)
+        return pos.last_price if pos is not None and pos.last_price > 0 else None
+
+    async def _snapshot_price(self, contract: Any) -> float | None:
+        try:
+            tickers = await asyncio.wait_for(self.connection.ib.reqTickersAsync(contract), 3.0)
+        except (TimeoutError, ConnectionError, OSError) as exc:
+            log.debug("no snapshot price for %s: %s", contract.symbol, exc)
+            return None
+        if not tickers:
+            return None
+        price = tickers[0].marketPrice()
+        if price is None or not math.isfinite(price) or price <= 0:
+            price = tickers[0].close
+        if price is None or not math.isfinite(price) or price <= 0:
+            return None
+        self.mark(contract.symbol, price)
+        return float(price)
+
+    def _available_funds(self) -> float:
+        for tag in ("AvailableFunds", "TotalCashValue"):
+            if tag in self._account_values:
+                return self._account_values[tag]
+        return self.portfolio.cash
+
+    def _contract(self, symbol: str) -> Any:
+        return self.connection.contracts.get(symbol) or stock(symbol)
+
+    # ---- order life cycle from IB ----------------------------------------------------------
+    def _our_id(self, ib_order: Any) -> str | None:
+        ref = getattr(ib_order, "orderRef", "") or ""
+        if ref in self._orders:
+            return ref
+        perm = getattr(ib_order, "permId", 0)
+        if perm and perm in self._by_perm_id:
+            return self._by_perm_id[perm]
+        return None
+
+    def _on_order_status(self, trade: Any) -> None:
+        oid = self._our_id(trade.order)
+        if oid is None:
+            return
+        order = self._orders[oid]
+        self._bind(oid, trade.order)
+        st = trade.orderStatus
+        try:
+            status = to_order_status(st.status, st.filled, st.remaining)
+        except GatewayError:
+            log.warning("order %s: unknown IB status %r", oid, st.status)
+            return
+        self._apply_status(order, status, trade)
+
+    def _apply_status(self, order: Order, status: OrderStatus, trade: Any) -> None:
+        if order.is_done:
+            return
+        if status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+            return  # fills set these, once they are booked
+        if status is OrderStatus.REJECTED:
+            self._reject(order, _last_message(trade) or "IB marked the order inactive")
+            return
+        if status is OrderStatus.CANCELLED:
+            self._finish(order, status, _last_message(trade) or "cancelled")
+            return
+        if order.filled > _EPS:
+            status = OrderStatus.PARTIALLY_FILLED
+        order.status = status
+        order.updated = pd.Timestamp.now(tz="UTC")
+
+    def _on_error(self, event: ErrorEvent) -> None:
+        if event.kind not in (ErrorKind.ORDER_REJECTED, ErrorKind.ORDER_CANCELLED):
+            return
+        oid = self._by_ib_id.get(event.req_id)
+        if oid is None:
+            return
+        order = self._orders[oid]
+        if event.kind is ErrorKind.ORDER_CANCELLED:
+            if not order.is_done:
+                self._finish(order, OrderStatus.CANCELLED, event.message)
+            return
+        if event.code in (10147, 10148, 104, 105):
+            # a refused cancel or modification: the order itself is unaffected
+            self._report(OrderError(f"order {oid}: IB error {event.code}: {event.message}"))
+            return
+        if order.status is OrderStatus.CANCELLED and order.filled <= _EPS:
+            order.status = OrderStatus.SUBMITTED  # the client cancelled it locally; it's a reject
+        if not order.is_done or order.status is OrderStatus.SUBMITTED:
+            self._reject(order, f"IB error {event.code}: {event.message}")
+
+    def _reject(self, order: Order, reason: str) -> None:
+        if order.status is OrderStatus.REJECTED:
+            return
+        self._finish(order, OrderStatus.REJECTED, reason)
+        self.rejections.append(Rejection(order.id, order.symbol, order.updated, reason))
+        log.warning("order %s %s %g %s rejected: %s", order.id, order.side, order.qty,
+                    order.symbol, reason)  # fmt: skip
+        self._report(OrderError(f"order {order.id} ({order.side} {order.qty:g} {order.symbol}) "
+                                f"rejected: {reason}"))  # fmt: skip
+
+    def _finish(self, order: Order, status: OrderStatus, reason: str) -> None:
+        order.status = status
+        order.reason = reason or order.reason
+        order.updated = pd.Timestamp.now(tz="UTC")
+
+    def _report(self, error: Exception | str) -> None:
+        for callback in list(self._error_callbacks):
+            try:
+                callback(error)
+            except Exception:
+                log.exception("error callback %r failed", callback)
+
+    # ---- fills -----------------------------------------------------------------------------
+    def _on_exec_details(self, trade: Any, ib_fill: Any) -> None:
+        exec_id = ib_fill.execution.execId
+        if exec_id in self._seen_execs or exec_id in self._pending:
+            return
+        if not self._is_our_account(ib_fill.execution.acctNumber):
+            return
+        report = ib_fill.commissionReport
+        if report is not None and report.execId == exec_id:
+            self._book(ib_fill, report.commission)
+            return
+        loop = asyncio.get_running_loop()
+        timer = loop.call_later(COMMISSION_WAIT, self._book_pending, exec_id)
+        self._pending[exec_id] = (ib_fill, timer)
+
+    def _on_commission(self, trade: Any, ib_fill: Any, report: Any) -> None:
+        exec_id = report.execId or ib_fill.execution.execId
+        pending = self._pending.pop(exec_id, None)
+        if pending is None:
+            return
+        if pending[1] is not None:
+            pending[1].cancel()
+        self._book(pending[0], report.commission)
+
+    def _book_pending(self, exec_id: str) -> None:
+        pending = self._pending.pop(exec_id, None)
+        if pending is not None:
+            log.info("no commission report for execution %s; booking an estimate", exec_id)
+            self._book(pending[0], None)
+
+    def _book(self, ib_fill: Any, commission: float | None) -> Fill | None:
+        """Turn one IB execution into one ``Fill``, book it once, tell the callbacks."""
+        ex = ib_fill.execution
+        if ex.execId in self._seen_execs:
+            return None
+        self._seen_execs.add(ex.execId)
+        symbol = ib_fill.contract.symbol
+        side = from_ib_side(ex.side)
+        qty, price = float(ex.shares), float(ex.price)
+        if commission is None or not math.isfinite(commission) or commission >= _UNSET:
+            commission = self.costs.commission(qty, price)
+        oid = ex.orderRef if ex.orderRef in self._orders else None
+        if oid is None and ex.permId in self._by_perm_id:
+            oid = self._by_perm_id[ex.permId]
+        time = pd.Timestamp(ex.time) if ex.time else pd.Timestamp.now(tz="UTC")
+        time = time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
+        fill = Fill(
+            order_id=oid or ex.orderRef or f"ib-{ex.permId}",
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            price=price,
+            commission=float(commission),
+            time=time,
+            exec_id=ex.execId,
+            source="ib",
+        )
+        self.portfolio.apply_fill(fill)
+        self.fills.append(fill)
+        if self._last_exec_time is None or time > self._last_exec_time:
+            self._last_exec_time = time
+        if oid is not None:
+            order = self._orders[oid]
+            total = order.filled + qty
+            order.avg_price = (order.avg_price * order.filled + price * qty) / total
+            order.filled = total
+            if order.remaining <= _EPS:
+                self._finish(order, OrderStatus.FILLED, "")
+            elif not order.is_done:
+                order.status = OrderStatus.PARTIALLY_FILLED
+            if ex.permId:
+                self._by_perm_id[int(ex.permId)] = oid
+        log.info("fill %s: %s %g %s @ %.4f (order %s)", ex.execId, side, qty, symbol, price,
+                 fill.order_id)  # fmt: skip
+        for callback in list(self._fill_callbacks):
+            try:
+                callback(fill)
+            except Exception:
+                log.exception("fill callback %r failed", callback)
+        return fill
+
+    def _is_our_account(self, account: str) -> bool:
+        ours = self.connection.account
+        return not account or not ours or account == ours
+
+    # ---- account values --------------------------------------------------------------------
+    def _on_account_value(self, value: Any) -> None:
+        if not self._is_our_account(value.account):
+            return
+        if value.currency not in ("USD", "BASE", ""):
+            return
+        try:
+            number = float(value.value)
+        except (TypeError, ValueError):
+            return
+        if value.currency == "BASE" and value.tag in self._account_values:
+            return  # prefer the USD line when both exist
+        self._account_values[value.tag] = number
+
+    def _on_portfolio_item(self, item: Any) -> None:
+        if self._is_our_account(item.account) and item.marketPrice and item.marketPrice > 0:
+            self.mark(item.contract.symbol, float(item.marketPrice))
+
+    # ---- connection life cycle -------------------------------------------------------------
+    def _hook(self) -> None:
+        if self._hooked:
+            return
+        ib = self.connection.ib
+        ib.orderStatusEvent += self._on_order_status
+        ib.execDetailsEvent += self._on_exec_details
+        ib.commissionReportEvent += self._on_commission
+        ib.accountValueEvent += self._on_account_value
+        ib.updatePortfolioEvent += self._on_portfolio_item
+        self._hooked = True
+
+    async def _on_connected(self, reconnected: bool) -> None:
+        self._hook()
+        await self.reconcile()
+
+    def _on_disconnected(self) -> None:
+        self._reconciled = False
+
+    async def reconcile(self) -> None:
+        """Match our state to the gateway's before anything is sent (every connect/reconnect).
+
+        Open orders are re-bound by orderRef/permId, missed executions are booked once, and
+        positions and cash are set to the gateway's, with any difference logged.
+        """
+        self._reconciled = False
+        self._hook()
+        ib = self.connection.ib
+        for value in ib.accountValues(self.connection.account or ""):
+            self._on_account_value(value)
+        open_trades = await ib.reqAllOpenOrdersAsync()
+        bound = 0
+        for trade in [*open_trades, *ib.trades()]:
+            oid = self._our_id(trade.order)
+            if oid is None:
+                continue
+            bound += 1
+            self._bind(oid, trade.order)
+            try:
+                status = to_order_status(
+                    trade.orderStatus.status, trade.orderStatus.filled, trade.orderStatus.remaining
+                )
+            except GatewayError:
+                continue
+            self._apply_status(self._orders[oid], status, trade)
+        flt = ExecutionFilter(acctCode=self.connection.account or "")
+        if self._last_exec_time is not None:
+            since = self._last_exec_time - pd.Timedelta(seconds=1)
+            flt.time = since.strftime("%Y%m%d-%H:%M:%S")
+        ib_fills = await ib.reqExecutionsAsync(flt)
+        missed = 0
+        for ib_fill in sorted(ib_fills, key=lambda f: f.time):
+            exec_id = ib_fill.execution.execId
+            if exec_id in self._seen_execs or not self._is_our_account(
+                ib_fill.execution.acctNumber
+            ):
+                continue
+            pending = self._pending.pop(exec_id, None)
+            if pending is not None and pending[1] is not None:
+                pending[1].cancel()
+            report = ib_fill.commissionReport
+            commission = report.commission if report and report.execId == exec_id else None
+            if self._book(ib_fill, commission or None) is not None:
+                missed += 1
+        await self._reconcile_positions(await ib.reqPositionsAsync())
+        cash = self._account_values.get("TotalCashValue")
+        if cash is not None:
+            if abs(cash - self.portfolio.cash) > 0.01:
+                log.info("cash set to the gateway's %.2f (ours was %.2f)", cash,
+                         self.portfolio.cash)  # fmt: skip
+            self.portfolio.cash = cash
+            if self.portfolio.fill_count == 0 and not self.fills:
+                self.portfolio.initial_cash = cash
+        if self.day_start_equity is None:
+            self.day_start_equity = self.get_account_value()
+        self._reconciled = True
+        log.info("reconciled with account %s: %d order(s) bound, %d missed fill(s) booked, "
+                 "%d open position(s)", mask_account(self.connection.account), bound, missed,
+                 len(self.portfolio.open_positions()))  # fmt: skip
+
+    async def _reconcile_positions(self, positions: list[Any]) -> None:
+        theirs: dict[str, tuple[float, float]] = {}
+        for p in positions:
+            if not self._is_our_account(p.account):
+                continue
+            if p.contract.secType not in ("STK", ""):
+                continue
+            theirs[p.contract.symbol] = (float(p.position), float(p.avgCost))
+            self.connection.contracts.put(p.contract.symbol, p.contract)
+        for symbol in set(theirs) | set(self.portfolio.open_positions()):
+            qty, avg = theirs.get(symbol, (0.0, 0.0))
+            ours = self.portfolio.position(symbol)
+            if abs(ours.qty - qty) > _EPS:
+                log.warning("position %s: ours %g, gateway %g; taking the gateway's", symbol,
+                            ours.qty, qty)  # fmt: skip
+            self.portfolio.set_position(symbol, qty, avg)
+            if ours.last_price <= 0 and avg > 0:
+                ours.last_price = avg
+
+
+def _validate(order: Order) -> None:
+    if not isinstance(order.qty, int | float) or not order.qty > 0 or not math.isfinite(order.qty):
+        raise OrderError(f"order {order.id}: quantity must be positive, got {order.qty!r}")
+    kind = order.type
+    if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT) and not order.limit:
+        raise OrderError(f"order {order.id}: a {kind.name} order needs limit=")
+    if kind in (OrderType.STOP, OrderType.STOP_LIMIT) and not order.stop:
+        raise OrderError(f"order {order.id}: a {kind.name} order needs stop=")
+    if kind is OrderType.TRAILING_STOP and not (order.trail_amount or order.trail_percent):
+        raise OrderError(f"order {order.id}: a trailing stop needs trail_amount= or trail_percent=")
+
+
+def _last_message(trade: Any) -> str:
+    for entry in reversed(getattr(trade, "log", []) or []):
+        if entry.message:
+            return str(entry.message)
+    return ""
+
+
+__all__ = ["LiveBroker"]

@@ -1,0 +1,81 @@
+"""Symbols to qualified IB contracts (US stocks on SMART), looked up once and cached by symbol.
+
+A conId does not change when the connection drops, so the cache survives reconnects.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from quantnb.errors import DataError, GatewayError
+from quantnb.ib.client import Contract, Stock
+
+log = logging.getLogger(__name__)
+
+
+def stock(symbol: str, exchange: str = "SMART", currency: str = "USD") -> Any:
+    """An unqualified stock contract for ``symbol``."""
+    return Stock(symbol, exchange, currency)
+
+
+class ContractCache:
+    """Qualifies symbols through the connection's client and remembers the answer."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._contracts: dict[str, Any] = {}
+        self._details: dict[str, Any] = {}
+
+    def get(self, symbol: str) -> Any | None:
+        """The cached qualified contract of ``symbol``, if any."""
+        return self._contracts.get(symbol)
+
+    def put(self, symbol: str, contract: Any) -> None:
+        """Remember a contract qualified elsewhere (e.g. one the gateway reported)."""
+        if getattr(contract, "conId", 0):
+            self._contracts[symbol] = contract
+
+    async def qualify(self, symbol: str) -> Any:
+        """The qualified contract of ``symbol``; DataError naming it when IB does not know it."""
+        key = _check_symbol(symbol)
+        cached = self._contracts.get(key)
+        if cached is not None:
+            return cached
+        ib = self._connection.ib
+        try:
+            result = await ib.qualifyContractsAsync(stock(key))
+        except (ConnectionError, OSError) as exc:
+            raise GatewayError(f"could not look up {key!r}: {exc}") from exc
+        contract = result[0] if result else None
+        if isinstance(contract, list):  # ib_async returnAll shape: ambiguous
+            contract = None
+        if contract is None or not getattr(contract, "conId", 0):
+            raise DataError(
+                f"unknown symbol {key!r}: the IB gateway has no US stock of that name on SMART "
+                "(error 200); check the spelling"
+            )
+        self._contracts[key] = contract
+        log.debug("qualified %s as conId %s", key, contract.conId)
+        return contract
+
+    async def details(self, symbol: str) -> Any:
+        """Contract details of ``symbol`` (cached)."""
+        key = _check_symbol(symbol)
+        if key in self._details:
+            return self._details[key]
+        contract = await self.qualify(key)
+        found = await self._connection.ib.reqContractDetailsAsync(contract)
+        if not found:
+            raise DataError(f"no contract details for {key!r} from the IB gateway")
+        self._details[key] = found[0]
+        return found[0]
+
+
+def _check_symbol(symbol: object) -> str:
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise DataError(f"symbol must be a non-empty string such as 'AAPL', got {symbol!r}")
+    return symbol.strip()
+
+
+__all__ = ["Contract", "ContractCache", "stock"]

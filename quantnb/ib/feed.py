@@ -1,0 +1,513 @@
+"""The IB data feed: canonical history (split, paced, cached) and completed live bars, once each.
+
+While the gateway is unreachable history comes from the ``BarCache`` (fallback mode); when it
+returns, the gap is backfilled from history and the subscriptions are renewed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantnb.data.load import to_canonical
+from quantnb.data.sample import time_bounds
+from quantnb.data.validate import REQUIRED
+from quantnb.domain.interval import Interval, max_ib_duration
+from quantnb.domain.model import Bar
+from quantnb.errors import DataError, GatewayError, NotConnectedError
+from quantnb.ib.cache import BarCache
+from quantnb.ib.connection import ErrorEvent, IBConnection
+from quantnb.ib.pacing import PacingGuard
+from quantnb.ib.tables import DATA_LOST_CODES
+
+log = logging.getLogger(__name__)
+
+TimeArg = dt.datetime | str | None
+BarCallback = Callable[[Bar], Any]
+_DAY = 86_400
+# how much history to ask for when no start is given
+_DEFAULT_SPAN_BARS = 500
+
+
+@dataclass(slots=True)
+class _Subscription:
+    symbol: str
+    interval: Interval
+    callbacks: list[BarCallback] = field(default_factory=list)
+    bars: Any = None  # the client's live BarDataList
+    last: pd.Timestamp | None = None  # start time of the last bar delivered
+    latest: Bar | None = None  # last completed bar
+    price: float | None = None  # close of the newest update, complete or not
+
+
+class LiveDataFeed:
+    """Implements ``ILiveDataFeed`` over an ``IBConnection``; ``on_bar`` runs on the loop thread."""
+
+    def __init__(
+        self,
+        connection: IBConnection,
+        cache: BarCache | None = None,
+        pacing: PacingGuard | None = None,
+        *,
+        what_to_show: str = "TRADES",
+        use_rth: bool = True,
+    ) -> None:
+        self.connection = connection
+        self.cache = cache if cache is not None else BarCache()
+        self.pacing = pacing if pacing is not None else PacingGuard()
+        self.what_to_show = what_to_show
+        self.use_rth = use_rth
+        self._subs: dict[str, _Subscription] = {}
+        self._fallback = False
+        self._now_task: asyncio.Future[pd.Timestamp] | None = None
+        connection.add_listener(
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            on_error=self._on_error,
+            priority=10,
+        )
+
+    # ---- history ---------------------------------------------------------------------------
+    def get_historical_data(
+        self, symbol: str, start: TimeArg, end: TimeArg, interval: str = "1d"
+    ) -> pd.DataFrame:
+        """Bars of ``symbol`` with ``start <= time <= end`` (blocking; see the async variant)."""
+        return self._run(self.get_historical_data_async(symbol, start, end, interval))
+
+    async def get_historical_data_async(
+        self, symbol: str, start: TimeArg, end: TimeArg, interval: str = "1d"
+    ) -> pd.DataFrame:
+        """Canonical bars from IB (split into requests IB accepts, paced, cached) or the cache."""
+        iv = Interval.parse(interval)
+        lo, stop = time_bounds(start, end)
+        if self.connection.is_connected():
+            try:
+                frame = await self._fetch(symbol, iv, lo, stop)
+            except (ConnectionError, NotConnectedError) as exc:
+                log.debug("history request for %s failed (%s); trying the cache", symbol, exc)
+            else:
+                self.cache.store(symbol, iv, frame, "history")
+                return frame
+        return self._from_cache(symbol, iv, lo, stop)
+
+    def get_multiple_symbols(
+        self, symbols: Iterable[str], start: TimeArg, end: TimeArg, interval: str = "1d"
+    ) -> dict[str, pd.DataFrame]:
+        """``get_historical_data`` for each symbol, keyed in the order given."""
+        return self._run(self.get_multiple_symbols_async(symbols, start, end, interval))
+
+    async def get_multiple_symbols_async(
+        self, symbols: Iterable[str], start: TimeArg, end: TimeArg, interval: str = "1d"
+    ) -> dict[str, pd.DataFrame]:
+        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        frames = await asyncio.gather(
+            *(self.get_historical_data_async(s, start, end, interval) for s in names)
+        )
+        return dict(zip(names, frames))
+
+    def get_ticker_info(self, symbol: str) -> dict[str, Any]:
+        """Instrument facts from IB's contract details."""
+        return self._run(self.get_ticker_info_async(symbol))
+
+    async def get_ticker_info_async(self, symbol: str) -> dict[str, Any]:
+        self.connection.require_connected(f"a contract details request for {symbol!r}")
+        d = await self.connection.contracts.details(symbol)
+        c = d.contract
+        return {
+            "symbol": c.symbol,
+            "name": d.longName,
+            "con_id": c.conId,
+            "sec_type": c.secType,
+            "exchange": c.exchange,
+            "primary_exchange": c.primaryExchange,
+            "currency": c.currency,
+            "min_tick": d.minTick,
+            "industry": d.industry,
+            "category": d.category,
+            "time_zone": d.timeZoneId,
+        }
+
+    async def _fetch(
+        self, symbol: str, iv: Interval, lo: pd.Timestamp | None, stop: pd.Timestamp | None
+    ) -> pd.DataFrame:
+        contract = await self.connection.contracts.qualify(symbol)
+        max_span = pd.Timedelta(max_ib_duration(iv))
+        now = await self._gateway_now()
+        end = now if stop is None else min(stop, now + pd.Timedelta(seconds=iv.seconds))
+        if lo is None:
+            lo = end - min(max_span, pd.Timedelta(seconds=iv.seconds * _DEFAULT_SPAN_BARS))
+        frames: list[pd.DataFrame] = []
+        chunk_end = end
+        step = pd.Timedelta(seconds=iv.seconds)
+        while chunk_end > lo:
+            # IB leaves out a bar that starts at the end time: ask one bar further (not past now)
+            ask_end = max(min(chunk_end + step, now), chunk_end)
+            span = min(max_span, ask_end - lo)
+            bars = await self._request(contract, symbol, iv, ask_end, span)
+            frames.append(_bars_frame(bars))
+            chunk_end = ask_end - span
+        frame = _join(frames)
+        # a bar still in progress at the gateway's now is not history yet
+        done = frame.index + pd.Timedelta(seconds=iv.seconds) <= now
+        frame = frame[(frame.index >= lo) & (frame.index < end) & done]
+        out = to_canonical(frame, symbol)
+        out.attrs["interval"] = iv.name
+        out.attrs["source"] = "history"
+        return out
+
+    async def _request(
+        self, contract: Any, symbol: str, iv: Interval, end: pd.Timestamp, span: pd.Timedelta
+    ) -> Any:
+        end_text = end.tz_convert("UTC").strftime("%Y%m%d %H:%M:%S") + " UTC"
+        duration = _duration(span, iv)
+        key = (symbol, iv.name, end_text, duration, self.what_to_show, self.use_rth)
+        ib = self.connection.ib
+
+        async def request() -> Any:
+            return await ib.reqHistoricalDataAsync(
+                contract,
+                endDateTime=end_text,
+                durationStr=duration,
+                barSizeSetting=iv.ib_bar_size,
+                whatToShow=self.what_to_show,
+                useRTH=self.use_rth,
+                formatDate=2,
+            )
+
+        bars = await self.pacing.fetch(key, request, group=symbol)
+        if bars is None:
+            raise GatewayError(f"IB returned no answer to the history request {key}")
+        return bars
+
+    async def _gateway_now(self) -> pd.Timestamp:
+        """The gateway's clock. Concurrent callers share one request: the client keeps a single
+        pending current-time request, so a second one would leave the first unanswered."""
+        task = self._now_task
+        if task is None or task.done():
+            task = self._now_task = asyncio.ensure_future(_ask_time(self.connection.ib))
+        return await asyncio.shield(task)
+
+    def _from_cache(
+        self, symbol: str, iv: Interval, lo: pd.Timestamp | None, stop: pd.Timestamp | None
+    ) -> pd.DataFrame:
+        cached = self.cache.load(symbol, iv)
+        self._enter_fallback(f"history of {symbol} {iv} requested")
+        if cached is None or not len(cached):
+            raise NotConnectedError(
+                f"no bars for {symbol} {iv}: the IB gateway at {self.connection.config.address} "
+                "is not connected and the bar cache holds none. Start the gateway and retry"
+            )
+        if lo is not None:
+            cached = cached[cached.index >= lo]
+        if stop is not None:
+            cached = cached[cached.index < stop]
+        out = to_canonical(cached[list(REQUIRED)], symbol)
+        out.attrs["interval"] = iv.name
+        out.attrs["source"] = "cache"
+        return out
+
+    # ---- streaming -------------------------------------------------------------------------
+    def subscribe(
+        self,
+        symbols: Iterable[str],
+        interval: str = "1m",
+        on_bar: BarCallback | None = None,
+        since: pd.Timestamp | dt.datetime | str | None = None,
+    ) -> None:
+        """Stream completed ``interval`` bars of ``symbols`` to ``on_bar`` (blocking)."""
+        self._run(self.subscribe_async(symbols, interval, on_bar, since))
+
+    async def subscribe_async(
+        self,
+        symbols: Iterable[str],
+        interval: str = "1m",
+        on_bar: BarCallback | None = None,
+        since: pd.Timestamp | dt.datetime | str | None = None,
+    ) -> None:
+        """Live bars: each completed bar newer than ``since`` goes to ``on_bar`` exactly once."""
+        iv = Interval.parse(interval)
+        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        after = _utc(since) if since is not None else None
+        for symbol in names:
+            sub = self._subs.get(symbol)
+            if sub is not None and sub.interval != iv:
+                await self._cancel(sub)
+                sub = None
+            if sub is None:
+                sub = self._subs[symbol] = _Subscription(symbol, iv, last=after)
+            if on_bar is not None and on_bar not in sub.callbacks:
+                sub.callbacks.append(on_bar)
+            if sub.bars is None and self.connection.is_socket_connected():
+                await self._start(sub)
+            elif sub.bars is None:
+                self._enter_fallback(f"subscription to {symbol} {iv} waits for the gateway")
+
+    def unsubscribe(self, symbols: Iterable[str]) -> None:
+        """Stop streaming ``symbols``."""
+        self._run(self.unsubscribe_async(symbols))
+
+    async def unsubscribe_async(self, symbols: Iterable[str]) -> None:
+        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        for symbol in names:
+            sub = self._subs.pop(symbol, None)
+            if sub is not None:
+                await self._cancel(sub)
+
+    def get_latest_price(self, symbol: str) -> float | None:
+        """Close of the newest update of ``symbol`` (the bar in progress counts)."""
+        sub = self._subs.get(symbol)
+        if sub is not None and sub.price is not None:
+            return sub.price
+        bar = self.get_latest_bar(symbol)
+        return bar.close if bar is not None else None
+
+    def get_latest_bar(self, symbol: str) -> Bar | None:
+        """The newest completed bar of ``symbol`` seen by this feed."""
+        sub = self._subs.get(symbol)
+        return sub.latest if sub is not None else None
+
+    @property
+    def subscriptions(self) -> dict[str, str]:
+        """Subscribed symbols and their intervals."""
+        return {s: sub.interval.name for s, sub in self._subs.items()}
+
+    def reconnect(self) -> bool:
+        """Make sure the gateway is connected (waiting for a reconnect under way); True if so."""
+        return self._run(self.reconnect_async())
+
+    async def reconnect_async(self) -> bool:
+        conn = self.connection
+        if conn.is_connected():
+            return True
+        if conn.state in ("reconnecting", "connecting"):
+            deadline = asyncio.get_running_loop().time() + conn.config.timeout
+            while not conn.is_connected() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.05)
+            return conn.is_connected()
+        try:
+            await conn.connect()
+        except GatewayError as exc:
+            self._enter_fallback(str(exc))
+            return False
+        return conn.is_connected()
+
+    def is_fallback_mode(self) -> bool:
+        """True while history comes from the cache because the gateway is unreachable."""
+        return self._fallback
+
+    # ---- subscription plumbing -------------------------------------------------------------
+    async def _start(self, sub: _Subscription) -> None:
+        """Request keep-up-to-date bars covering the gap since the last delivered bar."""
+        contract = await self.connection.contracts.qualify(sub.symbol)
+        iv = sub.interval
+        max_span = pd.Timedelta(max_ib_duration(iv))
+        span = pd.Timedelta(seconds=iv.seconds * 3)
+        if sub.last is not None:
+            now = await self._gateway_now()
+            gap = now - sub.last + pd.Timedelta(seconds=iv.seconds * 2)
+            if gap > max_span:
+                await self._backfill_long(sub, now - max_span)
+                gap = max_span
+            span = max(span, gap)
+        bars = await self.connection.ib.reqHistoricalDataAsync(
+            contract,
+            endDateTime="",
+            durationStr=_duration(span, iv),
+            barSizeSetting=iv.ib_bar_size,
+            whatToShow=self.what_to_show,
+            useRTH=self.use_rth,
+            formatDate=2,
+            keepUpToDate=True,
+        )
+        sub.bars = bars
+        complete = list(bars)[:-1]
+        if sub.last is None and complete:
+            # a fresh subscription streams from now on; earlier bars are history
+            sub.last = _bar_time(complete[-1])
+            sub.latest = _to_bar(sub.symbol, complete[-1])
+        self._deliver(sub, complete, "history")
+        if len(bars):
+            sub.price = float(bars[-1].close)
+        bars.updateEvent += self._updater(sub)
+        log.info("streaming %s %s bars", sub.symbol, iv)
+
+    async def _backfill_long(self, sub: _Subscription, until: pd.Timestamp) -> None:
+        assert sub.last is not None
+        lo = sub.last + pd.Timedelta(seconds=sub.interval.seconds)
+        if lo >= until:
+            return
+        frame = await self._fetch(sub.symbol, sub.interval, lo, until)
+        self.cache.store(sub.symbol, sub.interval, frame, "history")
+        self._deliver_frame(sub, frame)
+
+    def _updater(self, sub: _Subscription) -> Callable[..., None]:
+        def on_update(bars: Any, has_new_bar: bool) -> None:
+            if bars is not sub.bars or not len(bars):
+                return
+            sub.price = float(bars[-1].close)
+            if has_new_bar and len(bars) >= 2:
+                self._deliver(sub, list(bars)[:-1], "live")
+
+        return on_update
+
+    def _deliver(self, sub: _Subscription, complete: list[Any], source: str) -> None:
+        """Send every completed bar newer than the last delivered one, oldest first."""
+        fresh = [b for b in complete if sub.last is None or _bar_time(b) > sub.last]
+        if not fresh:
+            return
+        out = [_to_bar(sub.symbol, b) for b in fresh]
+        self._emit(sub, out, source)
+
+    def _deliver_frame(self, sub: _Subscription, frame: pd.DataFrame) -> None:
+        rows = frame[frame.index > sub.last] if sub.last is not None else frame
+        out = [
+            Bar(sub.symbol, t, r.open, r.high, r.low, r.close, r.volume)
+            for t, r in zip(rows.index, rows.itertuples(index=False))
+        ]
+        self._emit(sub, out, "history")
+
+    def _emit(self, sub: _Subscription, bars: list[Bar], source: str) -> None:
+        if not bars:
+            return
+        frame = pd.DataFrame(
+            {
+                "open": [b.open for b in bars],
+                "high": [b.high for b in bars],
+                "low": [b.low for b in bars],
+                "close": [b.close for b in bars],
+                "volume": [b.volume for b in bars],
+            },
+            index=pd.DatetimeIndex([b.time for b in bars], name="time"),
+        )
+        self.cache.store(sub.symbol, sub.interval, frame, source)
+        for bar in bars:
+            sub.last = bar.time
+            sub.latest = bar
+            for callback in list(sub.callbacks):
+                try:
+                    callback(bar)
+                except Exception:
+                    log.exception("on_bar callback %r failed for %s", callback, bar)
+
+    async def _cancel(self, sub: _Subscription) -> None:
+        bars, sub.bars = sub.bars, None
+        if bars is not None and self.connection.is_socket_connected():
+            with contextlib.suppress(ConnectionError, OSError):
+                self.connection.ib.cancelHistoricalData(bars)
+
+    async def _resubscribe(self) -> None:
+        for sub in list(self._subs.values()):
+            sub.bars = None
+            if not self.connection.is_socket_connected():
+                return
+            try:
+                await self._start(sub)
+            except (TimeoutError, DataError, GatewayError, ConnectionError) as exc:
+                log.error("could not resubscribe %s %s: %s", sub.symbol, sub.interval, exc)
+
+    # ---- connection events -----------------------------------------------------------------
+    async def _on_connected(self, reconnected: bool) -> None:
+        if self._subs:
+            await self._resubscribe()
+        if self._fallback:
+            self._fallback = False
+            log.info("IB gateway %s is back: left fallback mode (gap backfilled, %d "
+                     "subscription(s) renewed)", self.connection.config.address,
+                     len(self._subs))  # fmt: skip
+
+    def _on_disconnected(self) -> None:
+        for sub in self._subs.values():
+            sub.bars = None
+        if self.connection.state != "stopped":
+            self._enter_fallback("connection lost")
+
+    def _on_error(self, event: ErrorEvent) -> None:
+        if event.code in DATA_LOST_CODES and self._subs:
+            log.warning("IB reports market data lost (%d); renewing subscriptions", event.code)
+            asyncio.get_running_loop().create_task(self._resubscribe())
+
+    def _enter_fallback(self, why: str) -> None:
+        if not self._fallback:
+            self._fallback = True
+            log.warning("IB gateway %s unreachable (%s): fallback mode, history from the bar "
+                        "cache", self.connection.config.address, why)  # fmt: skip
+
+    def _run(self, coro: Any) -> Any:
+        timeout = max(60.0, self.connection.config.timeout * 6)
+        return self.connection.loop_thread.run(coro, timeout=timeout)
+
+
+# ---- pure helpers ----------------------------------------------------------------------------
+def _duration(span: pd.Timedelta, iv: Interval) -> str:
+    """An IB duration covering ``span``: seconds up to a day (intraday), else days or years."""
+    seconds = max(1, math.ceil(span.total_seconds()))
+    if iv.is_intraday and seconds <= _DAY:
+        return f"{max(seconds, iv.seconds)} S"
+    days = math.ceil(seconds / _DAY)
+    if days <= 365:
+        return f"{days} D"
+    return f"{math.ceil(days / 365)} Y"
+
+
+async def _ask_time(ib: Any) -> pd.Timestamp:
+    return _utc(await ib.reqCurrentTimeAsync())
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _bar_time(bar: Any) -> pd.Timestamp:
+    """A client bar's start time in UTC: datetimes converted, dates at 00:00 UTC."""
+    date = bar.date if hasattr(bar, "date") else bar.time
+    if isinstance(date, dt.datetime):
+        ts = pd.Timestamp(date)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if isinstance(date, dt.date):
+        return pd.Timestamp(date.year, date.month, date.day, tz="UTC")
+    if isinstance(date, int | float | np.integer):
+        return pd.Timestamp(int(date), unit="s", tz="UTC")
+    return _utc(str(date))
+
+
+def _to_bar(symbol: str, bar: Any) -> Bar:
+    volume = float(bar.volume) if bar.volume is not None else 0.0
+    return Bar(
+        symbol,
+        _bar_time(bar),
+        float(bar.open),
+        float(bar.high),
+        float(bar.low),
+        float(bar.close),
+        max(volume, 0.0),
+    )
+
+
+def _bars_frame(bars: Any) -> pd.DataFrame:
+    """Client bars as an OHLCV frame on a UTC index (any client or pandas version)."""
+    rows = list(bars)
+    index = pd.DatetimeIndex([_bar_time(b) for b in rows], name="time").as_unit("ns")
+    data = {
+        name: np.array([float(getattr(b, name)) for b in rows], dtype=np.float64)
+        for name in ("open", "high", "low", "close", "volume")
+    }
+    data["volume"] = np.clip(data["volume"], 0.0, None)  # IB sends -1 when it has no volume
+    return pd.DataFrame(data, index=index)
+
+
+def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return _bars_frame([])
+    both = pd.concat(frames)
+    return both[~both.index.duplicated(keep="first")].sort_index()

@@ -1,0 +1,136 @@
+"""Keeps historical-data requests inside IB's pacing limits: our own traffic never earns error 162.
+
+IB allows at most 60 historical requests in any 10 minutes, no identical request within 15 s and
+at most 6 requests for one contract within 2 s. The guard waits (asyncio) instead of failing, merges
+identical requests in flight, and serves a recent identical result from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class PacingGuard:
+    """Rate limiter and request merger for IB historical data; clock and sleep are injectable."""
+
+    def __init__(
+        self,
+        max_requests: int = 60,
+        window: float = 600.0,
+        identical_interval: float = 15.0,
+        max_per_group: int = 6,
+        group_window: float = 2.0,
+        *,
+        time_fn: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.max_requests = int(max_requests)
+        self.window = float(window)
+        self.identical_interval = float(identical_interval)
+        self.max_per_group = int(max_per_group)
+        self.group_window = float(group_window)
+        self._time = time_fn
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._group_sent: dict[Hashable, deque[float]] = {}
+        self._last_sent: dict[Hashable, float] = {}
+        self._in_flight: dict[Hashable, asyncio.Future[Any]] = {}
+        self._recent: dict[Hashable, tuple[float, Any]] = {}
+        self._lock: asyncio.Lock | None = None
+        self.requests = 0  # sent to IB
+        self.merged = 0  # answered by a request in flight
+        self.served = 0  # answered from a recent result
+        self.waited = 0.0  # seconds spent waiting for a slot
+
+    async def fetch(
+        self, key: Hashable, request: Callable[[], Awaitable[T]], group: Hashable = None
+    ) -> T:
+        """The result of ``request()`` for ``key``, sent only when pacing allows and needed."""
+        self._forget_old()
+        recent = self._recent.get(key)
+        if recent is not None:
+            self.served += 1
+            return recent[1]
+        pending = self._in_flight.get(key)
+        if pending is not None:
+            self.merged += 1
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = future
+        try:
+            await self._acquire(key, group)
+            result = await request()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark it retrieved: merged waiters re-raise it themselves
+            raise
+        else:
+            self._recent[key] = (self._time(), result)
+            future.set_result(result)
+            return result
+        finally:
+            self._in_flight.pop(key, None)
+
+    def clear(self) -> None:
+        """Forget recent results (e.g. after a reconnect, when data may have changed)."""
+        self._recent.clear()
+
+    async def _acquire(self, key: Hashable, group: Hashable) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            while True:
+                delay = self._delay(key, group)
+                if delay <= 0:
+                    break
+                log.debug("historical data pacing: waiting %.2f s before %r", delay, key)
+                self.waited += delay
+                await self._sleep(delay)
+            now = self._time()
+            self._sent.append(now)
+            if group is not None:
+                self._group_sent.setdefault(group, deque()).append(now)
+            self._last_sent[key] = now
+            self.requests += 1
+
+    def _delay(self, key: Hashable, group: Hashable) -> float:
+        now = self._time()
+        while self._sent and now - self._sent[0] >= self.window:
+            self._sent.popleft()
+        delay = 0.0
+        if len(self._sent) >= self.max_requests:
+            delay = self._sent[len(self._sent) - self.max_requests] + self.window - now
+        last = self._last_sent.get(key)
+        if last is not None:
+            delay = max(delay, last + self.identical_interval - now)
+        if group is not None:
+            sent = self._group_sent.get(group)
+            if sent:
+                while sent and now - sent[0] >= self.group_window:
+                    sent.popleft()
+                if len(sent) >= self.max_per_group:
+                    delay = max(
+                        delay, sent[len(sent) - self.max_per_group] + self.group_window - now
+                    )
+        return delay
+
+    def _forget_old(self) -> None:
+        now = self._time()
+        stale = [k for k, (t, _) in self._recent.items() if now - t >= self.identical_interval]
+        for k in stale:
+            del self._recent[k]
+        old = [k for k, t in self._last_sent.items() if now - t >= self.identical_interval]
+        for k in old:
+            del self._last_sent[k]

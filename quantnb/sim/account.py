@@ -1,0 +1,442 @@
+"""The simulated account: orders, matching, fills, executions, positions and account values.
+
+Fills are decided by ``quantnb.domain.matching.match``, priced by ``CostModel`` and booked in a
+``Portfolio``: the backtest's own rules, not a second copy. Every operation returns the events
+it caused, in the order IB sends them; the server turns events into messages. No sockets here,
+so the account outlives disconnects and restarts (and pickles for subprocess mode).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from quantnb.domain.accounting import Portfolio
+from quantnb.domain.costs import CostModel
+from quantnb.domain.matching import match
+from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from quantnb.sim.config import SimConfig
+from quantnb.sim.contracts import SimContract
+from quantnb.sim.market import Market, Slice
+from quantnb.sim.records import (
+    CANCELLED,
+    FILLED,
+    INACTIVE,
+    PRE_SUBMITTED,
+    SUBMITTED,
+    ExecutionRecord,
+    OrderRecord,
+)
+
+_EPS = 1e-9
+_ORDER_TYPES = {
+    "MKT": OrderType.MARKET,
+    "LMT": OrderType.LIMIT,
+    "STP": OrderType.STOP,
+    "STP LMT": OrderType.STOP_LIMIT,
+}
+
+# Events: ("open", rec) openOrder+orderStatus; ("status", rec); ("fill", rec, execution);
+# ("error", client_id, req_id, code, text); ("position", symbol).
+Event = tuple
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """The head of a placeOrder message: everything the simulator acts on."""
+
+    order_id: int
+    contract: SimContract
+    action: str
+    qty: float
+    order_type: str
+    lmt_price: float | None
+    aux_price: float | None
+    tif: str
+    order_ref: str = ""
+    oca_group: str = ""
+    parent_id: int = 0
+    outside_rth: bool = False
+    transmit: bool = True
+
+
+class Account:
+    """One IB account: cash and positions (a ``Portfolio``), orders and executions."""
+
+    def __init__(self, config: SimConfig, market: Market) -> None:
+        self.id = config.account
+        self.config = config
+        self.market = market
+        self.portfolio = Portfolio(config.cash)
+        self.costs = CostModel.from_args(config.commission, config.slippage)
+        self.orders: dict[tuple[int, int], OrderRecord] = {}
+        self.working: dict[str, list[OrderRecord]] = {}
+        self.executions: list[ExecutionRecord] = []
+        self.max_order_id: dict[int, int] = {}
+        self.next_order_id = 1
+        self._perm_seq = 0
+        self._exec_seq = 0
+        self._used: dict[str, tuple[int, float]] = {}  # symbol -> (bar index, qty filled)
+
+    # --- orders ---
+
+    def place(self, client_id: int, req: OrderRequest) -> list[Event]:
+        """Accept, modify or refuse an order, and match it at once against the current price."""
+        key = (client_id, req.order_id)
+        existing = self.orders.get(key)
+        if existing is not None:
+            return self._modify(existing, req)
+        if req.order_id <= self.max_order_id.get(client_id, 0):
+            return [("error", client_id, req.order_id, 103, f"Duplicate order id {req.order_id}")]
+        problem = self._check(req, None)
+        if problem:
+            return [("error", client_id, req.order_id, 201, f"Order rejected - reason:{problem}")]
+        self.max_order_id[client_id] = max(self.max_order_id.get(client_id, 0), req.order_id)
+        self.next_order_id = max(self.next_order_id, req.order_id + 1)
+        self._perm_seq += 1
+        side = Side.BUY if req.action == "BUY" else Side.SELL
+        now = self.market.now()
+        order = Order(
+            id=req.order_ref or f"{client_id}-{req.order_id}",
+            symbol=req.contract.symbol,
+            side=side,
+            qty=req.qty,
+            type=_ORDER_TYPES[req.order_type],
+            limit=req.lmt_price if req.order_type in ("LMT", "STP LMT") else None,
+            stop=req.aux_price if req.order_type in ("STP", "STP LMT") else None,
+            tif=TimeInForce.GTC if req.tif == "GTC" else TimeInForce.DAY,
+            created=now,
+            tag=req.order_ref,
+            status=OrderStatus.SUBMITTED,
+        )
+        rec = OrderRecord(
+            client_id=client_id,
+            order_id=req.order_id,
+            perm_id=self._new_perm_id(),
+            contract=req.contract,
+            action=req.action,
+            qty=req.qty,
+            order_type=req.order_type,
+            lmt_price=order.limit,
+            aux_price=order.stop,
+            tif="GTC" if req.tif == "GTC" else "DAY",
+            order_ref=req.order_ref,
+            account=self.id,
+            order=order,
+            parent_id=req.parent_id,
+            oca_group=req.oca_group,
+            outside_rth=req.outside_rth,
+            status=PRE_SUBMITTED
+            if order.type in (OrderType.STOP, OrderType.STOP_LIMIT)
+            else SUBMITTED,
+            created=now,
+            day=self.market.session_of_next_trade(),
+        )
+        self.orders[key] = rec
+        self.working.setdefault(rec.contract.symbol, []).append(rec)
+        events: list[Event] = [("open", rec)]
+        events += self._match_now(rec)
+        return events
+
+    def _new_perm_id(self) -> int:
+        return 1_000_000_000 + self._perm_seq * 7
+
+    def _check(self, req: OrderRequest, existing: OrderRecord | None) -> str:
+        """Why the order cannot be accepted, or ''."""
+        if req.order_type not in _ORDER_TYPES:
+            return f"order type {req.order_type!r} is not supported (MKT, LMT, STP, STP LMT)"
+        if not req.qty > 0 or math.isnan(req.qty):
+            return f"order quantity {req.qty!r} must be positive"
+        if req.action not in ("BUY", "SELL"):
+            return f"action {req.action!r} must be BUY or SELL"
+        if req.order_type in ("LMT", "STP LMT") and not (req.lmt_price or 0) > 0:
+            return "a limit order needs a positive limit price"
+        if req.order_type in ("STP", "STP LMT") and not (req.aux_price or 0) > 0:
+            return "a stop order needs a positive stop price (auxPrice)"
+        symbol = req.contract.symbol
+        price = req.lmt_price if req.order_type == "LMT" else self.market.last[symbol]
+        if price is None or math.isnan(price):
+            return f"no market price for {symbol} yet"
+        held = self.portfolio.position(symbol).qty
+        signed = req.qty if req.action == "BUY" else -req.qty
+        if existing is not None:
+            signed -= existing.filled if req.action == "BUY" else -existing.filled
+        values = self.values()
+        if self.config.account_type == "cash":
+            if signed < 0 and held + signed < -_EPS:
+                return "short sales are not allowed in a cash account"
+            cost = signed * price + self.costs.commission(abs(signed), price)
+            if signed > 0 and cost > values["AvailableFunds"] + _EPS:
+                return (
+                    f"insufficient funds: the order needs {cost:,.2f} USD and "
+                    f"{values['AvailableFunds']:,.2f} USD is available in the cash account"
+                )
+        else:
+            added = max(abs(held + signed) - abs(held), 0.0) * price
+            if added > values["BuyingPower"] + _EPS:
+                return (
+                    f"YOUR ORDER IS NOT ACCEPTED: it adds {added:,.2f} USD of exposure and the "
+                    f"buying power is {values['BuyingPower']:,.2f} USD"
+                )
+        return ""
+
+    def _modify(self, rec: OrderRecord, req: OrderRequest) -> list[Event]:
+        if rec.status == FILLED:
+            return [("error", rec.client_id, rec.order_id, 104, "Can't modify a filled order.")]
+        if rec.is_done:
+            return [
+                ("error", rec.client_id, rec.order_id, 103, f"Duplicate order id {req.order_id}")
+            ]
+        if req.contract.con_id != rec.contract.con_id or req.action != rec.action:
+            return [
+                ("error", rec.client_id, rec.order_id, 201,
+                 "Order rejected - reason:a modification cannot change the contract or side"),
+            ]  # fmt: skip
+        problem = self._check(req, rec)
+        if not problem and req.qty < rec.filled - _EPS:
+            problem = f"quantity {req.qty} is below the {rec.filled} already filled"
+        if problem:
+            return [
+                ("error", rec.client_id, rec.order_id, 201, f"Order rejected - reason:{problem}")
+            ]
+        order = rec.order
+        order.qty = rec.qty = req.qty
+        order.type = _ORDER_TYPES[req.order_type]
+        rec.order_type = req.order_type
+        order.limit = rec.lmt_price = (
+            req.lmt_price if req.order_type in ("LMT", "STP LMT") else None
+        )
+        order.stop = rec.aux_price = req.aux_price if req.order_type in ("STP", "STP LMT") else None
+        order.tif = TimeInForce.GTC if req.tif == "GTC" else TimeInForce.DAY
+        rec.tif = order.tif.value
+        if req.order_ref:
+            rec.order_ref = order.tag = req.order_ref
+        if order.type not in (OrderType.STOP, OrderType.STOP_LIMIT) or order.triggered:
+            rec.status = SUBMITTED
+        events: list[Event] = [("open", rec)]
+        events += self._match_now(rec)
+        return events
+
+    def cancel(self, client_id: int, order_id: int) -> list[Event]:
+        """Cancel a working order: orderStatus Cancelled, then error 202."""
+        rec = self.orders.get((client_id, order_id))
+        if rec is None:
+            return [("error", client_id, order_id, 135, f"Can't find order with id ={order_id}")]
+        if rec.is_done:
+            text = (
+                f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                f"state: {rec.status}."
+            )
+            return [("error", client_id, order_id, 10148, text)]
+        self._finish(rec, CANCELLED, "Cancelled by the client")
+        return [("status", rec), ("error", client_id, order_id, 202, "Order Canceled - reason:")]
+
+    def cancel_all(self) -> list[Event]:
+        """Global cancel: every working order of every client."""
+        events: list[Event] = []
+        for recs in list(self.working.values()):
+            for rec in list(recs):
+                events += self.cancel(rec.client_id, rec.order_id)
+        return events
+
+    def _finish(self, rec: OrderRecord, status: str, why: str) -> None:
+        rec.status = status
+        rec.order.status = {
+            FILLED: OrderStatus.FILLED,
+            CANCELLED: OrderStatus.CANCELLED,
+            INACTIVE: OrderStatus.REJECTED,
+        }[status]
+        rec.completed_time = self.market.now().strftime("%Y%m%d %H:%M:%S UTC")
+        rec.completed_status = why
+        recs = self.working.get(rec.contract.symbol, [])
+        if rec in recs:
+            recs.remove(rec)
+
+    def open_orders(self, client_id: int | None = None) -> list[OrderRecord]:
+        """Working orders, of one client or all."""
+        return [
+            r
+            for recs in self.working.values()
+            for r in recs
+            if client_id is None or r.client_id == client_id
+        ]
+
+    def completed_orders(self) -> list[OrderRecord]:
+        return [r for r in self.orders.values() if r.is_done]
+
+    # --- matching ---
+
+    def _match_now(self, rec: OrderRecord) -> list[Event]:
+        """Match a new or modified order against the current price, as a one-price bar."""
+        last = self.market.last[rec.contract.symbol]
+        return self._try(rec, last, last, last)
+
+    def on_slices(self, slices: list[Slice]) -> list[Event]:
+        """Expire DAY orders at a new session, then match working orders against each slice."""
+        events: list[Event] = []
+        for s in slices:
+            recs = self.working.get(s.symbol)
+            if not recs:
+                continue
+            if s.new_day:
+                for rec in list(recs):
+                    if rec.tif == "DAY" and rec.day != self.market.days[s.symbol].key:
+                        self._finish(rec, CANCELLED, "DAY order expired")
+                        events.append(("status", rec))
+            for rec in list(recs):
+                events += self._try(rec, s.open, s.high, s.low)
+        return events
+
+    def on_price(self, s: Slice) -> list[Event]:
+        """Match working orders of one symbol against a price set from outside."""
+        return self.on_slices([s])
+
+    def _capacity(self, symbol: str) -> float:
+        limit = self.config.liquidity
+        if limit is None:
+            return math.inf
+        index, used = self._used.get(symbol, (self.market.index, 0.0))
+        if index != self.market.index:
+            used = 0.0
+        return max(limit - used, 0.0)
+
+    def _try(self, rec: OrderRecord, o: float, h: float, lo: float) -> list[Event]:
+        hit = match(rec.order, o, h, lo)
+        if rec.order.triggered and rec.status == PRE_SUBMITTED:
+            rec.status = SUBMITTED
+        if hit is None:
+            return []
+        price, slips = hit
+        qty = min(rec.remaining, self._capacity(rec.contract.symbol))
+        if qty <= _EPS:
+            return []
+        return self._fill(rec, qty, price, slips)
+
+    def _fill(self, rec: OrderRecord, qty: float, price: float, slips: bool) -> list[Event]:
+        symbol = rec.contract.symbol
+        side = rec.order.side
+        fill_price = round(self.costs.fill_price(price, side.value), 4) if slips else price
+        commission = round(self.costs.commission(qty, fill_price), 4)
+        now = self.market.now()
+        self._exec_seq += 1
+        exec_id = f"{rec.perm_id:08x}.{self._exec_seq:08x}.01.01"
+        fill = Fill(
+            order_id=rec.order.id,
+            symbol=symbol,
+            side=side,
+            qty=qty,
+            price=fill_price,
+            commission=commission,
+            time=now,
+            exec_id=exec_id,
+            slippage=abs(fill_price - price),
+            source="sim",
+        )
+        before = self.portfolio.position(symbol).qty
+        realized = self.portfolio.apply_fill(fill)
+        self.portfolio.mark(symbol, self.market.last[symbol])
+        index, used = self._used.get(symbol, (self.market.index, 0.0))
+        self._used[symbol] = (self.market.index, (used if index == self.market.index else 0) + qty)
+        total = rec.filled + qty
+        rec.avg_price = (rec.avg_price * rec.filled + fill_price * qty) / total
+        rec.filled = total
+        rec.last_fill_price = fill_price
+        rec.order.filled, rec.order.avg_price = total, rec.avg_price
+        closing = before != 0 and (before > 0) != (side is Side.BUY)
+        execution = ExecutionRecord(
+            exec_id=exec_id,
+            client_id=rec.client_id,
+            order_id=rec.order_id,
+            perm_id=rec.perm_id,
+            contract=rec.contract,
+            side="BOT" if side is Side.BUY else "SLD",
+            shares=qty,
+            price=fill_price,
+            time=now,
+            account=self.id,
+            cum_qty=total,
+            avg_price=rec.avg_price,
+            order_ref=rec.order_ref,
+            commission=commission,
+            realized_pnl=round(realized - commission, 4) if closing else None,
+        )
+        self.executions.append(execution)
+        if rec.remaining <= _EPS:
+            self._finish(rec, FILLED, "Filled")
+        else:
+            rec.status = SUBMITTED
+            rec.order.status = OrderStatus.PARTIALLY_FILLED
+        return [("fill", rec, execution), ("position", symbol)]
+
+    def mark(self, slices: list[Slice]) -> None:
+        for s in slices:
+            pos = self.portfolio.positions.get(s.symbol)
+            if pos is not None:
+                pos.last_price = s.close
+
+    # --- reports ---
+
+    def executions_matching(
+        self, client_id: int, account: str, since: pd.Timestamp | None, symbol: str, side: str
+    ) -> list[ExecutionRecord]:
+        """Executions passing an IB execution filter (0/empty fields match everything)."""
+        out = []
+        for e in self.executions:
+            if client_id and e.client_id != client_id:
+                continue
+            if account and account != self.id:
+                continue
+            if since is not None and e.time < since:
+                continue
+            if symbol and e.contract.symbol != symbol.upper():
+                continue
+            if side and e.side != {"BUY": "BOT", "SELL": "SLD"}.get(side.upper(), side.upper()):
+                continue
+            out.append(e)
+        return out
+
+    def values(self) -> dict[str, float]:
+        """Account values IB reports, from the one accounting."""
+        p = self.portfolio
+        for symbol, pos in p.positions.items():
+            if pos.qty:
+                pos.last_price = self.market.last.get(symbol, pos.last_price)
+        equity = p.equity
+        gross = p.gross_exposure
+        if self.config.account_type == "cash":
+            init = maint = 0.0
+            available = p.cash
+            buying_power = max(p.cash, 0.0)
+        else:
+            init = gross / self.config.leverage
+            maint = gross / (2 * self.config.leverage)
+            available = equity - init
+            buying_power = max(available * self.config.leverage, 0.0)
+        return {
+            "NetLiquidation": equity,
+            "EquityWithLoanValue": equity,
+            "TotalCashValue": p.cash,
+            "CashBalance": p.cash,
+            "SettledCash": p.cash,
+            "AvailableFunds": available,
+            "ExcessLiquidity": equity - maint,
+            "BuyingPower": buying_power,
+            "GrossPositionValue": gross,
+            "StockMarketValue": p.market_value,
+            "InitMarginReq": init,
+            "MaintMarginReq": maint,
+            "FullInitMarginReq": init,
+            "FullMaintMarginReq": maint,
+            "UnrealizedPnL": p.unrealized_pnl,
+            "RealizedPnL": p.realized_pnl - p.commissions,
+        }
+
+    def positions(self) -> list[tuple[SimContract, float, float]]:
+        """(contract, qty, average cost) of every symbol ever held, flat ones included."""
+        return [
+            (self.market.contracts[s], pos.qty, pos.avg_price)
+            for s, pos in self.portfolio.positions.items()
+            if s in self.market.contracts
+        ]

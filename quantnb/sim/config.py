@@ -1,0 +1,102 @@
+"""Settings of the gateway simulator, checked once so every layer can trust them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import pandas as pd
+
+from quantnb.errors import ConfigError
+
+DEFAULT_SYMBOLS = ("AAPL", "MSFT", "SPY")
+_ACCOUNT_RE = re.compile(r"^[A-Z]{1,3}\d{4,10}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PacingRule:
+    """Historical-data pacing, as IB enforces it: too many identical or total requests → 162."""
+
+    identical_max: int = 5
+    identical_window: float = 15.0
+    total_max: int = 60
+    total_window: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything that shapes a simulated gateway: universe, clock, account, costs, faults.
+
+    ``start`` is where the market clock starts (default: 2024-01-03 10:00 New York for generated
+    data, the first bar for bars handed in). ``speed`` is market seconds per wall second
+    (``mode="realtime"``); ``mode="manual"`` moves the clock only on ``step()``. ``liquidity``
+    caps the shares one symbol fills per bar.
+    """
+
+    symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    seed: int = 0
+    start: str | None = None
+    history_days: int = 730
+    mode: str = "realtime"
+    speed: float = 1.0
+    host: str = "127.0.0.1"
+    port: int = 0
+    account: str = "DU1234567"
+    cash: float = 100_000.0
+    account_type: str = "margin"
+    leverage: float = 2.0
+    commission: Any = None
+    slippage: Any = None
+    liquidity: float | None = None
+    spread: float = 0.0002
+    pacing: PacingRule | None = field(default_factory=PacingRule)
+    farm_notices: bool = True
+
+    def __post_init__(self) -> None:
+        symbols = (self.symbols,) if isinstance(self.symbols, str) else tuple(self.symbols)
+        symbols = tuple(dict.fromkeys(s.strip().upper() for s in symbols if str(s).strip()))
+        if not symbols:
+            raise ConfigError("the simulator needs at least one symbol, e.g. symbols=('AAPL',)")
+        object.__setattr__(self, "symbols", symbols)
+        if self.mode not in ("realtime", "manual"):
+            raise ConfigError(f"mode={self.mode!r} is not known; use 'realtime' or 'manual'")
+        if not self.speed > 0:
+            raise ConfigError(f"speed={self.speed!r} must be positive, e.g. speed=60")
+        if not 0 <= int(self.port) <= 65535:
+            raise ConfigError(f"port={self.port!r} is not a TCP port; use 0 for a free one")
+        if not _ACCOUNT_RE.match(self.account):
+            raise ConfigError(f"account={self.account!r} does not look like an IB id: DU1234567")
+        if self.account_type not in ("margin", "cash"):
+            raise ConfigError(f"account_type={self.account_type!r}: use 'margin' or 'cash'")
+        if not self.cash >= 0:
+            raise ConfigError(f"cash={self.cash!r} must be zero or more")
+        if not self.leverage >= 1:
+            raise ConfigError(f"leverage={self.leverage!r} must be at least 1")
+        if self.liquidity is not None and not self.liquidity > 0:
+            raise ConfigError(f"liquidity={self.liquidity!r} must be positive or None")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ConfigError(f"seed={self.seed!r} must be a non-negative integer")
+        if self.history_days < 1:
+            raise ConfigError(f"history_days={self.history_days!r} must be at least 1")
+        if self.start is not None:
+            try:
+                pd.Timestamp(self.start)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"start={self.start!r} is not a date/time") from exc
+
+    @property
+    def start_time(self) -> pd.Timestamp | None:
+        """Where the market clock starts (UTC); None: the default for the kind of data."""
+        if self.start is None:
+            return None
+        ts = pd.Timestamp(self.start)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+    def with_overrides(self, **overrides: Any) -> SimConfig:
+        """A copy with some settings changed; unknown names raise ConfigError."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ConfigError(f"unknown simulator setting(s) {unknown}; known: {sorted(known)}")
+        return replace(self, **overrides)

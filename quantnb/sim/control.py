@@ -1,0 +1,357 @@
+"""``GatewaySimulator``: start, steer and stop a simulated IB gateway from tests and notebooks.
+
+In-process, the server runs on its own thread with its own event loop, so the caller's loop (a
+test's, a notebook kernel's) is never touched. With ``subprocess=True`` it runs in a child
+process steered over a small control socket, and its state survives the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from quantnb.errors import ConfigError, GatewayError
+from quantnb.sim.config import SimConfig
+from quantnb.sim.server import Server
+from quantnb.sim.state import SimState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_TIMEOUT = 30.0
+
+
+class GatewaySimulator:
+    """A simulated IB Gateway on loopback that the real IB clients connect to.
+
+    ``GatewaySimulator(mode="manual", symbols=["AAPL"])`` takes any ``SimConfig`` setting as a
+    keyword; ``bars={"AAPL": df}`` replays those bars instead of the seeded random walk.
+    ``subprocess=True`` runs it in a child process (``state_path`` keeps its state on disk).
+    """
+
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        *,
+        bars: dict[str, pd.DataFrame] | None = None,
+        subprocess: bool = False,
+        state_path: str | Path | None = None,
+        **settings: Any,
+    ) -> None:
+        config = config or SimConfig()
+        if bars and "symbols" not in settings:
+            settings["symbols"] = tuple(str(s).upper() for s in bars)
+        self.config = config.with_overrides(**settings) if settings else config
+        self._bars = bars
+        self._backend: _InProcess | _Subprocess
+        if subprocess:
+            from quantnb.sim.child import _Subprocess
+
+            self._backend = _Subprocess(self.config, bars, state_path)
+        else:
+            if state_path is not None:
+                raise ConfigError("state_path is only used with subprocess=True; use save()")
+            self._backend = _InProcess(SimState(self.config, bars))
+        self._started = False
+
+    @classmethod
+    def from_state(cls, path: str | Path, **settings: Any) -> GatewaySimulator:
+        """A simulator that continues from a state written by ``save``."""
+        state = SimState.load(path)
+        sim = cls(state.config.with_overrides(**settings) if settings else state.config)
+        sim._backend = _InProcess(state)
+        return sim
+
+    # --- life cycle ---
+
+    def start(self) -> GatewaySimulator:
+        """Start listening (idempotent); returns self."""
+        if not self._started:
+            self._backend.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        """Close all connections and stop listening; the state is kept for ``start``."""
+        if self._started:
+            self._backend.stop()
+            self._started = False
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, keeping market and account state."""
+        self._backend.restart()
+        self._started = True
+
+    def __enter__(self) -> GatewaySimulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = f"{self.host}:{self.port}" if self._started else "stopped"
+        return f"GatewaySimulator({where}, account={self.account}, mode={self.config.mode})"
+
+    # --- where ---
+
+    @property
+    def host(self) -> str:
+        return self.config.host
+
+    @property
+    def port(self) -> int:
+        return self._backend.port
+
+    @property
+    def account(self) -> str:
+        return self.config.account
+
+    @property
+    def symbols(self) -> list[str]:
+        return list(self.config.symbols) if not self._bars else [s.upper() for s in self._bars]
+
+    # --- faults and the clock ---
+
+    def drop_connections(self) -> None:
+        """Close every client socket (clients see the peer close); keep listening."""
+        self._backend.call("drop_connections")
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay everything sent to clients by ``seconds``."""
+        if not seconds >= 0:
+            raise ConfigError(f"latency {seconds!r} must be zero or more seconds")
+        self._backend.call("set_latency", float(seconds))
+
+    def drop_next_orders(self, n: int = 1) -> None:
+        """Swallow the next ``n`` placeOrder messages without any answer."""
+        self._backend.call("drop_next_orders", int(n))
+
+    def reject_next_orders(self, n: int = 1, reason: str = "rejected by the simulator") -> None:
+        """Answer the next ``n`` placeOrder messages with error 201 and ``reason``."""
+        self._backend.call("reject_next_orders", int(n), str(reason))
+
+    def pause(self) -> None:
+        """Lose the connection to IB: clients get 1100, the market stops, requests wait."""
+        self._backend.call("pause")
+
+    def resume(self, data_lost: bool = False) -> None:
+        """Restore it: 1102 (or 1101 and market-data subscriptions dropped if ``data_lost``)."""
+        self._backend.call("resume", bool(data_lost))
+
+    def set_price(self, symbol: str, price: float) -> None:
+        """Move ``symbol`` to ``price`` now; ticks go out and working orders are matched."""
+        self._backend.call("set_price", symbol.upper(), float(price))
+
+    def step(self, n_bars: int = 1) -> None:
+        """Manual mode: play the next ``n_bars`` bars (ticks, bars and fills go out first)."""
+        if self.config.mode != "manual":
+            raise GatewayError("step() needs mode='manual'; this simulator runs in real time")
+        if n_bars < 1:
+            raise ConfigError(f"n_bars={n_bars!r} must be at least 1")
+        self._backend.call("step", int(n_bars))
+
+    # --- what the simulated broker knows ---
+
+    @property
+    def now(self) -> pd.Timestamp:
+        """Market time."""
+        return pd.Timestamp(self._backend.call("now"), tz="UTC")
+
+    def price(self, symbol: str) -> float:
+        """Last price of ``symbol``."""
+        return float(self._backend.call("price", symbol.upper()))
+
+    def positions(self) -> dict[str, float]:
+        """Non-zero positions by symbol."""
+        return dict(self._backend.call("positions"))
+
+    def account_values(self) -> dict[str, float]:
+        """The account values IB would report (NetLiquidation, TotalCashValue, ...)."""
+        return dict(self._backend.call("account_values"))
+
+    def executions(self) -> list[dict[str, Any]]:
+        """Every execution so far, oldest first."""
+        return list(self._backend.call("executions"))
+
+    def connected_clients(self) -> list[int]:
+        """Client ids with a live API session."""
+        return sorted(self._backend.call("connected_clients"))
+
+    def save(self, path: str | Path) -> None:
+        """Write market and account state to ``path`` (``from_state`` reads it back)."""
+        self._backend.call("save", str(path))
+
+
+# --- backends -------------------------------------------------------------------------------------
+
+
+class Commands:
+    """Control operations on a running server, by name (shared by both backends)."""
+
+    def __init__(self, server_ref: Callable[[], Server], state: SimState) -> None:
+        self._server = server_ref
+        self.state = state
+
+    def drop_connections(self) -> None:
+        self._server().drop_connections()
+
+    def set_latency(self, seconds: float) -> None:
+        self._server().latency = seconds
+
+    def drop_next_orders(self, n: int) -> None:
+        self._server().drop_orders = n
+
+    def reject_next_orders(self, n: int, reason: str) -> None:
+        server = self._server()
+        server.reject_orders, server.reject_reason = n, reason
+
+    def pause(self) -> None:
+        self._server().pause()
+
+    def resume(self, data_lost: bool) -> None:
+        self._server().resume(data_lost)
+
+    def set_price(self, symbol: str, price: float) -> None:
+        self._server().set_price(symbol, price)
+
+    def step(self, n_bars: int) -> None:
+        self._server().step(n_bars)
+
+    def now(self) -> int:
+        return self.state.market.now_ns()
+
+    def price(self, symbol: str) -> float:
+        if symbol not in self.state.market.last:
+            raise GatewayError(
+                f"unknown symbol {symbol!r}; the universe is {self.state.market.symbols}"
+            )
+        return self.state.market.last[symbol]
+
+    def positions(self) -> dict[str, float]:
+        return {s: p.qty for s, p in self.state.account.portfolio.positions.items() if p.qty}
+
+    def account_values(self) -> dict[str, float]:
+        return self.state.account.values()
+
+    def executions(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "exec_id": e.exec_id,
+                "symbol": e.contract.symbol,
+                "side": e.side,
+                "shares": e.shares,
+                "price": e.price,
+                "time": e.time,
+                "order_id": e.order_id,
+                "client_id": e.client_id,
+                "perm_id": e.perm_id,
+                "order_ref": e.order_ref,
+                "commission": e.commission,
+            }
+            for e in self.state.account.executions
+        ]
+
+    def connected_clients(self) -> list[int]:
+        return list(self._server().clients)
+
+    def save(self, path: str) -> None:
+        self.state.save(path)
+
+
+class _InProcess:
+    """The server on a daemon thread with its own event loop."""
+
+    def __init__(self, state: SimState) -> None:
+        self.state = state
+        self.config = state.config
+        self._port = state.config.port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: Server | None = None
+        self.commands = Commands(self._current, state)
+        self._saved: dict[str, Any] = {}
+
+    def _current(self) -> Server:
+        if self._server is None:
+            raise GatewayError("the simulator is not running: call start() first")
+        return self._server
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def start(self) -> None:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            ready = threading.Event()
+
+            def run() -> None:
+                assert self._loop is not None
+                asyncio.set_event_loop(self._loop)
+                self._loop.call_soon(ready.set)
+                self._loop.run_forever()
+
+            self._thread = threading.Thread(target=run, name="quantnb-sim", daemon=True)
+            self._thread.start()
+            ready.wait()
+        self._run(self._start_server())
+
+    async def _start_server(self) -> None:
+        server = Server(self.state, self.config.host, self._port)
+        for name, value in self._saved.items():
+            setattr(server, name, value)
+        try:
+            await server.start()
+        except OSError as exc:
+            raise GatewayError(
+                f"cannot listen on {self.config.host}:{self._port}: {exc.strerror or exc}"
+            ) from exc
+        self._port = server.port
+        self._server = server
+
+    def stop(self) -> None:
+        self._run(self._stop_server())
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=_TIMEOUT)
+            loop.close()
+        self._loop = self._thread = None
+
+    async def _stop_server(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            self._saved = {
+                "latency": server.latency,
+                "drop_orders": server.drop_orders,
+                "reject_orders": server.reject_orders,
+                "reject_reason": server.reject_reason,
+            }
+            await server.close()
+
+    def restart(self) -> None:
+        self._run(self._stop_server())
+        self._run(self._start_server())
+
+    def call(self, name: str, *args: Any) -> Any:
+        method = getattr(self.commands, name)
+
+        async def run() -> Any:
+            return method(*args)
+
+        return self._run(run())
+
+    def _run(self, coro: Any) -> Any:
+        loop = self._loop
+        if loop is None:
+            coro.close()
+            raise GatewayError("the simulator is not running: call start() first")
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise GatewayError("control calls must come from outside the simulator's thread")
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(_TIMEOUT)

@@ -1,0 +1,199 @@
+"""Historical bars as IB serves them: bar sizes, durations, aggregation, date labels. Pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+NS = 1_000_000_000
+_DAY = 86_400
+
+# IB bar size unit -> seconds (0 marks calendar units handled by grouping)
+_UNITS = {
+    "sec": 1,
+    "secs": 1,
+    "min": 60,
+    "mins": 60,
+    "hour": 3600,
+    "hours": 3600,
+    "day": _DAY,
+    "days": _DAY,
+    "week": 7 * _DAY,
+    "weeks": 7 * _DAY,
+    "month": 0,
+    "months": 0,
+}
+_BAR_RE = re.compile(r"^\s*(\d+)\s+([a-zA-Z]+)\s*$")
+_DURATION_RE = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
+
+
+class HistoryError(ValueError):
+    """A historical request the simulator answers with error 321/162; the text says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class BarSize:
+    """A parsed IB bar size: ``seconds`` for intraday, or a calendar ``unit`` (day/week/month)."""
+
+    text: str
+    seconds: int
+    unit: str  # "intraday", "day", "week", "month"
+    count: int = 1
+
+    @property
+    def daily(self) -> bool:
+        return self.unit != "intraday"
+
+
+def parse_bar_size(text: str) -> BarSize:
+    """``"5 mins"`` → BarSize; IB's spellings with singular or plural units."""
+    match = _BAR_RE.match(text or "")
+    if not match or match.group(2).lower() not in _UNITS:
+        raise HistoryError(f"Invalid bar size {text!r}")
+    n, unit = int(match.group(1)), match.group(2).lower()
+    seconds = n * _UNITS[unit]
+    if n <= 0:
+        raise HistoryError(f"Invalid bar size {text!r}")
+    if unit.startswith("month"):
+        return BarSize(text, 30 * _DAY * n, "month", n)
+    if unit.startswith("week"):
+        return BarSize(text, seconds, "week", n)
+    if unit.startswith("day"):
+        return BarSize(text, seconds, "day", n)
+    return BarSize(text, seconds, "intraday", n)
+
+
+def window_start(duration: str, end: pd.Timestamp, session_days: np.ndarray | None = None) -> int:
+    """Start (ns) of the span ``duration`` ends at ``end``.
+
+    ``"N D"`` counts trading days when ``session_days`` (sorted day keys up to ``end``) is given,
+    as IB does; S, W, M and Y are calendar spans.
+    """
+    match = _DURATION_RE.match((duration or "").upper())
+    if not match:
+        raise HistoryError(
+            f"Invalid duration {duration!r}: write '<integer> <unit>' with S, D, W, M or Y"
+        )
+    n, unit = int(match.group(1)), match.group(2)
+    if n <= 0:
+        raise HistoryError(f"Invalid duration {duration!r}: the count must be positive")
+    if unit == "S":
+        return end.value - n * NS
+    if unit == "D":
+        if session_days is not None and len(session_days):
+            first_day = session_days[max(len(session_days) - n, 0)]
+            return int(first_day) * _DAY * NS
+        return end.value - n * _DAY * NS
+    if unit == "W":
+        return end.value - n * 7 * _DAY * NS
+    if unit == "M":
+        return (end - pd.DateOffset(months=n)).value
+    return (end - pd.DateOffset(years=n)).value
+
+
+def day_span_guess(duration: str) -> int:
+    """Calendar days that surely cover ``duration`` (to fetch enough base bars first)."""
+    match = _DURATION_RE.match((duration or "").upper())
+    if not match:
+        return 1
+    n, unit = int(match.group(1)), match.group(2)
+    return {"S": n // _DAY + 2, "D": n * 2 + 7, "W": 7 * n + 1, "M": 31 * n + 1}.get(
+        unit, 366 * n + 1
+    )
+
+
+def group_key(size: BarSize, t: int, day: int) -> int:
+    """The group a base bar at ``t`` (day key ``day``) falls in, for ``size`` bars."""
+    if size.unit == "intraday":
+        return t // (size.seconds * NS)
+    if size.unit == "day":
+        return day // size.count
+    if size.unit == "week":
+        # weeks start on Monday: day 0 of the epoch was a Thursday
+        return (day + 3) // (7 * size.count)
+    stamp = pd.Timestamp(int(day) * _DAY * NS)
+    return (stamp.year * 12 + stamp.month - 1) // size.count
+
+
+def aggregate(
+    times: np.ndarray, values: np.ndarray, day_keys: np.ndarray, size: BarSize
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group base bars into ``size`` bars.
+
+    Returns ``(label_times, label_days, out)``: each group's first base bar time and day key, and
+    rows open, high, low, close, volume, wap, count.
+    """
+    if len(times) == 0:
+        return times, day_keys, np.empty((7, 0))
+    if size.unit == "intraday":
+        keys = times // (size.seconds * NS)
+    elif size.unit == "day":
+        keys = day_keys // size.count
+    elif size.unit == "week":
+        keys = (day_keys + 3) // (7 * size.count)
+    else:
+        months = pd.DatetimeIndex(day_keys * _DAY * NS)
+        keys = (months.year * 12 + months.month - 1).to_numpy() // size.count
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    o = values[0][starts]
+    h = np.maximum.reduceat(values[1], starts)
+    lo = np.minimum.reduceat(values[2], starts)
+    ends = np.r_[starts[1:], len(times)] - 1
+    c = values[3][ends]
+    v = np.add.reduceat(np.nan_to_num(values[4]), starts)
+    typical = (values[1] + values[2] + values[3]) / 3 * np.nan_to_num(values[4])
+    wv = np.add.reduceat(typical, starts)
+    wap = np.where(v > 0, wv / np.where(v > 0, v, 1), (h + lo + c) / 3)
+    count = np.maximum(np.round(v / 100), 1)
+    out = np.vstack([o, h, lo, c, v, np.round(wap, 4), count])
+    return times[starts], day_keys[starts], out
+
+
+def label(t: int, day_key: int, daily: bool, format_date: int, tz: str) -> str:
+    """A bar's date as IB writes it: ``yyyymmdd`` daily, ``yyyymmdd hh:mm:ss <tz>`` or epoch."""
+    if daily:
+        return pd.Timestamp(int(day_key) * _DAY * NS).strftime("%Y%m%d")
+    if format_date == 2:
+        return str(int(t) // NS)
+    return pd.Timestamp(int(t), tz="UTC").tz_convert(tz).strftime("%Y%m%d %H:%M:%S ") + tz
+
+
+def labels(
+    label_times: np.ndarray, label_days: np.ndarray, daily: bool, format_date: int, tz: str
+) -> list[str]:
+    """``label`` for many bars at once."""
+    if daily:
+        return list(pd.DatetimeIndex(label_days * _DAY * NS).strftime("%Y%m%d"))
+    if format_date == 2:
+        return [str(int(t) // NS) for t in label_times]
+    local = pd.DatetimeIndex(label_times).tz_localize("UTC").tz_convert(tz)
+    return list(local.strftime("%Y%m%d %H:%M:%S " + tz))
+
+
+def rows(
+    label_times: np.ndarray,
+    label_days: np.ndarray,
+    out: np.ndarray,
+    size: BarSize,
+    format_date: int,
+    tz: str,
+) -> list[tuple[str, float, float, float, float, float, float, int]]:
+    """The bars of a historical-data message: (date, open, high, low, close, volume, wap, n)."""
+    names = labels(label_times, label_days, size.daily, format_date, tz)
+    values = out.tolist()
+    return [
+        (
+            name,
+            values[0][j],
+            values[1][j],
+            values[2][j],
+            values[3][j],
+            values[4][j],
+            values[5][j],
+            int(values[6][j]),
+        )
+        for j, name in enumerate(names)
+    ]

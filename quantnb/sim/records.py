@@ -1,0 +1,86 @@
+"""Records the account keeps about orders and executions, as IB describes them. Data only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from quantnb.domain.model import Order
+from quantnb.sim.contracts import SimContract
+
+# IB order states
+PENDING_SUBMIT = "PendingSubmit"
+PRE_SUBMITTED = "PreSubmitted"
+SUBMITTED = "Submitted"
+FILLED = "Filled"
+CANCELLED = "Cancelled"
+INACTIVE = "Inactive"
+DONE = frozenset({FILLED, CANCELLED, INACTIVE})
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    """One order as the gateway knows it; ``order`` is the domain order used for matching."""
+
+    client_id: int
+    order_id: int
+    perm_id: int
+    contract: SimContract
+    action: str
+    qty: float
+    order_type: str
+    lmt_price: float | None
+    aux_price: float | None
+    tif: str
+    order_ref: str
+    account: str
+    order: Order
+    parent_id: int = 0
+    oca_group: str = ""
+    outside_rth: bool = False
+    status: str = SUBMITTED
+    filled: float = 0.0
+    avg_price: float = 0.0
+    last_fill_price: float = 0.0
+    created: pd.Timestamp | None = None
+    completed_time: str = ""
+    completed_status: str = ""
+    day: object = None
+
+    @property
+    def remaining(self) -> float:
+        return max(self.qty - self.filled, 0.0)
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in DONE
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionRecord:
+    """One fill as IB reports it: execDetails plus its commission report."""
+
+    exec_id: str
+    client_id: int
+    order_id: int
+    perm_id: int
+    contract: SimContract
+    side: str  # BOT or SLD
+    shares: float
+    price: float
+    time: pd.Timestamp
+    account: str
+    cum_qty: float
+    avg_price: float
+    order_ref: str
+    commission: float
+    realized_pnl: float | None
+    liquidity: int = 2  # 1 added, 2 removed
+
+
+@dataclass(slots=True)
+class AccountSnapshot:
+    """Account values at one moment, for the 6/63/73 messages."""
+
+    values: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,238 @@
+"""LiveBroker against the gateway simulator: orders, fills booked once, rejections, reconcile."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import pytest
+
+from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from quantnb.domain.risk import RiskLimits
+from quantnb.errors import NotConnectedError, OrderError
+from quantnb.ib import IBConfig, IBConnection, LiveBroker, LoopThread
+from quantnb.ports import ILiveBroker
+from quantnb.testing import eventually
+
+pytestmark = [pytest.mark.ib, pytest.mark.timeout(60)]
+
+LOST = ("Peer closed", "API connection failed", "Make sure API port", "Socket disconnect")
+_ids = itertools.count(1)
+
+
+def order(side: str = "BUY", qty: float = 10, symbol: str = "AAPL", **kw) -> Order:
+    return Order(f"run1-{next(_ids)}", symbol, Side(side), qty, **kw)
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    lt = LoopThread().start()
+    yield lt
+    lt.stop()
+
+
+@pytest.fixture
+def make_broker(ib_sim, loop_thread):
+    made: list[IBConnection] = []
+
+    def make(connect: bool = True, client_id: int = 1, enable_reconnect: bool = True, **kw):
+        cfg = IBConfig(host=ib_sim.host, port=ib_sim.port, client_id=client_id, timeout=5)
+        conn = IBConnection(cfg, loop_thread, enable_reconnect=enable_reconnect,
+                            backoff=(0.05, 0.2))  # fmt: skip
+        made.append(conn)
+        broker = LiveBroker(conn, run_id="run1", **kw)
+        if connect:
+            conn.connect_blocking()
+        return broker
+
+    yield make
+    for conn in made:
+        conn.disconnect_blocking()
+
+
+def refs(broker: LiveBroker) -> dict[str, object]:
+    """Open orders the gateway reports to the client, by orderRef."""
+    return {t.order.orderRef: t.order for t in broker.connection.ib.openTrades()}
+
+
+def test_market_order_fills_and_is_booked_once(ib_sim, make_broker, client_errors):
+    client_errors.allow(*LOST)
+    broker = make_broker()
+    fills: list[Fill] = []
+    broker.register_fill_callback(fills.append)
+    assert broker.get_cash_balance() == pytest.approx(ib_sim.account_values()["TotalCashValue"])
+    buy = broker.execute_order(order("BUY", 10))
+    assert buy.status in (OrderStatus.SUBMITTED, OrderStatus.FILLED)
+    eventually(lambda: buy.status is OrderStatus.FILLED)
+    (sim_exec,) = ib_sim.executions()
+    assert sim_exec["order_ref"] == buy.id
+    (fill,) = fills
+    assert (fill.exec_id, fill.order_id, fill.qty) == (sim_exec["exec_id"], buy.id, 10)
+    assert fill.price == pytest.approx(sim_exec["price"])
+    assert fill.commission == pytest.approx(sim_exec["commission"])
+    assert broker.get_position("AAPL").qty == 10 == ib_sim.positions()["AAPL"]
+    assert broker.get_cash_balance() == pytest.approx(ib_sim.account_values()["TotalCashValue"])
+    assert buy.avg_price == pytest.approx(fill.price)
+
+    ib_sim.drop_connections()  # reconcile sees the same execution again: booked once still
+    eventually(lambda: broker.connection.is_connected() and broker.is_reconciled, timeout=10)
+    assert len(fills) == 1 and len(broker.fills) == 1
+    assert broker.get_position("AAPL").qty == 10
+    assert broker.portfolio.cash + broker.portfolio.market_value == pytest.approx(
+        broker.portfolio.equity
+    )
+
+
+def test_each_order_type_reaches_the_gateway_with_order_ref(ib_sim, make_broker, client_errors):
+    client_errors.allow(201, 202)
+    broker = make_broker()
+    px = ib_sim.price("AAPL")
+    sent = [
+        order(type=OrderType.LIMIT, limit=round(px * 0.5, 2), tif=TimeInForce.GTC),
+        order(type=OrderType.STOP, stop=round(px * 1.5, 2)),
+        order(type=OrderType.STOP_LIMIT, stop=round(px * 1.5, 2), limit=round(px * 1.6, 2)),
+    ]
+    for o in sent:
+        assert broker.execute_order(o).status is OrderStatus.SUBMITTED
+    eventually(lambda: set(refs(broker)) >= {o.id for o in sent})
+    on_gateway = refs(broker)
+    assert [on_gateway[o.id].orderType for o in sent] == ["LMT", "STP", "STP LMT"]
+    assert on_gateway[sent[0].id].tif == "GTC"
+    assert on_gateway[sent[0].id].lmtPrice == pytest.approx(sent[0].limit)
+    assert on_gateway[sent[1].id].auxPrice == pytest.approx(sent[1].stop)
+    assert len(broker.open_orders("AAPL")) == 3
+
+    trail = broker.execute_order(order("BUY", 5, type=OrderType.TRAILING_STOP, trail_amount=1.0))
+    eventually(lambda: trail.status is OrderStatus.REJECTED)  # the simulator has no TRAIL
+    assert "TRAIL" in trail.reason
+
+    for o in sent:
+        assert broker.cancel(o)
+    eventually(lambda: all(o.status is OrderStatus.CANCELLED for o in sent))
+    assert broker.open_orders() == [] and not broker.cancel(sent[0])
+
+
+def test_bracket_goes_out_with_parent_id_and_oca(ib_sim, make_broker):
+    broker = make_broker()
+    px = ib_sim.price("AAPL")
+    entry = order(type=OrderType.LIMIT, limit=round(px * 0.9, 2))
+    tp = order("SELL", type=OrderType.LIMIT, limit=round(px * 1.2, 2), parent_id=entry.id,
+               oca_group="b1")  # fmt: skip
+    sl = order("SELL", type=OrderType.STOP, stop=round(px * 0.8, 2), parent_id=entry.id,
+               oca_group="b1")  # fmt: skip
+    broker.connection.loop_thread.run(broker.execute_bracket_async(entry, tp, sl))
+    eventually(lambda: set(refs(broker)) >= {entry.id, tp.id, sl.id})
+    ib_orders = refs(broker)
+    parent_id = ib_orders[entry.id].orderId
+    assert ib_orders[tp.id].parentId == parent_id == ib_orders[sl.id].parentId
+    assert ib_orders[tp.id].ocaGroup == ib_orders[sl.id].ocaGroup == "run1:b1"
+
+
+def test_gateway_rejection_is_recorded_not_raised(ib_sim, make_broker, client_errors):
+    client_errors.allow(201)
+    broker = make_broker()
+    errors: list[object] = []
+    broker.register_error_callback(errors.append)
+    ib_sim.reject_next_orders(1, "no way today")
+    rejected = broker.execute_order(order("BUY", 3))
+    eventually(lambda: rejected.status is OrderStatus.REJECTED)
+    assert "no way today" in rejected.reason
+    assert [r.order_id for r in broker.rejections] == [rejected.id]
+    assert len(errors) == 1 and isinstance(errors[0], OrderError)
+    assert rejected.id in str(errors[0])
+    ok = broker.execute_order(order("BUY", 3))  # the next one goes through
+    eventually(lambda: ok.status is OrderStatus.FILLED)
+
+
+def test_risk_and_buying_power_refuse_before_sending(ib_sim, make_broker):
+    broker = make_broker(risk=RiskLimits(max_order_qty=2000))
+    errors: list[object] = []
+    broker.register_error_callback(errors.append)
+    too_big = broker.execute_order(order("BUY", 2500))
+    short = broker.execute_order(order("SELL", 1))
+    cash = broker.get_cash_balance()
+    rich = broker.execute_order(order("BUY", int(cash / ib_sim.price("AAPL") * 1.2)))
+    assert too_big.status is short.status is rich.status is OrderStatus.REJECTED
+    assert "max_order_qty" in too_big.reason
+    assert "short selling is not allowed" in short.reason
+    assert "insufficient buying power" in rich.reason
+    assert len(errors) == 3 and refs(broker) == {} and ib_sim.executions() == []
+    with pytest.raises(OrderError, match="quantity"):
+        broker.execute_order(order("BUY", 0))
+
+
+def test_order_while_disconnected_raises(ib_sim, make_broker, client_errors):
+    client_errors.allow(*LOST)
+    broker = make_broker(enable_reconnect=False)
+    ib_sim.stop()
+    eventually(lambda: not broker.connection.is_connected())
+    lost = order("BUY", 1)
+    with pytest.raises(NotConnectedError, match=r"not connected.*nothing was sent"):
+        broker.execute_order(lost)
+    assert lost.id not in broker.orders
+
+
+def test_restart_with_resting_order_and_position_reconciles(ib_sim, make_broker, client_errors):
+    client_errors.allow(202, *LOST)
+    broker = make_broker(enable_reconnect=False)
+    fills: list[Fill] = []
+    broker.register_fill_callback(fills.append)
+    buy = broker.execute_order(order("BUY", 10))
+    eventually(lambda: buy.status is OrderStatus.FILLED)
+    px = ib_sim.price("AAPL")
+    resting = broker.execute_order(order("BUY", 5, type=OrderType.LIMIT, limit=round(px - 2, 2)))
+    other = broker.execute_order(order("BUY", 4, type=OrderType.LIMIT, limit=round(px - 9, 2)))
+    eventually(lambda: set(refs(broker)) >= {resting.id, other.id})
+
+    ib_sim.stop()
+    eventually(lambda: not broker.connection.is_connected())
+    ib_sim.start()
+    ib_sim.set_price("AAPL", round(px - 3, 2))  # fills `resting` while we are away
+    assert ib_sim.positions()["AAPL"] == 15
+    assert broker.get_position("AAPL").qty == 10
+
+    broker.connection.connect_blocking()
+    assert broker.is_reconciled
+    assert resting.status is OrderStatus.FILLED and resting.filled == 5
+    assert broker.get_position("AAPL").qty == 15 == ib_sim.positions()["AAPL"]
+    assert sorted(f.exec_id for f in fills) == sorted(e["exec_id"] for e in ib_sim.executions())
+    assert other.status is OrderStatus.SUBMITTED and other in broker.open_orders()
+
+    assert broker.execute_order(resting) is resting  # already sent: never twice
+    assert len(ib_sim.executions()) == 2
+    assert broker.cancel(other)  # re-bound by orderRef: cancel reaches the gateway
+    eventually(lambda: other.status is OrderStatus.CANCELLED)
+
+    broker.connection.loop_thread.run(broker.reconcile())
+    assert len(fills) == 2 and broker.get_position("AAPL").qty == 15
+
+
+def test_restore_from_a_journal_sends_and_counts_nothing_twice(ib_sim, make_broker):
+    first = make_broker()
+    buy = first.execute_order(order("BUY", 7))
+    eventually(lambda: buy.status is OrderStatus.FILLED)
+    orders, exec_ids = list(first.orders.values()), {f.exec_id for f in first.fills}
+    first.connection.disconnect_blocking()
+
+    second = make_broker(connect=False)
+    fills: list[Fill] = []
+    second.register_fill_callback(fills.append)
+    second.restore(orders, exec_ids)
+    second.connection.connect_blocking()
+    assert fills == [] and second.fills == []
+    assert second.get_position("AAPL").qty == 7 == ib_sim.positions()["AAPL"]
+    assert second.execute_order(orders[0]) is orders[0]
+    assert len(ib_sim.executions()) == 1
+
+
+def test_blocking_calls_on_the_loop_thread_do_not_deadlock(ib_sim, make_broker):
+    broker = make_broker(price=lambda symbol: 80.0)
+    assert isinstance(broker, ILiveBroker)
+    placed = order("BUY", 2)
+
+    async def from_a_bar_callback() -> Order:
+        return broker.execute_order(placed)  # what an on_bar handler on the loop thread does
+
+    assert broker.connection.loop_thread.run(from_a_bar_callback()) is placed
+    eventually(lambda: placed.status is OrderStatus.FILLED)
+    assert broker.get_account_value() > 0

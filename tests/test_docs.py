@@ -1,0 +1,20 @@
+"""Every ```python block in docs/*.md runs, in order, one namespace per page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+DOCS = sorted((Path(__file__).resolve().parents[1] / "docs").glob("*.md"))
+BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
+def test_doc_code_blocks_run(page: Path):
+    blocks = BLOCK.findall(page.read_text())
+    assert blocks, f"{page.name} has no python blocks"
+    namespace: dict = {"__name__": f"docs_{page.stem}"}
+    for i, code in enumerate(blocks):
+        exec(compile(code, f"{page.name}[block {i}]", "exec"), namespace)

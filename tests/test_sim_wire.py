@@ -1,0 +1,261 @@
+"""The simulator's wire codec, message layouts and history helpers: pure, no socket."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from quantnb.domain.model import Order, Side
+from quantnb.sim import history
+from quantnb.sim import messages as m
+from quantnb.sim.contracts import ContractQuery, SimContract, make_universe, resolve
+from quantnb.sim.market import path_slices
+from quantnb.sim.records import ExecutionRecord, OrderRecord
+from quantnb.sim.wire import (
+    API_PREFIX,
+    UNSET_DOUBLE,
+    FrameReader,
+    ProtocolError,
+    decode_frames,
+    frame,
+    handshake_reply,
+    negotiate,
+    parse_ib_time,
+    parse_version_range,
+    text,
+)
+
+AAPL = SimContract("AAPL", 265598)
+T0 = pd.Timestamp("2024-01-03 15:00", tz="UTC")
+
+
+def _order() -> OrderRecord:
+    return OrderRecord(
+        1, 5, 1_000_000_007, AAPL, "BUY", 10.0, "LMT", 150.0, None, "DAY", "ref-1", "DU1234567",
+        Order("ref-1", "AAPL", Side.BUY, 10),
+    )  # fmt: skip
+
+
+def _execution(realized: float | None = None) -> ExecutionRecord:
+    return ExecutionRecord(
+        "0001.0001.01.01", 1, 5, 1_000_000_007, AAPL, "BOT", 10.0, 150.25, T0, "DU1234567",
+        10.0, 150.25, "ref-1", 1.5, realized,
+    )  # fmt: skip
+
+
+def _fields(data: bytes) -> list[str]:
+    (fields,) = decode_frames(data)
+    return fields
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (True, "1"), (False, "0"), (None, ""), (7, "7"), (100.0, "100"), (150.25, "150.25"),
+        (-0.5, "-0.5"), ("AAPL", "AAPL"), (UNSET_DOUBLE, "1.7976931348623157E308"),
+    ],
+)  # fmt: skip
+def test_field_text(value, expected):
+    assert text(value) == expected
+
+
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",))),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_frames_round_trip(fields):
+    data = frame(fields)
+    assert int.from_bytes(data[:4], "big") == len(data) - 4
+    assert decode_frames(data) == [fields]
+
+
+def test_reader_takes_the_api_prefix_then_frames_in_any_chunks():
+    data = API_PREFIX + frame(["v157..176"]) + frame([71, 2, 1, ""]) + frame([49, 1])
+    reader = FrameReader()
+    got = []
+    for i in range(len(data)):
+        got += reader.feed(data[i : i + 1])
+    assert got == [["v157..176"], ["71", "2", "1", ""], ["49", "1"]]
+    reader = FrameReader()
+    assert len(reader.feed(data)) == 3
+
+
+def test_reader_refuses_what_is_not_the_api():
+    with pytest.raises(ProtocolError):
+        FrameReader().feed(b"GET / HTTP/1.1\r\n")
+
+
+@pytest.mark.parametrize(
+    ("versions", "expected"),
+    [("v157..176", 176), ("v157..178 +PACEAPI", 176), ("v100..160", 160), ("v176", 176)],
+)
+def test_negotiation_claims_at_most_176(versions, expected):
+    low, high, _ = parse_version_range([versions])
+    assert negotiate(low, high) == expected
+
+
+def test_negotiation_refuses_bad_ranges():
+    with pytest.raises(ProtocolError):
+        parse_version_range(["hello"])
+    with pytest.raises(ProtocolError):
+        negotiate(10, 20)
+
+
+def test_handshake_reply_is_two_fields_without_a_message_id():
+    assert _fields(handshake_reply(176, T0)) == ["176", "20240103 15:00:00 UTC"]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("20240103 15:00:00 UTC", "2024-01-03 15:00"),
+        ("20240103-15:00:00", "2024-01-03 15:00"),
+        ("20240103 10:00:00 US/Eastern", "2024-01-03 15:00"),
+        ("20240103 10:00:00 America/New_York", "2024-01-03 15:00"),
+        ("20240103 15:00:00", "2024-01-03 15:00"),
+        ("20240103", "2024-01-03 23:59:59"),
+    ],
+)
+def test_ib_times(value, expected):
+    assert parse_ib_time(value) == pd.Timestamp(expected, tz="UTC")
+
+
+def test_bad_ib_times():
+    with pytest.raises(ValueError, match="bad IB date"):
+        parse_ib_time("yesterday")
+    with pytest.raises(ValueError, match="time zone"):
+        parse_ib_time("20240103 10:00:00 Mars/Olympus")
+
+
+# Field counts the clients' decoders unpack at server version 176 (a wrong count drops the message).
+@pytest.mark.parametrize(
+    ("data", "count", "msg_id"),
+    [
+        (m.open_order(_order()), 128, "5"),
+        (m.completed_order(_order()), 97, "101"),
+        (m.order_status(_order()), 12, "3"),
+        (m.exec_details(-1, _execution()), 31, "11"),
+        (m.commission_report(_execution()), 8, "59"),
+        (m.position("DU1", AAPL, 10, 150.0), 16, "61"),
+        (m.portfolio("DU1", AAPL, 10, 151.0, 1510.0, 150.0, 10.0, 0.0), 20, "7"),
+        (m.contract_details(1, AAPL), 40, "10"),
+        (m.error(1, 200, "no such contract"), 6, "4"),
+        (m.tick_price(1, 4, 150.25, 100.0), 7, "1"),
+        (m.tick_size(1, 8, 1000.0), 5, "2"),
+        (m.realtime_bar(1, 1_700_000_000, 1, 2, 0.5, 1.5, 100, 1.2, 3), 11, "50"),
+        (m.historical_data_update(1, 3, "20240103", 1, 2, 0.5, 1.5, 1.2, 100), 10, "90"),
+        (m.account_value("DU1", "NetLiquidation", "1.00", "USD"), 6, "6"),
+        (m.account_update_multi(1, "DU1", "NetLiquidation", "1.00", "USD"), 8, "73"),
+        (m.account_summary(1, "DU1", "NetLiquidation", "1.00", "USD"), 7, "63"),
+        (m.position_multi(1, "DU1", AAPL, 1, 2), 18, "71"),
+        (m.managed_accounts(["DU1"]), 3, "15"),
+        (m.next_valid_id(1), 3, "9"),
+        (m.pnl(1, 1.0, 2.0, 3.0), 5, "94"),
+    ],
+)
+def test_message_layouts(data, count, msg_id):
+    fields = _fields(data)
+    assert fields[0] == msg_id
+    assert len(fields) == count
+
+
+def test_order_messages_carry_ids_ref_and_state():
+    rec = _order()
+    fields = _fields(m.open_order(rec))
+    assert fields[1] == "5"  # order id
+    assert fields[23:26] == ["ref-1", "1", "1000000007"]  # orderRef, clientId, permId
+    assert fields[16] == "150" and fields[17] == ""  # limit set, aux unset
+    assert "Submitted" in fields
+    status = _fields(m.order_status(rec))
+    assert status[1:6] == ["5", "Submitted", "0", "10", "0"]
+
+
+def test_commission_report_marks_unset_realized_pnl():
+    opening = _fields(m.commission_report(_execution()))
+    assert opening[5] == "1.7976931348623157E308"
+    closing = _fields(m.commission_report(_execution(realized=12.5)))
+    assert closing[5] == "12.5"
+
+
+def test_historical_data_message_holds_all_bars():
+    bars = [("20240103", 1.0, 2.0, 0.5, 1.5, 100.0, 1.2, 3)] * 4
+    fields = _fields(m.historical_data(7, "a", "b", bars))
+    assert fields[:5] == ["17", "7", "a", "b", "4"]
+    assert len(fields) == 5 + 8 * 4
+
+
+def test_contracts_resolve_by_symbol_or_id():
+    universe = make_universe(["AAPL", "MSFT"])
+    q = ContractQuery.from_fields(["0", "MSFT", "STK", "", "0", "", "", "SMART", "", "USD", "", ""])
+    assert resolve(universe, q) is universe["MSFT"]
+    q = ContractQuery.from_fields(["265598", "", "", "", "", "", "", "", "", "", "", ""])
+    assert resolve(universe, q) is universe["AAPL"]
+    q = ContractQuery.from_fields(["0", "AAPL", "OPT", "", "", "", "", "", "", "", "", ""])
+    assert resolve(universe, q) is None
+
+
+@pytest.mark.parametrize(
+    ("size", "unit", "seconds"),
+    [("1 min", "intraday", 60), ("5 mins", "intraday", 300), ("1 hour", "intraday", 3600),
+     ("1 day", "day", 86400), ("1 week", "week", 604800), ("1 month", "month", 2592000)],
+)  # fmt: skip
+def test_bar_sizes(size, unit, seconds):
+    parsed = history.parse_bar_size(size)
+    assert (parsed.unit, parsed.seconds) == (unit, seconds)
+
+
+def test_durations_count_trading_days_and_calendar_spans():
+    end = pd.Timestamp("2024-01-03 15:00", tz="UTC")
+    days = np.array([19720, 19721, 19722, 19725])  # day keys, sorted
+    assert history.window_start("2 D", end, days) == 19722 * 86400 * 10**9
+    assert history.window_start("1800 S", end) == (end - pd.Timedelta(seconds=1800)).value
+    assert history.window_start("1 W", end) == (end - pd.Timedelta(days=7)).value
+    assert history.window_start("1 Y", end) == pd.Timestamp("2023-01-03 15:00", tz="UTC").value
+    with pytest.raises(history.HistoryError):
+        history.window_start("3 fortnights", end)
+
+
+def test_aggregate_matches_pandas_resample():
+    index = pd.date_range("2024-01-03 14:30", periods=60, freq="1min", tz="UTC")
+    rng = np.random.default_rng(0)
+    close = 100 + rng.standard_normal(60).cumsum()
+    df = pd.DataFrame(
+        {"open": close + 0.1, "high": close + 1, "low": close - 1, "close": close, "volume": 10.0},
+        index=index,
+    )
+    values = df.to_numpy().T
+    days = np.full(60, 19725)
+    times, _, out = history.aggregate(
+        index.as_unit("ns").asi8, values, days, history.parse_bar_size("15 mins")
+    )
+    expected = df.resample("15min").agg(
+        {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
+    )
+    assert list(pd.DatetimeIndex(times, tz="UTC")) == list(expected.index)
+    np.testing.assert_allclose(out[:5].T, expected.to_numpy())
+
+
+@given(
+    st.floats(10, 500), st.floats(0, 0.05), st.floats(0, 0.05), st.floats(-0.05, 0.05),
+    st.floats(0, 1e6), st.integers(1, 12),
+)  # fmt: skip
+def test_bar_paths_keep_the_bar(o, up, down, move, volume, n):
+    o = round(o, 2)
+    c = round(o * (1 + move), 2)
+    h = round(max(o, c) * (1 + up), 2)
+    lo = round(min(o, c) * (1 - down), 2)
+    slices = path_slices(o, h, lo, c, volume, n)
+    assert len(slices) == n
+    assert slices[0][0] == o and slices[-1][3] == c
+    assert max(s[1] for s in slices) == h and min(s[2] for s in slices) == lo
+    assert sum(s[4] for s in slices) == pytest.approx(volume)
+    assert all(s[2] <= min(s[0], s[3]) <= max(s[0], s[3]) <= s[1] for s in slices)
+    assert all(a[3] == b[0] for a, b in itertools.pairwise(slices))
