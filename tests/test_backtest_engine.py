@@ -95,7 +95,7 @@ def test_costs_commission_minimum_and_adverse_slippage():
 
 def test_insufficient_cash_is_a_recorded_rejection_and_the_run_goes_on():
     _strat, res = run({0: lambda c: c.buy("X", 10_000), 1: lambda c: c.buy("X", 10)}, cash=5_000)
-    assert len(res.rejections) == 1 and "insufficient cash" in res.rejections.reason.iloc[0]
+    assert len(res.rejections) == 1 and "insufficient buying power" in res.rejections.reason.iloc[0]
     assert res.orders.status.tolist() == ["rejected", "filled"]
 
 

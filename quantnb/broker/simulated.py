@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from quantnb.domain.accounting import Portfolio, Position
+from quantnb.domain.buying_power import check_buying_power
 from quantnb.domain.costs import CostModel
 from quantnb.domain.matching import match, pessimistic_pick
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection, Side, TimeInForce
@@ -87,48 +88,30 @@ class SimulatedBroker:
 
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
         """Whether the account can pay for ``order`` at about ``price``, and why not."""
-        pos = self.portfolio.position(order.symbol)
-        if order.side is Side.SELL and not self.allow_short:
-            selling = sum(
-                o.remaining
-                for o in self.working.get(order.symbol, ())
-                if o.side is Side.SELL and o.parent_id is None
-            )
-            if order.qty + selling > pos.qty + 1e-9:
-                return False, (
-                    f"short selling is not allowed: selling {order.qty:g} {order.symbol} "
-                    f"with {pos.qty:g} held and {selling:g} already being sold "
-                    "(pass allow_short=True for a margin account)"
-                )
-            return True, ""
-        est_price = self.costs.fill_price(price, order.side)
-        cost = order.qty * est_price + self.costs.commission(order.qty, est_price)
-        if self.leverage <= 1.0 and not self.allow_short:
-            if order.side is Side.SELL:
-                return True, ""
-            reserved = sum(
+        working = [o for orders in self.working.values() for o in orders if o.parent_id is None]
+        margin = self.leverage > 1.0 or self.allow_short
+        pf = self.portfolio
+        if margin:
+            available = pf.equity * self.leverage - pf.gross_exposure
+        else:
+            available = pf.cash
+        return check_buying_power(
+            order,
+            price,
+            self.costs,
+            margin=margin,
+            allow_short=self.allow_short,
+            held=pf.position(order.symbol).qty,
+            selling=sum(
+                o.remaining for o in working if o.symbol == order.symbol and o.side is Side.SELL
+            ),
+            reserved=sum(
                 o.remaining * self.costs.fill_price(self._price(o.symbol), "BUY")
-                for orders in self.working.values()
-                for o in orders
-                if o.side is Side.BUY and o.parent_id is None
-            )
-            available = self.portfolio.cash - reserved
-            if cost > available + 1e-9:
-                return False, (
-                    f"insufficient cash: {order.side} {order.qty:g} {order.symbol} at about "
-                    f"{est_price:,.4f} costs {cost:,.2f} with commission, available "
-                    f"{available:,.2f}"
-                )
-            return True, ""
-        after = pos.qty + order.signed_qty
-        gross = self.portfolio.gross_exposure - abs(pos.qty * price) + abs(after * price)
-        limit = self.portfolio.equity * self.leverage
-        if gross > limit + 1e-9 and abs(after) > abs(pos.qty):
-            return False, (
-                f"insufficient buying power: gross exposure would be {gross:,.2f}, above "
-                f"{limit:,.2f} (equity x leverage {self.leverage:g})"
-            )
-        return True, ""
+                for o in working
+                if o.side is Side.BUY
+            ),
+            available=available,
+        )
 
     def calculate_commission(self, qty: float, price: float) -> float:
         return self.costs.commission(qty, price)
@@ -222,8 +205,9 @@ class SimulatedBroker:
             if cost > self.portfolio.cash + 1e-9:
                 self._reject(
                     order,
-                    f"insufficient cash at fill: {qty:g} {order.symbol} at {price:,.4f} costs "
-                    f"{cost:,.2f} with commission, cash {self.portfolio.cash:,.2f}",
+                    f"insufficient buying power at fill: {qty:g} {order.symbol} at "
+                    f"{price:,.4f} costs {cost:,.2f} with commission, cash "
+                    f"{self.portfolio.cash:,.2f}",
                 )
                 return False
         if side is Side.SELL and not self.allow_short and qty > pos.qty + 1e-9:

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from quantnb.domain.accounting import Portfolio, Position
+from quantnb.domain.buying_power import check_buying_power
 from quantnb.domain.costs import CostModel
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection, Side
 from quantnb.domain.risk import RiskLimits
@@ -159,50 +160,25 @@ class LiveBroker:
 
     # ---- ILiveBroker: account --------------------------------------------------------------
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
-        """Whether the account can pay for ``order`` at about ``price``; mirrors the backtest."""
-        pos = self.portfolio.position(order.symbol)
-        working = [o for o in self.open_orders(order.symbol) if o.parent_id is None]
-        if order.side is Side.SELL:
-            if self.allow_short:
-                return self._margin_check(order, price)
-            selling = sum(o.remaining for o in working if o.side is Side.SELL and o is not order)
-            if order.qty + selling > pos.qty + _EPS:
-                return False, (
-                    f"short selling is not allowed: selling {order.qty:g} {order.symbol} with "
-                    f"{pos.qty:g} held and {selling:g} already being sold "
-                    "(pass allow_short=True for a margin account)"
-                )
-            return True, ""
-        if self.allow_short:
-            return self._margin_check(order, price)
-        est = self.costs.fill_price(price, "BUY")
-        cost = order.qty * est + self.costs.commission(order.qty, est)
-        reserved = sum(
-            o.remaining * self.costs.fill_price(self._mark_price(o.symbol) or price, "BUY")
-            for o in self.open_orders()
-            if o.side is Side.BUY and o.parent_id is None and o is not order
+        """Whether the account can pay for ``order`` at about ``price``: the backtest's rule."""
+        working = [o for o in self.open_orders() if o.parent_id is None and o is not order]
+        return check_buying_power(
+            order,
+            price,
+            self.costs,
+            margin=self.allow_short,
+            allow_short=self.allow_short,
+            held=self.portfolio.position(order.symbol).qty,
+            selling=sum(
+                o.remaining for o in working if o.symbol == order.symbol and o.side is Side.SELL
+            ),
+            reserved=sum(
+                o.remaining * self.costs.fill_price(self._mark_price(o.symbol) or price, "BUY")
+                for o in working
+                if o.side is Side.BUY
+            ),
+            available=self._available_funds(),
         )
-        available = self._available_funds() - reserved
-        if cost > available + _EPS:
-            return False, (
-                f"insufficient buying power: BUY {order.qty:g} {order.symbol} at about {est:,.4f} "
-                f"costs {cost:,.2f} with commission, available {available:,.2f}"
-            )
-        return True, ""
-
-    def _margin_check(self, order: Order, price: float) -> tuple[bool, str]:
-        pos = self.portfolio.position(order.symbol)
-        after = pos.qty + order.signed_qty
-        if abs(after) <= abs(pos.qty):
-            return True, ""
-        need = (abs(after) - abs(pos.qty)) * price
-        available = self._available_funds()
-        if need > available + _EPS:
-            return False, (
-                f"insufficient buying power: {order.side} {order.qty:g} {order.symbol} adds "
-                f"{need:,.2f} of exposure, available funds {available:,.2f}"
-            )
-        return True, ""
 
     def calculate_commission(self, qty: float, price: float) -> float:
         return self.costs.commission(qty, price)
