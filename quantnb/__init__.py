@@ -78,14 +78,14 @@ __all__ = [
 
 
 def paper(strategy: Strategy, symbols: Any, interval: str = "5m", **config: Any):
-    """Paper trade ``strategy`` on IB (or the embedded gateway simulator); see ``quantnb.live``."""
-    from quantnb.live.front import paper as _paper
+    """Paper trade ``strategy`` on IB or the embedded gateway simulator (``quantnb.trading``)."""
+    from quantnb.trading.front import paper as _paper
 
     return _paper(strategy, symbols, interval=interval, **config)
 
 
 def live(strategy: Strategy, symbols: Any, interval: str = "5m", **config: Any):
     """Real-money trading: refuses unless QUANTNB_ALLOW_LIVE=1 and the account is not paper."""
-    from quantnb.live.front import live as _live
+    from quantnb.trading.front import live as _live
 
     return _live(strategy, symbols, interval=interval, **config)

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_paper:
         return 0
     try:
-        from quantnb.live.demo import run_paper
+        from quantnb.trading.demo import run_paper
     except ImportError:
         return 0
     return run_paper(out, SYMBOLS)

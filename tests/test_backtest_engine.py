@@ -263,3 +263,26 @@ def test_close_cancels_resting_exits_then_flattens():
     st = res.orders.set_index("order_id").status
     assert st["2"] == "cancelled" and st["3"] == "filled"
     assert res.fills.side.tolist() == ["BUY", "SELL"] and res.fills.price.iloc[-1] == 104
+
+
+def test_bar_view_mapping_api():
+    seen = []
+
+    class View(qn.Strategy):
+        def on_data(self, ctx, data):
+            bar = data["X"]
+            seen.append(
+                (
+                    data.get("X") == bar,
+                    data.get("Y", "none"),
+                    [s for s, _ in data.items()],
+                    [b.close for b in data.values()],
+                    "X" in data,
+                    len(data),
+                )
+            )
+            with pytest.raises(KeyError, match="'Y' has no bar"):
+                data["Y"]
+
+    qn.backtest(View(), bars_from(ROWS[:2]), progress=False)
+    assert seen[1] == (True, "none", ["X"], [102.0], True, 1)

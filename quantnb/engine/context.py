@@ -68,7 +68,9 @@ class BarView(dict):
         return self._ctx.bar(symbol)
 
     def get(self, symbol: str, default: Any = None) -> Any:
-        return self.get(symbol, default)
+        if symbol in self:
+            return self._ctx.bar(symbol)
+        return default
 
     def values(self) -> list[Bar]:  # type: ignore[override]
         return [self[s] for s in self]

@@ -1,0 +1,255 @@
+"""The live Context: rolling per-symbol history, the live broker's money, and an order outbox.
+
+The twin of ``BacktestContext``: the same order helpers and checks (from ``Context``), with data
+from bars as they arrive and orders collected during a callback and sent right after it returns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from quantnb.domain.accounting import Portfolio, Position
+from quantnb.domain.model import Bar, Order, OrderStatus
+from quantnb.engine.context import FIELDS, Context
+from quantnb.engine.indicators import IndicatorFn, RollingIndicator, normalise_fields
+from quantnb.errors import OrderError
+
+_FIELD_INDEX = {f: i for i, f in enumerate(FIELDS)}
+DEFAULT_CAPACITY = 2048
+
+
+class BrokerLike(Protocol):
+    """What the context reads from the live broker."""
+
+    portfolio: Portfolio
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]: ...
+
+
+class RollingSeries:
+    """One symbol's bars as numpy columns; views of the last ``n`` never change once returned.
+
+    Holds between ``capacity`` and ``2 * capacity`` bars: when full it moves the newest
+    ``capacity`` into a fresh array (amortised O(1) per bar), so earlier views stay valid.
+    """
+
+    __slots__ = ("capacity", "cols", "last", "n", "times", "version")
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = max(int(capacity), 1)
+        self.cols = np.empty((len(FIELDS), 2 * self.capacity))
+        self.times = np.empty(2 * self.capacity, dtype=np.int64)
+        self.n = 0
+        self.version = 0
+        self.last: Bar | None = None
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def last_time(self) -> int | None:
+        return int(self.times[self.n - 1]) if self.n else None
+
+    def append(self, bar: Bar) -> bool:
+        """Add ``bar`` if it is newer than the last one; False for a repeat or an older bar."""
+        t = bar.time.value
+        if self.n and t <= self.times[self.n - 1]:
+            return False
+        if self.n == len(self.times):
+            keep = self.capacity
+            cols = np.empty_like(self.cols)
+            cols[:, :keep] = self.cols[:, self.n - keep : self.n]
+            times = np.empty_like(self.times)
+            times[:keep] = self.times[self.n - keep : self.n]
+            self.cols, self.times, self.n = cols, times, keep
+        i = self.n
+        c = self.cols
+        c[0, i], c[1, i], c[2, i], c[3, i], c[4, i] = (
+            bar.open,
+            bar.high,
+            bar.low,
+            bar.close,
+            bar.volume,
+        )
+        self.times[i] = t
+        self.n = i + 1
+        self.version += 1
+        self.last = bar
+        return True
+
+    def field(self, name: str, n: int | None = None) -> np.ndarray:
+        row = self.cols[_FIELD_INDEX[name]]
+        end = self.n
+        return row[:end] if n is None else row[max(0, end - n) : end]
+
+    def index(self, n: int | None = None) -> pd.DatetimeIndex:
+        end = self.n
+        ns = self.times[:end] if n is None else self.times[max(0, end - n) : end]
+        return pd.DatetimeIndex(ns.astype("datetime64[ns]")).tz_localize("UTC")
+
+
+class LiveContext(Context):
+    """The Context of a live run; the engine feeds it bars and sends its outbox."""
+
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        broker: BrokerLike,
+        run_id: str,
+        *,
+        capacity: int = DEFAULT_CAPACITY,
+        order_seq: int = 0,
+        on_submit: Callable[[], None] | None = None,
+        on_cancel: Callable[[Order], bool] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        super().__init__(tuple(symbols), logger or logging.getLogger("quantnb.strategy"))
+        self.broker = broker
+        self.run_id = run_id
+        self._order_seq = int(order_seq)
+        self.series = {s: RollingSeries(capacity) for s in self._symbols}
+        self.outbox: list[Order] = []
+        self.indicators: list[RollingIndicator] = []
+        self._now: pd.Timestamp | None = None
+        self._on_submit = on_submit
+        self._on_cancel = on_cancel
+
+    # ---- fed by the engine ---------------------------------------------------------------------
+    def update(self, bar: Bar) -> bool:
+        """Add a completed bar; marks a held position at its close. False if not newer."""
+        series = self.series.get(bar.symbol)
+        if series is None or not series.append(bar):
+            return False
+        pos = self.broker.portfolio.positions.get(bar.symbol)
+        if pos is not None and pos.qty:
+            pos.last_price = bar.close
+        return True
+
+    def load(self, symbol: str, frame: pd.DataFrame) -> int:
+        """Add historical bars from a canonical frame (oldest first); returns how many were new."""
+        if frame is None or not len(frame):
+            return 0
+        added = 0
+        cols = [frame[f].to_numpy(np.float64) for f in FIELDS]
+        for k, t in enumerate(frame.index):
+            bar = Bar(symbol, pd.Timestamp(t), *(float(c[k]) for c in cols))
+            added += self.update(bar)
+        return added
+
+    def set_now(self, when: pd.Timestamp) -> None:
+        self._now = when
+
+    def take_outbox(self) -> list[Order]:
+        """The orders made since the last call, in the order they were made."""
+        out, self.outbox = self.outbox, []
+        return out
+
+    # ---- Context ---------------------------------------------------------------------------------
+    @property
+    def now(self) -> pd.Timestamp:
+        if self._now is None:
+            raise IndexError("no bar has been processed yet")
+        return self._now
+
+    def _series(self, symbol: str) -> RollingSeries:
+        series = self.series.get(symbol)
+        if series is None:
+            self._check_symbol(symbol)
+        return series  # type: ignore[return-value]
+
+    def price(self, symbol: str) -> float:
+        series = self._series(symbol)
+        if series.last is None:
+            raise OrderError(f"{symbol!r} has no price yet: no bar of it has arrived")
+        return series.last.close
+
+    def bar(self, symbol: str) -> Bar:
+        last = self._series(symbol).last
+        if last is None:
+            raise KeyError(f"{symbol!r} has no bar yet")
+        return last
+
+    def history(self, symbol: str, n: int, field: str = "close") -> np.ndarray:
+        if field not in _FIELD_INDEX:
+            raise KeyError(f"field {field!r} is not one of {', '.join(FIELDS)}")
+        return self._series(symbol).field(field, int(n))
+
+    def position(self, symbol: str) -> Position:
+        pos = self.broker.portfolio.positions.get(symbol)
+        if pos is None:
+            self._check_symbol(symbol)
+            pos = self.broker.portfolio.position(symbol)
+        return pos
+
+    @property
+    def positions(self) -> dict[str, Position]:
+        return self.broker.portfolio.open_positions()
+
+    @property
+    def cash(self) -> float:
+        return self.broker.portfolio.cash
+
+    @property
+    def equity(self) -> float:
+        return self.broker.portfolio.equity
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        sent = self.broker.open_orders(symbol)
+        queued = [o for o in self.outbox if symbol is None or o.symbol == symbol]
+        return [*sent, *queued] if queued else sent
+
+    def indicator(
+        self, fn: IndicatorFn, field: str | tuple[str, ...] = "close", *args: Any
+    ) -> RollingIndicator:
+        fields = normalise_fields(field, FIELDS)
+        ind = RollingIndicator(
+            fn,
+            fields,
+            args,
+            lambda s, f: self._series(s).field(f),
+            lambda s: self._series(s).version,
+        )
+        self.indicators.append(ind)
+        return ind
+
+    def _submit(self, order: Order) -> Order:
+        order.created = order.updated = self._now
+        self.outbox.append(order)
+        if self._on_submit is not None:
+            self._on_submit()
+        return order
+
+    def _cancel(self, order: Order) -> bool:
+        if order in self.outbox:
+            self.outbox.remove(order)
+            order.status = OrderStatus.CANCELLED
+            order.reason = "cancelled before it was sent"
+            return True
+        if order.is_done:
+            return False
+        return self._on_cancel(order) if self._on_cancel is not None else False
+
+    def _find_order(self, order_id: str) -> Order | None:
+        for o in self.outbox:
+            if o.id == order_id:
+                return o
+        orders = getattr(self.broker, "orders", None)
+        if isinstance(orders, dict):
+            return orders.get(order_id)
+        for o in orders or ():
+            if o.id == order_id:
+                return o
+        return None
+
+    def _next_order_id(self) -> str:
+        self._order_seq += 1
+        return f"{self.run_id}-{self._order_seq}"
+
+    @property
+    def order_seq(self) -> int:
+        return self._order_seq

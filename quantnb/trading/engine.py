@@ -1,0 +1,1032 @@
+"""The live engine: runs one strategy against IB (or the simulator) on its own thread and loop.
+
+Bars of the same time across symbols are grouped and handed to ``on_data``; the orders it makes
+are sent right after it returns. Orders, fills, errors and equity go to the journal as they
+happen. Everything runs on the engine's ``LoopThread``; notebook calls only hand work to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from quantnb.domain.costs import CostModel
+from quantnb.domain.interval import Interval
+from quantnb.domain.model import Bar, Fill, Order, OrderStatus
+from quantnb.domain.risk import RiskLimits
+from quantnb.engine.backtest import ORDER_COLUMNS
+from quantnb.engine.context import BarView
+from quantnb.engine.strategy import Strategy
+from quantnb.errors import (
+    ConfigError,
+    DataError,
+    JournalError,
+    LiveTradingError,
+    NotConnectedError,
+    QuantnbError,
+)
+from quantnb.ib.config import IBConfig, mask_account
+from quantnb.ib.loop import LoopThread
+from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
+from quantnb.trading.journal import Journal, default_path
+
+logger = logging.getLogger(__name__)
+
+ALLOW_LIVE_ENV = "QUANTNB_ALLOW_LIVE"
+PAPER_PREFIXES = ("DU", "DF")
+_TICK = 1.0  # seconds between housekeeping passes (order states, status changes)
+
+FILL_COLUMNS = ["time", "order_id", "symbol", "side", "qty", "price", "commission", "exec_id"]
+ERROR_COLUMNS = ["time", "kind", "code", "message", "symbol", "order_id", "detail"]
+ACCOUNT_COLUMNS = [
+    "time",
+    "equity",
+    "cash",
+    "pnl",
+    "realized_pnl",
+    "unrealized_pnl",
+    "commissions",
+]
+POSITION_COLUMNS = [
+    "symbol",
+    "qty",
+    "avg_price",
+    "last_price",
+    "market_value",
+    "unrealized_pnl",
+    "realized_pnl",
+]
+
+_REGISTRY: dict[tuple[Any, ...], LiveStrategyEngine] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveEvent:
+    """A small notice for listeners (dashboards): kind is bar, fill, order, error or status."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    time: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC"))
+
+
+def is_paper_account(account: str | None) -> bool:
+    """IB paper accounts start with DU (or DF for a paper advisor)."""
+    return bool(account) and str(account)[:2].upper() in PAPER_PREFIXES
+
+
+def live_allowed(env: dict[str, str] | None = None) -> bool:
+    """True when the environment opts in to real-money trading (QUANTNB_ALLOW_LIVE=1)."""
+    env = os.environ if env is None else env
+    return env.get(ALLOW_LIVE_ENV, "").strip() == "1"
+
+
+def check_account_kind(account: str | None, paper_trading: bool) -> None:
+    """Raise LiveTradingError unless ``account`` is the kind asked for (paper or live)."""
+    if paper_trading and not is_paper_account(account):
+        raise LiveTradingError(
+            f"paper trading was asked for but the gateway's account {mask_account(account)} is "
+            "not a paper account (paper ids start with DU or DF): log the gateway in to your "
+            "paper account, or use qn.live(...) for real money"
+        )
+    if not paper_trading and is_paper_account(account):
+        raise LiveTradingError(
+            f"live trading was asked for but the gateway's account {mask_account(account)} is a "
+            "paper account: log the gateway in to the live account, or use qn.paper(...)"
+        )
+
+
+def running_engines() -> list[LiveStrategyEngine]:
+    """Engines of this process that are connected or running."""
+    with _REGISTRY_LOCK:
+        return [e for e in _REGISTRY.values() if e.is_active]
+
+
+def find_engine(key: tuple[Any, ...]) -> LiveStrategyEngine | None:
+    """The active engine registered under ``key`` (host, port, client id), if any."""
+    with _REGISTRY_LOCK:
+        engine = _REGISTRY.get(key)
+    return engine if engine is not None and engine.is_active else None
+
+
+def stop_all() -> int:
+    """Stop every running engine of this process; returns how many."""
+    engines = running_engines()
+    for engine in engines:
+        engine.stop()
+    return len(engines)
+
+
+def new_run_id(name: str = "run") -> str:
+    """A readable, unique run id such as ``smacross-20240103T150000-a1b2``."""
+    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S")
+    safe = "".join(c for c in name.lower() if c.isalnum())[:24] or "run"
+    return f"{safe}-{stamp}-{secrets.token_hex(2)}"
+
+
+class LiveStrategyEngine:
+    """Paper (default) or live trading of one strategy; see ``quantnb.trading`` for the workflow."""
+
+    def __init__(
+        self,
+        paper_trading: bool = True,
+        commission: Any = 0.001,
+        slippage: Any = 0.0005,
+        update_interval: float = 60.0,
+        enable_reconnect: bool = True,
+        *,
+        config: IBConfig | None = None,
+        journal: Journal | str | Path | None = None,
+        risk: RiskLimits | None = None,
+        allow_short: bool = False,
+        run_id: str | None = None,
+        journal_dir: str | Path | None = None,
+        group_timeout: float | None = None,
+        capacity: int | None = None,
+        registry_key: tuple[Any, ...] | None = None,
+    ) -> None:
+        if not (isinstance(update_interval, int | float) and update_interval > 0):
+            raise ConfigError(f"update_interval={update_interval!r}: seconds, e.g. 60.0")
+        self.paper_trading = bool(paper_trading)
+        self.costs = CostModel.from_args(commission, slippage)
+        self.update_interval = float(update_interval)
+        self.enable_reconnect = bool(enable_reconnect)
+        self.config = config or IBConfig.from_env()
+        self.risk = risk
+        self.allow_short = allow_short
+        self.run_id = run_id
+        self.journal_dir = journal_dir
+        self.group_timeout = group_timeout
+        self.capacity = capacity
+        self.registry_key = registry_key or (
+            self.config.host,
+            self.config.port,
+            self.config.client_id,
+        )
+        self._journal_arg = journal
+        self.journal: Journal | None = journal if isinstance(journal, Journal) else None
+        self.strategy: Strategy | None = None
+        self.symbols: tuple[str, ...] = ()
+        self.interval: Interval | None = None
+        self.connection: Any = None
+        self.feed: Any = None
+        self.broker: Any = None
+        self.ctx: LiveContext | None = None
+        self.state = "created"
+        self._loop = LoopThread(name="quantnb-live")
+        self._listeners: list[Callable[[LiveEvent], Any]] = []
+        self._lock = threading.Lock()
+        self._reset_run_state()
+
+    def _reset_run_state(self) -> None:
+        self._active: set[str] = set()
+        self._accepting = False
+        self._pending_time: pd.Timestamp | None = None
+        self._pending: list[str] = []
+        self._pending_timer: asyncio.TimerHandle | None = None
+        self._in_callback = False
+        self._flush_scheduled = False
+        self._watched: dict[str, Order] = {}
+        self._journaled: dict[str, tuple] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._last_status: tuple | None = None
+        self.bars_received = 0
+        self.bars_processed = 0
+        self.groups_processed = 0
+        self.last_bar_time: pd.Timestamp | None = None
+        self.last_bar_wall: pd.Timestamp | None = None
+        self._last_bar_mono = time.monotonic()
+        self.arrival_ns: dict[str, int] = {}
+        self.group_arrival_ns = 0
+
+    def __repr__(self) -> str:
+        name = self.strategy.name if self.strategy is not None else None
+        return (
+            f"LiveStrategyEngine({self.state}, strategy={name}, symbols={list(self.symbols)}, "
+            f"gateway={self.config.address}, client_id={self.config.client_id}, "
+            f"paper={self.paper_trading})"
+        )
+
+    # ---- setup ---------------------------------------------------------------------------------
+    def add_strategy(self, strategy: Strategy) -> LiveStrategyEngine:
+        """Set the strategy to run (one per engine)."""
+        if not isinstance(strategy, Strategy):
+            raise ConfigError(
+                f"{strategy!r} is not a quantnb.Strategy: subclass qn.Strategy and pass an instance"
+            )
+        if self.is_running:
+            raise ConfigError("the engine is running: stop() it before changing the strategy")
+        self.strategy = strategy
+        return self
+
+    @property
+    def is_running(self) -> bool:
+        return self.state in ("starting", "running")
+
+    @property
+    def is_connected(self) -> bool:
+        return self.connection is not None and self.connection.is_connected()
+
+    @property
+    def is_active(self) -> bool:
+        """Connected, connecting or running: holds its gateway + client id."""
+        return self.state in ("connecting", "connected", "starting", "running", "stopping")
+
+    def add_listener(self, fn: Callable[[LiveEvent], Any]) -> None:
+        """Call ``fn(event)`` on the engine's loop thread for bars, fills, orders, errors, status.
+
+        Keep it cheap: it runs between bars. Exceptions are logged and ignored.
+        """
+        self._listeners.append(fn)
+
+    def remove_listener(self, fn: Callable[[LiveEvent], Any]) -> None:
+        self._listeners = [f for f in self._listeners if f is not fn]
+
+    def _emit(self, kind: str, /, **data: Any) -> None:
+        if not self._listeners:
+            return
+        event = LiveEvent(kind, data)
+        for fn in list(self._listeners):
+            try:
+                fn(event)
+            except Exception:
+                logger.exception("engine listener %r failed", fn)
+
+    # ---- registry ------------------------------------------------------------------------------
+    def _claim(self) -> None:
+        with _REGISTRY_LOCK:
+            other = _REGISTRY.get(self.registry_key)
+            if other is not None and other is not self and other.is_active:
+                raise ConfigError(
+                    f"another engine is already {other.state} on the gateway "
+                    f"{other.config.address} with client id {other.config.client_id} ({other!r}). "
+                    "Re-running a cell never starts a second one: "
+                    "use that engine, stop it first (engine.stop() or "
+                    "quantnb.trading.stop_all()), or pick another client id"
+                )
+            _REGISTRY[self.registry_key] = self
+
+    def _release(self) -> None:
+        with _REGISTRY_LOCK:
+            if _REGISTRY.get(self.registry_key) is self:
+                del _REGISTRY[self.registry_key]
+
+    # ---- connect ---------------------------------------------------------------------------------
+    def connect(self, timeout: float | None = None) -> LiveStrategyEngine:
+        """Connect to the gateway (blocking, a second or so); a second call does nothing."""
+        if self.is_active and self.state != "stopping":
+            return self
+        if not self.paper_trading and not live_allowed():
+            raise LiveTradingError(
+                f"paper_trading=False needs the environment opt-in {ALLOW_LIVE_ENV}=1 as well; "
+                "it is not set, so nothing was connected"
+            )
+        self._claim()
+        self.state = "connecting"
+        self._open_journal()
+        self._loop.start()
+        wait = timeout if timeout is not None else self.config.timeout * 3 + 10
+        try:
+            self._loop.run(self._connect_async(), timeout=wait)
+        except BaseException as exc:
+            self._record_error("connection", f"{type(exc).__name__}: {exc}")
+            self._shutdown_loop()
+            self.state = "disconnected"
+            self._release()
+            raise
+        self.state = "connected"
+        self._status_changed()
+        return self
+
+    def _open_journal(self) -> None:
+        """Open (or reopen) the journal and read what a previous run left in it."""
+        if self.journal is None or self.journal.closed:
+            arg = self._journal_arg
+            if isinstance(arg, Journal):
+                path = arg.path
+            elif arg is not None:
+                path = Path(arg)
+            elif self.journal is not None:
+                path = self.journal.path
+            else:
+                self.run_id = self.run_id or self._new_run_id()
+                path = default_path(self.run_id, self.journal_dir)
+            self.journal = Journal(path)
+        state = self.journal.last_state()
+        self.run_id = self.run_id or state.run_id or self._new_run_id()
+        self._resume = state if (state.orders or state.exec_ids) else None
+        self._order_seq = state.order_seq if state.run_id == self.run_id else 0
+
+    def _new_run_id(self) -> str:
+        return new_run_id(self.strategy.name if self.strategy is not None else "run")
+
+    async def _connect_async(self) -> None:
+        # the IB modules are imported here so that importing quantnb.trading stays light
+        from quantnb.ib.broker import LiveBroker
+        from quantnb.ib.connection import IBConnection
+        from quantnb.ib.feed import LiveDataFeed
+
+        self.connection = IBConnection(
+            self.config, self._loop, enable_reconnect=self.enable_reconnect
+        )
+        self.feed = LiveDataFeed(self.connection)
+        self.broker = LiveBroker(
+            self.connection,
+            self.costs,
+            self.risk,
+            run_id=self.run_id,
+            allow_short=self.allow_short,
+            price=self._price_of,
+        )
+        if self._resume is not None:
+            orders = list(self._resume.orders)
+            self.broker.restore(orders, self._resume.exec_ids)
+            for o in orders:
+                self._journaled[o.id] = _state_key(o)
+                if not o.is_done:
+                    self._watched[o.id] = o
+        self.broker.register_fill_callback(self._on_fill)
+        self.broker.register_error_callback(self._on_broker_error)
+        self.connection.add_listener(
+            on_connected=self._on_connected,
+            on_disconnected=self._on_disconnected,
+            on_error=self._on_gateway_error,
+            priority=20,
+        )
+        await self.connection.connect()
+        try:
+            check_account_kind(self.connection.account, self.paper_trading)
+        except LiveTradingError:
+            await self.connection.disconnect()
+            raise
+
+    # ---- start ---------------------------------------------------------------------------------
+    def start(
+        self,
+        symbols: Iterable[str] | str | None = None,
+        lookback_days: float = 30,
+        interval: str | Interval = "5m",
+        *,
+        wait: bool = False,
+        timeout: float = 60.0,
+    ) -> LiveStrategyEngine:
+        """Connect if needed, then load history, subscribe and run, in the background.
+
+        Returns at once (``wait=True`` blocks until the strategy is initialised and subscribed).
+        A second call while running does nothing.
+        """
+        if self.is_running:
+            logger.info("the engine is already running; start() ignored")
+            return self
+        if self.strategy is None:
+            raise ConfigError("no strategy: call engine.add_strategy(MyStrategy()) first")
+        syms = _symbols(symbols if symbols is not None else self.symbols)
+        ival = Interval.parse(interval)
+        if not (isinstance(lookback_days, int | float) and lookback_days >= 0):
+            raise ConfigError(f"lookback_days={lookback_days!r}: a number of days >= 0")
+        self.connect()
+        self.symbols, self.interval = syms, ival
+        self._reset_run_state()
+        bars = int(lookback_days * 86400 / ival.seconds) + 1
+        capacity = self.capacity or max(DEFAULT_CAPACITY, bars)
+        self.ctx = LiveContext(
+            syms,
+            self.broker,
+            self.run_id,
+            capacity=capacity,
+            order_seq=self._order_seq,
+            on_submit=self._on_submit,
+            on_cancel=self._cancel_order,
+        )
+        self.state = "starting"
+        future = self._loop.submit(self._start_async(lookback_days))
+        future.add_done_callback(self._started)
+        if wait:
+            future.result(timeout)
+        return self
+
+    def _started(self, future: Any) -> None:
+        exc = None if future.cancelled() else future.exception()
+        if exc is not None:
+            self._record_error(
+                "engine",
+                f"start failed: {type(exc).__name__}: {exc}",
+                detail="".join(traceback.format_exception(exc)),
+            )
+
+    async def _start_async(self, lookback_days: float) -> None:
+        assert self.ctx is not None and self.strategy is not None and self.interval is not None
+        self.journal.record_run(  # type: ignore[union-attr]
+            self.run_id,
+            strategy=self.strategy.name,
+            params=self.strategy.params,
+            symbols=list(self.symbols),
+            interval=self.interval.name,
+            account=mask_account(self.connection.account),
+            gateway=self.config.address,
+            client_id=self.config.client_id,
+            paper=self.paper_trading,
+        )
+        end = await self._gateway_time()
+        start = end - pd.Timedelta(days=lookback_days) if lookback_days > 0 else None
+        # one symbol at a time: concurrent history requests stall in the feed (see _prepare)
+        results = [await self._prepare(s, start, end) for s in self.symbols]
+        self._active = {s for s, ok in zip(self.symbols, results, strict=True) if ok}
+        if not self._active:
+            self._record_error("data", "no symbol could be subscribed; the engine waits idle")
+        last = [s.last.time for s in self.ctx.series.values() if s.last is not None]
+        self.ctx.set_now(max(last) if last else pd.Timestamp.now(tz="UTC").floor("s"))
+        self._call_strategy("initialize", self.strategy.initialize)
+        self._send_outbox()
+        self._accepting = True
+        self.state = "running"
+        self._status_changed()
+        self._tasks.append(asyncio.get_running_loop().create_task(self._housekeeping()))
+
+    async def _gateway_time(self) -> pd.Timestamp:
+        """The gateway's clock (the simulator's market time), else the wall clock."""
+        probe = getattr(self.feed, "_gateway_now", None)
+        if probe is not None:
+            try:
+                return await probe()
+            except Exception as exc:
+                logger.info("no gateway time (%s); using the wall clock", exc)
+        return pd.Timestamp.now(tz="UTC")
+
+    async def _prepare(self, symbol: str, start: pd.Timestamp | None, end: pd.Timestamp) -> bool:
+        """Load ``symbol``'s history, then stream it; False (error logged) when it cannot be."""
+        ctx, feed = self.ctx, self.feed
+        assert ctx is not None and self.interval is not None
+        if start is not None:
+            try:
+                frame = await feed.get_historical_data_async(symbol, start, end, self.interval.name)
+            except DataError as exc:
+                self._record_error("data", f"{symbol}: {exc}; trading the others", symbol=symbol)
+                return False
+            except Exception as exc:
+                self._record_error("data", f"no history for {symbol}: {exc}", symbol=symbol)
+            else:
+                logger.info("loaded %d bars of %s history", ctx.load(symbol, frame), symbol)
+        last = ctx.series[symbol].last
+        try:
+            await feed.subscribe_async(
+                [symbol], self.interval.name, self._on_bar, since=last.time if last else None
+            )
+        except Exception as exc:
+            self._record_error(
+                "data", f"cannot stream {symbol}: {exc}; trading the others", symbol=symbol
+            )
+            try:
+                await feed.unsubscribe_async([symbol])
+            except Exception:
+                logger.debug("unsubscribe after a failed subscribe", exc_info=True)
+            return False
+        return True
+
+    # ---- bars ----------------------------------------------------------------------------------
+    def _on_bar(self, bar: Bar) -> None:
+        """A completed bar from the feed (loop thread): group by time, dispatch when complete."""
+        self.arrival_ns[bar.symbol] = time.perf_counter_ns()
+        ctx = self.ctx
+        if ctx is None or bar.symbol not in ctx.series:
+            return
+        if not self._accepting:
+            ctx.update(bar)  # before initialize: history only
+            return
+        if self._pending_time is not None and bar.time > self._pending_time:
+            self._dispatch_pending()
+        if not ctx.update(bar):
+            return
+        self.bars_received += 1
+        self.last_bar_wall = pd.Timestamp.now(tz="UTC")
+        self._last_bar_mono = time.monotonic()
+        self._active.add(bar.symbol)
+        done = self.last_bar_time
+        if done is not None and bar.time < done:
+            logger.warning("late bar %s %s after %s; kept in history only", bar.symbol,
+                           bar.time, done)  # fmt: skip
+            return
+        if self._pending_time is None:
+            self._pending_time = bar.time
+        self._pending.append(bar.symbol)
+        self._maybe_dispatch()
+
+    def _maybe_dispatch(self) -> None:
+        if not self._accepting or not self._pending:
+            return
+        late = self.last_bar_time is not None and self._pending_time == self.last_bar_time
+        if late or len(self._pending) >= len(self._active):
+            self._dispatch_pending()
+        elif self._pending_timer is None:
+            loop = asyncio.get_running_loop()
+            self._pending_timer = loop.call_later(self._grace(), self._dispatch_pending)
+
+    def _grace(self) -> float:
+        if self.group_timeout is not None:
+            return float(self.group_timeout)
+        seconds = self.interval.seconds if self.interval is not None else 60
+        return min(2.0, max(0.05, 0.1 * seconds))
+
+    def _dispatch_pending(self) -> None:
+        if self._pending_timer is not None:
+            self._pending_timer.cancel()
+            self._pending_timer = None
+        if not self._pending or not self._accepting:
+            return
+        when, symbols = self._pending_time, tuple(self._pending)
+        self._pending_time, self._pending = None, []
+        self.group_arrival_ns = self.arrival_ns.get(symbols[-1], 0)
+        self._dispatch(when, symbols)  # type: ignore[arg-type]
+
+    def _dispatch(self, when: pd.Timestamp, symbols: tuple[str, ...]) -> None:
+        ctx, strategy = self.ctx, self.strategy
+        assert ctx is not None and strategy is not None
+        ctx.set_now(when)
+        self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
+        self._send_outbox()
+        self.bars_processed += len(symbols)
+        self.groups_processed += 1
+        self.last_bar_time = when
+        self._snapshot(when)
+        self._scan_orders()
+        self._emit("bar", time=when, symbols=symbols)
+
+    def _call_strategy(self, hook: str, fn: Callable[..., Any], *args: Any) -> bool:
+        self._in_callback = True
+        try:
+            fn(self.ctx, *args)
+            return True
+        except Exception as exc:
+            when = self.ctx.now if self.ctx is not None and self.ctx._now is not None else None
+            self._record_error(
+                "strategy",
+                f"{hook} raised {type(exc).__name__}: {exc}",
+                detail=traceback.format_exc(),
+                time=when,
+            )
+            return False
+        finally:
+            self._in_callback = False
+
+    # ---- orders --------------------------------------------------------------------------------
+    def _on_submit(self) -> None:
+        """An order was made; outside a strategy callback, send it soon."""
+        if self._in_callback or self._flush_scheduled:
+            return
+        self._flush_scheduled = True
+        if self._loop.in_loop():
+            asyncio.get_running_loop().call_soon(self._send_outbox)
+        else:
+            self._loop.call_soon(self._send_outbox)
+
+    def _send_outbox(self) -> None:
+        """Send the orders made since the last call, each journaled before it leaves."""
+        self._flush_scheduled = False
+        ctx = self.ctx
+        if ctx is None or not ctx.outbox:
+            return
+        orders = ctx.take_outbox()
+        children = {o.parent_id for o in orders if o.parent_id is not None}
+        for order in orders:
+            self._journaled[order.id] = _state_key(order)
+        try:
+            self.journal.record_orders(orders, "created")  # type: ignore[union-attr]
+        except JournalError as exc:
+            logger.error("%s", exc)
+        ids = {o.id for o in orders}
+        singles = []
+        for order in orders:
+            if order.parent_id is not None and order.parent_id in ids:
+                continue  # sent with its parent
+            if order.id in children:
+                kids = [o for o in orders if o.parent_id == order.id]
+                self._spawn(self._send_bracket(order, kids))
+                continue
+            try:
+                self.broker.execute_order(order)
+            except Exception as exc:
+                self._refuse(order, exc)
+            singles.append(order)
+        # every order has left before their new states are journaled (one transaction)
+        self._watch_all(singles)
+
+    def _watch_all(self, orders: list[Order]) -> None:
+        changed = [o for o in orders if self._journaled.get(o.id) != _state_key(o)]
+        for order in orders:
+            if order.is_done:
+                self._watched.pop(order.id, None)
+            else:
+                self._watched[order.id] = order
+        if not changed:
+            return
+        for order in changed:
+            self._journaled[order.id] = _state_key(order)
+        try:
+            self.journal.record_orders(changed)  # type: ignore[union-attr]
+        except JournalError as exc:
+            logger.error("%s", exc)
+        for order in changed:
+            self._emit("order", order_id=order.id, symbol=order.symbol, status=str(order.status))
+
+    async def _send_bracket(self, entry: Order, exits: list[Order]) -> None:
+        try:
+            await self.broker.execute_bracket_async(entry, *exits)
+        except Exception as exc:
+            for o in (entry, *exits):
+                self._refuse(o, exc)
+        for o in (entry, *exits):
+            self._watch(o)
+
+    def _refuse(self, order: Order, exc: BaseException) -> None:
+        if order.is_done:
+            return
+        order.status = OrderStatus.REJECTED
+        order.reason = f"not sent: {exc}"
+        order.updated = pd.Timestamp.now(tz="UTC")
+        kind = "connection" if isinstance(exc, NotConnectedError) else "order"
+        detail = "" if isinstance(exc, QuantnbError) else traceback.format_exc()
+        self._record_error(
+            kind,
+            f"order {order.id} ({order.side} {order.qty:g} {order.symbol}) not sent: {exc}",
+            order_id=order.id,
+            symbol=order.symbol,
+            detail=detail,
+        )
+
+    def _cancel_order(self, order: Order) -> bool:
+        try:
+            return bool(self.broker.cancel(order))
+        except Exception as exc:
+            self._record_error("order", f"cannot cancel order {order.id}: {exc}", order_id=order.id)
+            return False
+
+    def _watch(self, order: Order) -> None:
+        if order.is_done:
+            self._watched.pop(order.id, None)
+        else:
+            self._watched[order.id] = order
+        self._journal_if_changed(order)
+
+    def _journal_order(self, order: Order, event: str = "") -> None:
+        self._journaled[order.id] = _state_key(order)
+        try:
+            self.journal.record_order(order, event)  # type: ignore[union-attr]
+        except JournalError as exc:
+            logger.error("%s", exc)
+        self._emit("order", order_id=order.id, symbol=order.symbol, status=str(order.status))
+
+    def _journal_if_changed(self, order: Order) -> None:
+        if self._journaled.get(order.id) != _state_key(order):
+            self._journal_order(order)
+
+    def _scan_orders(self) -> None:
+        """Journal every state change of the orders still working (the broker changes them)."""
+        if not self._watched:
+            return
+        for order in list(self._watched.values()):
+            self._journal_if_changed(order)
+            if order.is_done:
+                self._watched.pop(order.id, None)
+        if self.broker is not None:
+            for order in self.broker.open_orders():
+                if order.id not in self._watched:
+                    self._watched[order.id] = order
+                    self._journal_if_changed(order)
+
+    def _price_of(self, symbol: str) -> float | None:
+        ctx = self.ctx
+        series = ctx.series.get(symbol) if ctx is not None else None
+        return series.last.close if series is not None and series.last is not None else None
+
+    # ---- broker and gateway events -------------------------------------------------------------
+    def _on_fill(self, fill: Fill) -> None:
+        if self.journal is not None and not self.journal.record_fill(fill):
+            return
+        order = self.broker.orders.get(fill.order_id) if self.broker is not None else None
+        if order is not None:
+            self._watch(order)
+        self._emit(
+            "fill",
+            order_id=fill.order_id,
+            symbol=fill.symbol,
+            side=str(fill.side),
+            qty=fill.qty,
+            price=fill.price,
+        )
+        if self.ctx is not None and self.strategy is not None and self.state == "running":
+            self._call_strategy("on_fill", self.strategy.on_fill, fill)
+            self._send_outbox()
+
+    def _on_broker_error(self, error: Exception | str) -> None:
+        kind = "order" if isinstance(error, QuantnbError) else "broker"
+        text = str(error)
+        order_id = None
+        if text.startswith("order "):
+            order_id = text.split()[1].rstrip(":")
+        self._record_error(kind, text, order_id=order_id)
+        order = self.broker.orders.get(order_id) if order_id and self.broker else None
+        if order is not None:
+            self._watch(order)
+
+    def _on_gateway_error(self, event: Any) -> None:
+        kind = str(getattr(event, "kind", "error"))
+        if kind in ("info", "order_rejected", "order_cancelled"):
+            return  # notices; order errors reach us through the broker with the order named
+        self._record_error(
+            "gateway" if kind == "error" else kind,
+            str(getattr(event, "message", event)),
+            code=getattr(event, "code", None),
+        )
+
+    async def _on_connected(self, reconnected: bool) -> None:
+        if reconnected:
+            logger.info("engine back on the gateway %s; bars resume", self.config.address)
+            self._scan_orders()
+        self._status_changed()
+
+    def _on_disconnected(self) -> None:
+        if self.state in ("stopping", "stopped"):
+            return
+        self._record_error(
+            "connection",
+            f"lost the connection to the IB gateway {self.config.address}"
+            + ("; reconnecting" if self.enable_reconnect else ""),
+        )
+        self._status_changed()
+
+    def _record_error(
+        self,
+        kind: str,
+        message: str,
+        *,
+        code: int | None = None,
+        symbol: str | None = None,
+        order_id: str | None = None,
+        detail: str = "",
+        time: Any = None,
+    ) -> None:
+        logger.warning("%s error: %s", kind, message)
+        if self.journal is not None and not self.journal.closed:
+            try:
+                self.journal.record_error(
+                    kind,
+                    message,
+                    code=code,
+                    order_id=order_id,
+                    symbol=symbol,
+                    detail=detail,
+                    time=time,
+                )
+            except JournalError as exc:
+                logger.error("%s", exc)
+        self._emit("error", kind=kind, code=code, message=message)
+
+    # ---- housekeeping --------------------------------------------------------------------------
+    async def _housekeeping(self) -> None:
+        last_beat = time.monotonic()
+        while True:
+            await asyncio.sleep(min(_TICK, self.update_interval))
+            try:
+                self._scan_orders()
+                self._status_changed()
+                now = time.monotonic()
+                if now - max(last_beat, self._last_bar_mono) >= self.update_interval:
+                    last_beat = now
+                    self._heartbeat()
+            except Exception:
+                logger.exception("housekeeping failed; continuing")
+
+    def _heartbeat(self) -> None:
+        """No bar for ``update_interval`` seconds: check the link, dispatch any late group,
+        and record the account."""
+        if not self.is_connected:
+            logger.info("heartbeat: not connected (%s)", self.connection.state)
+        if self._pending:
+            self._dispatch_pending()
+        self._snapshot(pd.Timestamp.now(tz="UTC"))
+
+    def _status_key(self) -> tuple:
+        conn = self.connection
+        return (
+            self.state,
+            conn.state if conn is not None else "disconnected",
+            self._fallback(),
+        )
+
+    def _fallback(self) -> bool:
+        try:
+            return bool(self.feed is not None and self.feed.is_fallback_mode())
+        except Exception:
+            return False
+
+    def _status_changed(self) -> None:
+        key = self._status_key()
+        if key != self._last_status:
+            self._last_status = key
+            self._emit("status", state=key[0], connection=key[1], fallback=key[2])
+
+    def _snapshot(self, when: Any) -> None:
+        if self.broker is None or self.journal is None or self.journal.closed:
+            return
+        pf = self.broker.portfolio
+        try:
+            self.journal.record_equity(
+                when,
+                pf.equity,
+                pf.cash,
+                realized_pnl=pf.realized_pnl,
+                unrealized_pnl=pf.unrealized_pnl,
+                commissions=pf.commissions,
+            )
+        except JournalError as exc:
+            logger.error("%s", exc)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    # ---- stop ----------------------------------------------------------------------------------
+    def stop(self, timeout: float = 30.0) -> None:
+        """Finalize the strategy, unsubscribe, disconnect; everything is journaled first."""
+        if self.state in ("stopped", "created", "disconnected"):
+            self._release()
+            return
+        self.state = "stopping"
+        try:
+            if self._loop.is_running():
+                self._loop.run(self._stop_async(), timeout=timeout)
+        finally:
+            self._shutdown_loop()
+            if self.journal is not None:
+                self.journal.close()
+            self.state = "stopped"
+            self._release()
+            self._emit("status", state="stopped", connection="stopped", fallback=False)
+
+    async def _stop_async(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._pending:
+            self._dispatch_pending()
+        self._accepting = False
+        if self.ctx is not None and self.strategy is not None and self.ctx._now is not None:
+            self._call_strategy("finalize", self.strategy.finalize)
+            self._send_outbox()
+        if self.feed is not None and self._active:
+            try:
+                await self.feed.unsubscribe_async(sorted(self._active))
+            except Exception as exc:
+                logger.info("unsubscribe at stop: %s", exc)
+        self._scan_orders()
+        self._snapshot(pd.Timestamp.now(tz="UTC"))
+        if self.connection is not None:
+            await self.connection.disconnect()
+
+    def disconnect(self) -> None:
+        """Stop if running, else just close the connection."""
+        self.stop()
+
+    def _shutdown_loop(self) -> None:
+        try:
+            self._loop.stop()
+        except Exception:
+            logger.exception("stopping the engine loop failed")
+
+    # ---- notebook helpers ----------------------------------------------------------------------
+    def call(self, fn: Callable[[LiveContext], Any], timeout: float = 10.0) -> Any:
+        """Run ``fn(ctx)`` on the engine's loop (e.g. ``engine.call(lambda c: c.buy("AAPL", 1))``)
+        and send any orders it made."""
+        if self.ctx is None or not self._loop.is_running():
+            raise ConfigError("the engine is not running: start() it first")
+
+        async def run() -> Any:
+            self._in_callback = True
+            try:
+                return fn(self.ctx)  # type: ignore[arg-type]
+            finally:
+                self._in_callback = False
+                self._send_outbox()
+                self._scan_orders()
+
+        return self._loop.run(run(), timeout=timeout)
+
+    def cancel_all(self) -> int:
+        """Cancel every working order."""
+        return self.call(lambda c: c.cancel_all())
+
+    def close_all(self) -> int:
+        """Close every open position with a market order; returns how many."""
+        return self.call(lambda c: sum(c.close(s) is not None for s in list(c.positions)))
+
+    # ---- tracking --------------------------------------------------------------------------------
+    @property
+    def fills(self) -> pd.DataFrame:
+        """Every fill, oldest first."""
+        if self.journal is None:
+            return pd.DataFrame(columns=FILL_COLUMNS)
+        return self.journal.fills()[FILL_COLUMNS]
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        """Every order at its latest state (``order_events`` has every change)."""
+        if self.journal is None:
+            return pd.DataFrame(columns=ORDER_COLUMNS)
+        return self.journal.orders(latest=True)[ORDER_COLUMNS]
+
+    @property
+    def order_events(self) -> pd.DataFrame:
+        if self.journal is None:
+            return pd.DataFrame(columns=["recorded", *ORDER_COLUMNS])
+        return self.journal.orders()
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        """The error log: time, kind, code, message (and symbol, order id, traceback)."""
+        if self.journal is None:
+            return pd.DataFrame(columns=ERROR_COLUMNS)
+        return self.journal.errors()[ERROR_COLUMNS]
+
+    @property
+    def account(self) -> pd.DataFrame:
+        """Equity, cash and P&L over time."""
+        if self.journal is None:
+            return pd.DataFrame(columns=ACCOUNT_COLUMNS)
+        df = self.journal.equity()
+        df["pnl"] = df["equity"] - df["equity"].iloc[0] if len(df) else np.nan
+        return df[ACCOUNT_COLUMNS]
+
+    @property
+    def positions(self) -> pd.DataFrame:
+        """Open positions, marked at the latest prices."""
+        if self.broker is None:
+            return pd.DataFrame(columns=POSITION_COLUMNS)
+        rows = [
+            [s, p.qty, p.avg_price, p.last_price, p.market_value, p.unrealized_pnl, p.realized_pnl]
+            for s, p in list(self.broker.portfolio.positions.items())
+            if p.qty
+        ]
+        return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+
+    @property
+    def status(self) -> pd.Series:
+        """Connection state, reconnect attempts, fallback mode, last bar time and its age."""
+        conn = self.connection
+        age = (
+            (pd.Timestamp.now(tz="UTC") - self.last_bar_wall).total_seconds()
+            if self.last_bar_wall is not None
+            else None
+        )
+        return pd.Series(
+            {
+                "connection": conn.state if conn is not None else "disconnected",
+                "running": self.is_running,
+                "state": self.state,
+                "attempts": conn.attempts if conn is not None else 0,
+                "reconnects": getattr(conn, "reconnects", 0) if conn is not None else 0,
+                "fallback_mode": self._fallback(),
+                "last_bar_time": self.last_bar_time,
+                "last_bar_age": age,
+                "bars_received": self.bars_received,
+                "bars_processed": self.bars_processed,
+                "symbols": len(self._active),
+                "account": mask_account(conn.account) if conn is not None else None,
+                "gateway": self.config.address,
+                "client_id": self.config.client_id,
+                "run_id": self.run_id,
+                "journal": str(self.journal.path) if self.journal is not None else None,
+            },
+            name="status",
+            dtype=object,
+        )
+
+
+def _state_key(order: Order) -> tuple:
+    return (order.status, order.filled, order.reason)
+
+
+def _symbols(symbols: Iterable[str] | str) -> tuple[str, ...]:
+    if isinstance(symbols, str):
+        symbols = [symbols]
+    out: list[str] = []
+    for s in symbols:
+        if not isinstance(s, str) or not s.strip():
+            raise DataError(f"symbol {s!r}: give ticker strings such as 'AAPL'")
+        s = s.strip().upper()
+        if s not in out:
+            out.append(s)
+    if not out:
+        raise ConfigError("no symbols: start(['AAPL', 'MSFT'], ...)")
+    return tuple(out)

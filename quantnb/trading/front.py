@@ -1,0 +1,279 @@
+"""``qn.paper`` and ``qn.live``: a strategy, symbols and an interval to a running session.
+
+Where to connect comes from the environment (QUANTNB_IB_HOST/PORT/CLIENT_ID) or, when none is
+set or ``gateway="sim"``, the embedded gateway simulator on a free loopback port. Paper is the
+default; real money needs ``qn.live``, QUANTNB_ALLOW_LIVE=1 and a non-paper account.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from quantnb.engine.strategy import Strategy
+from quantnb.errors import ConfigError, LiveTradingError
+from quantnb.ib.config import ENV_HOST, ENV_PORT, IBConfig, is_configured
+from quantnb.trading.engine import ALLOW_LIVE_ENV, LiveStrategyEngine, _symbols, live_allowed
+
+logger = logging.getLogger(__name__)
+
+_IB_KEYS = ("host", "port", "client_id", "account", "timeout")
+_SESSIONS: dict[tuple[Any, ...], LiveSession] = {}
+_SESSIONS_LOCK = threading.Lock()
+
+
+def use_simulator(gateway: str | None, env: Mapping[str, str] | None = None) -> bool:
+    """True when the session should run on the embedded simulator."""
+    if gateway not in (None, "sim", "ib"):
+        raise ConfigError(f"gateway={gateway!r}: use None (from the environment), 'sim' or 'ib'")
+    if gateway == "sim":
+        return True
+    if gateway == "ib":
+        return False
+    return not is_configured(env)
+
+
+class LiveSession:
+    """One strategy trading on one gateway: ``start()``, ``stop()``, ``dashboard()`` and the
+    engine's tables (``positions``, ``fills``, ``orders``, ``errors``, ``account``, ``status``)."""
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        symbols: tuple[str, ...],
+        interval: str,
+        *,
+        simulated: bool,
+        paper_trading: bool,
+        ib_config: IBConfig,
+        lookback_days: float,
+        sim_options: dict[str, Any],
+        engine_options: dict[str, Any],
+    ) -> None:
+        self.strategy = strategy
+        self.symbols = symbols
+        self.interval = interval
+        self.simulated = simulated
+        self.lookback_days = lookback_days
+        self.sim_options = sim_options
+        self.sim: Any = None
+        key = ("sim", ib_config.client_id) if simulated else None
+        self.engine = LiveStrategyEngine(
+            paper_trading=paper_trading, config=ib_config, registry_key=key, **engine_options
+        )
+        self.engine.add_strategy(strategy)
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        return self.engine.registry_key
+
+    def __repr__(self) -> str:
+        where = "simulator" if self.simulated else self.engine.config.address
+        return (
+            f"LiveSession({self.strategy!r} on {list(self.symbols)} {self.interval}, {where}, "
+            f"{self.engine.state})"
+        )
+
+    def start(self, wait: bool = False, timeout: float = 60.0) -> LiveSession:
+        """Start trading in the background (the simulator first, when used); returns at once."""
+        if self.engine.is_running:
+            return self
+        if self.simulated:
+            self._start_sim()
+        try:
+            self.engine.start(
+                self.symbols, self.lookback_days, self.interval, wait=wait, timeout=timeout
+            )
+        except BaseException:
+            if self.simulated and not self.engine.is_active:
+                self._stop_sim()
+            raise
+        return self
+
+    def _start_sim(self) -> None:
+        if self.sim is None:
+            from quantnb.sim import GatewaySimulator
+
+            options = dict(self.sim_options)
+            if "bars" not in options:
+                options.setdefault("symbols", self.symbols)
+            self.sim = GatewaySimulator(**options)
+        self.sim.start()
+        cfg = self.engine.config
+        self.engine.config = IBConfig(
+            host=self.sim.host,
+            port=self.sim.port,
+            client_id=cfg.client_id,
+            timeout=cfg.timeout,
+        )
+
+    def _stop_sim(self) -> None:
+        if self.sim is not None:
+            self.sim.stop()
+
+    def stop(self) -> None:
+        """Finalize, unsubscribe, disconnect (and stop the simulator); nothing is lost."""
+        try:
+            self.engine.stop()
+        finally:
+            if self.simulated:
+                self._stop_sim()
+            with _SESSIONS_LOCK:
+                if _SESSIONS.get(self.key) is self:
+                    del _SESSIONS[self.key]
+
+    def dashboard(self, **kwargs: Any) -> Any:
+        """A live ipywidgets dashboard of this session (needs ``pip install quantnb[notebook]``)."""
+        try:
+            from quantnb.widgets import Dashboard
+        except ImportError as exc:
+            raise ConfigError(
+                "the dashboard needs ipywidgets and quantnb.widgets: run "
+                f"`pip install quantnb[notebook]` ({exc})"
+            ) from exc
+        return Dashboard(self, **kwargs)
+
+    # ---- what the dashboard and the notebook read -------------------------------------------
+    def add_listener(self, fn: Any) -> None:
+        self.engine.add_listener(fn)
+
+    def remove_listener(self, fn: Any) -> None:
+        self.engine.remove_listener(fn)
+
+    def cancel_all(self) -> int:
+        return self.engine.cancel_all()
+
+    def close_all(self) -> int:
+        return self.engine.close_all()
+
+    @property
+    def is_running(self) -> bool:
+        return self.engine.is_running
+
+    @property
+    def positions(self) -> pd.DataFrame:
+        return self.engine.positions
+
+    @property
+    def fills(self) -> pd.DataFrame:
+        return self.engine.fills
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        return self.engine.orders
+
+    @property
+    def errors(self) -> pd.DataFrame:
+        return self.engine.errors
+
+    @property
+    def account(self) -> pd.DataFrame:
+        return self.engine.account
+
+    @property
+    def status(self) -> pd.Series:
+        return self.engine.status
+
+
+def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    ib = {k: config.pop(k) for k in _IB_KEYS if k in config}
+    sim = dict(config.pop("sim", None) or {})
+    return ib, sim, config
+
+
+def _session(
+    strategy: Strategy,
+    symbols: Any,
+    interval: str,
+    gateway: str | None,
+    paper_trading: bool,
+    config: dict[str, Any],
+) -> LiveSession:
+    if not isinstance(strategy, Strategy):
+        raise ConfigError(
+            f"{strategy!r} is not a quantnb.Strategy: subclass qn.Strategy and pass an instance"
+        )
+    syms = _symbols(symbols)
+    config = dict(config)
+    lookback_days = config.pop("lookback_days", 30)
+    ib, sim, engine_options = _split(config)
+    simulated = use_simulator(gateway)
+    if simulated and not paper_trading:
+        raise LiveTradingError(
+            "live trading needs a real IB gateway: the embedded simulator is paper only. Set "
+            f"{ENV_HOST} / {ENV_PORT} to the live gateway and do not pass gateway='sim'"
+        )
+    if simulated:
+        ib_config = IBConfig(**{k: v for k, v in ib.items() if k in ("client_id", "timeout")})
+    else:
+        ib_config = IBConfig.from_env(**ib)
+    session = LiveSession(
+        strategy,
+        syms,
+        interval,
+        simulated=simulated,
+        paper_trading=paper_trading,
+        ib_config=ib_config,
+        lookback_days=lookback_days,
+        sim_options=sim,
+        engine_options=engine_options,
+    )
+    with _SESSIONS_LOCK:
+        old = _SESSIONS.get(session.key)
+        if old is not None and old.engine.is_active:
+            if old.strategy is strategy and old.symbols == syms and old.interval == interval:
+                logger.info("reusing the running session %r", old)
+                return old
+            raise ConfigError(
+                f"a session is already running on this gateway and client id: {old!r}. "
+                "Stop it first (its .stop(), or quantnb.trading.stop_all()), or pass another "
+                "client_id="
+            )
+        _SESSIONS[session.key] = session
+    return session
+
+
+def paper(
+    strategy: Strategy,
+    symbols: Iterable[str] | str,
+    interval: str = "5m",
+    gateway: str | None = None,
+    **config: Any,
+) -> LiveSession:
+    """Paper trade ``strategy``: on the gateway the environment names, or the simulator.
+
+    ``config``: ``lookback_days``, engine options (``commission``, ``slippage``, ``risk``,
+    ``journal``, ``update_interval`` ...), ``client_id``/``host``/``port``/``account``, and
+    ``sim={...}`` for the simulator (``mode``, ``speed``, ``bars``, ``seed`` ...).
+    Refuses (at ``start()``) an account that is not a paper account.
+    """
+    return _session(strategy, symbols, interval, gateway, True, config)
+
+
+def live(
+    strategy: Strategy,
+    symbols: Iterable[str] | str,
+    interval: str = "5m",
+    gateway: str | None = None,
+    **config: Any,
+) -> LiveSession:
+    """Real-money trading: needs QUANTNB_ALLOW_LIVE=1, a real gateway and a non-paper account."""
+    if not live_allowed():
+        found = os.environ.get(ALLOW_LIVE_ENV)
+        raise LiveTradingError(
+            f"real-money trading needs the environment opt-in {ALLOW_LIVE_ENV}=1 "
+            f"({'it is ' + repr(found) if found is not None else 'it is not set'}); "
+            "for paper trading use qn.paper(...)"
+        )
+    return _session(strategy, symbols, interval, gateway, False, config)
+
+
+def sessions() -> list[LiveSession]:
+    """Sessions of this process that are connected or running."""
+    with _SESSIONS_LOCK:
+        return [s for s in _SESSIONS.values() if s.engine.is_active]

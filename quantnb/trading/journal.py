@@ -1,0 +1,432 @@
+"""The live journal: an append-only SQLite record of orders, fills, errors and equity.
+
+Written as things happen (WAL, autocommit), readable at any time from another thread or process,
+so a restarted kernel can see what happened and a new engine can resume without sending twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from quantnb.errors import JournalError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DIRECTORY = Path("quantnb_journal")
+
+_ORDER_COLS = (
+    "order_id",
+    "symbol",
+    "side",
+    "qty",
+    "type",
+    "limit_price",
+    "stop_price",
+    "trail_amount",
+    "trail_percent",
+    "tif",
+    "parent_id",
+    "oca_group",
+    "tag",
+    "status",
+    "filled",
+    "avg_price",
+    "reason",
+    "created",
+    "updated",
+)
+_FILL_COLS = (
+    "exec_id",
+    "order_id",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "commission",
+    "slippage",
+    "time",
+    "source",
+)
+_ERROR_COLS = ("time", "kind", "code", "message", "order_id", "symbol", "detail")
+_EQUITY_COLS = ("time", "equity", "cash", "realized_pnl", "unrealized_pnl", "commissions")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
+    meta TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
+    event TEXT NOT NULL, {", ".join(_ORDER_COLS)});
+CREATE TABLE IF NOT EXISTS fills (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
+    exec_id TEXT NOT NULL UNIQUE, {", ".join(_FILL_COLS[1:])});
+CREATE TABLE IF NOT EXISTS errors (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
+    {", ".join(_ERROR_COLS)});
+CREATE TABLE IF NOT EXISTS equity (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
+    {", ".join(_EQUITY_COLS)});
+CREATE INDEX IF NOT EXISTS orders_by_id ON orders(order_id, seq);
+""" + "".join(
+    f"""
+CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t}
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;"""
+    for t in ("runs", "orders", "fills", "errors", "equity")
+)
+
+
+_INSERT_ORDER = (
+    f"INSERT INTO orders (run_id, recorded, event, {', '.join(_ORDER_COLS)}) "
+    f"VALUES ({', '.join('?' * (len(_ORDER_COLS) + 3))})"
+)
+
+
+class JournalState(NamedTuple):
+    """What a restarted engine needs: orders at their latest state, counted fills, ids."""
+
+    orders: list[Order]
+    exec_ids: set[str]
+    run_id: str | None
+    order_seq: int
+
+
+@dataclass(slots=True)
+class _Counts:
+    orders: int = 0
+    fills: int = 0
+    errors: int = 0
+    equity: int = 0
+    ignored_fills: int = 0
+
+
+def default_path(run_id: str, directory: str | Path | None = None) -> Path:
+    """``./quantnb_journal/<run_id>.sqlite`` (or under ``directory``)."""
+    return Path(directory if directory is not None else DEFAULT_DIRECTORY) / f"{run_id}.sqlite"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _ts(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        t = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if t is pd.NaT:
+        return None
+    if t.tzinfo is None:
+        t = t.tz_localize("UTC")
+    return t.tz_convert("UTC").isoformat()
+
+
+def _time_or_none(value: Any) -> pd.Timestamp | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value)
+
+
+class Journal:
+    """One SQLite file; one writer connection guarded by a lock, readers open their own."""
+
+    def __init__(self, path: str | Path, *, run_id: str | None = None) -> None:
+        self.path = Path(path)
+        self.run_id = run_id
+        self.counts = _Counts()
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db: sqlite3.Connection | None = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalError(f"cannot open the journal {str(self.path)!r}: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return f"Journal({str(self.path)!r}, run_id={self.run_id!r})"
+
+    # ---- writing ----------------------------------------------------------------------------
+    def _write(self, sql: str, values: tuple) -> bool:
+        with self._lock:
+            if self._db is None:
+                raise JournalError(f"the journal {str(self.path)!r} is closed")
+            try:
+                self._db.execute(sql, values)
+            except sqlite3.IntegrityError:
+                return False
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"cannot write to the journal {str(self.path)!r}: {exc}"
+                ) from exc
+        return True
+
+    def _run(self) -> str:
+        return self.run_id or ""
+
+    def record_run(self, run_id: str, **meta: Any) -> None:
+        """Record the start of a run with its (secret-free) metadata; sets ``run_id``."""
+        self.run_id = run_id
+        text = json.dumps(meta, default=str, sort_keys=True)
+        self._write(
+            "INSERT INTO runs (run_id, recorded, meta) VALUES (?, ?, ?)", (run_id, _now(), text)
+        )
+
+    def record_order(self, order: Order, event: str = "") -> None:
+        """Append the order's current state as a new row."""
+        self.record_orders([order], event)
+
+    def record_orders(self, orders: list[Order], event: str = "") -> None:
+        """Append the current state of several orders in one transaction."""
+        if not orders:
+            return
+        run, now = self._run(), _now()
+        rows = [(run, now, event or str(o.status), *_order_values(o)) for o in orders]
+        with self._lock:
+            if self._db is None:
+                raise JournalError(f"the journal {str(self.path)!r} is closed")
+            try:
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.executemany(_INSERT_ORDER, rows)
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"cannot write to the journal {str(self.path)!r}: {exc}"
+                ) from exc
+        self.counts.orders += len(rows)
+
+    def record_fill(self, fill: Fill) -> bool:
+        """Append a fill; False (and nothing written) when its exec_id is already journaled."""
+        if not fill.exec_id:
+            raise JournalError(f"fill of order {fill.order_id!r} has no exec_id; cannot journal it")
+        values = (
+            fill.exec_id,
+            fill.order_id,
+            fill.symbol,
+            str(fill.side),
+            float(fill.qty),
+            float(fill.price),
+            float(fill.commission),
+            float(fill.slippage),
+            _ts(fill.time),
+            fill.source,
+        )
+        cols = ", ".join(_FILL_COLS)
+        marks = ", ".join("?" * (len(_FILL_COLS) + 2))
+        new = self._write(
+            f"INSERT INTO fills (run_id, recorded, {cols}) VALUES ({marks})",
+            (self._run(), _now(), *values),
+        )
+        if new:
+            self.counts.fills += 1
+        else:
+            self.counts.ignored_fills += 1
+        return new
+
+    def record_error(
+        self,
+        kind: str,
+        message: str,
+        *,
+        code: int | None = None,
+        order_id: str | None = None,
+        symbol: str | None = None,
+        detail: str = "",
+        time: Any = None,
+    ) -> None:
+        """Append an error (``detail`` holds a traceback where there is one)."""
+        cols = ", ".join(_ERROR_COLS)
+        self._write(
+            f"INSERT INTO errors (run_id, recorded, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self._run(),
+                _now(),
+                _ts(time) or _now(),
+                kind,
+                code,
+                message,
+                order_id,
+                symbol,
+                detail,
+            ),
+        )
+        self.counts.errors += 1
+
+    def record_equity(
+        self,
+        time: Any,
+        equity: float,
+        cash: float,
+        realized_pnl: float = 0.0,
+        unrealized_pnl: float = 0.0,
+        commissions: float = 0.0,
+    ) -> None:
+        """Append an account snapshot."""
+        cols = ", ".join(_EQUITY_COLS)
+        self._write(
+            f"INSERT INTO equity (run_id, recorded, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self._run(),
+                _now(),
+                _ts(time) or _now(),
+                float(equity),
+                float(cash),
+                float(realized_pnl),
+                float(unrealized_pnl),
+                float(commissions),
+            ),
+        )
+        self.counts.equity += 1
+
+    def flush(self) -> None:
+        """Move the write-ahead log into the main file (every write is already committed)."""
+        with self._lock:
+            if self._db is not None:
+                try:
+                    self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error as exc:
+                    logger.warning("journal checkpoint failed: %s", exc)
+
+    def close(self) -> None:
+        """Flush and close the writer; reading still works afterwards."""
+        self.flush()
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    @property
+    def closed(self) -> bool:
+        return self._db is None
+
+    # ---- reading ----------------------------------------------------------------------------
+    def _read(self, sql: str, params: tuple = ()) -> pd.DataFrame:
+        try:
+            con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read the journal {str(self.path)!r}: {exc}") from exc
+        try:
+            return pd.read_sql_query(sql, con, params=params)
+        except (sqlite3.Error, pd.errors.DatabaseError) as exc:
+            raise JournalError(f"cannot read the journal {str(self.path)!r}: {exc}") from exc
+        finally:
+            con.close()
+
+    @staticmethod
+    def _times(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
+        for c in ("recorded", *cols):
+            if c in df:
+                df[c] = pd.to_datetime(df[c], utc=True, format="ISO8601")
+        return df
+
+    def orders(self, *, latest: bool = False) -> pd.DataFrame:
+        """Every order state change, oldest first (``latest=True``: one row per order)."""
+        if latest:
+            sql = (
+                "SELECT * FROM orders WHERE seq IN (SELECT MAX(seq) FROM orders GROUP BY order_id) "
+                "ORDER BY seq"
+            )
+        else:
+            sql = "SELECT * FROM orders ORDER BY seq"
+        df = self._read(sql).rename(columns={"limit_price": "limit", "stop_price": "stop"})
+        return self._times(df, "created", "updated")
+
+    def fills(self) -> pd.DataFrame:
+        """Every fill once, oldest first."""
+        return self._times(self._read("SELECT * FROM fills ORDER BY seq"), "time")
+
+    def errors(self) -> pd.DataFrame:
+        """Every error, oldest first."""
+        return self._times(self._read("SELECT * FROM errors ORDER BY seq"), "time")
+
+    def equity(self) -> pd.DataFrame:
+        """Account snapshots, oldest first."""
+        return self._times(self._read("SELECT * FROM equity ORDER BY seq"), "time")
+
+    def runs(self) -> pd.DataFrame:
+        """Run starts with their metadata."""
+        return self._times(self._read("SELECT * FROM runs ORDER BY seq"))
+
+    def last_state(self) -> JournalState:
+        """Orders at their latest state, journaled exec ids, the last run id and order number."""
+        rows = self.orders(latest=True)
+        orders = [_order_from_row(r) for r in rows.itertuples(index=False)]
+        exec_ids = set(self._read("SELECT exec_id FROM fills")["exec_id"])
+        runs = self._read("SELECT run_id FROM runs ORDER BY seq DESC LIMIT 1")
+        run_id = str(runs["run_id"].iloc[0]) if len(runs) else None
+        seq = 0
+        for o in orders:
+            head, _, tail = o.id.rpartition("-")
+            if run_id is not None and head == run_id and tail.isdigit():
+                seq = max(seq, int(tail))
+        return JournalState(orders, exec_ids, run_id, seq)
+
+
+def _order_values(order: Order) -> tuple:
+    return (
+        order.id,
+        order.symbol,
+        str(order.side),
+        float(order.qty),
+        str(order.type),
+        order.limit,
+        order.stop,
+        order.trail_amount,
+        order.trail_percent,
+        str(order.tif),
+        order.parent_id,
+        order.oca_group,
+        order.tag,
+        str(order.status),
+        float(order.filled),
+        float(order.avg_price or 0.0),
+        order.reason,
+        _ts(order.created),
+        _ts(order.updated),
+    )
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _order_from_row(r: Any) -> Order:
+    return Order(
+        id=r.order_id,
+        symbol=r.symbol,
+        side=Side(r.side),
+        qty=float(r.qty),
+        type=OrderType(r.type),
+        limit=_num(r.limit),
+        stop=_num(r.stop),
+        trail_amount=_num(r.trail_amount),
+        trail_percent=_num(r.trail_percent),
+        tif=TimeInForce(r.tif),
+        created=_time_or_none(r.created),
+        parent_id=_str(r.parent_id) or None,
+        oca_group=_str(r.oca_group) or None,
+        tag=_str(r.tag),
+        status=OrderStatus(r.status),
+        filled=float(r.filled),
+        avg_price=float(r.avg_price or 0.0),
+        reason=_str(r.reason),
+        updated=_time_or_none(r.updated),
+    )

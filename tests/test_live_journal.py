@@ -1,0 +1,161 @@
+"""The live journal: append-only rows, fills once per exec id, readable elsewhere, resumable."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+
+import pandas as pd
+import pytest
+
+from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side
+from quantnb.errors import JournalError
+from quantnb.trading.journal import Journal, default_path
+
+T0 = pd.Timestamp("2024-01-02 15:00", tz="UTC")
+
+
+def _order(n: int, run: str = "run1", **kw) -> Order:
+    return Order(id=f"{run}-{n}", symbol="AAPL", side=Side.BUY, qty=10, created=T0, **kw)
+
+
+def _fill(exec_id: str, order_id: str = "run1-1", qty: float = 10) -> Fill:
+    return Fill(order_id, "AAPL", Side.BUY, qty, 100.5, 1.0, T0, exec_id=exec_id, source="ib")
+
+
+def test_every_order_state_change_is_a_new_row(tmp_path):
+    j = Journal(tmp_path / "j.sqlite")
+    j.record_run("run1", strategy="Sma", account="DU***1234")
+    o = _order(1, type=OrderType.LIMIT, limit=99.5)
+    j.record_order(o, "created")
+    o.status = OrderStatus.SUBMITTED
+    j.record_order(o)
+    o.status, o.filled, o.avg_price = OrderStatus.FILLED, 10, 99.4
+    j.record_order(o)
+    rows = j.orders()
+    assert list(rows["status"]) == ["pending", "submitted", "filled"]
+    assert list(rows["event"]) == ["created", "submitted", "filled"]
+    assert rows["limit"].iloc[0] == 99.5
+    latest = j.orders(latest=True)
+    assert len(latest) == 1 and latest["status"].iloc[0] == "filled"
+    assert str(rows["created"].dt.tz) == "UTC"
+
+
+def test_fill_with_a_known_exec_id_is_ignored(tmp_path):
+    j = Journal(tmp_path / "j.sqlite", run_id="run1")
+    assert j.record_fill(_fill("e1"))
+    assert not j.record_fill(_fill("e1"))
+    assert j.record_fill(_fill("e2", qty=5))
+    fills = j.fills()
+    assert list(fills["exec_id"]) == ["e1", "e2"]
+    assert list(fills["qty"]) == [10, 5]
+    assert j.counts.fills == 2 and j.counts.ignored_fills == 1
+
+
+def test_a_fill_without_exec_id_is_refused(tmp_path):
+    j = Journal(tmp_path / "j.sqlite")
+    with pytest.raises(JournalError, match="exec_id"):
+        j.record_fill(_fill(""))
+
+
+def test_tables_are_append_only(tmp_path):
+    path = tmp_path / "j.sqlite"
+    j = Journal(path, run_id="r")
+    j.record_fill(_fill("e1"))
+    con = sqlite3.connect(path)
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("UPDATE fills SET qty = 1")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        con.execute("DELETE FROM fills")
+    con.close()
+
+
+def test_errors_and_equity_frames(tmp_path):
+    j = Journal(tmp_path / "j.sqlite", run_id="r")
+    j.record_error("strategy", "ZeroDivisionError: boom", detail="Traceback ...", time=T0)
+    j.record_error("gateway", "No security definition", code=200, symbol="NOPE")
+    j.record_equity(T0, 100_000.0, 90_000.0, realized_pnl=5.0, unrealized_pnl=-2.0)
+    errors = j.errors()
+    assert list(errors["kind"]) == ["strategy", "gateway"]
+    assert errors["code"].iloc[1] == 200 and errors["symbol"].iloc[1] == "NOPE"
+    assert errors["time"].iloc[0] == T0
+    eq = j.equity()
+    assert eq["equity"].iloc[0] == 100_000.0 and eq["unrealized_pnl"].iloc[0] == -2.0
+
+
+def test_last_state_gives_latest_orders_exec_ids_run_and_sequence(tmp_path):
+    j = Journal(tmp_path / "j.sqlite")
+    j.record_run("run1")
+    a, b = _order(1), _order(2, type=OrderType.STOP, stop=90.0)
+    for o in (a, b):
+        j.record_order(o, "created")
+    a.status, a.filled = OrderStatus.FILLED, 10
+    j.record_order(a)
+    j.record_fill(_fill("e1"))
+    j.close()
+    state = Journal(tmp_path / "j.sqlite").last_state()
+    orders, exec_ids, run_id, seq = state
+    assert run_id == "run1" and seq == 2 and exec_ids == {"e1"}
+    by_id = {o.id: o for o in orders}
+    assert by_id["run1-1"].status is OrderStatus.FILLED and by_id["run1-1"].filled == 10
+    assert by_id["run1-2"].status is OrderStatus.PENDING and by_id["run1-2"].stop == 90.0
+    assert by_id["run1-2"].limit is None and by_id["run1-2"].created == T0
+
+
+def test_empty_journal_state(tmp_path):
+    state = Journal(tmp_path / "j.sqlite").last_state()
+    assert state.orders == [] and state.exec_ids == set() and state.run_id is None
+    assert state.order_seq == 0
+
+
+def test_readable_from_another_thread_while_written(tmp_path):
+    j = Journal(tmp_path / "j.sqlite", run_id="r")
+    stop = threading.Event()
+
+    def writer():
+        n = 0
+        while not stop.is_set() and n < 2000:
+            n += 1
+            j.record_fill(_fill(f"e{n}"))
+
+    t = threading.Thread(target=writer)
+    t.start()
+    try:
+        seen = [len(j.fills()) for _ in range(5)]
+    finally:
+        stop.set()
+        t.join()
+    assert seen == sorted(seen)
+    assert len(j.fills()) == j.counts.fills
+
+
+def test_readable_from_another_process(tmp_path):
+    path = tmp_path / "j.sqlite"
+    j = Journal(path, run_id="r")
+    j.record_fill(_fill("e1"))
+    code = (
+        "from quantnb.trading.journal import Journal; import sys; "
+        f"print(len(Journal({str(path)!r}).fills()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+
+
+def test_default_path_and_bad_path(tmp_path):
+    assert default_path("abc").as_posix() == "quantnb_journal/abc.sqlite"
+    assert default_path("abc", tmp_path) == tmp_path / "abc.sqlite"
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(JournalError, match="cannot open"):
+        Journal(blocker / "sub" / "j.sqlite")
+
+
+def test_writing_after_close_is_an_error(tmp_path):
+    j = Journal(tmp_path / "j.sqlite", run_id="r")
+    j.close()
+    assert j.closed
+    with pytest.raises(JournalError, match="closed"):
+        j.record_error("x", "y")
+    assert len(j.errors()) == 0
