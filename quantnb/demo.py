@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 
 import quantnb as qn
@@ -18,8 +19,7 @@ from quantnb.strategies import SmaCross
 SYMBOLS = ["AAPL", "MSFT"]
 
 
-def run_backtest(out: Path) -> qn.BacktestResult:
-    strat = SmaCross(fast=10, slow=30, qty=100)
+def run_backtest(strat: SmaCross, out: Path) -> qn.BacktestResult:
     bars = qn.data.sample(SYMBOLS, interval="1d", start="2020-01-01", end="2023-12-31")
     res = qn.backtest(strat, bars, cash=100_000)
     print(f"Backtest: {strat!r} on {', '.join(SYMBOLS)}, daily sample bars 2020-2023")
@@ -31,21 +31,55 @@ def run_backtest(out: Path) -> qn.BacktestResult:
     return res
 
 
+def run_paper(strat: SmaCross, out: Path, bars: int = 60, timeout: float = 60.0) -> int:
+    """Paper trade the same strategy object on the embedded simulator for ``bars`` bars."""
+    print(f"\nPaper trading the same {strat!r} on the embedded gateway simulator")
+    print(f"(one-minute bars, market time at 600x wall time, {bars} bars per symbol)")
+    session = qn.paper(
+        strat,
+        SYMBOLS,
+        interval="1m",
+        lookback_days=1,
+        journal_dir=str(out / "journal"),
+        sim={"speed": 600, "seed": 0},
+    )
+    session.start(wait=True)
+    target = bars * len(SYMBOLS)
+    deadline = time.monotonic() + timeout
+    try:
+        while session.status["bars_processed"] < target and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        session.stop()
+    status = session.status
+    print(f"bars processed: {status['bars_processed']}, account {status['account']}")
+    fills = session.fills
+    cols = [c for c in ("time", "symbol", "side", "qty", "price", "commission") if c in fills]
+    print("\nfills:")
+    print(fills[cols].to_string(index=False) if len(fills) else "(none)")
+    positions = session.positions
+    print("\npositions:")
+    print(positions.to_string(index=False) if len(positions) else "(flat)")
+    errors = session.errors
+    if len(errors):
+        print(f"\n{len(errors)} errors logged; see the journal")
+    print(f"\njournal: {status['journal']}")
+    return 0 if status["bars_processed"] >= target else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m quantnb.demo", description=__doc__)
     ap.add_argument("--out", default="out", help="folder for the plot and the journal")
     ap.add_argument("--no-paper", action="store_true", help="stop after the backtest")
+    ap.add_argument("--bars", type=int, default=60, help="one-minute bars to paper trade")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     out = Path(args.out)
-    run_backtest(out)
+    strat = SmaCross(fast=10, slow=30, qty=100)
+    run_backtest(strat, out)
     if args.no_paper:
         return 0
-    try:
-        from quantnb.trading.demo import run_paper
-    except ImportError:
-        return 0
-    return run_paper(out, SYMBOLS)
+    return run_paper(strat, out, bars=args.bars)
 
 
 if __name__ == "__main__":
