@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from quantnb import data, ind
@@ -39,6 +40,9 @@ from quantnb.errors import (
 from quantnb.results import BacktestResult
 
 __version__ = "0.1.0"
+
+# A library logs; the application decides where to. (Configure logging to see quantnb's.)
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "BacktestResult",

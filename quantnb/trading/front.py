@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
 
+from quantnb.domain.model import OrderType
 from quantnb.engine.strategy import Strategy
-from quantnb.errors import ConfigError, LiveTradingError
+from quantnb.errors import ConfigError, GatewayError, LiveTradingError
 from quantnb.ib.config import ENV_HOST, ENV_PORT, IBConfig, is_configured
 from quantnb.trading.engine import ALLOW_LIVE_ENV, LiveStrategyEngine, _symbols, live_allowed
 
@@ -62,6 +64,7 @@ class LiveSession:
         self.lookback_days = lookback_days
         self.sim_options = sim_options
         self.sim: Any = None
+        self._primed = False
         key = ("sim", ib_config.client_id) if simulated else None
         self.engine = LiveStrategyEngine(
             paper_trading=paper_trading, config=ib_config, registry_key=key, **engine_options
@@ -126,6 +129,30 @@ class LiveSession:
             with _SESSIONS_LOCK:
                 if _SESSIONS.get(self.key) is self:
                     del _SESSIONS[self.key]
+
+    def step(self, n: int = 1, timeout: float = 10.0) -> LiveSession:
+        """Advance a manual-mode simulator ``n`` bars, one at a time, each time waiting until
+        the engine has handled the bar and its market orders have filled: a deterministic run."""
+        if self.sim is None or self.sim.config.mode != "manual":
+            raise ConfigError(
+                "step() drives the embedded simulator in manual mode: create the session with "
+                "sim={'mode': 'manual'} and start() it first"
+            )
+        engine = self.engine
+        if not self._primed:
+            # a bar is known to be complete when the next one starts: open the first one
+            self.sim.step(1)
+            self._primed = True
+        for _ in range(int(n)):
+            target = engine.groups_processed + 1
+            self.sim.step(1)
+            _wait(lambda t=target: engine.groups_processed >= t, timeout, "the next bar")
+            _wait(
+                lambda: not [o for o in engine.broker.open_orders() if o.type is OrderType.MARKET],
+                timeout,
+                "market orders to fill",
+            )
+        return self
 
     def dashboard(self, **kwargs: Any) -> Any:
         """A live ipywidgets dashboard of this session (needs ``pip install quantnb[notebook]``)."""
@@ -277,3 +304,11 @@ def sessions() -> list[LiveSession]:
     """Sessions of this process that are connected or running."""
     with _SESSIONS_LOCK:
         return [s for s in _SESSIONS.values() if s.engine.is_active]
+
+
+def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise GatewayError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.002)
