@@ -1,7 +1,7 @@
 """Pytest helpers for users' own tests: a running gateway simulator in one line, and ``eventually``.
 
-Registered as a pytest plugin (entry point ``pytest11``), so ``def test_x(ib_sim): ...`` just works.
-The simulator is imported only when a test asks for it.
+Registered as a pytest plugin (entry point ``pytest11``), so ``def test_x(ib_sim): ...`` just
+works. The simulator is imported only when a test asks for it.
 """
 
 from __future__ import annotations
@@ -39,10 +39,22 @@ def eventually(
         sleep(interval)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "ib_sim(**settings): settings for the ib_sim fixture's GatewaySimulator"
+    )
+
+
 @pytest.fixture
-def ib_sim() -> Iterator[GatewaySimulator]:
-    """A gateway simulator on a free loopback port, in manual clock mode, stopped after the test."""
+def ib_sim(request: pytest.FixtureRequest) -> Iterator[GatewaySimulator]:
+    """A gateway simulator on a free loopback port, stopped after the test.
+
+    Manual clock by default (the market moves on ``ib_sim.step()``); change any setting with a
+    marker: ``@pytest.mark.ib_sim(mode="realtime", speed=60, symbols=["AAPL"])``.
+    """
     from quantnb.sim import GatewaySimulator
 
-    with GatewaySimulator(mode="manual") as sim:
+    marker = request.node.get_closest_marker("ib_sim")
+    settings = {"mode": "manual", **(marker.kwargs if marker else {})}
+    with GatewaySimulator(**settings) as sim:
         yield sim

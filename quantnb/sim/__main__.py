@@ -50,8 +50,7 @@ def _fail(message: str, code: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from quantnb.sim.child import serve_control
-    from quantnb.sim.control import GatewaySimulator, _InProcess
-    from quantnb.sim.state import SimState
+    from quantnb.sim.control import GatewaySimulator
 
     try:
         config = SimConfig(
@@ -68,18 +67,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         state_path = Path(args.state) if args.state else None
         if state_path is not None and state_path.exists():
-            state = SimState.load(state_path)
-            state.config = config = state.config.with_overrides(host=args.host, port=args.port)
+            sim = GatewaySimulator.from_state(state_path, host=args.host, port=args.port)
+            config = sim.config
         else:
-            state = SimState(config)
-        sim = GatewaySimulator(config)
-        sim._backend = _InProcess(state)
+            sim = GatewaySimulator(config)
         sim.start()
     except QuantnbError as exc:
         return _fail(str(exc), 2 if "listen" not in str(exc) else 1)
 
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    done = threading.Event()  # set by the control channel's shutdown
+    # SIGTERM stops like Ctrl-C; a handler that set the Event could deadlock on its lock
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.machine:
         control = serve_control(sim, state_path, done) if args.control_port is not None else 0
         print(json.dumps({"port": sim.port, "control_port": control}), flush=True)
@@ -97,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         sim.stop()
         if state_path is not None and not args.machine:
-            sim._backend.state.save(state_path)
+            sim.save(state_path)
     if not args.machine:
         print("stopped")
     return 0

@@ -134,10 +134,18 @@ class Account:
             created=now,
             day=self.market.session_of_next_trade(),
         )
+        parent = self.orders.get((client_id, req.parent_id)) if req.parent_id else None
+        if parent is not None and parent.status != FILLED:
+            if parent.is_done:
+                why = "Order rejected - reason:the parent order is no longer working"
+                return [("error", client_id, req.order_id, 201, why)]
+            rec.held = True
+            rec.status = PRE_SUBMITTED
         self.orders[key] = rec
         self.working.setdefault(rec.contract.symbol, []).append(rec)
         events: list[Event] = [("open", rec)]
-        events += self._match_now(rec)
+        if not rec.held:
+            events += self._match_now(rec)
         return events
 
     def _new_perm_id(self) -> int:
@@ -231,7 +239,34 @@ class Account:
             )
             return [("error", client_id, order_id, 10148, text)]
         self._finish(rec, CANCELLED, "Cancelled by the client")
-        return [("status", rec), ("error", client_id, order_id, 202, "Order Canceled - reason:")]
+        events: list[Event] = [
+            ("status", rec), ("error", client_id, order_id, 202, "Order Canceled - reason:")
+        ]  # fmt: skip
+        for child in self._children(rec):
+            if not child.is_done:
+                self._finish(child, CANCELLED, "Parent cancelled")
+                events.append(("status", child))
+        return events
+
+    def _children(self, rec: OrderRecord) -> list[OrderRecord]:
+        return [
+            r for r in self.orders.values()
+            if r.parent_id == rec.order_id and r.client_id == rec.client_id
+        ]  # fmt: skip
+
+    def _siblings(self, rec: OrderRecord) -> list[OrderRecord]:
+        """Working orders that one-cancels-all ties to ``rec``: its OCA group, or the other
+        children of its bracket parent."""
+        out = []
+        for recs in self.working.values():
+            for r in recs:
+                if r is rec or r.client_id != rec.client_id:
+                    continue
+                if (rec.oca_group and r.oca_group == rec.oca_group) or (
+                    rec.parent_id and r.parent_id == rec.parent_id
+                ):
+                    out.append(r)
+        return out
 
     def cancel_all(self) -> list[Event]:
         """Global cancel: every working order of every client."""
@@ -270,6 +305,8 @@ class Account:
 
     def _match_now(self, rec: OrderRecord) -> list[Event]:
         """Match a new or modified order against the current price, as a one-price bar."""
+        if rec.held:
+            return []
         last = self.market.last[rec.contract.symbol]
         return self._try(rec, last, last, last)
 
@@ -285,8 +322,11 @@ class Account:
                     if rec.tif == "DAY" and rec.day != self.market.days[s.symbol].key:
                         self._finish(rec, CANCELLED, "DAY order expired")
                         events.append(("status", rec))
-            for rec in list(recs):
-                events += self._try(rec, s.open, s.high, s.low)
+            # stops first: when a bracket's stop-loss and take-profit both trade in one slice,
+            # OHLC cannot say which came first, so assume the worse one did
+            for rec in sorted(recs, key=lambda r: r.order_type not in ("STP", "STP LMT")):
+                if not rec.is_done and not rec.held:
+                    events += self._try(rec, s.open, s.high, s.low)
         return events
 
     def on_price(self, s: Slice) -> list[Event]:
@@ -363,12 +403,23 @@ class Account:
             realized_pnl=round(realized - commission, 4) if closing else None,
         )
         self.executions.append(execution)
+        events: list[Event] = [("fill", rec, execution), ("position", symbol)]
+        for sibling in self._siblings(rec):
+            self._finish(sibling, CANCELLED, "OCA group filled")
+            events.append(("status", sibling))
         if rec.remaining <= _EPS:
             self._finish(rec, FILLED, "Filled")
+            for child in self._children(rec):
+                if child.held:
+                    child.held = False
+                    stop = child.order_type in ("STP", "STP LMT")
+                    child.status = PRE_SUBMITTED if stop else SUBMITTED
+                    events.append(("status", child))
+                    events += self._match_now(child)
         else:
             rec.status = SUBMITTED
             rec.order.status = OrderStatus.PARTIALLY_FILLED
-        return [("fill", rec, execution), ("position", symbol)]
+        return events
 
     def mark(self, slices: list[Slice]) -> None:
         for s in slices:

@@ -119,7 +119,7 @@ def serve_control(sim: Any, state_path: Path | None, done: threading.Event) -> i
                     if op == "shutdown":
                         sim.stop()
                         if state_path is not None:
-                            sim._backend.state.save(state_path)
+                            sim.save(state_path)
                         reply: dict[str, Any] = {"result": None}
                         done.set()
                     else:

@@ -61,10 +61,20 @@ class GatewaySimulator:
 
     @classmethod
     def from_state(cls, path: str | Path, **settings: Any) -> GatewaySimulator:
-        """A simulator that continues from a state written by ``save``."""
+        """A simulator that continues from a state written by ``save`` (``settings`` such as
+        ``port`` or ``host`` may change where it listens)."""
         state = SimState.load(path)
-        sim = cls(state.config.with_overrides(**settings) if settings else state.config)
+        if settings:
+            state.config = state.config.with_overrides(**settings)
+        return cls._of(state)
+
+    @classmethod
+    def _of(cls, state: SimState) -> GatewaySimulator:
+        sim = cls.__new__(cls)
+        sim.config = state.config
+        sim._bars = None
         sim._backend = _InProcess(state)
+        sim._started = False
         return sim
 
     # --- life cycle ---
@@ -113,7 +123,7 @@ class GatewaySimulator:
 
     @property
     def symbols(self) -> list[str]:
-        return list(self.config.symbols) if not self._bars else [s.upper() for s in self._bars]
+        return list(self.config.symbols)
 
     # --- faults and the clock ---
 
@@ -181,6 +191,10 @@ class GatewaySimulator:
     def connected_clients(self) -> list[int]:
         """Client ids with a live API session."""
         return sorted(self._backend.call("connected_clients"))
+
+    def frames_sent(self) -> int:
+        """Messages sent to the clients connected now (for benchmarks)."""
+        return int(self._backend.call("frames_sent"))
 
     def save(self, path: str | Path) -> None:
         """Write market and account state to ``path`` (``from_state`` reads it back)."""
@@ -258,6 +272,9 @@ class Commands:
 
     def connected_clients(self) -> list[int]:
         return list(self._server().clients)
+
+    def frames_sent(self) -> int:
+        return sum(s.sent for s in self._server().sessions)
 
     def save(self, path: str) -> None:
         self.state.save(path)
@@ -340,6 +357,15 @@ class _InProcess:
 
     def call(self, name: str, *args: Any) -> Any:
         method = getattr(self.commands, name)
+        if self._loop is None and name in (
+            "save",
+            "now",
+            "price",
+            "positions",
+            "executions",
+            "account_values",
+        ):
+            return method(*args)  # stopped: nothing else touches the state
 
         async def run() -> Any:
             return method(*args)

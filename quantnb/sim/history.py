@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -197,3 +198,19 @@ def rows(
         )
         for j, name in enumerate(names)
     ]
+
+
+@dataclass(slots=True)
+class LiveBars:
+    """A keep-up-to-date historical subscription: the bar being built."""
+
+    symbol: str
+    size: BarSize
+    format_date: int
+    key: int = -1
+    label: str = ""
+    o: float = math.nan
+    h: float = math.nan
+    lo: float = math.nan
+    c: float = math.nan
+    v: float = 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -47,6 +47,7 @@ class OrderRecord:
     completed_time: str = ""
     completed_status: str = ""
     day: object = None
+    held: bool = False  # a bracket child waiting for its parent to fill
 
     @property
     def remaining(self) -> float:
@@ -77,10 +78,3 @@ class ExecutionRecord:
     commission: float
     realized_pnl: float | None
     liquidity: int = 2  # 1 added, 2 removed
-
-
-@dataclass(slots=True)
-class AccountSnapshot:
-    """Account values at one moment, for the 6/63/73 messages."""
-
-    values: dict[str, float] = field(default_factory=dict)

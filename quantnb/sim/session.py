@@ -1,4 +1,4 @@
-"""One client connection: handshake, start-up, then a table from incoming message id to handler.
+"""One client connection: handshake, start-up, then each request to its handler in ``HANDLERS``.
 
 A session holds only what belongs to the connection (client id, subscriptions, output buffer);
 market and account live in the server's ``SimState`` and outlive the session.
@@ -10,20 +10,14 @@ import asyncio
 import logging
 import math
 import socket
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-
-from quantnb.sim import history
+from quantnb.sim import handlers, history
 from quantnb.sim import messages as msg
-from quantnb.sim.account import OrderRequest
 from quantnb.sim.contracts import ContractQuery, SimContract, resolve
 from quantnb.sim.market import EXCHANGE_TZ, NS, Slice
 from quantnb.sim.records import ExecutionRecord, OrderRecord
-from quantnb.sim.wire import FrameReader, ProtocolError, handshake_reply, negotiate, parse_ib_time
+from quantnb.sim.wire import FrameReader, ProtocolError, handshake_reply, negotiate
 from quantnb.sim.wire import parse_version_range as _parse_versions
 
 if TYPE_CHECKING:
@@ -32,39 +26,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _NO_SECURITY = "No security definition has been found for the request"
-_HMDS = "Historical Market Data Service error message:"
 # live and delayed tick types: bid, ask, last, high, low, close, open, volume
 _LIVE_TICKS = (1, 2, 4, 6, 7, 9, 14, 8)
 _DELAYED_TICKS = (66, 67, 68, 72, 73, 75, 76, 74)
-_WHAT_TO_SHOW = {
-    "TRADES",
-    "MIDPOINT",
-    "BID",
-    "ASK",
-    "BID_ASK",
-    "ADJUSTED_LAST",
-    "HISTORICAL_VOLATILITY",
-    "OPTION_IMPLIED_VOLATILITY",
-    "AGGTRADES",
-    "SCHEDULE",
-}
 _STRING_VALUES = (("AccountType", "INDIVIDUAL", ""), ("Currency", "USD", "USD"))
-
-
-@dataclass(slots=True)
-class _LiveBars:
-    """A keep-up-to-date historical subscription: the bar being built."""
-
-    symbol: str
-    size: history.BarSize
-    format_date: int
-    key: int = -1
-    label: str = ""
-    o: float = math.nan
-    h: float = math.nan
-    lo: float = math.nan
-    c: float = math.nan
-    v: float = 0.0
 
 
 class Session(asyncio.Protocol):
@@ -79,12 +44,13 @@ class Session(asyncio.Protocol):
         self.client_id: int | None = None
         self.transport: asyncio.Transport | None = None
         self.out: list[bytes] = []
+        self.sent = 0  # messages sent, for statistics
         self.pending: list[list[str]] = []
         self.data_type = 1
         self.ticks: dict[str, list[int]] = {}  # symbol -> reqIds
         self.tick_symbols: dict[int, str] = {}
         self.rt_bars: dict[int, str] = {}
-        self.live_bars: dict[int, _LiveBars] = {}
+        self.live_bars: dict[int, history.LiveBars] = {}
         self.positions_sub = False
         self.account_sub = False
         self.account_multi: set[int] = set()
@@ -121,6 +87,7 @@ class Session(asyncio.Protocol):
 
     def send(self, data: bytes) -> None:
         self.out.append(data)
+        self.sent += 1
 
     def flush(self) -> None:
         """Write what has been queued, after the configured latency."""
@@ -162,7 +129,7 @@ class Session(asyncio.Protocol):
             elif self.phase == "start":
                 self._start_api(fields)
             elif self.phase == "ready":
-                handler = HANDLERS.get(int(fields[0]))
+                handler = handlers.HANDLERS.get(int(fields[0]))
                 if handler is None:
                     log.debug("ignoring message id %s", fields[0])
                 else:
@@ -264,7 +231,7 @@ class Session(asyncio.Protocol):
                     if s.symbol == sub.symbol:
                         self._update_live_bar(req_id, sub, s)
 
-    def _update_live_bar(self, req_id: int, sub: _LiveBars, s: Slice) -> None:
+    def _update_live_bar(self, req_id: int, sub: history.LiveBars, s: Slice) -> None:
         day = self.state.market.day_key(s.time)
         key = history.group_key(sub.size, s.time, day)
         if key != sub.key:
@@ -397,378 +364,3 @@ class Session(asyncio.Protocol):
                     req_id, pos.qty, un + pos.realized_pnl, un, pos.realized_pnl, pos.qty * price
                 )
             )
-
-
-# --- request handlers: (session, fields) -> None --------------------------------------------------
-
-
-def _float(text: str) -> float | None:
-    if text in ("", "None"):
-        return None
-    value = float(text)
-    return None if value >= 1e300 else value
-
-
-def _req_mkt_data(s: Session, f: list[str]) -> None:
-    req_id = int(f[2])
-    contract = s.contract(req_id, f, 3)
-    if contract is None:
-        return
-    i = 15
-    if f[i] == "1":  # delta-neutral contract follows
-        i += 3
-    i += 1
-    snapshot = f[i + 1] == "1" or f[i + 2] == "1"
-    s.send(msg.market_data_type(req_id, s.data_type if s.data_type in (1, 2, 3, 4) else 1))
-    s.send_ticks_now(req_id, contract.symbol)
-    if snapshot:
-        s.send(msg.tick_snapshot_end(req_id))
-        return
-    s.tick_symbols[req_id] = contract.symbol
-    s.ticks.setdefault(contract.symbol, []).append(req_id)
-
-
-def _cancel_mkt_data(s: Session, f: list[str]) -> None:
-    req_id = int(f[2])
-    symbol = s.tick_symbols.pop(req_id, None)
-    if symbol is not None:
-        s.ticks[symbol].remove(req_id)
-        if not s.ticks[symbol]:
-            del s.ticks[symbol]
-
-
-def _place_order(s: Session, f: list[str]) -> None:
-    order_id = int(f[1])
-    server = s.server
-    if server.drop_orders > 0:
-        server.drop_orders -= 1
-        log.info("dropping order %s of client %s as asked", order_id, s.client_id)
-        return
-    contract = s.contract(order_id, f, 2)
-    if contract is None:
-        return
-    if server.reject_orders > 0:
-        server.reject_orders -= 1
-        s.send(msg.error(order_id, 201, f"Order rejected - reason:{server.reject_reason}"))
-        return
-    req = OrderRequest(
-        order_id=order_id,
-        contract=contract,
-        action=f[16].upper(),
-        qty=float(f[17] or 0),
-        order_type=f[18].upper(),
-        lmt_price=_float(f[19]),
-        aux_price=_float(f[20]),
-        tif=(f[21] or "DAY").upper(),
-        oca_group=f[22],
-        order_ref=f[26],
-        transmit=f[27] != "0",
-        parent_id=int(f[28] or 0),
-        outside_rth=f[33] == "1",
-    )
-    server.dispatch(s.state.account.place(s.client_id or 0, req))
-
-
-def _cancel_order(s: Session, f: list[str]) -> None:
-    s.server.dispatch(s.state.account.cancel(s.client_id or 0, int(f[2])))
-
-
-def _req_open_orders(s: Session, f: list[str], everyone: bool = False) -> None:
-    for rec in s.state.account.open_orders(None if everyone else s.client_id):
-        s.send_open(rec)
-    s.send(msg.open_order_end())
-
-
-def _req_all_open_orders(s: Session, f: list[str]) -> None:
-    _req_open_orders(s, f, everyone=True)
-
-
-def _req_account_updates(s: Session, f: list[str]) -> None:
-    subscribe = f[2] == "1"
-    s.account_sub = subscribe
-    if not subscribe:
-        return
-    account = s.state.account
-    s.send_account_values()
-    s.send_portfolio()
-    now = s.state.market.now().tz_convert(EXCHANGE_TZ)
-    s.send(msg.account_time(now.strftime("%H:%M")))
-    s.send(msg.account_download_end(account.id))
-
-
-def _req_executions(s: Session, f: list[str]) -> None:
-    req_id = int(f[2])
-    since = None
-    if len(f) > 5 and f[5].strip():
-        try:
-            since = parse_ib_time(f[5])
-        except ValueError:
-            since = None
-    found = s.state.account.executions_matching(
-        int(f[3] or 0),
-        f[4] if len(f) > 4 else "",
-        since,
-        f[6] if len(f) > 6 else "",
-        f[9] if len(f) > 9 else "",
-    )
-    for e in found:
-        s.send(msg.exec_details(req_id, e))
-        s.send(msg.commission_report(e))
-    s.send(msg.exec_details_end(req_id))
-
-
-def _req_ids(s: Session, f: list[str]) -> None:
-    s.send(msg.next_valid_id(s.state.account.next_order_id))
-
-
-def _req_contract_details(s: Session, f: list[str]) -> None:
-    req_id = int(f[2])
-    contract = s.contract(req_id, f, 3)
-    if contract is not None:
-        s.send(msg.contract_details(req_id, contract))
-        s.send(msg.contract_details_end(req_id))
-
-
-def _req_managed_accounts(s: Session, f: list[str]) -> None:
-    s.send(msg.managed_accounts([s.state.account.id]))
-
-
-def _req_historical_data(s: Session, f: list[str]) -> None:
-    req_id = int(f[1])
-    contract = s.contract(req_id, f, 2)
-    if contract is None:
-        return
-    end_text, bar_text, duration, rth, what, fmt = f[15], f[16], f[17], f[18], f[19], f[20]
-    keep_up = f[21] == "1" if len(f) > 21 else False
-    problem = s.server.pacing_violation((contract.symbol, end_text, bar_text, duration, what, rth))
-    if problem:
-        s.send(msg.error(req_id, 162, _HMDS + problem))
-        return
-    try:
-        bars, start_text, end_out, size, last_key = _history(
-            s, contract, end_text, bar_text, duration, rth == "1", what, int(fmt or 1)
-        )
-    except history.HistoryError as exc:
-        s.send(msg.error(req_id, 162, _HMDS + str(exc)))
-        return
-    s.send(msg.historical_data(req_id, start_text, end_out, bars))
-    if keep_up:
-        sub = _LiveBars(contract.symbol, size, int(fmt or 1), key=last_key)
-        if bars:
-            sub.label, sub.o, sub.h, sub.lo, sub.c, sub.v = bars[-1][:6]
-        s.live_bars[req_id] = sub
-
-
-def _history(
-    s: Session,
-    contract: SimContract,
-    end_text: str,
-    bar_text: str,
-    duration: str,
-    rth: bool,
-    what: str,
-    fmt: int,
-) -> tuple[list, str, str, history.BarSize, int]:
-    market = s.state.market
-    size = history.parse_bar_size(bar_text)
-    if size.seconds < market.interval_ns // NS and size.unit == "intraday":
-        raise history.HistoryError(
-            f"bar size {bar_text!r} is finer than the simulator's "
-            f"{market.interval_ns // NS}-second bars"
-        )
-    if market.daily and size.unit == "intraday":
-        raise history.HistoryError(f"bar size {bar_text!r} is finer than the daily bars served")
-    if what.upper() not in _WHAT_TO_SHOW:
-        raise history.HistoryError(f"whatToShow {what!r} is not valid")
-    now = market.now()
-    if end_text.strip():
-        try:
-            end = min(parse_ib_time(end_text), now)
-        except ValueError as exc:
-            raise history.HistoryError(str(exc)) from exc
-    else:
-        end = now
-    fetch_from = end.value - history.day_span_guess(duration) * 86_400 * NS
-    times, values = market.history(contract.symbol, fetch_from, end.value)
-    days = market.day_keys(times)
-    sessions = np.unique(days) if duration.strip().upper().endswith("D") else None
-    start = history.window_start(duration, end, sessions)
-    if size.unit == "intraday":
-        start -= start % (size.seconds * NS)  # whole bars only
-    keep = times >= start
-    if rth and not market.daily and len(times):
-        local = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(EXCHANGE_TZ)
-        minutes = local.hour * 60 + local.minute
-        keep &= np.asarray((minutes >= 570) & (minutes < 960))
-    times, values, days = times[keep], values[:, keep], days[keep]
-    label_times, label_days, out = history.aggregate(times, values, days, size)
-    bars = history.rows(label_times, label_days, out, size, fmt, EXCHANGE_TZ)
-    last_key = -1
-    if len(label_times):
-        last_key = history.group_key(size, int(times[-1]), int(days[-1]))
-    stamp = "%Y%m%d %H:%M:%S UTC"
-    start_text = pd.Timestamp(max(start, 0), tz="UTC").strftime(stamp)
-    return bars, start_text, end.strftime(stamp), size, last_key
-
-
-def _cancel_historical_data(s: Session, f: list[str]) -> None:
-    s.live_bars.pop(int(f[2]), None)
-
-
-def _req_head_timestamp(s: Session, f: list[str]) -> None:
-    req_id = int(f[1])
-    if s.contract(req_id, f, 2) is None:
-        return
-    fmt = f[17] if len(f) > 17 else "1"
-    head = s.state.market.head_ns()
-    if fmt == "2":
-        text = str(head // NS)
-    else:
-        text = pd.Timestamp(head, tz="UTC").strftime("%Y%m%d-%H:%M:%S")
-    s.send(msg.head_timestamp(req_id, text))
-
-
-def _req_current_time(s: Session, f: list[str]) -> None:
-    s.send(msg.current_time(s.state.market.now_ns() // NS))
-
-
-def _req_real_time_bars(s: Session, f: list[str]) -> None:
-    req_id = int(f[2])
-    contract = s.contract(req_id, f, 3)
-    if contract is not None:
-        s.rt_bars[req_id] = contract.symbol
-
-
-def _cancel_real_time_bars(s: Session, f: list[str]) -> None:
-    s.rt_bars.pop(int(f[2]), None)
-
-
-def _global_cancel(s: Session, f: list[str]) -> None:
-    s.server.dispatch(s.state.account.cancel_all())
-
-
-def _req_market_data_type(s: Session, f: list[str]) -> None:
-    s.data_type = int(f[2] or 1)
-
-
-def _req_positions(s: Session, f: list[str]) -> None:
-    s.positions_sub = True
-    account = s.state.account
-    for contract, qty, avg in account.positions():
-        s.send(msg.position(account.id, contract, qty, avg))
-    s.send(msg.position_end())
-
-
-def _cancel_positions(s: Session, f: list[str]) -> None:
-    s.positions_sub = False
-
-
-def _req_account_summary(s: Session, f: list[str]) -> None:
-    req_id = int(f[2])
-    tags_text = f[4] if len(f) > 4 else "All"
-    tags = None if tags_text.strip() in ("", "All") else {t.strip() for t in tags_text.split(",")}
-    s.summaries[req_id] = tags
-    s.send_summary(req_id, tags)
-
-
-def _cancel_account_summary(s: Session, f: list[str]) -> None:
-    s.summaries.pop(int(f[2]), None)
-
-
-def _req_positions_multi(s: Session, f: list[str]) -> None:
-    req_id = int(f[2])
-    account = s.state.account
-    for contract, qty, avg in account.positions():
-        s.send(msg.position_multi(req_id, account.id, contract, qty, avg))
-    s.send(msg.position_multi_end(req_id))
-
-
-def _req_account_updates_multi(s: Session, f: list[str]) -> None:
-    req_id = int(f[2])
-    s.account_multi.add(req_id)
-    s.send_account_values(req_id)
-    s.send(msg.account_update_multi_end(req_id))
-
-
-def _cancel_account_updates_multi(s: Session, f: list[str]) -> None:
-    s.account_multi.discard(int(f[2]))
-
-
-def _req_matching_symbols(s: Session, f: list[str]) -> None:
-    req_id, pattern = int(f[1]), f[2].upper()
-    found = [c for sym, c in s.state.market.contracts.items() if sym.startswith(pattern)]
-    s.send(msg.symbol_samples(req_id, found[:16]))
-
-
-def _req_pnl(s: Session, f: list[str]) -> None:
-    s.pnl_subs.add(int(f[1]))
-    s.send_pnl()
-
-
-def _cancel_pnl(s: Session, f: list[str]) -> None:
-    s.pnl_subs.discard(int(f[1]))
-
-
-def _req_pnl_single(s: Session, f: list[str]) -> None:
-    req_id, con_id = int(f[1]), int(f[4] or 0)
-    market = s.state.market
-    symbol = next((sym for sym, c in market.contracts.items() if c.con_id == con_id), None)
-    if symbol is None:
-        s.send(msg.error(req_id, 200, _NO_SECURITY))
-        return
-    s.pnl_single[req_id] = symbol
-    s.send_pnl()
-
-
-def _cancel_pnl_single(s: Session, f: list[str]) -> None:
-    s.pnl_single.pop(int(f[1]), None)
-
-
-def _req_completed_orders(s: Session, f: list[str]) -> None:
-    for rec in s.state.account.completed_orders():
-        s.send(msg.completed_order(rec))
-    s.send(msg.completed_orders_end())
-
-
-def _ignore(s: Session, f: list[str]) -> None:
-    pass
-
-
-HANDLERS: dict[int, Callable[[Session, list[str]], None]] = {
-    1: _req_mkt_data,
-    2: _cancel_mkt_data,
-    3: _place_order,
-    4: _cancel_order,
-    5: _req_open_orders,
-    6: _req_account_updates,
-    7: _req_executions,
-    8: _req_ids,
-    9: _req_contract_details,
-    15: _ignore,  # reqAutoOpenOrders
-    16: _req_all_open_orders,
-    17: _req_managed_accounts,
-    20: _req_historical_data,
-    25: _cancel_historical_data,
-    49: _req_current_time,
-    50: _req_real_time_bars,
-    51: _cancel_real_time_bars,
-    58: _global_cancel,
-    59: _req_market_data_type,
-    61: _req_positions,
-    62: _req_account_summary,
-    63: _cancel_account_summary,
-    64: _cancel_positions,
-    71: _ignore,  # a repeated startApi
-    74: _req_positions_multi,
-    75: _ignore,  # cancelPositionsMulti
-    76: _req_account_updates_multi,
-    77: _cancel_account_updates_multi,
-    81: _req_matching_symbols,
-    87: _req_head_timestamp,
-    90: _ignore,  # cancelHeadTimestamp
-    92: _req_pnl,
-    93: _cancel_pnl,
-    94: _req_pnl_single,
-    95: _cancel_pnl_single,
-    99: _req_completed_orders,
-}

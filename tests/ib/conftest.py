@@ -27,7 +27,8 @@ except ImportError:  # the ib_insync environment
     except ImportError:
         pytest.skip("needs ib_async or ib_insync", allow_module_level=True)
 
-from quantnb.testing import eventually, ib_sim  # noqa: F401  (the fixture, for this directory)
+# the plugin's fixture and marker, also where quantnb is not installed as a plugin
+from quantnb.testing import eventually, ib_sim, pytest_configure  # noqa: F401
 
 
 class ClientErrors(logging.Handler):

@@ -76,3 +76,9 @@ def test_context_manager_stops_listening(connect, client_errors):
     assert repr(sim).startswith("GatewaySimulator(stopped")
     with pytest.raises(ConnectionRefusedError):
         connect(sim)
+
+
+@pytest.mark.ib_sim(symbols=["IBM"], account="DU7654321")
+def test_the_ib_sim_marker_configures_the_fixture(ib_sim, ib, ibc):
+    assert ib.managedAccounts() == ["DU7654321"]
+    assert ib.qualifyContracts(ibc.Stock("IBM", "SMART", "USD"))[0].conId > 0

@@ -83,3 +83,24 @@ def test_set_price_pushes_a_tick(ib_sim, ib, aapl, wait):
     ib_sim.step()
     wait(ib, lambda: ticker.last != 123.45)
     assert abs(ticker.last - 123.45) < 5
+
+
+def test_data_the_simulator_does_not_model_never_hangs(ib, aapl, client_errors):
+    client_errors.allow(354, 430)
+    assert ib.reqHistoricalTicks(aapl, "20240103 14:00:00 UTC", "", 10, "TRADES", True) == []
+    assert ib.reqNewsProviders() == []
+    assert ib.reqSecDefOptParams("AAPL", "", "STK", aapl.conId) == []
+    assert not ib.reqFundamentalData(aapl, "ReportSnapshot")
+    assert ib.reqMarketRule(26)[0].increment == 0.01
+
+
+@pytest.mark.ib_sim(mode="realtime", speed=600)
+def test_realtime_clock_streams_ticks_and_bars(ib_sim, ib, aapl, wait):
+    ticker = ib.reqMktData(aapl)
+    rt_bars = ib.reqRealTimeBars(aapl, 5, "TRADES", False)
+    minute_bars = ib.reqHistoricalData(aapl, "", "600 S", "1 min", "TRADES", True, 1, True)
+    n = len(minute_bars)
+    wait(ib, lambda: len(rt_bars) >= 24 and len(minute_bars) >= n + 2)
+    assert ticker.last == pytest.approx(ib_sim.price("AAPL"), rel=0.01)
+    times = [b.time for b in rt_bars]
+    assert times == sorted(times)

@@ -63,8 +63,10 @@ def test_account_values_portfolio_and_summary_follow_fills(ib_sim, ib, aapl, ibc
     assert item.position == 50 and item.averageCost == fill.execution.price
     summary = {v.tag: float(v.value) for v in ib.accountSummary() if v.tag != "AccountType"}
     assert summary["NetLiquidation"] == pytest.approx(value("NetLiquidation"), abs=0.01)
+    pnl = ib.reqPnL(ib_sim.account)
     ib_sim.step()
-    wait(ib, lambda: ib.pnl() is not None)
+    unrealized = ib_sim.account_values()["UnrealizedPnL"]
+    wait(ib, lambda: pnl.unrealizedPnL == pytest.approx(unrealized, abs=0.01))
 
 
 def test_limit_order_rests_then_fills_at_its_price(ib_sim, ib, aapl, ibc, wait):
@@ -234,3 +236,21 @@ def test_round_trip_realizes_pnl(ib_sim, ib, aapl, ibc, wait):
     )
     assert report.realizedPNL == pytest.approx(expected, abs=0.01)
     wait(ib, lambda: not ib.positions())
+
+
+def test_bracket_exits_wait_for_the_entry_then_cancel_each_other(ib_sim, ib, aapl, wait):
+    last = ib_sim.price("AAPL")
+    entry, take, stop = round(last - 1, 2), round(last + 2, 2), round(last - 3, 2)
+    trades = [ib.placeOrder(aapl, o) for o in ib.bracketOrder("BUY", 10, entry, take, stop)]
+    parent, take_profit, stop_loss = trades
+    wait(ib, lambda: stop_loss.orderStatus.status == "PreSubmitted")
+    ib_sim.set_price("AAPL", round(last + 2.5, 2))  # through the take-profit, entry not filled
+    ib.sleep(0.05)
+    assert not take_profit.fills and ib_sim.positions() == {}
+    ib_sim.set_price("AAPL", round(last - 1.5, 2))  # the entry fills, the exits start working
+    wait(ib, lambda: parent.isDone() and take_profit.orderStatus.status == "Submitted")
+    ib_sim.set_price("AAPL", round(last + 2.5, 2))
+    wait(ib, lambda: take_profit.isDone() and stop_loss.isDone())
+    assert take_profit.orderStatus.status == "Filled"
+    assert stop_loss.orderStatus.status == "Cancelled"
+    assert ib_sim.positions() == {}
