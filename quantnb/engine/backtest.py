@@ -36,6 +36,7 @@ from quantnb.engine.indicators import (
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, OrderError
 from quantnb.results import BacktestResult
+from quantnb.results.frames import fills_frame, orders_frame
 
 logger = logging.getLogger(__name__)
 
@@ -390,33 +391,7 @@ class BacktestEngine:
 
     def _result(self, strategy: Strategy, elapsed: float) -> BacktestResult:
         broker = self.broker
-        fills = pd.DataFrame(
-            [
-                {
-                    "time": f.time,
-                    "order_id": f.order_id,
-                    "symbol": f.symbol,
-                    "side": str(f.side),
-                    "qty": f.qty,
-                    "price": f.price,
-                    "commission": f.commission,
-                    "slippage": f.slippage,
-                    "exec_id": f.exec_id,
-                }
-                for f in broker.fills
-            ],
-            columns=[
-                "time",
-                "order_id",
-                "symbol",
-                "side",
-                "qty",
-                "price",
-                "commission",
-                "slippage",
-                "exec_id",
-            ],
-        )
+        fills = fills_frame(broker.fills)
         orders = orders_frame(broker.orders)
         rejections = pd.DataFrame(
             [(r.time, r.order_id, r.symbol, r.reason) for r in broker.rejections],
@@ -434,52 +409,6 @@ class BacktestEngine:
             rejections=rejections,
             elapsed=elapsed,
         )
-
-
-ORDER_COLUMNS = [
-    "order_id",
-    "created",
-    "symbol",
-    "side",
-    "qty",
-    "type",
-    "limit",
-    "stop",
-    "tif",
-    "status",
-    "filled",
-    "avg_price",
-    "reason",
-    "parent_id",
-    "updated",
-]
-
-
-def orders_frame(orders: list[Order]) -> pd.DataFrame:
-    """Orders as a DataFrame, one row per order, in submission order."""
-    return pd.DataFrame(
-        [
-            [
-                o.id,
-                o.created,
-                o.symbol,
-                str(o.side),
-                o.qty,
-                str(o.type),
-                o.limit,
-                o.stop,
-                str(o.tif),
-                str(o.status),
-                o.filled,
-                o.avg_price or np.nan,
-                o.reason,
-                o.parent_id,
-                o.updated,
-            ]
-            for o in orders
-        ],
-        columns=ORDER_COLUMNS,
-    )
 
 
 def _progress(total: int, progress: bool | None, name: str):

@@ -25,6 +25,7 @@ from quantnb.ib.config import mask_account
 from quantnb.ib.connection import ErrorEvent, IBConnection
 from quantnb.ib.contracts import stock
 from quantnb.ib.tables import (
+    ORDER_REJECTION_CODES,
     ErrorKind,
     from_ib_side,
     to_ib_action,
@@ -42,6 +43,11 @@ _UNSET = 1.7e308
 
 FillCallback = Callable[[Fill], None]
 ErrorCallback = Callable[[Exception | str], None]
+OrderCallback = Callable[[Order], None]
+NOT_SENT = "not sent before the restart"
+# refusals of a cancel or a modification leave the order itself as it was
+_NOT_A_REJECTION = frozenset({202, 10147, 10148, 104, 105})
+_REJECTION_CODES = ORDER_REJECTION_CODES - _NOT_A_REJECTION
 
 
 class LiveBroker:
@@ -69,6 +75,9 @@ class LiveBroker:
         self.fills: list[Fill] = []
         self.rejections: list[Rejection] = []
         self._orders: dict[str, Order] = {}
+        self._open: dict[str, Order] = {}  # orders not done, oldest first
+        self._open_by_symbol: dict[str, dict[str, Order]] = {}
+        self._notified: dict[str, tuple[Any, ...]] = {}  # state last told to order callbacks
         self._ib_orders: dict[str, Any] = {}  # our id -> the IB Order object last seen
         self._by_ib_id: dict[int, str] = {}  # IB orderId (this client) -> our id
         self._by_perm_id: dict[int, str] = {}
@@ -78,6 +87,7 @@ class LiveBroker:
         self._account_values: dict[str, float] = {}
         self._fill_callbacks: list[FillCallback] = []
         self._error_callbacks: list[ErrorCallback] = []
+        self._order_callbacks: list[OrderCallback] = []
         self._reconciled = False
         self._hooked = False
         connection.add_listener(
@@ -143,17 +153,22 @@ class LiveBroker:
         return dict(self._orders)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        """Orders not yet done, optionally of one symbol."""
-        return [
-            o
-            for o in self._orders.values()
-            if not o.is_done and (symbol is None or o.symbol == symbol)
-        ]
+        """Orders not yet done, optionally of one symbol: O(working orders), oldest first."""
+        pool = self._open if symbol is None else self._open_by_symbol.get(symbol)
+        if not pool:
+            return []
+        out = [o for o in pool.values() if not o.is_done]
+        if len(out) < len(pool):  # an order finished outside the broker (e.g. refused unsent)
+            for o in [o for o in pool.values() if o.is_done]:
+                self._unindex(o.id, o.symbol)
+        return out
 
     def restore(self, orders: Iterable[Order], exec_ids: Iterable[str]) -> None:
         """Adopt orders already sent and executions already booked (from a journal)."""
         for order in orders:
             self._orders[order.id] = order
+            self._notified[order.id] = _state(order)
+            self._index(order)
         self._seen_execs.update(str(e) for e in exec_ids if e)
         log.info("restored %d order(s) and %d execution id(s)", len(self._orders),
                  len(self._seen_execs))  # fmt: skip
@@ -161,7 +176,19 @@ class LiveBroker:
     # ---- ILiveBroker: account --------------------------------------------------------------
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
         """Whether the account can pay for ``order`` at about ``price``: the backtest's rule."""
-        working = [o for o in self.open_orders() if o.parent_id is None and o is not order]
+        selling = 0.0
+        buying: dict[str, float] = {}  # remaining quantity of working buys per symbol
+        for o in self.open_orders():
+            if o.parent_id is not None or o is order:
+                continue
+            if o.side is Side.BUY:
+                buying[o.symbol] = buying.get(o.symbol, 0.0) + o.remaining
+            elif o.symbol == order.symbol:
+                selling += o.remaining
+        reserved = sum(
+            qty * self.costs.fill_price(self._mark_price(symbol) or price, "BUY")
+            for symbol, qty in buying.items()
+        )
         return check_buying_power(
             order,
             price,
@@ -169,14 +196,8 @@ class LiveBroker:
             margin=self.allow_short,
             allow_short=self.allow_short,
             held=self.portfolio.position(order.symbol).qty,
-            selling=sum(
-                o.remaining for o in working if o.symbol == order.symbol and o.side is Side.SELL
-            ),
-            reserved=sum(
-                o.remaining * self.costs.fill_price(self._mark_price(o.symbol) or price, "BUY")
-                for o in working
-                if o.side is Side.BUY
-            ),
+            selling=selling,
+            reserved=reserved,
             available=self._available_funds(),
         )
 
@@ -210,6 +231,10 @@ class LiveBroker:
 
     def register_error_callback(self, callback: ErrorCallback) -> None:
         self._error_callbacks.append(callback)
+
+    def register_order_callback(self, callback: OrderCallback) -> None:
+        """Call ``callback(order)`` on every change of status, fill or reason of our orders."""
+        self._order_callbacks.append(callback)
 
     @property
     def account_values(self) -> dict[str, float]:
@@ -255,12 +280,15 @@ class LiveBroker:
             trade = self.connection.ib.placeOrder(contract, ib_order)
         except (ConnectionError, OSError) as exc:
             del self._orders[order.id]
+            self._unindex(order.id, order.symbol)
+            self._notified.pop(order.id, None)
             raise NotConnectedError(
                 f"order {order.id} was not sent: the connection to the IB gateway dropped "
                 f"({exc}); nothing was sent"
             ) from exc
         self._bind(order.id, trade.order)
         order.status = OrderStatus.SUBMITTED
+        self._changed(order)
         log.info("sent order %s: %s %g %s %s (IB order %d)", order.id, order.side, order.qty,
                  order.symbol, order.type, trade.order.orderId)  # fmt: skip
         return order
@@ -331,6 +359,35 @@ class LiveBroker:
         order.created = order.created or now
         order.updated = now
         self._orders[order.id] = order
+        self._changed(order)
+
+    def _index(self, order: Order) -> None:
+        if order.is_done:
+            self._unindex(order.id, order.symbol)
+        elif order.id not in self._open:
+            self._open[order.id] = order
+            self._open_by_symbol.setdefault(order.symbol, {})[order.id] = order
+
+    def _unindex(self, oid: str, symbol: str) -> None:
+        if self._open.pop(oid, None) is not None:
+            bucket = self._open_by_symbol.get(symbol)
+            if bucket is not None:
+                bucket.pop(oid, None)
+                if not bucket:
+                    del self._open_by_symbol[symbol]
+
+    def _changed(self, order: Order) -> None:
+        """Keep the working-order index and tell the order callbacks of a new state."""
+        self._index(order)
+        state = _state(order)
+        if self._notified.get(order.id) == state:
+            return
+        self._notified[order.id] = state
+        for callback in list(self._order_callbacks):
+            try:
+                callback(order)
+            except Exception:
+                log.exception("order callback %r failed", callback)
 
     def _bind(self, oid: str, ib_order: Any) -> None:
         self._ib_orders[oid] = ib_order
@@ -418,12 +475,19 @@ class LiveBroker:
             self._reject(order, _last_message(trade) or "IB marked the order inactive")
             return
         if status is OrderStatus.CANCELLED:
+            entry = _last_entry(trade)
+            if entry is not None and entry.errorCode in _REJECTION_CODES:
+                # the client marks a refused order cancelled before it reports the error
+                self._reject(order, str(entry.message))
+                return
             self._finish(order, status, _last_message(trade) or "cancelled")
             return
         if order.filled > _EPS:
             status = OrderStatus.PARTIALLY_FILLED
-        order.status = status
-        order.updated = pd.Timestamp.now(tz="UTC")
+        if order.status is not status:
+            order.status = status
+            order.updated = pd.Timestamp.now(tz="UTC")
+            self._changed(order)
 
     def _on_error(self, event: ErrorEvent) -> None:
         if event.kind not in (ErrorKind.ORDER_REJECTED, ErrorKind.ORDER_CANCELLED):
@@ -459,6 +523,7 @@ class LiveBroker:
         order.status = status
         order.reason = reason or order.reason
         order.updated = pd.Timestamp.now(tz="UTC")
+        self._changed(order)
 
     def _report(self, error: Exception | str) -> None:
         for callback in list(self._error_callbacks):
@@ -537,6 +602,7 @@ class LiveBroker:
                 self._finish(order, OrderStatus.FILLED, "")
             elif not order.is_done:
                 order.status = OrderStatus.PARTIALLY_FILLED
+                self._changed(order)
             if ex.permId:
                 self._by_perm_id[int(ex.permId)] = oid
         log.info("fill %s: %s %g %s @ %.4f (order %s)", ex.execId, side, qty, symbol, price,
@@ -602,11 +668,13 @@ class LiveBroker:
             self._on_account_value(value)
         open_trades = await ib.reqAllOpenOrdersAsync()
         bound = 0
+        known: set[str] = set()
         for trade in [*open_trades, *ib.trades()]:
             oid = self._our_id(trade.order)
             if oid is None:
                 continue
             bound += 1
+            known.add(oid)
             self._bind(oid, trade.order)
             try:
                 status = to_order_status(
@@ -622,6 +690,7 @@ class LiveBroker:
         ib_fills = await ib.reqExecutionsAsync(flt)
         missed = 0
         for ib_fill in sorted(ib_fills, key=lambda f: f.time):
+            known.add(ib_fill.execution.orderRef)
             exec_id = ib_fill.execution.execId
             if exec_id in self._seen_execs or not self._is_our_account(
                 ib_fill.execution.acctNumber
@@ -634,6 +703,7 @@ class LiveBroker:
             commission = report.commission if report and report.execId == exec_id else None
             if self._book(ib_fill, commission or None) is not None:
                 missed += 1
+        self._resolve_unknown(known)
         await self._reconcile_positions(await ib.reqPositionsAsync())
         cash = self._account_values.get("TotalCashValue")
         if cash is not None:
@@ -649,6 +719,24 @@ class LiveBroker:
         log.info("reconciled with account %s: %d order(s) bound, %d missed fill(s) booked, "
                  "%d open position(s)", mask_account(self.connection.account), bound, missed,
                  len(self.portfolio.open_positions()))  # fmt: skip
+
+    def _resolve_unknown(self, known: set[str]) -> None:
+        """Close our working orders the gateway knows nothing of; never resend them."""
+        for order in [o for o in self._open.values() if o.id not in known and not o.is_done]:
+            sent = order.id in self._ib_orders or order.status is not OrderStatus.PENDING
+            if not sent:
+                log.info("order %s was %s", order.id, NOT_SENT)
+                self._finish(order, OrderStatus.CANCELLED, NOT_SENT)
+                continue
+            reason = (
+                "unknown to the IB gateway after reconnecting: no open order, execution or "
+                f"completed order has orderRef {order.id}; marked cancelled, not resent"
+            )
+            log.warning("order %s %s %g %s: %s", order.id, order.side, order.qty, order.symbol,
+                        reason)  # fmt: skip
+            self._finish(order, OrderStatus.CANCELLED, reason)
+            self._report(OrderError(f"order {order.id} ({order.side} {order.qty:g} "
+                                    f"{order.symbol}): {reason}"))  # fmt: skip
 
     async def _reconcile_positions(self, positions: list[Any]) -> None:
         theirs: dict[str, tuple[float, float]] = {}
@@ -682,11 +770,20 @@ def _validate(order: Order) -> None:
         raise OrderError(f"order {order.id}: a trailing stop needs trail_amount= or trail_percent=")
 
 
+def _state(order: Order) -> tuple[Any, ...]:
+    return (order.status, order.filled, order.reason)
+
+
 def _last_message(trade: Any) -> str:
     for entry in reversed(getattr(trade, "log", []) or []):
         if entry.message:
             return str(entry.message)
     return ""
+
+
+def _last_entry(trade: Any) -> Any:
+    log_ = getattr(trade, "log", None)
+    return log_[-1] if log_ else None
 
 
 __all__ = ["LiveBroker"]

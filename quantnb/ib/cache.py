@@ -1,7 +1,8 @@
 """The last N bars per (symbol, interval), in memory and as Parquet on disk, tagged by source.
 
 Serves history while the gateway is unreachable. Files are written to a temporary name and moved
-into place, so a crash never leaves a half-written cache.
+into place, so a crash never leaves a half-written cache. Live bars can be ``append``-ed in O(1)
+and merged/written later in batches by ``flush``; ``load`` always sees them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +39,7 @@ class BarCache:
         self.directory = Path(directory) if directory is not None else None
         self.size = int(size)
         self._frames: dict[tuple[str, str], pd.DataFrame] = {}
+        self._buffer: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         self._lock = threading.RLock()
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -51,6 +55,8 @@ class BarCache:
         """Cached bars with a ``source`` column, or None; bars read from disk say "cache"."""
         key = (symbol, Interval.parse(interval).name)
         with self._lock:
+            if key in self._buffer:
+                self._flush_key(key)
             frame = self._frames.get(key)
             if frame is None:
                 frame = self._read(symbol, key[1])
@@ -75,6 +81,52 @@ class BarCache:
             self._frames[key] = merged
             self._write(symbol, key[1], merged)
             return merged.copy()
+
+    def append(
+        self, symbol: str, interval: Interval | str, bars: Iterable[Any], source: str = "live"
+    ) -> None:
+        """Buffer bars (with time, open, high, low, close, volume) for the next ``flush``."""
+        if source not in SOURCES:
+            raise DataError(f"source={source!r}: use one of {', '.join(SOURCES)}")
+        key = (symbol, Interval.parse(interval).name)
+        rows = [(b.time, b.open, b.high, b.low, b.close, b.volume, source) for b in bars]
+        if rows:
+            with self._lock:
+                self._buffer.setdefault(key, []).extend(rows)
+
+    @property
+    def unsaved(self) -> dict[tuple[str, str], int]:
+        """Bars buffered by ``append`` and not yet flushed, per (symbol, interval)."""
+        with self._lock:
+            return {k: len(v) for k, v in self._buffer.items()}
+
+    def flush(self, symbol: str | None = None, interval: Interval | str | None = None) -> int:
+        """Merge buffered bars into their series and persist them; returns how many."""
+        name = Interval.parse(interval).name if interval is not None else None
+        done = 0
+        with self._lock:
+            for key in list(self._buffer):
+                if (symbol is None or key[0] == symbol) and (name is None or key[1] == name):
+                    done += self._flush_key(key)
+        return done
+
+    def _flush_key(self, key: tuple[str, str]) -> int:
+        rows = self._buffer.pop(key, None)
+        if not rows:
+            return 0
+        index = pd.DatetimeIndex([r[0] for r in rows], name="time")
+        cols = list(zip(*(r[1:] for r in rows), strict=True))
+        frame = pd.DataFrame(
+            {c: np.asarray(cols[i], dtype=np.float64) for i, c in enumerate(REQUIRED)},
+            index=index,
+        )
+        frame["source"] = np.asarray(cols[len(REQUIRED)], dtype=object)
+        try:
+            self.store(key[0], key[1], frame, "live")
+        except BaseException:
+            self._buffer[key] = rows + self._buffer.get(key, [])  # keep them for the next try
+            raise
+        return len(rows)
 
     def merge(self, old: pd.DataFrame | None, new: pd.DataFrame | None) -> pd.DataFrame:
         """Union of two tagged frames by time, ``new`` winning ties, newest ``size`` rows kept."""

@@ -1,7 +1,8 @@
 """The IB data feed: canonical history (split, paced, cached) and completed live bars, once each.
 
 While the gateway is unreachable history comes from the ``BarCache`` (fallback mode); when it
-returns, the gap is backfilled from history and the subscriptions are renewed.
+returns, the gap is backfilled from history and the subscriptions are renewed. Live bars reach
+``on_bar`` first; the cache is written afterwards in batches (``flush_interval``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 import math
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +38,8 @@ BarCallback = Callable[[Bar], Any]
 _DAY = 86_400
 # how much history to ask for when no start is given
 _DEFAULT_SPAN_BARS = 500
+# seconds between cache writes of live bars (per series)
+FLUSH_INTERVAL = 5.0
 
 
 @dataclass(slots=True)
@@ -69,6 +73,12 @@ class LiveDataFeed:
         self._subs: dict[str, _Subscription] = {}
         self._fallback = False
         self._now_task: asyncio.Future[pd.Timestamp] | None = None
+        self._time_lock: asyncio.Lock | None = None
+        self._clock: tuple[pd.Timestamp, float] | None = None  # last gateway time, local time
+        self.time_timeout = 5.0  # seconds to wait for the gateway's clock before asking again
+        self.flush_interval = FLUSH_INTERVAL
+        self._dirty: dict[str, _Subscription] = {}
+        self._flush_timer: asyncio.TimerHandle | None = None
         connection.add_listener(
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
@@ -98,6 +108,79 @@ class LiveDataFeed:
                 self.cache.store(symbol, iv, frame, "history")
                 return frame
         return self._from_cache(symbol, iv, lo, stop)
+
+    def get_recent_history(self, symbol: str, days: float, interval: str = "1d") -> pd.DataFrame:
+        """Completed bars of the last ``days`` days up to the gateway's clock (blocking)."""
+        return self._run(self.get_recent_history_async(symbol, days, interval))
+
+    async def get_recent_history_async(
+        self, symbol: str, days: float, interval: str = "1d"
+    ) -> pd.DataFrame:
+        """Bars of the last ``days`` days; from the cache (its newest bar as "now") when offline."""
+        if not (isinstance(days, int | float) and days > 0 and math.isfinite(days)):
+            raise DataError(f"days={days!r}: a positive number of days, e.g. 30")
+        span = pd.Timedelta(days=days)
+        if self.connection.is_connected():
+            try:
+                end = await self.gateway_time_async()
+            except (ConnectionError, NotConnectedError, GatewayError) as exc:
+                log.debug("no gateway time for %s (%s); trying the cache", symbol, exc)
+            else:
+                return await self.get_historical_data_async(symbol, end - span, end, interval)
+        iv = Interval.parse(interval)
+        self._flush_symbol(symbol)
+        cached = self.cache.load(symbol, iv)
+        newest = cached.index[-1] if cached is not None and len(cached) else None
+        lo = newest - span + pd.Timedelta(seconds=iv.seconds) if newest is not None else None
+        return self._from_cache(symbol, iv, lo, None)
+
+    def gateway_time(self) -> pd.Timestamp:
+        """The gateway's clock in UTC (the simulator's market time) (blocking)."""
+        return self._run(self.gateway_time_async())
+
+    async def gateway_time_async(self) -> pd.Timestamp:
+        """The gateway's clock in UTC. Concurrent callers share one request on the wire.
+
+        The client keeps a single pending current-time request, so two at once would leave the
+        first unanswered: requests are serialised, and one that gets no answer is asked again.
+        """
+        task = self._now_task
+        if task is None or task.done():
+            task = self._now_task = asyncio.ensure_future(self._ask_time())
+        return await asyncio.shield(task)
+
+    @property
+    def last_gateway_time(self) -> pd.Timestamp | None:
+        """The gateway's clock at the last answer, advanced by the local clock since (estimate)."""
+        if self._clock is None:
+            return None
+        ts, local = self._clock
+        return ts + pd.Timedelta(seconds=time.monotonic() - local)
+
+    async def _ask_time(self) -> pd.Timestamp:
+        if self._time_lock is None:
+            self._time_lock = asyncio.Lock()
+        async with self._time_lock:
+            for _attempt in range(2):
+                if not self.connection.is_socket_connected():
+                    raise NotConnectedError(
+                        f"no gateway time: not connected to {self.connection.config.address}"
+                    )
+                try:
+                    value = await asyncio.wait_for(
+                        self.connection.ib.reqCurrentTimeAsync(), self.time_timeout
+                    )
+                except TimeoutError:
+                    log.info("no answer to a current-time request in %.1f s; asking again",
+                             self.time_timeout)  # fmt: skip
+                    continue
+                now = _utc(value)
+                self._clock = (now, time.monotonic())
+                return now
+        raise GatewayError(
+            f"the IB gateway at {self.connection.config.address} did not tell its time within "
+            f"{2 * self.time_timeout:g} s"
+        )
 
     def get_multiple_symbols(
         self, symbols: Iterable[str], start: TimeArg, end: TimeArg, interval: str = "1d"
@@ -141,7 +224,7 @@ class LiveDataFeed:
     ) -> pd.DataFrame:
         contract = await self.connection.contracts.qualify(symbol)
         max_span = pd.Timedelta(max_ib_duration(iv))
-        now = await self._gateway_now()
+        now = await self.gateway_time_async()
         end = now if stop is None else min(stop, now + pd.Timedelta(seconds=iv.seconds))
         if lo is None:
             lo = end - min(max_span, pd.Timedelta(seconds=iv.seconds * _DEFAULT_SPAN_BARS))
@@ -189,16 +272,13 @@ class LiveDataFeed:
         return bars
 
     async def _gateway_now(self) -> pd.Timestamp:
-        """The gateway's clock. Concurrent callers share one request: the client keeps a single
-        pending current-time request, so a second one would leave the first unanswered."""
-        task = self._now_task
-        if task is None or task.done():
-            task = self._now_task = asyncio.ensure_future(_ask_time(self.connection.ib))
-        return await asyncio.shield(task)
+        """Kept for callers of the former private name; use ``gateway_time_async``."""
+        return await self.gateway_time_async()
 
     def _from_cache(
         self, symbol: str, iv: Interval, lo: pd.Timestamp | None, stop: pd.Timestamp | None
     ) -> pd.DataFrame:
+        self._flush_symbol(symbol)
         cached = self.cache.load(symbol, iv)
         self._enter_fallback(f"history of {symbol} {iv} requested")
         if cached is None or not len(cached):
@@ -233,7 +313,10 @@ class LiveDataFeed:
         on_bar: BarCallback | None = None,
         since: pd.Timestamp | dt.datetime | str | None = None,
     ) -> None:
-        """Live bars: each completed bar newer than ``since`` goes to ``on_bar`` exactly once."""
+        """Live bars: each completed bar newer than ``since`` goes to ``on_bar`` exactly once.
+
+        A symbol that cannot be subscribed (unknown, refused) raises and is not kept.
+        """
         iv = Interval.parse(interval)
         names = [symbols] if isinstance(symbols, str) else list(symbols)
         after = _utc(since) if since is not None else None
@@ -242,17 +325,26 @@ class LiveDataFeed:
             if sub is not None and sub.interval != iv:
                 await self._cancel(sub)
                 sub = None
+            created = sub is None
             if sub is None:
                 sub = self._subs[symbol] = _Subscription(symbol, iv, last=after)
-            if on_bar is not None and on_bar not in sub.callbacks:
-                sub.callbacks.append(on_bar)
+            added = on_bar is not None and on_bar not in sub.callbacks
+            if added:
+                sub.callbacks.append(on_bar)  # type: ignore[arg-type]
             if sub.bars is None and self.connection.is_socket_connected():
-                await self._start(sub)
+                try:
+                    await self._start(sub)
+                except BaseException:
+                    if created and self._subs.get(symbol) is sub:
+                        del self._subs[symbol]
+                    elif added:
+                        sub.callbacks.remove(on_bar)  # type: ignore[arg-type]
+                    raise
             elif sub.bars is None:
                 self._enter_fallback(f"subscription to {symbol} {iv} waits for the gateway")
 
     def unsubscribe(self, symbols: Iterable[str]) -> None:
-        """Stop streaming ``symbols``."""
+        """Stop streaming ``symbols`` (their delivered bars are written to the cache)."""
         self._run(self.unsubscribe_async(symbols))
 
     async def unsubscribe_async(self, symbols: Iterable[str]) -> None:
@@ -261,6 +353,13 @@ class LiveDataFeed:
             sub = self._subs.pop(symbol, None)
             if sub is not None:
                 await self._cancel(sub)
+
+    def flush(self) -> int:
+        """Write every delivered bar not yet in the cache now; returns how many (blocking)."""
+        return self._run(self.flush_async())
+
+    async def flush_async(self) -> int:
+        return self._flush_all()
 
     def get_latest_price(self, symbol: str) -> float | None:
         """Close of the newest update of ``symbol`` (the bar in progress counts)."""
@@ -309,11 +408,13 @@ class LiveDataFeed:
         """Request keep-up-to-date bars covering the gap since the last delivered bar."""
         contract = await self.connection.contracts.qualify(sub.symbol)
         iv = sub.interval
+        step = pd.Timedelta(seconds=iv.seconds)
         max_span = pd.Timedelta(max_ib_duration(iv))
-        span = pd.Timedelta(seconds=iv.seconds * 3)
+        span = step * 3
+        # asked before the bars: a bar that ended by then is complete in the answer
+        now = await self.gateway_time_async()
         if sub.last is not None:
-            now = await self._gateway_now()
-            gap = now - sub.last + pd.Timedelta(seconds=iv.seconds * 2)
+            gap = now - sub.last + step * 2
             if gap > max_span:
                 await self._backfill_long(sub, now - max_span)
                 gap = max_span
@@ -329,12 +430,12 @@ class LiveDataFeed:
             keepUpToDate=True,
         )
         sub.bars = bars
-        complete = list(bars)[:-1]
-        if sub.last is None and complete:
+        n = _complete_count(bars, now, step)
+        if sub.last is None and n:
             # a fresh subscription streams from now on; earlier bars are history
-            sub.last = _bar_time(complete[-1])
-            sub.latest = _to_bar(sub.symbol, complete[-1])
-        self._deliver(sub, complete, "history")
+            sub.last = _bar_time(bars[n - 1])
+            sub.latest = _to_bar(sub.symbol, bars[n - 1])
+        self._deliver(sub, bars, n, "history")
         if len(bars):
             sub.price = float(bars[-1].close)
         bars.updateEvent += self._updater(sub)
@@ -351,21 +452,28 @@ class LiveDataFeed:
 
     def _updater(self, sub: _Subscription) -> Callable[..., None]:
         def on_update(bars: Any, has_new_bar: bool) -> None:
-            if bars is not sub.bars or not len(bars):
+            if bars is not sub.bars:
                 return
-            sub.price = float(bars[-1].close)
-            if has_new_bar and len(bars) >= 2:
-                self._deliver(sub, list(bars)[:-1], "live")
+            n = len(bars)
+            if not n:
+                return
+            sub.price = float(bars[n - 1].close)
+            if has_new_bar and n >= 2:
+                self._deliver(sub, bars, n - 1, "live")
 
         return on_update
 
-    def _deliver(self, sub: _Subscription, complete: list[Any], source: str) -> None:
-        """Send every completed bar newer than the last delivered one, oldest first."""
-        fresh = [b for b in complete if sub.last is None or _bar_time(b) > sub.last]
-        if not fresh:
-            return
-        out = [_to_bar(sub.symbol, b) for b in fresh]
-        self._emit(sub, out, source)
+    def _deliver(self, sub: _Subscription, bars: Any, n: int, source: str) -> None:
+        """Send the completed ``bars[:n]`` newer than the last delivered one, oldest first.
+
+        Walks back from the newest, so an update costs O(new bars), not O(all bars).
+        """
+        last = sub.last
+        i = n
+        while i > 0 and (last is None or _bar_time(bars[i - 1]) > last):
+            i -= 1
+        if i < n:
+            self._emit(sub, [_to_bar(sub.symbol, bars[k]) for k in range(i, n)], source)
 
     def _deliver_frame(self, sub: _Subscription, frame: pd.DataFrame) -> None:
         rows = frame[frame.index > sub.last] if sub.last is not None else frame
@@ -373,22 +481,10 @@ class LiveDataFeed:
             Bar(sub.symbol, t, r.open, r.high, r.low, r.close, r.volume)
             for t, r in zip(rows.index, rows.itertuples(index=False))
         ]
-        self._emit(sub, out, "history")
+        self._emit(sub, out, "history", persist=False)
 
-    def _emit(self, sub: _Subscription, bars: list[Bar], source: str) -> None:
-        if not bars:
-            return
-        frame = pd.DataFrame(
-            {
-                "open": [b.open for b in bars],
-                "high": [b.high for b in bars],
-                "low": [b.low for b in bars],
-                "close": [b.close for b in bars],
-                "volume": [b.volume for b in bars],
-            },
-            index=pd.DatetimeIndex([b.time for b in bars], name="time"),
-        )
-        self.cache.store(sub.symbol, sub.interval, frame, source)
+    def _emit(self, sub: _Subscription, bars: list[Bar], source: str, persist: bool = True) -> None:
+        """Hand each bar to the callbacks, then buffer it for the cache (written later)."""
         for bar in bars:
             sub.last = bar.time
             sub.latest = bar
@@ -397,8 +493,48 @@ class LiveDataFeed:
                     callback(bar)
                 except Exception:
                     log.exception("on_bar callback %r failed for %s", callback, bar)
+        if persist and bars:
+            self.cache.append(sub.symbol, sub.interval, bars, source)
+            self._dirty[sub.symbol] = sub
+            if self._flush_timer is None:
+                loop = asyncio.get_running_loop()
+                self._flush_timer = loop.call_later(self.flush_interval, self._flush_due)
+
+    def _flush_due(self) -> None:
+        self._flush_timer = None
+        asyncio.get_running_loop().create_task(self._flush_gradually())
+
+    async def _flush_gradually(self) -> None:
+        """Write the dirty series one per loop turn, so bars are never held up for long."""
+        for symbol in list(self._dirty):
+            sub = self._dirty.get(symbol)
+            if sub is not None:
+                self._flush_sub(sub)
+                await asyncio.sleep(0)
+
+    def _flush_sub(self, sub: _Subscription) -> int:
+        if self._dirty.get(sub.symbol) is sub:
+            del self._dirty[sub.symbol]
+        try:
+            return self.cache.flush(sub.symbol, sub.interval)
+        except (OSError, ValueError, DataError) as exc:
+            # the bars stay buffered in the cache (load still sees them); retried next time
+            log.error("could not write the bar cache of %s %s: %s", sub.symbol, sub.interval, exc)
+            return 0
+
+    def _flush_all(self) -> int:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        return sum(self._flush_sub(sub) for sub in list(self._dirty.values()))
+
+    def _flush_symbol(self, symbol: str) -> None:
+        sub = self._dirty.get(symbol)
+        if sub is not None:
+            self._flush_sub(sub)
 
     async def _cancel(self, sub: _Subscription) -> None:
+        self._flush_sub(sub)
         bars, sub.bars = sub.bars, None
         if bars is not None and self.connection.is_socket_connected():
             with contextlib.suppress(ConnectionError, OSError):
@@ -425,6 +561,7 @@ class LiveDataFeed:
                      len(self._subs))  # fmt: skip
 
     def _on_disconnected(self) -> None:
+        self._flush_all()  # the cache serves history while the gateway is away
         for sub in self._subs.values():
             sub.bars = None
         if self.connection.state != "stopped":
@@ -458,8 +595,13 @@ def _duration(span: pd.Timedelta, iv: Interval) -> str:
     return f"{math.ceil(days / 365)} Y"
 
 
-async def _ask_time(ib: Any) -> pd.Timestamp:
-    return _utc(await ib.reqCurrentTimeAsync())
+def _complete_count(bars: Any, now: pd.Timestamp, step: pd.Timedelta) -> int:
+    """How many leading ``bars`` are complete at ``now``: IB's last bar is the one in progress,
+    unless it ended by ``now`` (an answer at a bar boundary, as the manual simulator gives)."""
+    n = len(bars)
+    if n and _bar_time(bars[n - 1]) + step > now:
+        n -= 1
+    return n
 
 
 def _utc(value: Any) -> pd.Timestamp:
@@ -496,7 +638,7 @@ def _to_bar(symbol: str, bar: Any) -> Bar:
 def _bars_frame(bars: Any) -> pd.DataFrame:
     """Client bars as an OHLCV frame on a UTC index (any client or pandas version)."""
     rows = list(bars)
-    index = pd.DatetimeIndex([_bar_time(b) for b in rows], name="time").as_unit("ns")
+    index = pd.DatetimeIndex([_bar_time(b) for b in rows], tz="UTC", name="time").as_unit("ns")
     data = {
         name: np.array([float(getattr(b, name)) for b in rows], dtype=np.float64)
         for name in ("open", "high", "low", "close", "volume")

@@ -214,3 +214,4 @@ class LiveBars:
     lo: float = math.nan
     c: float = math.nan
     v: float = 0.0
+    opening: bool = False  # the bar was started by open_live_bars; its first slice replaces it

@@ -378,6 +378,13 @@ class Market:
     def now(self) -> pd.Timestamp:
         return pd.Timestamp(self.now_ns(), tz="UTC")
 
+    def next_bar_ns(self) -> int | None:
+        """Start of the bar after the current one, once the current one is complete; else None."""
+        last = self.timeline.last
+        if self.elapsed < self.slices or (last is not None and self.index >= last):
+            return None
+        return self.timeline.time_of(self.index + 1)
+
     def head_ns(self) -> int:
         return self.timeline.time_of(self.timeline.first)
 

@@ -160,9 +160,24 @@ class Server:
             raise GatewayError("the simulator is paused: resume() before step()")
         market = self.state.market
         remaining = market.slices - market.elapsed if market.elapsed < market.slices else 0
-        return self.advance(
+        played = self.advance(
             remaining + n_bars * market.slices - (market.slices if remaining else 0)
         )
+        self._open_next_bar()
+        return played
+
+    def _open_next_bar(self) -> None:
+        """Manual mode stops exactly on a bar boundary, where a market's first trade would start
+        the next bar: tell keep-up-to-date subscribers, so they know the last bar is complete
+        now rather than one step later. Not across a session break: nothing trades overnight."""
+        market = self.state.market
+        start = market.next_bar_ns()
+        if start is None or start != market.now_ns():
+            return
+        for session in self._ready():
+            if session.live_bars:
+                session.open_live_bars(start)
+                session.flush()
 
     def set_price(self, symbol: str, price: float) -> None:
         """Move a symbol's price now: ticks go out and working orders are matched."""

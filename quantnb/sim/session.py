@@ -231,10 +231,32 @@ class Session(asyncio.Protocol):
                     if s.symbol == sub.symbol:
                         self._update_live_bar(req_id, sub, s)
 
+    def open_live_bars(self, start: int) -> None:
+        """Start the bar beginning at ``start`` (ns) for each keep-up-to-date subscription whose
+        bar it is, at the last price with no volume yet; the first slice replaces it."""
+        market = self.state.market
+        day = market.day_key(start)
+        for req_id, sub in self.live_bars.items():
+            key = history.group_key(sub.size, start, day)
+            if key == sub.key:
+                continue
+            price = market.last[sub.symbol]
+            sub.key = key
+            sub.label = history.label(start, day, sub.size.daily, sub.format_date, EXCHANGE_TZ)
+            sub.o = sub.h = sub.lo = sub.c = price
+            sub.v = 0.0
+            sub.opening = True
+            self.send(
+                msg.historical_data_update(
+                    req_id, 1, sub.label, price, price, price, price, price, 0.0
+                )
+            )
+
     def _update_live_bar(self, req_id: int, sub: history.LiveBars, s: Slice) -> None:
         day = self.state.market.day_key(s.time)
         key = history.group_key(sub.size, s.time, day)
-        if key != sub.key:
+        if key != sub.key or sub.opening:
+            sub.opening = False
             sub.key = key
             sub.label = history.label(s.time, day, sub.size.daily, sub.format_date, EXCHANGE_TZ)
             sub.o, sub.h, sub.lo, sub.c, sub.v = s.open, s.high, s.low, s.close, s.volume

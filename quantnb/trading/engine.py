@@ -26,7 +26,6 @@ from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
 from quantnb.domain.risk import RiskLimits
-from quantnb.engine.backtest import ORDER_COLUMNS
 from quantnb.engine.context import BarView
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import (
@@ -39,6 +38,7 @@ from quantnb.errors import (
 )
 from quantnb.ib.config import IBConfig, mask_account
 from quantnb.ib.loop import LoopThread
+from quantnb.results.frames import ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.journal import Journal, default_path
 
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 ALLOW_LIVE_ENV = "QUANTNB_ALLOW_LIVE"
 PAPER_PREFIXES = ("DU", "DF")
-_TICK = 1.0  # seconds between housekeeping passes (order states, status changes)
+_TICK = 1.0  # seconds between housekeeping passes (status changes, heartbeat)
 
 FILL_COLUMNS = ["time", "order_id", "symbol", "side", "qty", "price", "commission", "exec_id"]
 ERROR_COLUMNS = ["time", "kind", "code", "message", "symbol", "order_id", "detail"]
@@ -198,6 +198,7 @@ class LiveStrategyEngine:
         self._pending_timer: asyncio.TimerHandle | None = None
         self._in_callback = False
         self._flush_scheduled = False
+        self._sending = False
         self._watched: dict[str, Order] = {}
         self._journaled: dict[str, tuple] = {}
         self._tasks: list[asyncio.Task[Any]] = []
@@ -359,6 +360,7 @@ class LiveStrategyEngine:
                     self._watched[o.id] = o
         self.broker.register_fill_callback(self._on_fill)
         self.broker.register_error_callback(self._on_broker_error)
+        self.broker.register_order_callback(self._on_order_update)
         self.connection.add_listener(
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
@@ -439,15 +441,15 @@ class LiveStrategyEngine:
             client_id=self.config.client_id,
             paper=self.paper_trading,
         )
-        end = await self._gateway_time()
-        start = end - pd.Timedelta(days=lookback_days) if lookback_days > 0 else None
-        # one symbol at a time: concurrent history requests stall in the feed (see _prepare)
-        results = [await self._prepare(s, start, end) for s in self.symbols]
-        self._active = {s for s, ok in zip(self.symbols, results, strict=True) if ok}
+        # every symbol at once: the feed paces history requests and shares the gateway's clock
+        results = await asyncio.gather(
+            *(self._prepare(s, lookback_days) for s in self.symbols), return_exceptions=True
+        )
+        self._active = {s for s, ok in zip(self.symbols, results, strict=True) if ok is True}
         if not self._active:
             self._record_error("data", "no symbol could be subscribed; the engine waits idle")
         last = [s.last.time for s in self.ctx.series.values() if s.last is not None]
-        self.ctx.set_now(max(last) if last else pd.Timestamp.now(tz="UTC").floor("s"))
+        self.ctx.set_now(max(last) if last else (await self._gateway_time()).floor("s"))
         self._call_strategy("initialize", self.strategy.initialize)
         self._send_outbox()
         self._accepting = True
@@ -457,7 +459,7 @@ class LiveStrategyEngine:
 
     async def _gateway_time(self) -> pd.Timestamp:
         """The gateway's clock (the simulator's market time), else the wall clock."""
-        probe = getattr(self.feed, "_gateway_now", None)
+        probe = getattr(self.feed, "gateway_time_async", None)
         if probe is not None:
             try:
                 return await probe()
@@ -465,13 +467,15 @@ class LiveStrategyEngine:
                 logger.info("no gateway time (%s); using the wall clock", exc)
         return pd.Timestamp.now(tz="UTC")
 
-    async def _prepare(self, symbol: str, start: pd.Timestamp | None, end: pd.Timestamp) -> bool:
+    async def _prepare(self, symbol: str, lookback_days: float) -> bool:
         """Load ``symbol``'s history, then stream it; False (error logged) when it cannot be."""
         ctx, feed = self.ctx, self.feed
         assert ctx is not None and self.interval is not None
-        if start is not None:
+        if lookback_days > 0:
             try:
-                frame = await feed.get_historical_data_async(symbol, start, end, self.interval.name)
+                frame = await feed.get_recent_history_async(
+                    symbol, lookback_days, self.interval.name
+                )
             except DataError as exc:
                 self._record_error("data", f"{symbol}: {exc}; trading the others", symbol=symbol)
                 return False
@@ -488,11 +492,10 @@ class LiveStrategyEngine:
             self._record_error(
                 "data", f"cannot stream {symbol}: {exc}; trading the others", symbol=symbol
             )
-            try:
-                await feed.unsubscribe_async([symbol])
-            except Exception:
-                logger.debug("unsubscribe after a failed subscribe", exc_info=True)
             return False
+        latest = feed.get_latest_bar(symbol)  # complete before the start: history, not on_data
+        if latest is not None:
+            ctx.update(latest)
         return True
 
     # ---- bars ----------------------------------------------------------------------------------
@@ -560,7 +563,6 @@ class LiveStrategyEngine:
         self.groups_processed += 1
         self.last_bar_time = when
         self._snapshot(when)
-        self._scan_orders()
         self._emit("bar", time=when, symbols=symbols)
 
     def _call_strategy(self, hook: str, fn: Callable[..., Any], *args: Any) -> bool:
@@ -597,7 +599,20 @@ class LiveStrategyEngine:
         ctx = self.ctx
         if ctx is None or not ctx.outbox:
             return
+        if self._coming_back():
+            # bars caught up while resubscribing: send once reconciliation and resubscription
+            # are done (a few ms), not refuse them as "not connected"
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(0.005, self._send_outbox)
+            return
         orders = ctx.take_outbox()
+        self._sending = True  # their state changes are journaled together once all have left
+        try:
+            self._send_orders(orders)
+        finally:
+            self._sending = False
+
+    def _send_orders(self, orders: list[Order]) -> None:
         children = {o.parent_id for o in orders if o.parent_id is not None}
         for order in orders:
             self._journaled[order.id] = _state_key(order)
@@ -621,6 +636,16 @@ class LiveStrategyEngine:
             singles.append(order)
         # every order has left before their new states are journaled (one transaction)
         self._watch_all(singles)
+
+    def _coming_back(self) -> bool:
+        """The socket is back but the on-connected callbacks (reconcile, resubscribe) still run."""
+        conn = self.connection
+        return (
+            conn is not None
+            and conn.state in ("connecting", "reconnecting")
+            and conn.is_socket_connected()
+            and self.state == "running"
+        )
 
     def _watch_all(self, orders: list[Order]) -> None:
         changed = [o for o in orders if self._journaled.get(o.id) != _state_key(o)]
@@ -691,8 +716,14 @@ class LiveStrategyEngine:
         if self._journaled.get(order.id) != _state_key(order):
             self._journal_order(order)
 
+    def _on_order_update(self, order: Order) -> None:
+        """The broker changed an order's state: journal it (batched while an outbox is sent)."""
+        if not self._sending:
+            self._watch(order)
+
     def _scan_orders(self) -> None:
-        """Journal every state change of the orders still working (the broker changes them)."""
+        """Journal any state change not yet journaled (at reconnect and stop; the broker's order
+        callback journals them as they happen)."""
         if not self._watched:
             return
         for order in list(self._watched.values()):
@@ -754,6 +785,9 @@ class LiveStrategyEngine:
         if reconnected:
             logger.info("engine back on the gateway %s; bars resume", self.config.address)
             self._scan_orders()
+            if self.ctx is not None and self.ctx.outbox:
+                # runs right after the connection reports itself connected
+                asyncio.get_running_loop().call_soon(self._send_outbox)
         self._status_changed()
 
     def _on_disconnected(self) -> None:
@@ -799,7 +833,6 @@ class LiveStrategyEngine:
         while True:
             await asyncio.sleep(min(_TICK, self.update_interval))
             try:
-                self._scan_orders()
                 self._status_changed()
                 now = time.monotonic()
                 if now - max(last_beat, self._last_bar_mono) >= self.update_interval:
@@ -890,6 +923,11 @@ class LiveStrategyEngine:
                 await self.feed.unsubscribe_async(sorted(self._active))
             except Exception as exc:
                 logger.info("unsubscribe at stop: %s", exc)
+        if self.feed is not None:
+            try:
+                await self.feed.flush_async()  # every delivered bar reaches the bar cache
+            except Exception as exc:
+                logger.warning("bar cache flush at stop failed: %s", exc)
         self._scan_orders()
         self._snapshot(pd.Timestamp.now(tz="UTC"))
         if self.connection is not None:

@@ -64,7 +64,6 @@ class LiveSession:
         self.lookback_days = lookback_days
         self.sim_options = sim_options
         self.sim: Any = None
-        self._primed = False
         key = ("sim", ib_config.client_id) if simulated else None
         self.engine = LiveStrategyEngine(
             paper_trading=paper_trading, config=ib_config, registry_key=key, **engine_options
@@ -139,10 +138,6 @@ class LiveSession:
                 "sim={'mode': 'manual'} and start() it first"
             )
         engine = self.engine
-        if not self._primed:
-            # a bar is known to be complete when the next one starts: open the first one
-            self.sim.step(1)
-            self._primed = True
         for _ in range(int(n)):
             target = engine.groups_processed + 1
             self.sim.step(1)

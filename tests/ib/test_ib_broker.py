@@ -236,3 +236,78 @@ def test_blocking_calls_on_the_loop_thread_do_not_deadlock(ib_sim, make_broker):
     assert broker.connection.loop_thread.run(from_a_bar_callback()) is placed
     eventually(lambda: placed.status is OrderStatus.FILLED)
     assert broker.get_account_value() > 0
+
+
+def statuses(seen: list[tuple[str, OrderStatus]], oid: str) -> list[OrderStatus]:
+    return [s for i, s in seen if i == oid]
+
+
+def test_order_callback_hears_every_state_change_once(ib_sim, make_broker, client_errors):
+    client_errors.allow(201, 202)
+    broker = make_broker()
+    seen: list[tuple[str, OrderStatus]] = []
+    broker.register_order_callback(lambda o: seen.append((o.id, o.status)))
+    S = OrderStatus
+    buy = broker.execute_order(order("BUY", 10))
+    eventually(lambda: statuses(seen, buy.id)[-1:] == [S.FILLED])
+    assert statuses(seen, buy.id) == [S.PENDING, S.SUBMITTED, S.FILLED]
+    resting = broker.execute_order(
+        order("BUY", 5, type=OrderType.LIMIT, limit=round(ib_sim.price("AAPL") * 0.5, 2))
+    )
+    assert broker.cancel(resting)
+    eventually(lambda: statuses(seen, resting.id)[-1:] == [S.CANCELLED])
+    assert statuses(seen, resting.id) == [S.PENDING, S.SUBMITTED, S.CANCELLED]
+    ib_sim.reject_next_orders(1, "no way today")
+    refused = broker.execute_order(order("BUY", 3))
+    eventually(lambda: statuses(seen, refused.id)[-1:] == [S.REJECTED])
+    assert statuses(seen, refused.id) == [S.PENDING, S.SUBMITTED, S.REJECTED]
+    assert "no way today" in refused.reason
+
+
+class CountedOrder(Order):
+    """An order that counts how often its state is looked at."""
+
+    looks = 0
+
+    @property
+    def is_done(self) -> bool:
+        CountedOrder.looks += 1
+        return self.status in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+
+
+def test_open_orders_and_buying_power_look_at_working_orders_only(ib_sim, make_broker):
+    broker = make_broker(connect=False)
+    done = [CountedOrder(f"old-{k}", "AAPL", Side.BUY, 1, status=OrderStatus.FILLED)
+            for k in range(2000)]  # fmt: skip
+    working = CountedOrder("old-w", "MSFT", Side.BUY, 1, type=OrderType.LIMIT, limit=1.0,
+                           status=OrderStatus.SUBMITTED)  # fmt: skip
+    broker.restore([*done, working], [])
+    CountedOrder.looks = 0
+    assert broker.open_orders() == [working] and broker.open_orders("MSFT") == [working]
+    assert broker.open_orders("AAPL") == []
+    broker.check_buying_power(order("BUY", 1), 10.0)
+    assert CountedOrder.looks < 10
+
+
+def test_restored_orders_the_gateway_never_saw_are_resolved(ib_sim, make_broker, caplog):
+    broker = make_broker(connect=False)
+    seen: list[tuple[str, OrderStatus]] = []
+    errors: list[object] = []
+    broker.register_order_callback(lambda o: seen.append((o.id, o.status)))
+    broker.register_error_callback(errors.append)
+    never = order("BUY", 3)  # journaled as created; the process died before sending it
+    lost = order("BUY", 4, type=OrderType.LIMIT, limit=1.0, status=OrderStatus.SUBMITTED)
+    broker.restore([never, lost], [])
+    assert len(broker.open_orders()) == 2
+    broker.connection.connect_blocking()
+    assert broker.is_reconciled
+    assert never.status is OrderStatus.CANCELLED and never.reason == "not sent before the restart"
+    assert lost.status is OrderStatus.CANCELLED and "unknown to the IB gateway" in lost.reason
+    assert any(r.levelname == "WARNING" and lost.id in r.getMessage() for r in caplog.records)
+    assert [str(e) for e in errors if lost.id in str(e)] and not [
+        e for e in errors if never.id in str(e)
+    ]
+    assert seen == [(never.id, OrderStatus.CANCELLED), (lost.id, OrderStatus.CANCELLED)]
+    assert broker.open_orders() == [] and refs(broker) == {} and ib_sim.executions() == []
+    assert broker.execute_order(never) is never  # never resent
+    assert refs(broker) == {}

@@ -148,12 +148,13 @@ def test_subscribe_delivers_each_completed_bar_once(ib_sim, make_feed, client_er
     feed.subscribe(["AAPL"], "1m", on_bar=got.append)
     first = feed.get_latest_bar("AAPL")
     assert first is not None and feed.get_latest_price("AAPL") > 0
+    assert first.time + MINUTE == ib_sim.now  # the bar that just ended is the latest, not history
     for n in range(1, 4):
-        ib_sim.step(1)
+        ib_sim.step(1)  # complete once the next bar opens, at the boundary
         eventually(lambda n=n: len(got) == n)
 
     ib_sim.drop_connections()  # resubscribe after the reconnect: no duplicate, no gap
-    eventually(lambda: feed.connection.is_connected(), timeout=10)
+    eventually(lambda: feed.connection.reconnects == 1 and feed.connection.is_connected(), 10)
     for _ in range(2):
         ib_sim.step(1)
     eventually(lambda: len(got) == 5)
@@ -176,8 +177,8 @@ def test_backfill_after_a_restart_fills_the_gap_once(ib_sim, make_feed, client_e
     feed = make_feed(enable_reconnect=False)
     got: list[Bar] = []
     feed.subscribe("AAPL", "1m", on_bar=got.append)
-    ib_sim.step(1)
-    eventually(lambda: len(got) == 1)
+    ib_sim.step(2)
+    eventually(lambda: len(got) == 2)
 
     ib_sim.stop()
     eventually(lambda: feed.is_fallback_mode())
@@ -185,9 +186,9 @@ def test_backfill_after_a_restart_fills_the_gap_once(ib_sim, make_feed, client_e
     ib_sim.step(4)  # the market moves while we are away
     assert feed.reconnect()
     assert not feed.is_fallback_mode()
-    eventually(lambda: len(got) >= 4)
+    eventually(lambda: len(got) == 6)  # the four bars missed, backfilled once
     ib_sim.step(1)
-    eventually(lambda: len(got) == 6)
+    eventually(lambda: len(got) == 7)
     times = [b.time for b in got]
     assert all(b - a == MINUTE for a, b in itertools.pairwise(times))  # no gap, no duplicate
 

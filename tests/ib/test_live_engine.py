@@ -2,6 +2,7 @@
 
 The simulator runs in manual mode: a bar is delivered once the next bar's first update shows
 it complete, so after ``step(k)`` the engine has seen the bars up to the one before the last.
+The bar complete when the engine starts is history: it reaches the context, not ``on_data``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from quantnb.trading import Journal, LiveStrategyEngine
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(90)]
 
 SYMBOLS = ["AAPL", "MSFT"]
+MINUTE = pd.Timedelta(minutes=1)
 
 
 class Sma(qn.Strategy):
@@ -82,15 +84,17 @@ def _engine(sim: GatewaySimulator, tmp_path, strategy, *, client_id: int = 11, *
 
 def _settled(eng: LiveStrategyEngine) -> bool:
     """No order of the engine still waiting for the gateway (market orders fill at once)."""
-    return not [o for o in eng.broker.open_orders() if o.type is qn.OrderType.MARKET]
+    working = [o for o in eng.broker.open_orders() if o.type is qn.OrderType.MARKET]
+    return not working and not eng.ctx.outbox
 
 
 def _step(sim: GatewaySimulator, eng: LiveStrategyEngine, n: int = 1) -> None:
-    """Play ``n`` bars one at a time, waiting each time until the engine has handled it."""
+    """Play ``n`` bars one at a time, waiting each time until the engine has handled the bar
+    that just completed."""
     for _ in range(n):
-        target = eng.groups_processed + 1
         sim.step(1)
-        eventually(lambda t=target: eng.groups_processed >= t, 10)
+        seen = sim.now - MINUTE
+        eventually(lambda s=seen: eng.last_bar_time is not None and eng.last_bar_time >= s, 10)
         eventually(lambda: _settled(eng), 10)
 
 
@@ -117,6 +121,7 @@ def test_full_lifecycle(sim, tmp_path):
     assert len(strat.fills) >= 1
     assert eng.status["connection"] == "connected"
     assert eng.status["last_bar_time"] == eng.ctx.now
+    eventually(lambda: len(strat.fills) == len(eng.broker.fills))  # the last fill's callback ran
     fills_seen = len(strat.fills)
     eng.stop()
     assert strat.finalized and eng.state == "stopped"
@@ -149,7 +154,7 @@ def test_bad_symbol_rejected_order_and_strategy_error_are_logged_and_it_goes_on(
     assert eng.status["symbols"] == 1
     sim.reject_next_orders(1, reason="no trading permissions")
     sim.step(1)
-    _step(sim, eng, 4)
+    _step(sim, eng, 5)
     errors = eng.errors
     rejected = errors[errors["message"].str.contains("rejected")]
     assert len(rejected) >= 1 and rejected["kind"].iloc[0] == "order"
@@ -195,7 +200,8 @@ def test_parity_with_the_backtest_on_the_same_bars(tmp_path):
     with GatewaySimulator(mode="manual", bars=bars) as sim:
         eng = _engine(sim, tmp_path, strat)
         eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
-        _step(sim, eng, 1)
+        assert eng.ctx.history("AAPL", 5).size == 1  # the bar complete at the start
+        sim.step(1)
         _step(sim, eng, 85)
         last = eng.last_bar_time
         live = [
@@ -277,6 +283,7 @@ def test_kill_restart_no_duplicates_no_lost_fills_and_bars_keep_coming(
     eng2.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
     assert eng2.run_id == eng.run_id
     assert {o.id for o in eng2.broker.open_orders()} == {resting[0].id}
+    sim.step(1)
     _step(sim, eng2, 2)
     eng2.stop()
     assert len(sim.executions()) == len(execs) + 1
@@ -286,3 +293,45 @@ def test_kill_restart_no_duplicates_no_lost_fills_and_bars_keep_coming(
     assert created.iloc[-1] == f"{eng.run_id}-6"
     assert len(j.fills()) == len(execs) + 1
     assert _open_refs(sim).count(resting[0].id) == 1
+
+
+def test_history_of_many_symbols_loads_concurrently(tmp_path):
+    symbols = [f"S{i:02d}" for i in range(8)]
+    with GatewaySimulator(symbols=symbols, mode="manual") as sim:
+        eng = _engine(sim, tmp_path, Scripted())
+        eng.connect()
+        flight = {"now": 0, "max": 0}
+        real = eng.feed.get_historical_data_async
+
+        async def tracked(*args, **kwargs):
+            flight["now"] += 1
+            flight["max"] = max(flight["max"], flight["now"])
+            try:
+                return await real(*args, **kwargs)
+            finally:
+                flight["now"] -= 1
+
+        eng.feed.get_historical_data_async = tracked
+        eng.start(symbols, lookback_days=1, interval="1m", wait=True)
+        assert flight["max"] >= len(symbols) // 2  # not one after the other
+        assert all(len(eng.ctx.history(s, 10_000)) > 300 for s in symbols)
+        assert eng.errors.empty and eng.status["symbols"] == len(symbols)
+        eng.stop()
+
+
+def test_order_changes_are_journaled_as_the_broker_reports_them(sim, tmp_path, client_errors):
+    client_errors.allow(202)
+    eng = _engine(sim, tmp_path, Scripted())
+    eng.update_interval = 3600.0  # no housekeeping pass during the test
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    eng.call(lambda c: c.buy("AAPL", 5, limit=round(c.price("AAPL") * 0.5, 2), tif="GTC"))
+    (resting,) = eng.broker.open_orders()
+    assert eng.broker.cancel(resting)  # straight to the broker: the engine only hears of it
+    eventually(lambda: "cancelled" in set(eng.orders["status"]))
+    events = eng.order_events
+    assert list(events[events["order_id"] == resting.id]["event"]) == [
+        "created",
+        "submitted",
+        "cancelled",
+    ]
+    eng.stop()

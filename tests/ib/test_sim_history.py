@@ -80,16 +80,17 @@ def test_one_minute_bars_match_the_five_minute_aggregate(ib, aapl):
 def test_keep_up_to_date_updates_on_each_step(ib_sim, ib, aapl, wait):
     bars = _bars(ib, aapl, "1800 S", "1 min", keep=True)
     n = len(bars)
-    ib_sim.step()
-    wait(ib, lambda: len(bars) == n + 1)
-    assert bars[-1].close == ib_sim.price("AAPL")
+    ib_sim.step()  # the bar played, then the next one opened at the boundary
+    wait(ib, lambda: len(bars) == n + 2)
+    assert bars[-1].close == bars[-1].open == ib_sim.price("AAPL") and bars[-1].volume == 0
     ib_sim.step(2)
-    wait(ib, lambda: len(bars) == n + 3)
+    wait(ib, lambda: len(bars) == n + 4)
+    assert bars[-3].volume > 0  # the opened bar was replaced by its real first slice
     ib.cancelHistoricalData(bars)
     ib.sleep(0.05)
     ib_sim.step()
     ib.sleep(0.05)
-    assert len(bars) == n + 3
+    assert len(bars) == n + 4
 
 
 def test_keep_up_to_date_daily_bar_grows_in_place(ib_sim, ib, aapl, wait):

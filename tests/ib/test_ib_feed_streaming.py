@@ -1,0 +1,187 @@
+"""LiveDataFeed: gateway clock, empty history, failed subscriptions, first bar, batched cache."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+import quantnb.ib.feed as feed_module
+from quantnb.domain.model import Bar
+from quantnb.errors import DataError
+from quantnb.ib import BarCache, IBConfig, IBConnection, LiveDataFeed, LoopThread
+from quantnb.sim import GatewaySimulator
+from quantnb.testing import eventually
+
+pytestmark = [pytest.mark.ib, pytest.mark.timeout(60)]
+
+LOST = ("Peer closed", "API connection failed", "Make sure API port", "Socket disconnect")
+MINUTE = pd.Timedelta(minutes=1)
+SYMBOLS = [f"S{i:02d}" for i in range(12)]
+
+
+@pytest.fixture
+def loop_thread() -> Iterator[LoopThread]:
+    lt = LoopThread().start()
+    yield lt
+    lt.stop()
+
+
+@pytest.fixture
+def sim() -> Iterator[GatewaySimulator]:
+    with GatewaySimulator(symbols=["AAPL", *SYMBOLS], mode="manual") as s:
+        yield s
+
+
+@pytest.fixture
+def make_feed(sim, loop_thread, tmp_path):
+    made: list[IBConnection] = []
+
+    def make(**kw) -> LiveDataFeed:
+        cfg = IBConfig(host=sim.host, port=sim.port, client_id=1, timeout=5)
+        conn = IBConnection(cfg, loop_thread, backoff=(0.05, 0.2))
+        made.append(conn)
+        feed = LiveDataFeed(conn, cache=BarCache(tmp_path / "cache"), **kw)
+        conn.connect_blocking()
+        return feed
+
+    yield make
+    for conn in made:
+        conn.disconnect_blocking()
+
+
+def run(feed: LiveDataFeed, coro, timeout: float = 20.0):
+    return feed.connection.loop_thread.run(coro, timeout=timeout)
+
+
+def test_concurrent_history_and_gateway_time(sim, make_feed):
+    feed = make_feed()
+    start = sim.now - pd.Timedelta(hours=2)
+
+    async def together():
+        times = [feed.gateway_time_async() for _ in range(5)]
+        frames = [feed.get_historical_data_async(s, start, None, "1m") for s in SYMBOLS]
+        return await asyncio.wait_for(asyncio.gather(*times, *frames), 15)
+
+    out = run(feed, together())
+    assert all(t == sim.now for t in out[:5])
+    assert all(len(f) > 30 and f.attrs["symbol"] == s for s, f in zip(SYMBOLS, out[5:]))
+    assert len({len(f) for f in out[5:]}) == 1
+    assert feed.gateway_time() == sim.now
+    recent = feed.get_recent_history("AAPL", 1, "1m")
+    assert recent.index[-1] + MINUTE == sim.now and recent.attrs["source"] == "history"
+    assert recent.index[0] >= sim.now - pd.Timedelta(days=1)
+    with pytest.raises(DataError, match="days"):
+        feed.get_recent_history("AAPL", 0)
+
+
+def test_gateway_time_survives_an_orphaned_request(sim, make_feed):
+    """Another current-time request replaces ours in the client: ours is asked again."""
+    feed = make_feed()
+    feed.time_timeout = 0.2
+    ib = feed.connection.ib
+
+    async def orphaned():
+        ours = asyncio.ensure_future(feed.gateway_time_async())
+        while "currentTime" not in ib.wrapper._futures:
+            await asyncio.sleep(0)
+        theirs = await ib.reqCurrentTimeAsync()  # takes the answer meant for ours
+        return theirs, await asyncio.wait_for(ours, 3)
+
+    theirs, ours = run(feed, orphaned())
+    assert ours == sim.now == pd.Timestamp(theirs).tz_convert("UTC")
+
+
+def test_empty_history_is_an_empty_canonical_frame(sim, make_feed):
+    feed = make_feed()
+    weekend = feed.get_historical_data("AAPL", "2023-12-30", "2023-12-31", "1m")
+    assert len(weekend) == 0
+    assert list(weekend.columns) == ["open", "high", "low", "close", "volume"]
+    assert str(weekend.index.dtype) == "datetime64[ns, UTC]"
+    assert weekend.attrs == {"symbol": "AAPL", "interval": "1m", "source": "history"}
+
+
+def test_failed_subscription_is_not_kept(sim, make_feed, caplog, client_errors):
+    client_errors.allow(200, *LOST)
+    caplog.set_level(logging.INFO, logger="quantnb.ib")
+    feed = make_feed()
+    got: list[Bar] = []
+    with pytest.raises(DataError, match="NOPE"):
+        feed.subscribe(["AAPL", "NOPE"], "1m", on_bar=got.append)
+    assert feed.subscriptions == {"AAPL": "1m"}
+    caplog.clear()
+    sim.drop_connections()
+    eventually(lambda: feed.connection.reconnects >= 1 and feed.connection.is_connected(), 10)
+    assert not [r for r in caplog.records if "NOPE" in r.getMessage()]
+    sim.step(2)
+    eventually(lambda: len(got) == 2)
+
+
+def test_bar_complete_at_subscription_is_delivered_at_once(sim, make_feed):
+    feed = make_feed()
+    got: list[Bar] = []
+    feed.subscribe("AAPL", "1m", on_bar=got.append, since=sim.now - 3 * MINUTE)
+    # the simulator answers at a bar boundary: both bars after `since` are complete already
+    assert [b.time for b in got] == [sim.now - 2 * MINUTE, sim.now - MINUTE]
+    sim.step(2)
+    eventually(lambda: len(got) == 4)
+    assert got[-1].time == sim.now - MINUTE  # complete as the next bar opens at the boundary
+
+
+def test_complete_count_keeps_a_bar_in_progress_back():
+    t0 = pd.Timestamp("2024-01-03 15:00", tz="UTC")
+    bars = [SimpleNamespace(date=(t0 + k * MINUTE).to_pydatetime()) for k in range(3)]
+    count = feed_module._complete_count
+    assert count(bars, t0 + 3 * MINUTE, MINUTE) == 3  # at the boundary: all complete
+    assert count(bars, t0 + 2 * MINUTE + pd.Timedelta(seconds=5), MINUTE) == 2  # IB: in progress
+    assert count([], t0, MINUTE) == 0
+
+
+def test_updates_cost_o1_and_the_cache_is_written_in_batches(sim, make_feed, monkeypatch, tmp_path):
+    feed = make_feed()
+    feed.flush_interval = 3600.0  # only unsubscribe writes
+    stores: list[int] = []
+    real_store = feed.cache.store
+    monkeypatch.setattr(
+        feed.cache,
+        "store",
+        lambda s, i, bars, src="history": stores.append(len(bars)) or real_store(s, i, bars, src),
+    )
+    calls = {"n": 0}
+    real_time = feed_module._bar_time
+
+    def counted(bar):
+        calls["n"] += 1
+        return real_time(bar)
+
+    got: list[Bar] = []
+    feed.subscribe("AAPL", "1m", on_bar=got.append, since=sim.now - 25 * MINUTE)
+    assert len(got) == 24 and stores == []  # delivered, not yet written
+    monkeypatch.setattr(feed_module, "_bar_time", counted)
+    sim.step(6)
+    eventually(lambda: len(got) == 30)
+    assert calls["n"] <= 6 * 4  # a few per new bar, not a rescan of every bar
+    assert stores == []
+    assert feed.cache.load("AAPL", "1m").index[-1] == got[-1].time  # load sees unwritten bars
+    path = feed.cache.path("AAPL", "1m")
+    feed.unsubscribe("AAPL")
+    assert stores == [30]
+    on_disk = pd.read_parquet(path)
+    assert on_disk.index[-1] == got[-1].time and len(on_disk) >= 30
+    assert not list(path.parent.glob("*.tmp"))
+
+
+def test_scheduled_flush_writes_without_unsubscribing(sim, make_feed):
+    feed = make_feed()
+    feed.flush_interval = 0.05
+    got: list[Bar] = []
+    feed.subscribe("AAPL", "1m", on_bar=got.append)
+    sim.step(3)
+    eventually(lambda: len(got) == 3)
+    path = feed.cache.path("AAPL", "1m")
+    eventually(lambda: path.exists() and pd.read_parquet(path).index[-1] == got[-1].time)
+    assert feed.cache.unsaved == {}
