@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +28,9 @@ from quantnb.domain.interval import Interval, max_ib_duration
 from quantnb.domain.model import Bar
 from quantnb.errors import DataError, GatewayError, NotConnectedError
 from quantnb.ib.cache import BarCache
+from quantnb.ib.config import IBConfig
 from quantnb.ib.connection import ErrorEvent, IBConnection
+from quantnb.ib.loop import LoopThread
 from quantnb.ib.pacing import PacingGuard
 from quantnb.ib.tables import DATA_LOST_CODES
 
@@ -85,6 +88,47 @@ class LiveDataFeed:
             on_error=self._on_error,
             priority=10,
         )
+
+    @classmethod
+    def open(
+        cls,
+        config: IBConfig | None = None,
+        *,
+        cache_dir: str | Path | None = None,
+        enable_reconnect: bool = True,
+    ) -> LiveDataFeed:
+        """A connected feed on its own loop thread, for history in a notebook or a script.
+
+        ``config``: where to connect (default: from the QUANTNB_IB_* environment). Call
+        ``close()`` when done (or use it as a context manager).
+        """
+        loop = LoopThread(name="quantnb-feed").start()
+        conn = IBConnection(config or IBConfig.from_env(), loop, enable_reconnect=enable_reconnect)
+        try:
+            conn.connect_blocking()
+        except BaseException:
+            loop.stop()
+            raise
+        feed = cls(conn, cache=BarCache(cache_dir))
+        feed._own_loop = loop
+        return feed
+
+    def close(self) -> None:
+        """Write the cache, disconnect, and stop the loop thread if ``open()`` started it."""
+        loop = getattr(self, "_own_loop", None)
+        try:
+            if self.connection.loop_thread.is_running():
+                self.flush()
+        finally:
+            self.connection.disconnect_blocking()
+            if loop is not None:
+                loop.stop()
+
+    def __enter__(self) -> LiveDataFeed:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ---- history ---------------------------------------------------------------------------
     def get_historical_data(

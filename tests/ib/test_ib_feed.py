@@ -213,3 +213,19 @@ def test_multiple_symbols_and_protocol(ib_sim, make_feed):
     assert list(frames) == ["AAPL", "MSFT"]
     assert all(len(f) > 10 and f.attrs["symbol"] == s for s, f in frames.items())
     assert not frames["AAPL"]["close"].equals(frames["MSFT"]["close"])
+
+
+def test_open_gives_a_connected_feed_that_falls_back_and_closes(ib_sim, tmp_path, client_errors):
+    client_errors.allow(*LOST)
+    cfg = IBConfig(host=ib_sim.host, port=ib_sim.port, client_id=31)
+    with LiveDataFeed.open(cfg, cache_dir=tmp_path, enable_reconnect=False) as feed:
+        loop = feed.connection.loop_thread
+        live = feed.get_recent_history("AAPL", days=2, interval="5m")
+        assert len(live) > 50 and live.attrs["source"] == "history"
+        ib_sim.stop()
+        cached = feed.get_recent_history("AAPL", days=2, interval="5m")
+        assert feed.is_fallback_mode() and cached.attrs["source"] == "cache"
+        pd.testing.assert_frame_equal(cached, live, check_like=True)
+        ib_sim.start()
+        assert feed.reconnect() and not feed.is_fallback_mode()
+    assert not loop.is_running() and not feed.connection.is_connected()
