@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from quantnb.domain.accounting import Portfolio, Position
+from quantnb.broker.base import BrokerBase
+from quantnb.domain.accounting import Portfolio
 from quantnb.domain.buying_power import check_buying_power
 from quantnb.domain.costs import CostModel
 from quantnb.domain.matching import match, pessimistic_pick
@@ -21,7 +22,7 @@ from quantnb.domain.risk import RiskLimits
 logger = logging.getLogger(__name__)
 
 
-class SimulatedBroker:
+class SimulatedBroker(BrokerBase):
     """Implements ``IBroker`` for backtests. The engine tells it the time and prices."""
 
     def __init__(
@@ -112,21 +113,6 @@ class SimulatedBroker:
             ),
             available=available,
         )
-
-    def calculate_commission(self, qty: float, price: float) -> float:
-        return self.costs.commission(qty, price)
-
-    def calculate_slippage(self, price: float, side: str) -> float:
-        return self.costs.slippage(price, side)
-
-    def get_positions(self) -> dict[str, Position]:
-        return self.portfolio.open_positions()
-
-    def get_position(self, symbol: str) -> Position:
-        return self.portfolio.position(symbol)
-
-    def get_cash_balance(self) -> float:
-        return self.portfolio.cash
 
     def get_account_value(self) -> float:
         self._mark()

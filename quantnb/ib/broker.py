@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from quantnb.domain.accounting import Portfolio, Position
+from quantnb.broker.base import BrokerBase
+from quantnb.domain.accounting import Portfolio
 from quantnb.domain.buying_power import check_buying_power
 from quantnb.domain.costs import CostModel
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection, Side
@@ -50,7 +51,7 @@ _NOT_A_REJECTION = frozenset({202, 10147, 10148, 104, 105})
 _REJECTION_CODES = ORDER_REJECTION_CODES - _NOT_A_REJECTION
 
 
-class LiveBroker:
+class LiveBroker(BrokerBase):
     """Implements ``ILiveBroker`` on an ``IBConnection``; callbacks run on the loop thread."""
 
     def __init__(
@@ -200,21 +201,6 @@ class LiveBroker:
             reserved=reserved,
             available=self._available_funds(),
         )
-
-    def calculate_commission(self, qty: float, price: float) -> float:
-        return self.costs.commission(qty, price)
-
-    def calculate_slippage(self, price: float, side: str) -> float:
-        return self.costs.slippage(price, side)
-
-    def get_positions(self) -> dict[str, Position]:
-        return self.portfolio.open_positions()
-
-    def get_position(self, symbol: str) -> Position:
-        return self.portfolio.position(symbol)
-
-    def get_cash_balance(self) -> float:
-        return self.portfolio.cash
 
     def get_account_value(self) -> float:
         """Net liquidation value as the gateway reports it (our own equity before it does)."""

@@ -132,3 +132,13 @@ def aapl(ib) -> object:
     """AAPL, qualified."""
     (contract,) = ib.qualifyContracts(_client.Stock("AAPL", "SMART", "USD"))
     return contract
+
+
+@pytest.fixture
+def loop_thread():
+    """A running LoopThread (the thread and event loop the IB adapters live on)."""
+    from quantnb.ib.loop import LoopThread
+
+    lt = LoopThread().start()
+    yield lt
+    lt.stop()

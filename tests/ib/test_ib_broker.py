@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 
 import pytest
 
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from quantnb.domain.risk import RiskLimits
 from quantnb.errors import NotConnectedError, OrderError
-from quantnb.ib import IBConfig, IBConnection, LiveBroker, LoopThread
+from quantnb.ib import IBConfig, IBConnection, LiveBroker
 from quantnb.ports import ILiveBroker
 from quantnb.testing import eventually
 
@@ -22,13 +21,6 @@ _ids = itertools.count(1)
 
 def order(side: str = "BUY", qty: float = 10, symbol: str = "AAPL", **kw) -> Order:
     return Order(f"run1-{next(_ids)}", symbol, Side(side), qty, **kw)
-
-
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    lt = LoopThread().start()
-    yield lt
-    lt.stop()
 
 
 @pytest.fixture

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from quantnb.errors import GatewayError
-from quantnb.ib import ErrorKind, IBConfig, IBConnection, LoopThread
+from quantnb.ib import ErrorKind, IBConfig, IBConnection
 from quantnb.testing import eventually
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(60)]
 
 LOST = ("Peer closed", "API connection failed", "Make sure API port", "Socket disconnect")
-
-
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    lt = LoopThread().start()
-    yield lt
-    lt.stop()
 
 
 @pytest.fixture

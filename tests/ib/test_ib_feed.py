@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -15,7 +14,7 @@ from quantnb.data import resample, validate
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar
 from quantnb.errors import NotConnectedError
-from quantnb.ib import BarCache, IBConfig, IBConnection, LiveDataFeed, LoopThread, PacingGuard
+from quantnb.ib import BarCache, IBConfig, IBConnection, LiveDataFeed, PacingGuard
 from quantnb.ports import ILiveDataFeed
 from quantnb.testing import eventually
 
@@ -23,13 +22,6 @@ pytestmark = [pytest.mark.ib, pytest.mark.timeout(60)]
 
 LOST = ("Peer closed", "API connection failed", "Make sure API port", "Socket disconnect")
 MINUTE = pd.Timedelta(minutes=1)
-
-
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    lt = LoopThread().start()
-    yield lt
-    lt.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import quantnb.ib.feed as feed_module
 from quantnb.domain.model import Bar
 from quantnb.errors import DataError
-from quantnb.ib import BarCache, IBConfig, IBConnection, LiveDataFeed, LoopThread
+from quantnb.ib import BarCache, IBConfig, IBConnection, LiveDataFeed
 from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
 
@@ -22,13 +22,6 @@ pytestmark = [pytest.mark.ib, pytest.mark.timeout(60)]
 LOST = ("Peer closed", "API connection failed", "Make sure API port", "Socket disconnect")
 MINUTE = pd.Timedelta(minutes=1)
 SYMBOLS = [f"S{i:02d}" for i in range(12)]
-
-
-@pytest.fixture
-def loop_thread() -> Iterator[LoopThread]:
-    lt = LoopThread().start()
-    yield lt
-    lt.stop()
 
 
 @pytest.fixture
