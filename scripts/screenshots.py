@@ -16,7 +16,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -220,20 +219,25 @@ def backtest_png(out: Path) -> Path:
 
 
 def _paper_engine(wait: float) -> Any | None:
-    """A paper engine on the embedded simulator that has seen some bars, or None."""
+    """A paper session on the embedded simulator after 45 one-minute bars, or None."""
     try:
         import quantnb as qn
         from quantnb.strategies import SmaCross
 
-        engine = qn.paper(SmaCross(fast=3, slow=8, qty=50), ["AAPL", "MSFT"], interval="5m")
-        engine.start()
+        session = qn.paper(
+            SmaCross(fast=3, slow=8, qty=50),
+            ["AAPL", "MSFT"],
+            interval="1m",
+            lookback_days=1,
+            journal_dir=tempfile.mkdtemp(),
+            sim={"mode": "manual", "seed": 0},
+        )
+        session.start(wait=True, timeout=wait)
+        session.step(45)
     except Exception:
         log.info("no paper engine; using the example state", exc_info=True)
         return None
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and len(getattr(engine, "fills", ())) == 0:
-        time.sleep(0.5)
-    return engine
+    return session
 
 
 def dashboard_png(out: Path, stub: bool = False, wait: float = 30.0) -> Path:
@@ -250,7 +254,7 @@ def dashboard_png(out: Path, stub: bool = False, wait: float = 30.0) -> Path:
         dash.refresh()
         with tempfile.TemporaryDirectory() as tmp:
             page = widget_page(dash.widget, Path(tmp), embed_js, title="quantnb dashboard")
-            return screenshot(page, out / "dashboard.png", size=(1100, 380))
+            return screenshot(page, out / "dashboard.png", size=(1100, 470))
     finally:
         dash.close()
         if live:
