@@ -1,6 +1,7 @@
 """Live engine latency: a completed bar reaching the IB client → the strategy's order leaving it.
 
-Runs the gateway simulator in-process on loopback (manual clock, 50 symbols) and a paper engine
+Runs the gateway simulator in its own process on loopback (manual clock, 50 symbols), as a
+real gateway is (in-process the two would compete for one GIL), and a paper engine
 against it. A bar "arrives" when the client has decoded the keep-up-to-date update that shows it
 complete (the first update of the next bar); the order "leaves" when the client's ``placeOrder``
 has written it to the socket. Everything in between is measured: the feed, the engine's grouping,
@@ -100,7 +101,10 @@ class Clock:
 
 def run(strategy: qn.Strategy, steps: int, workdir: Path) -> dict[str, Any]:
     symbols = [f"S{i:02d}" for i in range(N_SYMBOLS)]
-    with GatewaySimulator(symbols=symbols, mode="manual", seed=1, cash=10_000_000.0) as sim:
+    # a separate process, as a real gateway is: in-process, the two would share one GIL
+    with GatewaySimulator(
+        symbols=symbols, mode="manual", seed=1, cash=10_000_000.0, subprocess=True
+    ) as sim:
         cfg = IBConfig(host=sim.host, port=sim.port, client_id=41, timeout=10)
         eng = LiveStrategyEngine(
             config=cfg, allow_short=True, journal=workdir / f"{strategy.name}.sqlite"

@@ -41,6 +41,7 @@ class BarCache:
         self._frames: dict[tuple[str, str], pd.DataFrame] = {}
         self._buffer: dict[tuple[str, str], list[tuple[Any, ...]]] = {}
         self._lock = threading.RLock()
+        self._file_locks: dict[tuple[str, str], threading.Lock] = {}
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
 
@@ -79,8 +80,19 @@ class BarCache:
                 old = self._read(symbol, key[1])
             merged = self.merge(old, new)
             self._frames[key] = merged
-            self._write(symbol, key[1], merged)
-            return merged.copy()
+        self._persist(key)
+        return merged.copy()
+
+    def _persist(self, key: tuple[str, str]) -> None:
+        """Write the newest frame of ``key``, outside the main lock so readers and ``append``
+        never wait for the disk; one writer per file, and it always writes the latest frame."""
+        with self._lock:
+            file_lock = self._file_locks.setdefault(key, threading.Lock())
+        with file_lock:
+            with self._lock:
+                latest = self._frames.get(key)
+            if latest is not None:
+                self._write(key[0], key[1], latest)
 
     def append(
         self, symbol: str, interval: Interval | str, bars: Iterable[Any], source: str = "live"
@@ -103,15 +115,17 @@ class BarCache:
     def flush(self, symbol: str | None = None, interval: Interval | str | None = None) -> int:
         """Merge buffered bars into their series and persist them; returns how many."""
         name = Interval.parse(interval).name if interval is not None else None
-        done = 0
         with self._lock:
-            for key in list(self._buffer):
-                if (symbol is None or key[0] == symbol) and (name is None or key[1] == name):
-                    done += self._flush_key(key)
-        return done
+            keys = [
+                k
+                for k in self._buffer
+                if (symbol is None or k[0] == symbol) and (name is None or k[1] == name)
+            ]
+        return sum(self._flush_key(key) for key in keys)
 
     def _flush_key(self, key: tuple[str, str]) -> int:
-        rows = self._buffer.pop(key, None)
+        with self._lock:
+            rows = self._buffer.pop(key, None)
         if not rows:
             return 0
         index = pd.DatetimeIndex([r[0] for r in rows], name="time")
@@ -124,7 +138,8 @@ class BarCache:
         try:
             self.store(key[0], key[1], frame, "live")
         except BaseException:
-            self._buffer[key] = rows + self._buffer.get(key, [])  # keep them for the next try
+            with self._lock:  # keep them for the next try
+                self._buffer[key] = rows + self._buffer.get(key, [])
             raise
         return len(rows)
 

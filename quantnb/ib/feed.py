@@ -549,16 +549,19 @@ class LiveDataFeed:
         asyncio.get_running_loop().create_task(self._flush_gradually())
 
     async def _flush_gradually(self) -> None:
-        """Write the dirty series one per loop turn, so bars are never held up for long."""
+        """Write the dirty series in a worker thread, so the loop never waits for the disk."""
+        loop = asyncio.get_running_loop()
         for symbol in list(self._dirty):
-            sub = self._dirty.get(symbol)
+            sub = self._dirty.pop(symbol, None)
             if sub is not None:
-                self._flush_sub(sub)
-                await asyncio.sleep(0)
+                await loop.run_in_executor(None, self._write_sub, sub)
 
     def _flush_sub(self, sub: _Subscription) -> int:
         if self._dirty.get(sub.symbol) is sub:
             del self._dirty[sub.symbol]
+        return self._write_sub(sub)
+
+    def _write_sub(self, sub: _Subscription) -> int:
         try:
             return self.cache.flush(sub.symbol, sub.interval)
         except (OSError, ValueError, DataError) as exc:
