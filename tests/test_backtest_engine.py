@@ -286,3 +286,20 @@ def test_bar_view_mapping_api():
 
     qn.backtest(View(), bars_from(ROWS[:2]), progress=False)
     assert seen[1] == (True, "none", ["X"], [102.0], True, 1)
+
+
+def test_indicator_declared_mid_run_is_revealed_from_then_on():
+    seen = []
+
+    class Late(qn.Strategy):
+        def initialize(self, ctx):
+            self.s = None
+
+        def on_data(self, ctx, data):
+            if self.s is None and len(seen) == 2:
+                self.s = ctx.indicator(qn.ind.sma, "close", 2)
+            seen.append(self.s["X"] if self.s is not None else None)
+
+    qn.backtest(Late(), bars_from(ROWS), progress=False)
+    assert seen[:2] == [None, None]
+    assert seen[2:] == [103.5, 101.0, 96.5, 97.5]  # sma(close, 2) at bars 2..5

@@ -283,23 +283,25 @@ class BacktestEngine:
                     close = closes[single][start:stop].tolist()
                     lists = [(i, i._values[single][start:stop].tolist()) for i in indicators]
                     pos = self.portfolio.positions[single]
-                    for t in range(start, stop):
+                    declared = self.indicators
+                    n_declared = len(declared)
+                    for i, t in enumerate(range(start, stop)):
                         if daily_loss and days[t] != current_day:
                             current_day = days[t]
                             broker.day_start_equity = self.portfolio.equity
-                        ctx._t = t
-                        row[single] = t
+                        ctx._t = row[single] = t
                         if broker.n_working:
                             c = cols[single]
                             broker.process(
                                 single, c["open"][t], c["high"][t], c["low"][t], days[t], t
                             )
                         if pos.qty:
-                            pos.last_price = close[t - start]
+                            pos.last_price = close[i]
                         for ind, lst in lists:
-                            ind[single] = lst[t - start]
+                            ind[single] = lst[i]
                         on_data(ctx, full_view)
-                        if len(self.indicators) != len(indicators):
+                        if len(declared) != n_declared:
+                            n_declared = len(declared)
                             # declared mid-run: read the new ones directly from here on
                             indicators = list(self.indicators)
                             lists = [
