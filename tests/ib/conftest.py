@@ -8,6 +8,7 @@ unless the test allowed it: a message the client cannot decode is only logged, n
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -89,6 +90,8 @@ def ib_loop() -> Iterator[asyncio.AbstractEventLoop]:
     try:
         yield loop
     finally:
+        # clients dropped by the test close their transports now, while the loop is open
+        gc.collect()
         loop.run_until_complete(asyncio.sleep(0))
         loop.close()
         asyncio.set_event_loop(None)
