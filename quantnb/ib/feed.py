@@ -32,7 +32,7 @@ from quantnb.ib.config import IBConfig
 from quantnb.ib.connection import ErrorEvent, IBConnection
 from quantnb.ib.loop import LoopThread
 from quantnb.ib.pacing import PacingGuard
-from quantnb.ib.tables import DATA_LOST_CODES
+from quantnb.ib.tables import DATA_LOST_CODES, ErrorKind
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,8 @@ _DAY = 86_400
 _DEFAULT_SPAN_BARS = 500
 # seconds between cache writes of live bars (per series)
 FLUSH_INTERVAL = 5.0
+RETRY_DELAY = 15.0  # seconds before a refused subscription is asked again: IB's pacing window
+MAX_RETRY_DELAY = 300.0
 
 
 @dataclass(slots=True)
@@ -54,6 +56,7 @@ class _Subscription:
     last: pd.Timestamp | None = None  # start time of the last bar delivered
     latest: Bar | None = None  # last completed bar
     price: float | None = None  # close of the newest update, complete or not
+    retry: float = 0.0  # the last delay before asking again after a refusal
 
 
 class LiveDataFeed:
@@ -80,6 +83,8 @@ class LiveDataFeed:
         self._clock: tuple[pd.Timestamp, float] | None = None  # last gateway time, local time
         self.time_timeout = 5.0  # seconds to wait for the gateway's clock before asking again
         self.flush_interval = FLUSH_INTERVAL
+        self.retry_delay = RETRY_DELAY
+        self._refused: dict[int, ErrorEvent] = {}  # request id -> the pacing error that ended it
         self._dirty: dict[str, _Subscription] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
         connection.add_listener(
@@ -473,7 +478,15 @@ class LiveDataFeed:
             formatDate=2,
             keepUpToDate=True,
         )
+        refusal = self._refused.pop(getattr(bars, "reqId", -1), None)
+        if refusal is not None:
+            # the client ends a refused request with no bars and no error: ask again later
+            with contextlib.suppress(Exception):
+                self.connection.ib.cancelHistoricalData(bars)
+            self._retry_later(sub, refusal)
+            return
         sub.bars = bars
+        sub.retry = 0.0
         n = _complete_count(bars, now, step)
         if sub.last is None and n:
             # a fresh subscription streams from now on; earlier bars are history
@@ -614,7 +627,29 @@ class LiveDataFeed:
         if self.connection.state != "stopped":
             self._enter_fallback("connection lost")
 
+    def _retry_later(self, sub: _Subscription, why: object) -> None:
+        delay = min(max(self.retry_delay, sub.retry * 2), MAX_RETRY_DELAY)
+        sub.retry = delay
+        log.warning("subscription to %s %s refused (%s); asking again in %.3g s", sub.symbol,
+                    sub.interval, why, delay)  # fmt: skip
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, lambda: loop.create_task(self._retry(sub)))
+
+    async def _retry(self, sub: _Subscription) -> None:
+        if self._subs.get(sub.symbol) is not sub or sub.bars is not None:
+            return  # unsubscribed or renewed meanwhile
+        if not self.connection.is_socket_connected():
+            return  # renewed with the others when the connection returns
+        try:
+            await self._start(sub)
+        except Exception as exc:
+            self._retry_later(sub, exc)
+
     def _on_error(self, event: ErrorEvent) -> None:
+        if event.kind is ErrorKind.PACING and event.req_id >= 0:
+            self._refused[event.req_id] = event
+            while len(self._refused) > 100:
+                del self._refused[next(iter(self._refused))]
         if event.code in DATA_LOST_CODES and self._subs:
             log.warning("IB reports market data lost (%d); renewing subscriptions", event.code)
             asyncio.get_running_loop().create_task(self._resubscribe())

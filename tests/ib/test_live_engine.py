@@ -15,7 +15,7 @@ import pytest
 import quantnb as qn
 from quantnb.errors import ConfigError, GatewayError
 from quantnb.ib.config import IBConfig
-from quantnb.sim import GatewaySimulator
+from quantnb.sim import GatewaySimulator, PacingRule
 from quantnb.testing import eventually
 from quantnb.trading import Journal, LiveStrategyEngine
 
@@ -335,3 +335,25 @@ def test_order_changes_are_journaled_as_the_broker_reports_them(sim, tmp_path, c
         "cancelled",
     ]
     eng.stop()
+
+
+def test_pacing_errors_are_clear_and_refused_subscriptions_are_asked_again(
+    tmp_path, monkeypatch, client_errors
+):
+    client_errors.allow(162)
+    monkeypatch.setattr("quantnb.ib.feed.RETRY_DELAY", 0.3)
+    pacing = PacingRule(total_max=3, total_window=0.5)  # the 4th request within 0.5 s: 162
+    with GatewaySimulator(symbols=SYMBOLS, mode="manual", seed=3, pacing=pacing) as sim:
+        eng = _engine(sim, tmp_path, Sma(fast=2, slow=3, qty=1))
+        eng.start(SYMBOLS, lookback_days=1, interval="1m", wait=True)
+        errors = eng.errors
+        refused = errors[errors["code"] == 162]
+        assert len(refused) >= 1 and set(refused["kind"]) == {"pacing"}
+        assert "pacing violation" in refused["message"].iloc[0]
+        assert eng.is_running
+        # the refused subscriptions are asked again once the window has passed
+        eventually(lambda: set(eng.feed.subscriptions) == set(SYMBOLS), 10)
+        eventually(lambda: all(s.bars is not None for s in eng.feed._subs.values()), 10)
+        _step(sim, eng, 3)
+        assert eng.status["bars_processed"] == 3 * len(SYMBOLS)
+        eng.stop()
