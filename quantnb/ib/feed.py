@@ -84,6 +84,7 @@ class LiveDataFeed:
         self.time_timeout = 5.0  # seconds to wait for the gateway's clock before asking again
         self.flush_interval = FLUSH_INTERVAL
         self.retry_delay = RETRY_DELAY
+        self.progress: bool | None = None  # None: a bar for downloads over 2 s; False: never
         self._refused: dict[int, ErrorEvent] = {}  # request id -> the pacing error that ended it
         self._dirty: dict[str, _Subscription] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -280,13 +281,20 @@ class LiveDataFeed:
         frames: list[pd.DataFrame] = []
         chunk_end = end
         step = pd.Timedelta(seconds=iv.seconds)
-        while chunk_end > lo:
-            # IB leaves out a bar that starts at the end time: ask one bar further (not past now)
-            ask_end = max(min(chunk_end + step, now), chunk_end)
-            span = min(max_span, ask_end - lo)
-            bars = await self._request(contract, symbol, iv, ask_end, span)
-            frames.append(_bars_frame(bars))
-            chunk_end = ask_end - span
+        bar = self._progress(math.ceil((end - lo) / max_span), f"{symbol} {iv} history")
+        try:
+            while chunk_end > lo:
+                # IB leaves out a bar starting at the end time: ask one bar further (not past now)
+                ask_end = max(min(chunk_end + step, now), chunk_end)
+                span = min(max_span, ask_end - lo)
+                bars = await self._request(contract, symbol, iv, ask_end, span)
+                frames.append(_bars_frame(bars))
+                chunk_end = ask_end - span
+                if bar is not None:
+                    bar.update()
+        finally:
+            if bar is not None:
+                bar.close()
         frame = _join(frames)
         # a bar still in progress at the gateway's now is not history yet
         done = frame.index + pd.Timedelta(seconds=iv.seconds) <= now
@@ -295,6 +303,15 @@ class LiveDataFeed:
         out.attrs["interval"] = iv.name
         out.attrs["source"] = "history"
         return out
+
+    def _progress(self, requests: int, desc: str) -> Any:
+        """A progress bar for a download of several requests; shown once it takes over 2 s."""
+        if requests < 2 or self.progress is False:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=requests, desc=desc, unit="request", delay=0 if self.progress else 2.0,
+                    leave=False)  # fmt: skip
 
     async def _request(
         self, contract: Any, symbol: str, iv: Interval, end: pd.Timestamp, span: pd.Timedelta

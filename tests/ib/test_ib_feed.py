@@ -65,12 +65,15 @@ def test_history_is_canonical(ib_sim, make_feed, interval):
         assert (df.index.diff()[1:] >= step).all()
 
 
-def test_long_range_is_split_into_requests_ib_accepts(ib_sim, make_feed):
+def test_long_range_is_split_into_requests_ib_accepts(ib_sim, make_feed, capsys):
     feed = make_feed()
+    feed.progress = True  # a progress bar at once, whatever the download takes
     end = ib_sim.now
     start = end - pd.Timedelta(days=4)
     one = feed.get_historical_data("AAPL", start, end, "1m")
     assert feed.pacing.requests >= 4  # 1-minute bars: at most one day per request
+    shown = capsys.readouterr().err
+    assert "AAPL 1m history" in shown and "request" in shown
     assert_canonical(one)
     sessions = one.index.normalize().unique()
     assert len(sessions) >= 3
