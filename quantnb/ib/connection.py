@@ -215,6 +215,10 @@ class IBConnection:
         if self._ib is not None and self._ib.isConnected():
             self._ib.disconnect()
             log.info("disconnected from IB gateway %s", self.config.address)
+        # the socket's close completes on the next loop turns: let it, so nothing is left to
+        # close once this loop has stopped (the client would try in its destructor)
+        for _ in range(3):
+            await asyncio.sleep(0)
         await self._notify_disconnected()
 
     async def _connect_once(self) -> None:

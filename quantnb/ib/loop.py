@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import logging
 import threading
 from collections.abc import Callable, Coroutine
@@ -61,6 +62,8 @@ class LoopThread:
             loop.run_forever()
         finally:
             try:
+                gc.collect()  # clients dropped without a disconnect close their sockets now
+                loop.run_until_complete(asyncio.sleep(0))
                 pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
                 for task in pending:
                     task.cancel()

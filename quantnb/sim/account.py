@@ -36,6 +36,7 @@ _ORDER_TYPES = {
     "LMT": OrderType.LIMIT,
     "STP": OrderType.STOP,
     "STP LMT": OrderType.STOP_LIMIT,
+    "TRAIL": OrderType.TRAILING_STOP,
 }
 
 # Events: ("open", rec) openOrder+orderStatus; ("status", rec); ("fill", rec, execution);
@@ -58,6 +59,7 @@ class OrderRequest:
     order_ref: str = ""
     oca_group: str = ""
     parent_id: int = 0
+    trailing_percent: float | None = None
     outside_rth: bool = False
     transmit: bool = True
 
@@ -111,6 +113,7 @@ class Account:
             tag=req.order_ref,
             status=OrderStatus.SUBMITTED,
         )
+        self._set_trail(order, req)
         rec = OrderRecord(
             client_id=client_id,
             order_id=req.order_id,
@@ -120,7 +123,7 @@ class Account:
             qty=req.qty,
             order_type=req.order_type,
             lmt_price=order.limit,
-            aux_price=order.stop,
+            aux_price=req.aux_price if req.order_type == "TRAIL" else order.stop,
             tif="GTC" if req.tif == "GTC" else "DAY",
             order_ref=req.order_ref,
             account=self.id,
@@ -148,13 +151,24 @@ class Account:
             events += self._match_now(rec)
         return events
 
+    def _set_trail(self, order: Order, req: OrderRequest) -> None:
+        """A TRAIL order trails by an amount (auxPrice) or a percentage, from the price now."""
+        if req.order_type != "TRAIL":
+            order.trail_amount = order.trail_percent = order.trail_ref = None
+            return
+        percent = req.trailing_percent if (req.trailing_percent or 0) > 0 else None
+        order.trail_percent = percent
+        order.trail_amount = None if percent is not None else req.aux_price
+        if order.trail_ref is None:
+            order.trail_ref = self.market.last[order.symbol]
+
     def _new_perm_id(self) -> int:
         return 1_000_000_000 + self._perm_seq * 7
 
     def _check(self, req: OrderRequest, existing: OrderRecord | None) -> str:
         """Why the order cannot be accepted, or ''."""
         if req.order_type not in _ORDER_TYPES:
-            return f"order type {req.order_type!r} is not supported (MKT, LMT, STP, STP LMT)"
+            return f"order type {req.order_type!r} is not supported (MKT, LMT, STP, STP LMT, TRAIL)"
         if not req.qty > 0 or math.isnan(req.qty):
             return f"order quantity {req.qty!r} must be positive"
         if req.action not in ("BUY", "SELL"):
@@ -163,6 +177,10 @@ class Account:
             return "a limit order needs a positive limit price"
         if req.order_type in ("STP", "STP LMT") and not (req.aux_price or 0) > 0:
             return "a stop order needs a positive stop price (auxPrice)"
+        if req.order_type == "TRAIL" and not (
+            (req.aux_price or 0) > 0 or (req.trailing_percent or 0) > 0
+        ):
+            return "a trailing stop needs a trailing amount (auxPrice) or trailingPercent"
         symbol = req.contract.symbol
         price = req.lmt_price if req.order_type == "LMT" else self.market.last[symbol]
         if price is None or math.isnan(price):
@@ -217,6 +235,9 @@ class Account:
             req.lmt_price if req.order_type in ("LMT", "STP LMT") else None
         )
         order.stop = rec.aux_price = req.aux_price if req.order_type in ("STP", "STP LMT") else None
+        self._set_trail(order, req)
+        if req.order_type == "TRAIL":
+            rec.aux_price = req.aux_price
         order.tif = TimeInForce.GTC if req.tif == "GTC" else TimeInForce.DAY
         rec.tif = order.tif.value
         if req.order_ref:

@@ -96,6 +96,7 @@ def _place_order(s: Session, f: list[str]) -> None:
         transmit=f[27] != "0",
         parent_id=int(f[28] or 0),
         outside_rth=f[33] == "1",
+        trailing_percent=_float(f[70]) if len(f) > 70 else None,
     )
     server.dispatch(s.state.account.place(s.client_id or 0, req))
 

@@ -254,3 +254,26 @@ def test_bracket_exits_wait_for_the_entry_then_cancel_each_other(ib_sim, ib, aap
     assert take_profit.orderStatus.status == "Filled"
     assert stop_loss.orderStatus.status == "Cancelled"
     assert ib_sim.positions() == {}
+
+
+@pytest.mark.parametrize("by", ["amount", "percent"])
+def test_trailing_stop_follows_the_price_then_fills(ib_sim, ib, aapl, ibc, wait, by):
+    buy = ib.placeOrder(aapl, ibc.MarketOrder("BUY", 10))
+    wait(ib, lambda: buy.isDone())
+    last = ib_sim.price("AAPL")
+    trail = ibc.Order(action="SELL", totalQuantity=10, orderType="TRAIL", tif="GTC")
+    if by == "amount":
+        trail.auxPrice = round(last * 0.02, 2)
+    else:
+        trail.trailingPercent = 2.0
+    trade = ib.placeOrder(aapl, trail)
+    wait(ib, lambda: trade.orderStatus.status in ("PreSubmitted", "Submitted"))
+    high = round(last * 1.10, 2)
+    ib_sim.set_price("AAPL", high)  # the stop follows the price up ...
+    ib.sleep(0.05)
+    assert not trade.isDone()
+    ib_sim.set_price("AAPL", round(last * 1.05, 2))  # ... and the fall through it fills
+    wait(ib, lambda: trade.isDone())
+    assert trade.orderStatus.status == "Filled"
+    price = trade.fills[0].execution.price
+    assert last * 1.04 < price < high - last * 0.02 + 0.01  # below the trailed stop, at the gap
