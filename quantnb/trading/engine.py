@@ -38,7 +38,7 @@ from quantnb.errors import (
 )
 from quantnb.ib.config import IBConfig, mask_account
 from quantnb.ib.loop import LoopThread
-from quantnb.results.frames import ORDER_COLUMNS
+from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.journal import Journal, default_path
 
@@ -48,7 +48,6 @@ ALLOW_LIVE_ENV = "QUANTNB_ALLOW_LIVE"
 PAPER_PREFIXES = ("DU", "DF")
 _TICK = 1.0  # seconds between housekeeping passes (status changes, heartbeat)
 
-FILL_COLUMNS = ["time", "order_id", "symbol", "side", "qty", "price", "commission", "exec_id"]
 ERROR_COLUMNS = ["time", "kind", "code", "message", "symbol", "order_id", "detail"]
 ACCOUNT_COLUMNS = [
     "time",

@@ -214,6 +214,7 @@ def test_parity_with_the_backtest_on_the_same_bars(tmp_path):
     # order arrives (after the next bar has started), so only sides and quantities must match
     live_fills = eng.fills
     assert list(live_fills["qty"]) == [q for *_, q in live]
+    assert list(live_fills.columns) == list(bt.fills.columns)  # one layout in both modes
 
 
 def _open_refs(sim: GatewaySimulator) -> list[str]:
