@@ -303,3 +303,11 @@ def test_indicator_declared_mid_run_is_revealed_from_then_on():
     qn.backtest(Late(), bars_from(ROWS), progress=False)
     assert seen[:2] == [None, None]
     assert seen[2:] == [103.5, 101.0, 96.5, 97.5]  # sma(close, 2) at bars 2..5
+
+
+def test_progress_bar_shows_when_asked_and_never_when_refused(capsys):
+    data = qn.data.sample(["AAA"], interval="1d")
+    qn.backtest(Scripted(), data, progress=True)
+    assert "Scripted" in capsys.readouterr().err  # tqdm writes its bar to stderr
+    qn.backtest(Scripted(), data, progress=False)
+    assert capsys.readouterr().err == ""
