@@ -140,7 +140,7 @@ class ExampleEngine:
         equity = pd.Series(100_000 + 6 * step + 160 * np.sin(step / 6) + 60 * np.sin(step / 1.7))
         self.status = {
             "connection": "connected",
-            "reconnect_attempts": 0,
+            "attempts": 0,
             "fallback_mode": False,
             "last_bar_time": now,
             "last_bar_age": 38.0,

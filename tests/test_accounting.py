@@ -38,13 +38,23 @@ marks_st = st.dictionaries(
 @settings(max_examples=300, deadline=None)
 @given(fills_st, marks_st)
 def test_cash_plus_market_value_is_equity_at_every_step(seq, marks):
+    """Against a model kept here from the fills alone: cash moves by notional and fees,
+    holdings by signed quantity; equity is cash plus holdings at the latest prices."""
     pf = Portfolio(1_000_000.0)
+    cash, held, last = 1_000_000.0, {}, {}
     for sym, side, qty, price, comm in seq:
         pf.apply_fill(fill(sym, side, qty, price, comm))
+        signed = qty if side == "BUY" else -qty
+        cash -= signed * price + comm
+        held[sym] = held.get(sym, 0.0) + signed
+        last[sym] = price
         for s, p in marks.items():
             pf.mark(s, p)
-        mv = sum(p.qty * p.last_price for p in pf.positions.values())
-        assert math.isclose(pf.cash + mv, pf.equity, rel_tol=1e-12, abs_tol=1e-6)
+            last[s] = p
+        equity = cash + sum(q * last[s] for s, q in held.items())
+        assert math.isclose(pf.cash, cash, rel_tol=1e-12, abs_tol=1e-6)
+        assert all(math.isclose(pf.position(s).qty, q, abs_tol=1e-9) for s, q in held.items())
+        assert math.isclose(pf.equity, equity, rel_tol=1e-12, abs_tol=1e-6)
 
 
 @settings(max_examples=300, deadline=None)

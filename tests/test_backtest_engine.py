@@ -311,3 +311,48 @@ def test_progress_bar_shows_when_asked_and_never_when_refused(capsys):
     assert "Scripted" in capsys.readouterr().err  # tqdm writes its bar to stderr
     qn.backtest(Scripted(), data, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_bar_of_a_symbol_before_its_first_bar_is_refused_not_the_future():
+    a = flat(5, symbol="A")
+    b = bars_from([(999, 999, 999, 999)] * 2, start="2024-01-05", symbol="B")
+    got = []
+
+    class Peek(qn.Strategy):
+        def on_data(self, ctx, data):
+            try:
+                got.append(ctx.bar("B").close)
+            except OrderError as exc:
+                got.append(str(exc))
+
+    qn.backtest(Peek(), {"A": a, "B": b}, progress=False)
+    assert "'B' has no bar yet" in got[0] and got[3] == 999
+
+
+def test_equity_seen_in_the_loop_is_the_equity_curve():
+    """ctx.equity (the portfolio marked bar by bar) and the curve derived after the run from
+    fills and closes are computed independently; on misaligned symbols they must agree."""
+    data = qn.data.sample(["AAA", "BBB"], interval="1d", start="2021-01-01", end="2021-12-31")
+    data["BBB"] = data["BBB"].iloc[30:]
+    seen = []
+
+    class Trade(qn.Strategy):
+        def on_data(self, ctx, data):
+            for s in data:
+                ctx.order_target_percent(s, 0.4 if len(ctx.history(s, 3)) % 2 else 0.0)
+            seen.append(ctx.equity)
+
+    res = qn.backtest(Trade(), data, progress=False)
+    assert len(res.fills) > 20
+    np.testing.assert_allclose(seen, res.equity.equity.to_numpy(), rtol=1e-12)
+
+
+def test_interval_is_inferred_or_the_error_says_to_pass_it(caplog):
+    daily = qn.data.sample(["A"], "1d", start="2024-01-01", end="2024-02-01")["A"]
+    hourly = qn.data.sample(["B"], "1h", start="2024-01-02", end="2024-01-05")["B"]
+    with pytest.raises(qn.IntervalError, match=r"different intervals.*interval="):
+        qn.backtest(Scripted(), {"A": daily, "B": hourly}, progress=False)
+    one = daily.iloc[:1].copy()
+    one.attrs = {}
+    res = qn.backtest(Scripted(), one, progress=False)
+    assert res.interval == "1d" and "pass interval=" in caplog.text

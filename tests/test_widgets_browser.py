@@ -55,7 +55,7 @@ def _visible_text(dom: str) -> str:
 
 def test_dashboard_renders_engine_values_in_chromium(tmp_path, embed_js):
     engine = StubEngine()
-    engine.status = dict(engine.status, connection="reconnecting", reconnect_attempts=2)
+    engine.status = dict(engine.status, connection="reconnecting", attempts=2)
     dash = Dashboard(engine, heartbeat=None, now=lambda: T0 + pd.Timedelta(seconds=42))
     page = shots.widget_page(dash.widget, tmp_path / "page", embed_js)
     dash.close()

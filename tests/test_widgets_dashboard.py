@@ -15,14 +15,15 @@ T0 = pd.Timestamp("2024-03-01 15:30", tz="UTC")
 
 
 class StubEngine:
-    """The engine's public surface with fixed, editable state; records the calls it receives."""
+    """A paper session's public surface (``LiveSession``) with fixed, editable state; records
+    the calls it receives."""
 
     def __init__(self) -> None:
         self.listeners: list[Callable] = []
         self.calls: list = []
         self.status = {
             "connection": "connected",
-            "reconnect_attempts": 0,
+            "attempts": 0,
             "fallback_mode": False,
             "last_bar_time": T0,
             "last_bar_age": 42.0,
@@ -87,19 +88,24 @@ class StubEngine:
             for fn in list(self.listeners):
                 fn({"kind": kind})
 
-    def start(self) -> None:
+    def start(self, wait: bool = False, timeout: float = 60.0) -> StubEngine:
         self.calls.append("start")
+        return self
 
     def stop(self) -> None:
         self.calls.append("stop")
 
-    def cancel(self, order_id: str) -> None:
-        self.calls.append(("cancel", order_id))
-        self.orders.loc[self.orders["order_id"] == order_id, "status"] = "cancelled"
+    def cancel_all(self) -> int:
+        working = self.orders["status"] == "submitted"
+        self.calls.append(("cancel_all", int(working.sum())))
+        self.orders.loc[working, "status"] = "cancelled"
+        return int(working.sum())
 
-    def close(self, symbol: str) -> None:
-        self.calls.append(("close", symbol))
-        self.positions.loc[self.positions["symbol"] == symbol, "qty"] = 0.0
+    def close_all(self) -> int:
+        held = self.positions["qty"] != 0
+        self.calls.append(("close_all", list(self.positions.loc[held, "symbol"])))
+        self.positions.loc[held, "qty"] = 0.0
+        return int(held.sum())
 
 
 class ManualTimers:
@@ -169,7 +175,7 @@ def test_reconnecting_and_fallback_are_shown(engine):
     dash = make(engine)
     engine.status = {
         "connection": "reconnecting",
-        "reconnect_attempts": 3,
+        "attempts": 3,
         "fallback_mode": True,
         "last_bar_time": None,
     }
@@ -226,7 +232,7 @@ def test_many_events_coalesce_into_one_redraw_per_interval(engine):
 
 def test_redraws_on_timer_threads_without_blocking_the_engine(engine):
     dash = Dashboard(engine, interval=0.05, heartbeat=None)
-    engine.status = dict(engine.status, connection="reconnecting", reconnect_attempts=1)
+    engine.status = dict(engine.status, connection="reconnecting", attempts=1)
     engine.emit(n=1000)
     eventually(lambda: dash.state()["status"]["connection"] == "reconnecting", timeout=5)
     assert dash.redraws <= 3
@@ -251,7 +257,7 @@ def test_kill_switch_needs_confirmation_then_cancels_closes_and_stops(engine):
     dash.flatten_button.click()
     dash.confirm_button.click()
     eventually(lambda: "stop" in engine.calls)
-    assert engine.calls == [("cancel", "o2"), ("close", "AAPL"), ("close", "MSFT"), "stop"]
+    assert engine.calls == [("cancel_all", 1), ("close_all", ["AAPL", "MSFT"]), "stop"]
     eventually(lambda: "done" in dash._message)
     dash.refresh()
     assert dash.state()["positions"] == []
@@ -259,19 +265,9 @@ def test_kill_switch_needs_confirmation_then_cancels_closes_and_stops(engine):
     dash.close()
 
 
-def test_kill_switch_prefers_the_engines_own(engine):
-    calls = []
-    engine.flatten_and_stop = lambda: calls.append("own")
-    dash = make(engine)
-    dash.request_flatten()
-    dash.confirm_flatten().result(timeout=5)
-    assert calls == ["own"] and engine.calls == []
-    dash.close()
-
-
 def test_buttons_never_wait_for_the_engine(engine):
     release = threading.Event()
-    engine.start = lambda: release.wait(5)
+    engine.start = lambda wait=False, timeout=60.0: release.wait(5)
     dash = make(engine)
     dash.start_button.click()  # returns although start() is still blocked
     assert "Start…" in dash._message

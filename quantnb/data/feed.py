@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from quantnb.data.load import load
+from quantnb.data.load import load_frames
 from quantnb.data.resample import infer_interval, resample
 from quantnb.data.sample import sample, time_bounds
 from quantnb.domain.interval import Interval
@@ -44,10 +44,7 @@ class HistoricalDataFeed:
         self._seed, self._start, self._end = seed, start, end
         self._stored: dict[str, pd.DataFrame] = {}
         if data is not None:
-            loaded = load(data)
-            if isinstance(loaded, pd.DataFrame):
-                loaded = {loaded.attrs["symbol"]: loaded}
-            self._stored = dict(loaded)
+            self._stored = load_frames(data)
         self._cache: dict[tuple[str, str], pd.DataFrame] = {}
 
     @property

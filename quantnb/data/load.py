@@ -137,6 +137,14 @@ def _is_canonical(df: pd.DataFrame) -> bool:
     )
 
 
+def load_frames(src: object, tz: str | None = None) -> dict[str, pd.DataFrame]:
+    """``load(src)`` as a dict of symbol -> canonical frame, whatever the source holds."""
+    loaded = load(src, tz=tz)  # type: ignore[arg-type]
+    if isinstance(loaded, pd.DataFrame):
+        return {loaded.attrs["symbol"]: loaded}
+    return dict(loaded)
+
+
 def _read(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"no such file: {path}; check the path or the working directory")

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from quantnb.data.sample import NEW_YORK
 from quantnb.domain.interval import VALID_INTERVALS, Interval
 from quantnb.errors import DataError, IntervalError
 
-NEW_YORK = "America/New_York"
 _NS = 1_000_000_000
 _NS_PER_DAY = 86_400 * _NS
 _EPOCH_WEEKDAY = 3  # 1970-01-01 was a Thursday
@@ -36,6 +36,15 @@ def infer_interval(df: pd.DataFrame) -> Interval | None:
     typical = int(values[np.argmax(counts)]) // _NS
     fitting = [iv for iv in map(Interval.parse, VALID_INTERVALS) if iv.seconds <= typical]
     return max(fitting) if fitting else None
+
+
+def session_days(index: pd.DatetimeIndex, intraday: bool) -> np.ndarray:
+    """Each bar's trading day as days since 1970: the New York date for intraday bars, the UTC
+    date (how daily bars are stamped) otherwise."""
+    if intraday:
+        local = index.tz_convert(NEW_YORK).tz_localize(None).as_unit("ns").asi8
+        return local // _NS_PER_DAY
+    return index.as_unit("ns").asi8 // _NS_PER_DAY
 
 
 def resample(
@@ -70,11 +79,7 @@ def _bin_keys(index: pd.DatetimeIndex, target: Interval, source: Interval | None
         from_intraday = source.is_intraday
     else:
         from_intraday = bool((ns % _NS_PER_DAY).any())
-    if from_intraday:
-        local = index.tz_convert(NEW_YORK).tz_localize(None).as_unit("ns").asi8
-        days = local // _NS_PER_DAY
-    else:
-        days = ns // _NS_PER_DAY
+    days = session_days(index, from_intraday)
     if target.name == "1w":
         days = days - (days + _EPOCH_WEEKDAY) % 7
     return days * _NS_PER_DAY

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from quantnb.broker.simulated import SimulatedBroker
-from quantnb.data import align, load
-from quantnb.data.resample import infer_interval
+from quantnb.data import align
+from quantnb.data.load import load_frames
+from quantnb.data.resample import infer_interval, session_days
 from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
@@ -34,14 +35,13 @@ from quantnb.engine.indicators import (
     normalise_fields,
 )
 from quantnb.engine.strategy import Strategy
-from quantnb.errors import ConfigError, OrderError
+from quantnb.errors import ConfigError, IntervalError, OrderError
 from quantnb.results import BacktestResult
-from quantnb.results.frames import fills_frame, orders_frame
+from quantnb.results.frames import fills_frame, orders_frame, rejections_frame
 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 15  # bars between progress updates
-_NS_PER_DAY = 86_400_000_000_000
 
 
 class PositionBook(dict):
@@ -85,11 +85,18 @@ class BacktestContext(Context):
         return float(self._closes[symbol][r])
 
     def bar(self, symbol: str) -> Bar:
-        r = self._row[symbol]
+        r = self._row.get(symbol)
+        if r is None:
+            self._check_symbol(symbol)
+        if r < 0:
+            raise OrderError(f"{symbol!r} has no bar yet at {self.now}: its first bar is later")
         c = self._cols[symbol]
+        ns = self._engine.times[symbol][r]
+        # a bar of this tick is stamped now: reuse the timestamp instead of building one
+        time = self.now if ns == self._engine.clock[self._t] else pd.Timestamp(int(ns), tz="UTC")
         return Bar(
             symbol,
-            pd.Timestamp(int(self._engine.times[symbol][r]), tz="UTC"),
+            time,
             float(c["open"][r]),
             float(c["high"][r]),
             float(c["low"][r]),
@@ -126,7 +133,7 @@ class BacktestContext(Context):
             cols = [self._cols[sym][f] for f in fields]
             full = compute(fn, cols, args, name)
             if self._check_lookahead:
-                check_causal(fn, cols, args, full, name, sym, _Times(self._engine.times[sym]))
+                check_causal(fn, cols, args, full, name, sym, self._engine.frames[sym].index)
             values[sym] = full
         ind = PrecomputedIndicator(fn, fields, args, values, self._row)
         self._engine.indicators.append(ind)
@@ -140,16 +147,6 @@ class BacktestContext(Context):
 
     def _find_order(self, order_id: str) -> Order | None:
         return self._broker.by_id.get(order_id)
-
-
-class _Times:
-    """Lazy timestamps for error messages (avoids converting a whole index up front)."""
-
-    def __init__(self, ns: np.ndarray) -> None:
-        self._ns = ns
-
-    def __getitem__(self, i: int) -> pd.Timestamp:
-        return pd.Timestamp(int(self._ns[i]), tz="UTC")
 
 
 class BacktestEngine:
@@ -248,17 +245,10 @@ class BacktestEngine:
         elapsed = time.perf_counter() - started
         return self._result(strategy, elapsed)
 
-    def _days(self) -> np.ndarray:
-        idx = self.aligned.index
-        if self.interval.is_intraday:
-            local = idx.tz_convert("America/New_York").tz_localize(None)
-            return local.asi8 // _NS_PER_DAY
-        return idx.asi8 // _NS_PER_DAY
-
     def _loop(self, strategy: Strategy) -> None:
         ctx, broker, aligned = self.ctx, self.broker, self.aligned
         n = len(self.clock)
-        days = self._days()
+        days = session_days(self.aligned.index, self.interval.is_intraday)
         row = ctx._row
         symbols = self.symbols
         on_data = strategy.on_data
@@ -395,10 +385,7 @@ class BacktestEngine:
         broker = self.broker
         fills = fills_frame(broker.fills)
         orders = orders_frame(broker.orders)
-        rejections = pd.DataFrame(
-            [(r.time, r.order_id, r.symbol, r.reason) for r in broker.rejections],
-            columns=["time", "order_id", "symbol", "reason"],
-        )
+        rejections = rejections_frame(broker.rejections)
         return BacktestResult(
             equity=self._equity_curve(),
             fills=fills,
@@ -430,19 +417,22 @@ def _progress(total: int, progress: bool | None, name: str):
 
 
 def _infer_interval(frames: Mapping[str, pd.DataFrame]) -> Interval:
-    for df in frames.values():
-        found = infer_interval(df)
-        if found is not None:
-            return found
-    return Interval.parse("1d")
-
-
-def as_frames(data: Any) -> dict[str, pd.DataFrame]:
-    """Any supported data (frame, dict, path) as a dict of canonical, validated frames."""
-    loaded = load(data)
-    if isinstance(loaded, pd.DataFrame):
-        return {loaded.attrs.get("symbol") or "ASSET": loaded}
-    return dict(loaded)
+    """The bars' interval, the same for every symbol, or an error that says to pass it."""
+    found = {s: infer_interval(df) for s, df in frames.items()}
+    known = {iv for iv in found.values() if iv is not None}
+    if len(known) > 1:
+        listed = ", ".join(f"{s}: {iv}" for s, iv in found.items() if iv is not None)
+        raise IntervalError(
+            f"the symbols' bars have different intervals ({listed}); resample them to one "
+            "with qn.data.resample, or pass interval= explicitly"
+        )
+    if not known:
+        logger.warning(
+            "could not tell the bars' interval (fewer than two bars?); assuming 1d for "
+            "annualised stats and DAY orders: pass interval= to say otherwise"
+        )
+        return Interval.parse("1d")
+    return known.pop()
 
 
 def backtest(
@@ -467,7 +457,7 @@ def backtest(
     A cash account by default: no shorting and no leverage unless ``allow_short``/``leverage``.
     """
     engine = BacktestEngine(
-        as_frames(data),
+        load_frames(data),
         cash=cash,
         commission=commission,
         slippage=slippage,
@@ -479,6 +469,3 @@ def backtest(
         progress=progress,
     )
     return engine.run(strategy)
-
-
-FillCallback = Callable[[Fill], None]

@@ -85,7 +85,6 @@ class BarView(dict):
 class Context:
     """What a strategy can do and see; subclasses bind it to a backtest or to a live broker."""
 
-    #: when True, numbers that cannot be traded raise OrderError at once (always on)
     def __init__(self, symbols: tuple[str, ...], logger: logging.Logger | None = None) -> None:
         self._symbols = tuple(symbols)
         self._symbol_set = frozenset(symbols)

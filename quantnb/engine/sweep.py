@@ -12,14 +12,25 @@ from typing import Any
 
 import pandas as pd
 
-from quantnb.engine.backtest import as_frames, backtest
+from quantnb.data.load import load_frames
+from quantnb.engine.backtest import BacktestEngine
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError
 
+_FRAMES: dict[str, pd.DataFrame] | None = None  # a pool worker's copy, sent to it once
 
-def _run_one(cls: type[Strategy], params: dict, data: dict, kwargs: dict) -> pd.Series:
-    res = backtest(cls(**params), data, progress=False, **kwargs)
-    return res.stats
+
+def _keep_frames(frames: dict[str, pd.DataFrame]) -> None:
+    global _FRAMES
+    _FRAMES = frames
+
+
+def _run_one(cls: type[Strategy], params: dict, data: dict | None, kwargs: dict) -> pd.Series:
+    """One run on frames that are already loaded and validated (``data`` None: the worker's)."""
+    frames = _FRAMES if data is None else data
+    assert frames is not None, "a sweep worker started without its frames"
+    engine = BacktestEngine(frames, progress=False, **kwargs)
+    return engine.run(cls(**params)).stats
 
 
 def _grid(grid: Mapping[str, Iterable[Any]]) -> list[dict[str, Any]]:
@@ -61,7 +72,7 @@ def sweep(
             strategy(**params)
         except TypeError as exc:
             raise ConfigError(f"{strategy.__name__}(**{params}) fails: {exc}") from exc
-    frames = as_frames(data)
+    frames = load_frames(data)
     from tqdm.auto import tqdm
 
     bar = tqdm(
@@ -80,20 +91,26 @@ def sweep(
                 bar.update()
         else:
             own = executor is None
+            shipped: dict | None = frames
             if own:
                 ctx = (
                     multiprocessing.get_context("fork")
                     if "fork" in multiprocessing.get_all_start_methods()
                     else None
                 )
+                # each worker gets the data once, not once per parameter combination
                 executor = ProcessPoolExecutor(
-                    max_workers=min(len(combos), os.cpu_count() or 1), mp_context=ctx
+                    max_workers=min(len(combos), os.cpu_count() or 1),
+                    mp_context=ctx,
+                    initializer=_keep_frames,
+                    initargs=(frames,),
                 )
+                shipped = None
             elif isinstance(executor, str):
                 raise ConfigError(f"executor={executor!r}: use None, 'serial' or an Executor")
             try:
                 futures = [
-                    executor.submit(_run_one, strategy, p, frames, backtest_kwargs) for p in combos
+                    executor.submit(_run_one, strategy, p, shipped, backtest_kwargs) for p in combos
                 ]
                 for fut in futures:
                     rows.append(fut.result())

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from quantnb.domain.model import Fill, Order
+from quantnb.domain.model import Fill, Order, Rejection
 
 FILL_COLUMNS = [
     "time",
@@ -40,6 +40,9 @@ ORDER_COLUMNS = [
 ]
 
 
+REJECTION_COLUMNS = ["time", "order_id", "symbol", "reason"]
+
+
 def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
     """Fills as a DataFrame, one row per execution, in the order given."""
     return pd.DataFrame(
@@ -67,3 +70,11 @@ def orders_frame(orders: Iterable[Order]) -> pd.DataFrame:
         ],
         columns=ORDER_COLUMNS,
     )  # fmt: skip
+
+
+def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
+    """Recorded rejections as a DataFrame: time, order id, symbol and the reason."""
+    rows = [(r.time, r.order_id, r.symbol, r.reason) for r in rejections]
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECTION_COLUMNS})
+    return pd.DataFrame(rows, columns=REJECTION_COLUMNS)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _x(times) -> np.ndarray:
+def naive_utc(times) -> np.ndarray:
     """Timestamps as naive UTC datetime64, which matplotlib plots fast and without converters."""
     idx = pd.DatetimeIndex(times)
     if idx.tz is not None:
@@ -53,7 +53,7 @@ def plot_result(
     fig = Figure(figsize=figsize or (11, 8), layout="constrained")
     ax_eq, ax_dd, ax_px = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1, 2]})
     eq = result.equity
-    x = _x(eq.index)
+    x = naive_utc(eq.index)
 
     ax_eq.plot(x, eq["equity"].to_numpy(), color="tab:blue", lw=1.2, label="Strategy")
     ax_eq.plot(
@@ -82,12 +82,12 @@ def _price_panel(ax, result: BacktestResult, symbol: str | None) -> None:
         ax.text(0.5, 0.5, "no prices", ha="center", va="center", transform=ax.transAxes)
         return
     close = result.prices[symbol]["close"]
-    ax.plot(_x(close.index), close.to_numpy(), color="black", lw=0.9, label=symbol)
+    ax.plot(naive_utc(close.index), close.to_numpy(), color="black", lw=0.9, label=symbol)
     trades = result.trades
     trades = trades[trades["symbol"] == symbol]
     if len(trades):
         ax.scatter(
-            _x(trades["entry_time"]),
+            naive_utc(trades["entry_time"]),
             trades["entry_price"],
             marker="^",
             color="green",
@@ -96,7 +96,7 @@ def _price_panel(ax, result: BacktestResult, symbol: str | None) -> None:
             label="Entry",
         )
         ax.scatter(
-            _x(trades["exit_time"]),
+            naive_utc(trades["exit_time"]),
             trades["exit_price"],
             marker="v",
             color="red",
@@ -108,7 +108,7 @@ def _price_panel(ax, result: BacktestResult, symbol: str | None) -> None:
     lots = lots[lots["symbol"] == symbol]
     if len(lots):
         ax.scatter(
-            _x(lots["entry_time"]),
+            naive_utc(lots["entry_time"]),
             lots["entry_price"],
             marker="^",
             facecolors="none",

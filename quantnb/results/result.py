@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from quantnb.results.frames import rejections_frame
+from quantnb.results.html import format_time
 from quantnb.results.stats import compute_stats, drawdown
 from quantnb.results.trades import open_lots, round_trips
 
@@ -17,12 +19,6 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
-
-REJECTION_COLUMNS = ["time", "order_id", "symbol", "reason"]
-
-
-def _empty_rejections() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECTION_COLUMNS})
 
 
 @dataclass(eq=False, repr=False)
@@ -37,7 +33,7 @@ class BacktestResult:
     interval: str
     strategy: str
     params: dict[str, Any]
-    rejections: pd.DataFrame = field(default_factory=_empty_rejections)
+    rejections: pd.DataFrame = field(default_factory=lambda: rejections_frame(()))
     elapsed: float = 0.0
 
     def __post_init__(self) -> None:
@@ -79,7 +75,7 @@ class BacktestResult:
         s = self.stats
         span = "empty"
         if len(self.equity):
-            span = f"{_day(s['Start'])} .. {_day(s['End'])}"
+            span = f"{format_time(s['Start'])} .. {format_time(s['End'])}"
         return (
             f"<BacktestResult {self.strategy} {span} ({self.interval}): "
             f"return {_num(s['Total return [%]'])}%, Sharpe {_num(s['Sharpe ratio'])}, "
@@ -89,7 +85,3 @@ class BacktestResult:
 
 def _num(value: float) -> str:
     return f"{value:.2f}" if isinstance(value, float) and math.isfinite(value) else str(value)
-
-
-def _day(ts: pd.Timestamp) -> str:
-    return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")

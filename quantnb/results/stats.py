@@ -44,13 +44,14 @@ _WEEK_SECONDS = 7 * 86400
 
 
 def periods_per_year(interval: Interval | str) -> float:
-    """Bars per year: 252 for "1d", 52 for "1w", and 252 sessions of 6.5 h over the bar length."""
+    """Bars per year: 252 for "1d", 52 for "1w", and 252 sessions times the bars a 6.5 h session
+    holds (7 hourly bars: 09:30 is a bar of its own, as IB and the sample data stamp them)."""
     seconds = Interval.parse(interval).seconds
     if seconds >= _WEEK_SECONDS:
         return 52 * _WEEK_SECONDS / seconds
     if seconds >= 86400:
         return _TRADING_DAYS * 86400 / seconds
-    return _TRADING_DAYS * _SESSION_SECONDS / seconds
+    return _TRADING_DAYS * math.ceil(_SESSION_SECONDS / seconds)
 
 
 def _ratio(num: float, den: float) -> float:

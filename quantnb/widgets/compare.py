@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from quantnb.errors import ConfigError
 from quantnb.results import STATS_DOC, STATS_KEYS, BacktestResult
+from quantnb.results.plot import naive_utc
 from quantnb.widgets import render as R
 
 log = logging.getLogger(__name__)
@@ -46,11 +47,6 @@ def compare_table(results: Results) -> pd.DataFrame:
     return pd.DataFrame({name: res.stats for name, res in named.items()}, index=STATS_KEYS)
 
 
-def _naive_utc(index: pd.Index) -> pd.DatetimeIndex:
-    idx = pd.DatetimeIndex(index)
-    return idx.tz_convert("UTC").tz_localize(None) if idx.tz is not None else idx
-
-
 def equity_figure(results: Results, figsize: tuple[float, float] = (9, 3.5)) -> Figure:
     """Equity curves of every run divided by their initial cash, on one axis."""
     fig = Figure(figsize=figsize, layout="constrained")
@@ -58,7 +54,7 @@ def equity_figure(results: Results, figsize: tuple[float, float] = (9, 3.5)) -> 
     for name, res in _named(results).items():
         eq = res.equity["equity"]
         if len(eq):
-            ax.plot(_naive_utc(eq.index), (eq / res.initial_cash).to_numpy(), lw=1.2, label=name)
+            ax.plot(naive_utc(eq.index), (eq / res.initial_cash).to_numpy(), lw=1.2, label=name)
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_ylabel("Equity / initial cash")
     ax.grid(alpha=0.3)

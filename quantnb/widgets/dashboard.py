@@ -29,13 +29,13 @@ Scheduler = Callable[[float, Callable[[], None]], None]
 DONE_ORDER_STATES = frozenset(
     {"filled", "cancelled", "canceled", "rejected", "expired", "inactive", "apicancelled"}
 )
-_STATUS_KEYS = {
-    "connection": ("connection", "state", "connection_state", "status"),
-    "attempts": ("reconnect_attempts", "attempts", "reconnects"),
-    "fallback": ("fallback_mode", "fallback", "is_fallback_mode"),
-    "last_bar_time": ("last_bar_time", "last_bar"),
-    "last_bar_age": ("last_bar_age", "bar_age", "last_bar_age_s"),
-    "running": ("running", "is_running"),
+_STATUS_KEYS = {  # what the dashboard shows -> the engine's status key
+    "connection": "connection",
+    "attempts": "attempts",
+    "fallback": "fallback_mode",
+    "last_bar_time": "last_bar_time",
+    "last_bar_age": "last_bar_age",
+    "running": "running",
 }
 _STATE_COLORS = {
     "connected": "#1a7f37",
@@ -91,13 +91,6 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
 
 
-def _pick(d: Mapping[str, Any], names: tuple[str, ...]) -> Any:
-    for name in names:
-        if name in d:
-            return d[name]
-    return None
-
-
 def _frame(engine: Any, name: str) -> pd.DataFrame:
     """An engine DataFrame property, or an empty frame if it is missing or fails."""
     try:
@@ -141,7 +134,7 @@ def read_status(engine: Any, now: pd.Timestamp) -> dict[str, Any]:
     except Exception:
         log.debug("reading engine.status failed", exc_info=True)
         raw = {}
-    out = {key: _pick(raw, names) for key, names in _STATUS_KEYS.items()}
+    out = {key: raw.get(name) for key, name in _STATUS_KEYS.items()}
     out["connection"] = str(out["connection"] or "unknown")
     out["attempts"] = int(out["attempts"] or 0)
     out["fallback"] = bool(out["fallback"])
@@ -170,9 +163,9 @@ def read_account(account: pd.DataFrame) -> tuple[dict[str, Any], pd.Series]:
     out: dict[str, Any] = {
         "cash": last.get("cash"),
         "equity": last.get("equity"),
-        "realized_pnl": _pick(last, ("realized_pnl", "realized", "realized_pl")),
-        "unrealized_pnl": _pick(last, ("unrealized_pnl", "unrealized", "unrealized_pl")),
-        "day_pnl": _pick(last, ("day_pnl", "daily_pnl", "pnl_day")),
+        "realized_pnl": last.get("realized_pnl"),
+        "unrealized_pnl": last.get("unrealized_pnl"),
+        "day_pnl": last.get("day_pnl"),
     }
     if out["day_pnl"] is None and len(equity) and isinstance(equity.index, pd.DatetimeIndex):
         day = equity.index[-1].normalize()
@@ -213,40 +206,10 @@ def snapshot(engine: Any, now: pd.Timestamp, max_rows: int = 10) -> dict[str, An
     }
 
 
-def _first_method(obj: Any, names: tuple[str, ...]) -> Callable[..., Any] | None:
-    for name in names:
-        fn = getattr(obj, name, None)
-        if callable(fn):
-            return fn
-    return None
-
-
 def flatten_and_stop(engine: Any, flat_timeout: float = 10.0, poll: float = 0.1) -> None:
-    """Cancel every open order, close every position, wait until flat (bounded), then stop.
-
-    Uses the engine's own kill switch when it has one.
-    """
-    own = _first_method(engine, ("flatten_and_stop", "kill_switch", "kill"))
-    if own is not None:
-        own()
-        return
-    cancel_all = _first_method(engine, ("cancel_all", "cancel_all_orders"))
-    if cancel_all is not None:
-        cancel_all()
-    else:
-        cancel = _first_method(engine, ("cancel", "cancel_order"))
-        for order in _records(open_orders(_frame(engine, "orders"))):
-            order_id = _pick(order, ("order_id", "id"))
-            if cancel is not None and order_id is not None:
-                cancel(order_id)
-    close_all = _first_method(engine, ("close_all", "close_all_positions", "flatten"))
-    if close_all is not None:
-        close_all()
-    else:
-        close = _first_method(engine, ("close", "close_position"))
-        for pos in _records(open_positions(_frame(engine, "positions"))):
-            if close is not None and pos.get("symbol") is not None:
-                close(pos["symbol"])
+    """Cancel every open order, close every position, wait until flat (bounded), then stop."""
+    engine.cancel_all()
+    engine.close_all()
     deadline = time.monotonic() + flat_timeout
     while len(open_positions(_frame(engine, "positions"))) and time.monotonic() < deadline:
         time.sleep(poll)  # on the dashboard's worker thread, never the kernel's
@@ -461,10 +424,7 @@ class Dashboard:
 
     def start(self) -> Future:
         """Start the engine without blocking; returns the pending call."""
-        interval = getattr(self.engine, "interval", None)
-        if interval is None:
-            return self._submit("Start", self.engine.start)
-        return self._submit("Start", lambda: self.engine.start(interval=interval))
+        return self._submit("Start", self.engine.start)
 
     def stop(self) -> Future:
         """Stop the engine gracefully without blocking; returns the pending call."""
