@@ -23,6 +23,8 @@ except ImportError:  # the ib_insync environment
 
 from quantnb.sim import GatewaySimulator
 
+_TIMEOUT = 60.0  # seconds to wait for the messages the simulator sent
+
 
 async def _ticks(sim: GatewaySimulator, ib, n_symbols: int, steps: int) -> tuple[int, float]:
     contracts = [ibc.Stock(s, "SMART", "USD") for s in sim.symbols[:n_symbols]]
@@ -32,14 +34,22 @@ async def _ticks(sim: GatewaySimulator, ib, n_symbols: int, steps: int) -> tuple
     while not all(t.last > 0 for t in tickers) or ib.client._isThrottling:
         await asyncio.sleep(0.01)
     client = ib.client
-    before = client._numMsgRecv
+    await asyncio.sleep(0.1)  # let what is still in flight arrive before the baselines
+    received0 = client.connectionStats().numMsgRecv
+    sent0 = sim.frames_sent()
     sent = threading.Event()
     stepper = threading.Thread(target=lambda: (sim.step(steps), sent.set()), daemon=True)
     started = time.perf_counter()
     stepper.start()
     await asyncio.get_running_loop().run_in_executor(None, sent.wait)
-    expected = sim.frames_sent() - before
-    while client._numMsgRecv - before < expected:
+    expected = sim.frames_sent() - sent0
+    deadline = time.perf_counter() + _TIMEOUT
+    while client.connectionStats().numMsgRecv - received0 < expected:
+        if time.perf_counter() > deadline:
+            got = client.connectionStats().numMsgRecv - received0
+            raise TimeoutError(
+                f"the client received {got:,} of {expected:,} messages in {_TIMEOUT:.0f} s"
+            )
         await asyncio.sleep(0.001)
     elapsed = time.perf_counter() - started
     for c in contracts:
@@ -47,7 +57,7 @@ async def _ticks(sim: GatewaySimulator, ib, n_symbols: int, steps: int) -> tuple
     while ib.client._isThrottling:
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.1)
-    return client._numMsgRecv - before, elapsed
+    return expected, elapsed
 
 
 async def _orders(ib, n_orders: int) -> list[float]:

@@ -23,7 +23,14 @@ class IntervalError(DataError):
 
 
 class OrderError(QuantnbError, ValueError):
-    """An order that is invalid as written (non-positive quantity, unknown symbol, no price)."""
+    """An order that is invalid as written (non-positive quantity, unknown symbol, no price).
+
+    ``order_id`` names the order when the error is about one that was made (None otherwise).
+    """
+
+    def __init__(self, *args: object, order_id: str | None = None) -> None:
+        super().__init__(*args)
+        self.order_id = order_id
 
 
 class LookAheadError(QuantnbError):

@@ -356,3 +356,15 @@ def test_interval_is_inferred_or_the_error_says_to_pass_it(caplog):
     one.attrs = {}
     res = qn.backtest(Scripted(), one, progress=False)
     assert res.interval == "1d" and "pass interval=" in caplog.text
+
+
+def test_margin_account_counts_working_orders_against_its_leverage():
+    def three_big_buys(c):
+        for _ in range(3):
+            c.buy("X", 950)  # each about 95% of equity
+
+    _, res = run({0: three_big_buys}, cash=100_000, leverage=2.0, allow_short=True)
+    assert res.orders.status.tolist() == ["filled", "filled", "rejected"]
+    assert "insufficient buying power" in res.rejections.reason.iloc[0]
+    at_fill = res.equity.iloc[1]  # the bar both buys filled on; later moves may change it
+    assert at_fill.gross_exposure <= 2.0 * at_fill.equity

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantnb.domain.model import Bar
 from quantnb.errors import DataError
 from quantnb.ib.cache import BarCache
 
@@ -119,3 +120,20 @@ def test_naive_times_are_utc_and_unreadable_file_is_ignored(tmp_path) -> None:
     assert str(out.index.tz) == "UTC"
     cache.path("MSFT", "1m").write_bytes(b"not parquet")
     assert BarCache(tmp_path).load("MSFT", "1m") is None
+
+
+def test_load_writes_buffered_bars_outside_the_main_lock(tmp_path, monkeypatch) -> None:
+    """Writers take a file lock, then the main lock: ``load`` must never hold them the other way."""
+    cache = BarCache(tmp_path)
+    held: list[bool] = []
+    real_write = cache._write
+
+    def write(*args):
+        held.append(cache._lock._is_owned())
+        return real_write(*args)
+
+    monkeypatch.setattr(cache, "_write", write)
+    t = pd.Timestamp("2024-01-03 15:00", tz="UTC")
+    cache.append("AAPL", "1m", [Bar("AAPL", t, 1.0, 2.0, 0.5, 1.5, 10.0)])
+    loaded = cache.load("AAPL", "1m")
+    assert list(loaded.index) == [t] and held == [False]

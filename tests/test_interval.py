@@ -120,6 +120,24 @@ def test_ib_duration_for(span, expected):
     assert parse_ib_duration(expected) >= span
 
 
+@pytest.mark.parametrize(
+    ("span", "interval", "expected"),
+    [
+        (timedelta(seconds=10), "1m", "60 S"),  # at least one bar
+        (timedelta(minutes=3), "1m", "180 S"),
+        (timedelta(days=1), "5m", "86400 S"),
+        (timedelta(days=3), "1h", "3 D"),
+        (timedelta(hours=5), "1d", "1 D"),  # daily bars: never seconds
+        (timedelta(days=2), Interval.parse("1d"), "2 D"),
+        (timedelta(hours=1), "1w", "7 D"),
+        (timedelta(days=400), "1d", "2 Y"),
+    ],
+)
+def test_ib_duration_for_an_interval(span, interval, expected):
+    assert ib_duration_for(span, interval) == expected
+    assert parse_ib_duration(expected) >= max(span, Interval.parse(interval).timedelta)
+
+
 def test_ib_duration_for_rejects_non_positive():
     with pytest.raises(ConfigError, match=r"timedelta\(0\)"):
         ib_duration_for(timedelta(0))

@@ -21,11 +21,11 @@ class StubBroker:
 
     def __init__(self, cash: float = 10_000.0) -> None:
         self.portfolio = Portfolio(cash)
-        self.orders: list[Order] = []
+        self.orders: dict[str, Order] = {}
         self.cancelled: list[Order] = []
 
     def open_orders(self, symbol=None):
-        return [o for o in self.orders if not o.is_done and symbol in (None, o.symbol)]
+        return [o for o in self.orders.values() if not o.is_done and symbol in (None, o.symbol)]
 
     def cancel(self, order: Order) -> bool:
         self.cancelled.append(order)
@@ -122,7 +122,7 @@ def test_cancel_unsent_order_and_sent_order():
     assert ctx.cancel(unsent.id)
     assert unsent.status is OrderStatus.CANCELLED and ctx.outbox == []
     sent = Order("run7-9", "AAPL", qn.Side.BUY, 1, status=OrderStatus.SUBMITTED)
-    broker.orders.append(sent)
+    broker.orders[sent.id] = sent
     assert ctx.cancel("run7-9") and seen == [sent]
     with pytest.raises(OrderError, match="no order"):
         ctx.cancel("run7-999")
@@ -173,10 +173,54 @@ def test_indicator_matches_the_backtest_values():
     np.testing.assert_allclose(seen_live, seen_bt, equal_nan=True)
 
 
-def test_load_history_frame():
-    ctx, _ = _ctx(capacity=4)
-    df = bars_from([(1, 2, 0.5, 1.5)] * 10, freq="5min", symbol="AAPL")
+def _frame(first: int, n: int) -> pd.DataFrame:
+    """Bars ``first`` .. ``first + n - 1`` of ``_bar``'s clock, closing at 100 + their number."""
+    closes = [100.0 + k for k in range(first, first + n)]
+    df = bars_from([(c, c + 1, c - 1, c) for c in closes], freq="5min", symbol="AAPL")
+    return df.set_axis(pd.DatetimeIndex([_bar(k, 0).time for k in range(first, first + n)]))
+
+
+def test_load_history_frame_keeps_the_newest_bars_in_order():
+    ctx, broker = _ctx(capacity=4)
+    df = _frame(0, 10)
     assert ctx.load("AAPL", df) == 10
-    assert ctx.load("AAPL", df) == 0
-    assert ctx.history("AAPL", 100).tolist() == [1.5] * len(ctx.series["AAPL"])
-    assert len(ctx.series["AAPL"]) >= 4
+    series = ctx.series["AAPL"]
+    assert 4 <= len(series) <= 8
+    assert ctx.history("AAPL", 4).tolist() == [106.0, 107.0, 108.0, 109.0]
+    assert ctx.history("AAPL", 100).tolist() == [100.0 + k for k in range(10 - len(series), 10)]
+    assert list(series.index(4)) == [_bar(k, 0).time for k in range(6, 10)]
+    assert ctx.bar("AAPL") == Bar("AAPL", _bar(9, 0).time, 109.0, 110.0, 108.0, 109.0, 1000.0)
+    assert ctx.load("AAPL", df) == 0  # nothing newer
+    assert ctx.load("AAPL", _frame(8, 5)) == 3  # only bars 10, 11, 12 are new
+    assert ctx.history("AAPL", 5).tolist() == [108.0, 109.0, 110.0, 111.0, 112.0]
+    assert not ctx.update(_bar(12, 1.0)) and ctx.update(_bar(13, 113.0))
+    assert ctx.history("AAPL", 2).tolist() == [112.0, 113.0]
+    assert ctx.load("MSFT", None) == 0 and len(ctx.series["MSFT"]) == 0
+    broker.portfolio.apply_fill(
+        qn.Fill("run7-1", "AAPL", qn.Side.BUY, 2, 100.0, 0.0, T0, exec_id="e1")
+    )
+    assert ctx.load("AAPL", _frame(14, 2)) == 2
+    assert ctx.position("AAPL").last_price == 115.0  # held positions are marked
+
+
+def test_extend_matches_bar_by_bar_appends_and_keeps_old_views():
+    one, many = RollingSeries(4), RollingSeries(4)
+    rng = np.random.default_rng(5)
+    times = np.cumsum(rng.integers(-1, 4, size=60)).astype(np.int64) * 60_000_000_000
+    cols = rng.normal(100, 1, size=(5, 60))
+    views = []
+    for lo in range(0, 60, 7):
+        hi = min(lo + 7, 60)
+        added = sum(
+            one.append(Bar("X", pd.Timestamp(int(t), tz="UTC"), *cols[:, k]))
+            for k, t in zip(range(lo, hi), times[lo:hi], strict=True)
+        )
+        assert many.extend("X", times[lo:hi], cols[:, lo:hi]) == added
+        n = min(len(one), len(many))
+        assert many.field("close", n).tolist() == one.field("close", n).tolist()
+        assert list(many.index(n)) == list(one.index(n))
+        assert 4 <= len(many) <= 8 or len(many) == len(one)
+        assert many.last == one.last
+        views.append((many.field("close", 4).copy(), many.field("close", 4)))
+    for copy, view in views:
+        assert view.tolist() == copy.tolist()

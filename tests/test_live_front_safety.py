@@ -11,7 +11,7 @@ from quantnb.errors import ConfigError, LiveTradingError
 from quantnb.ib.config import IBConfig
 from quantnb.trading import LiveStrategyEngine, stop_all
 from quantnb.trading.engine import check_account_kind, is_paper_account, live_allowed
-from quantnb.trading.front import paper, sessions, use_simulator
+from quantnb.trading.front import paper, use_simulator
 
 ENV = ("QUANTNB_IB_HOST", "QUANTNB_IB_PORT", "QUANTNB_IB_CLIENT_ID", "QUANTNB_ALLOW_LIVE")
 
@@ -108,19 +108,6 @@ def test_account_kinds():
     with pytest.raises(LiveTradingError, match="is a paper account"):
         check_account_kind("DU1234567", paper_trading=False)
     assert live_allowed({"QUANTNB_ALLOW_LIVE": "1"}) and not live_allowed({})
-
-
-def test_rerunning_the_cell_gives_the_same_running_session_or_a_clear_refusal(monkeypatch):
-    strat = Idle()
-    first = paper(strat, ["AAPL"], gateway="sim")
-    monkeypatch.setattr(type(first.engine), "is_active", property(lambda self: True))
-    again = paper(strat, ["AAPL"], gateway="sim")
-    assert again is first
-    with pytest.raises(ConfigError, match=r"already running.*stop_all"):
-        paper(Idle(), ["AAPL"], gateway="sim")
-    other_client = paper(Idle(), ["AAPL"], gateway="sim", client_id=5)
-    assert other_client is not first
-    assert first in sessions()
 
 
 def test_second_engine_for_the_same_gateway_and_client_is_refused(monkeypatch):

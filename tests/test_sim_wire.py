@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
+import logging
 
 import numpy as np
 import pandas as pd
@@ -135,36 +137,77 @@ def test_bad_ib_times():
         parse_ib_time("20240103 10:00:00 Mars/Olympus")
 
 
-# Field counts the clients' decoders unpack at server version 176 (a wrong count drops the message).
+try:
+    from ib_async.decoder import Decoder
+
+    CLIENT = "ib_async"
+except ImportError:  # the ib_insync environment
+    try:
+        from ib_insync.decoder import Decoder  # type: ignore[no-redef]
+
+        CLIENT = "ib_insync"
+    except ImportError:
+        Decoder = CLIENT = None  # type: ignore[assignment,misc]
+
+
+class _Recorder:
+    """A client wrapper that only records which of its methods the decoder called."""
+
+    defaultTimezone = datetime.UTC  # the zone ib_async's decoder converts times to
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.calls.append(name)
+
+
+# Field counts the clients' decoders unpack at server version 176 (a wrong count drops the
+# message), and the wrapper method the installed client's decoder turns each message into.
 @pytest.mark.parametrize(
-    ("data", "count", "msg_id"),
+    ("data", "count", "msg_id", "method"),
     [
-        (m.open_order(_order()), 128, "5"),
-        (m.completed_order(_order()), 97, "101"),
-        (m.order_status(_order()), 12, "3"),
-        (m.exec_details(-1, _execution()), 31, "11"),
-        (m.commission_report(_execution()), 8, "59"),
-        (m.position("DU1", AAPL, 10, 150.0), 16, "61"),
-        (m.portfolio("DU1", AAPL, 10, 151.0, 1510.0, 150.0, 10.0, 0.0), 20, "7"),
-        (m.contract_details(1, AAPL), 40, "10"),
-        (m.error(1, 200, "no such contract"), 6, "4"),
-        (m.tick_price(1, 4, 150.25, 100.0), 7, "1"),
-        (m.tick_size(1, 8, 1000.0), 5, "2"),
-        (m.realtime_bar(1, 1_700_000_000, 1, 2, 0.5, 1.5, 100, 1.2, 3), 11, "50"),
-        (m.historical_data_update(1, 3, "20240103", 1, 2, 0.5, 1.5, 1.2, 100), 10, "90"),
-        (m.account_value("DU1", "NetLiquidation", "1.00", "USD"), 6, "6"),
-        (m.account_update_multi(1, "DU1", "NetLiquidation", "1.00", "USD"), 8, "73"),
-        (m.account_summary(1, "DU1", "NetLiquidation", "1.00", "USD"), 7, "63"),
-        (m.position_multi(1, "DU1", AAPL, 1, 2), 18, "71"),
-        (m.managed_accounts(["DU1"]), 3, "15"),
-        (m.next_valid_id(1), 3, "9"),
-        (m.pnl(1, 1.0, 2.0, 3.0), 5, "94"),
+        (m.open_order(_order()), 128, "5", "openOrder"),
+        (m.completed_order(_order()), 97, "101", "completedOrder"),
+        (m.order_status(_order()), 12, "3", "orderStatus"),
+        (m.exec_details(-1, _execution()), 31, "11", "execDetails"),
+        (m.commission_report(_execution()), 8, "59", "commissionReport"),
+        (m.position("DU1", AAPL, 10, 150.0), 16, "61", "position"),
+        (m.portfolio("DU1", AAPL, 10, 151.0, 1510.0, 150.0, 10.0, 0.0), 20, "7", "updatePortfolio"),
+        (m.contract_details(1, AAPL), 40, "10", "contractDetails"),
+        (m.error(1, 200, "no such contract"), 6, "4", "error"),
+        (m.tick_price(1, 4, 150.25, 100.0), 7, "1", "priceSizeTick"),
+        (m.tick_size(1, 8, 1000.0), 5, "2", "tickSize"),
+        (m.realtime_bar(1, 1_700_000_000, 1, 2, 0.5, 1.5, 100, 1.2, 3), 11, "50", "realtimeBar"),
+        (
+            m.historical_data_update(1, 3, "20240103", 1, 2, 0.5, 1.5, 1.2, 100),
+            10, "90", "historicalDataUpdate",
+        ),
+        (m.account_value("DU1", "NetLiquidation", "1.00", "USD"), 6, "6", "updateAccountValue"),
+        (
+            m.account_update_multi(1, "DU1", "NetLiquidation", "1.00", "USD"),
+            8, "73", "accountUpdateMulti",
+        ),
+        (m.account_summary(1, "DU1", "NetLiquidation", "1.00", "USD"), 7, "63", "accountSummary"),
+        (m.position_multi(1, "DU1", AAPL, 1, 2), 18, "71", "positionMulti"),
+        (m.managed_accounts(["DU1"]), 3, "15", "managedAccounts"),
+        (m.next_valid_id(1), 3, "9", "nextValidId"),
+        (m.pnl(1, 1.0, 2.0, 3.0), 5, "94", "pnl"),
     ],
-)
-def test_message_layouts(data, count, msg_id):
+)  # fmt: skip
+def test_message_layouts(data, count, msg_id, method, caplog):
     fields = _fields(data)
     assert fields[0] == msg_id
     assert len(fields) == count
+    if Decoder is None:
+        pytest.skip("needs ib_async or ib_insync to decode")
+    wrapper = _Recorder()
+    with caplog.at_level(logging.ERROR, logger=CLIENT):
+        Decoder(wrapper, 176).interpret(fields)
+    assert wrapper.calls == [method]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
 def test_order_messages_carry_ids_ref_and_state():
@@ -173,7 +216,9 @@ def test_order_messages_carry_ids_ref_and_state():
     assert fields[1] == "5"  # order id
     assert fields[23:26] == ["ref-1", "1", "1000000007"]  # orderRef, clientId, permId
     assert fields[16] == "150" and fields[17] == ""  # limit set, aux unset
-    assert "Submitted" in fields
+    assert fields[86] == "Submitted"  # the order state
+    done = _fields(m.completed_order(rec))
+    assert done[73] == "Submitted"
     status = _fields(m.order_status(rec))
     assert status[1:6] == ["5", "Submitted", "0", "10", "0"]
 
@@ -259,3 +304,21 @@ def test_bar_paths_keep_the_bar(o, up, down, move, volume, n):
     assert sum(s[4] for s in slices) == pytest.approx(volume)
     assert all(s[2] <= min(s[0], s[3]) <= max(s[0], s[3]) <= s[1] for s in slices)
     assert all(a[3] == b[0] for a, b in itertools.pairwise(slices))
+
+
+@pytest.mark.parametrize(
+    "size", ["1 min", "15 mins", "1 hour", "1 day", "2 days", "1 week", "1 month"]
+)
+def test_one_bar_keys_and_labels_agree_with_many(size):
+    bar = history.parse_bar_size(size)
+    times = pd.date_range("2024-01-29 14:30", periods=40, freq="7h", tz="UTC").as_unit("ns").asi8
+    days = times // (86_400 * 10**9)
+    keys = history.group_keys(bar, times, days)
+    assert [history.group_key(bar, int(t), int(d)) for t, d in zip(times, days)] == keys.tolist()
+    for fmt in (1, 2):
+        names = history.labels(times, days, bar.daily, fmt, "America/New_York")
+        singles = [
+            history.label(int(t), int(d), bar.daily, fmt, "America/New_York")
+            for t, d in zip(times, days)
+        ]
+        assert singles == names

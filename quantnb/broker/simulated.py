@@ -13,7 +13,7 @@ import pandas as pd
 
 from quantnb.broker.base import BrokerBase
 from quantnb.domain.accounting import Portfolio
-from quantnb.domain.buying_power import check_buying_power
+from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
 from quantnb.domain.matching import match, pessimistic_pick
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection, Side, TimeInForce
@@ -89,7 +89,8 @@ class SimulatedBroker(BrokerBase):
 
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
         """Whether the account can pay for ``order`` at about ``price``, and why not."""
-        working = [o for orders in self.working.values() for o in orders if o.parent_id is None]
+        working = (o for orders in self.working.values() for o in orders)
+        selling, reserved = commitments(order, working, self._price, self.costs)
         margin = self.leverage > 1.0 or self.allow_short
         pf = self.portfolio
         if margin:
@@ -103,14 +104,8 @@ class SimulatedBroker(BrokerBase):
             margin=margin,
             allow_short=self.allow_short,
             held=pf.position(order.symbol).qty,
-            selling=sum(
-                o.remaining for o in working if o.symbol == order.symbol and o.side is Side.SELL
-            ),
-            reserved=sum(
-                o.remaining * self.costs.fill_price(self._price(o.symbol), "BUY")
-                for o in working
-                if o.side is Side.BUY
-            ),
+            selling=selling,
+            reserved=reserved,
             available=available,
         )
 

@@ -8,10 +8,49 @@ commit, and the funds available (cash in a backtest, IB's AvailableFunds live).
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Callable, Iterable
+
 from quantnb.domain.costs import CostModel
 from quantnb.domain.model import Order, Side
 
+log = logging.getLogger(__name__)
+
 _EPS = 1e-9
+
+
+def commitments(
+    order: Order,
+    working: Iterable[Order],
+    price_of: Callable[[str], float | None],
+    costs: CostModel,
+) -> tuple[float, float]:
+    """``(selling, reserved)`` for ``check_buying_power`` from the working orders.
+
+    ``selling``: remaining quantity of ``order.symbol`` that working sells already sell;
+    ``reserved``: cash the working buys commit, each priced at its own symbol's price
+    (``price_of``), else at its limit or stop; a buy with no price at all is left out (logged).
+    Exits of a bracket (orders with a parent) and ``order`` itself commit nothing.
+    """
+    selling = 0.0
+    reserved = 0.0
+    for o in working:
+        if o.parent_id is not None or o is order:
+            continue
+        if o.side is Side.SELL:
+            if o.symbol == order.symbol:
+                selling += o.remaining
+            continue
+        price = price_of(o.symbol)
+        if not (price and price > 0 and math.isfinite(price)):
+            price = o.limit or o.stop
+        if not price:
+            log.warning("working order %s (BUY %g %s) has no price yet: its cash is not "
+                        "reserved", o.id, o.remaining, o.symbol)  # fmt: skip
+            continue
+        reserved += o.remaining * costs.fill_price(float(price), "BUY")
+    return selling, reserved
 
 
 def check_buying_power(
@@ -45,10 +84,11 @@ def check_buying_power(
         if abs(after) <= abs(held):
             return True, ""
         need = (abs(after) - abs(held)) * price
-        if need > available + _EPS:
+        free = available - reserved  # what working buys will take when they fill
+        if need > free + _EPS:
             return False, (
                 f"insufficient buying power: {order.side} {order.qty:g} {order.symbol} adds "
-                f"{need:,.2f} of exposure, available {available:,.2f}"
+                f"{need:,.2f} of exposure, available {free:,.2f}"
             )
         return True, ""
     if order.side is Side.SELL:

@@ -184,15 +184,22 @@ def parse_ib_duration(duration: str) -> timedelta:
     return timedelta(seconds=count * _DURATION_UNITS[unit])
 
 
-def ib_duration_for(span: timedelta) -> str:
-    """Smallest IB duration string covering ``span``: "N S" up to a day, "N D" up to 365, "N Y"."""
+def ib_duration_for(span: timedelta, interval: Interval | str | None = None) -> str:
+    """Smallest IB duration string covering ``span``: "N S" up to a day, "N D" up to 365, "N Y".
+
+    With an ``interval`` the duration covers at least one bar, and daily or weekly bars are
+    asked for in days (IB refuses seconds for them).
+    """
     seconds = span.total_seconds()
     if not seconds > 0:
         raise ConfigError(
             f"IB duration span must be positive, got {span!r}; pass e.g. timedelta(1)"
         )
     whole = math.ceil(seconds)
-    if whole <= _DAY:
+    iv = Interval.parse(interval) if interval is not None else None
+    if iv is not None:
+        whole = max(whole, iv.seconds)
+    if whole <= _DAY and (iv is None or iv.is_intraday):
         return f"{whole} S"
     days = math.ceil(whole / _DAY)
     if days <= 365:

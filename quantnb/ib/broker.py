@@ -15,10 +15,11 @@ from typing import Any
 import pandas as pd
 
 from quantnb.broker.base import BrokerBase
+from quantnb.data.sample import to_utc
 from quantnb.domain.accounting import Portfolio
-from quantnb.domain.buying_power import check_buying_power
+from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
-from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection, Side
+from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection
 from quantnb.domain.risk import RiskLimits
 from quantnb.errors import GatewayError, NotConnectedError, OrderError
 from quantnb.ib.client import ExecutionFilter, IBOrder
@@ -42,13 +43,13 @@ _EPS = 1e-9
 COMMISSION_WAIT = 2.0
 _UNSET = 1.7e308
 
+_ORDER_KINDS = frozenset(
+    {ErrorKind.ORDER_REJECTED, ErrorKind.ORDER_CANCELLED, ErrorKind.ORDER_REQUEST_REFUSED}
+)
 FillCallback = Callable[[Fill], None]
 ErrorCallback = Callable[[Exception | str], None]
 OrderCallback = Callable[[Order], None]
 NOT_SENT = "not sent before the restart"
-# refusals of a cancel or a modification leave the order itself as it was
-_NOT_A_REJECTION = frozenset({202, 10147, 10148, 104, 105})
-_REJECTION_CODES = ORDER_REJECTION_CODES - _NOT_A_REJECTION
 
 
 class LiveBroker(BrokerBase):
@@ -83,6 +84,7 @@ class LiveBroker(BrokerBase):
         self._by_ib_id: dict[int, str] = {}  # IB orderId (this client) -> our id
         self._by_perm_id: dict[int, str] = {}
         self._seen_execs: set[str] = set()
+        self._cancelling: set[str] = set()  # our ids with a cancel sent and not yet confirmed
         self._pending: dict[str, tuple[Any, asyncio.TimerHandle | None]] = {}
         self._last_exec_time: pd.Timestamp | None = None
         self._account_values: dict[str, float] = {}
@@ -117,7 +119,7 @@ class LiveBroker(BrokerBase):
         price = self._reference_price(order)
         if price is None and order.parent_id is None:
             price = await self._snapshot_price(contract)
-        return self._execute_now(order, contract, price)
+        return self._execute_now(order, contract, price, checked=True)
 
     async def execute_bracket_async(self, entry: Order, *exits: Order) -> list[Order]:
         """Send an entry and its exits as one IB bracket (transmitted together, exits OCA)."""
@@ -127,16 +129,19 @@ class LiveBroker(BrokerBase):
                                  f"expected {entry.id!r}")  # fmt: skip
         if entry.id in self._orders:
             return [self._orders.get(o.id, o) for o in (entry, *exits)]
+        for o in (entry, *exits):
+            _validate(o)
         self._require_ready(entry)
         contract = await self.connection.contracts.qualify(entry.symbol)
         price = self._reference_price(entry) or await self._snapshot_price(contract)
-        self._execute_now(entry, contract, price, transmit=not exits)
+        # the exits go out in the same loop turn as the entry: one readiness check covers all
+        self._execute_now(entry, contract, price, transmit=not exits, checked=True)
         for i, child in enumerate(exits):
             if entry.status is OrderStatus.REJECTED:
                 self._record(child)
                 self._finish(child, OrderStatus.CANCELLED, f"parent order {entry.id} rejected")
                 continue
-            self._execute_now(child, contract, price, transmit=i == len(exits) - 1)
+            self._execute_now(child, contract, price, transmit=i == len(exits) - 1, checked=True)
         return [entry, *exits]
 
     def cancel(self, order: Order | str) -> bool:
@@ -177,19 +182,11 @@ class LiveBroker(BrokerBase):
     # ---- ILiveBroker: account --------------------------------------------------------------
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
         """Whether the account can pay for ``order`` at about ``price``: the backtest's rule."""
-        selling = 0.0
-        buying: dict[str, float] = {}  # remaining quantity of working buys per symbol
-        for o in self.open_orders():
-            if o.parent_id is not None or o is order:
-                continue
-            if o.side is Side.BUY:
-                buying[o.symbol] = buying.get(o.symbol, 0.0) + o.remaining
-            elif o.symbol == order.symbol:
-                selling += o.remaining
-        reserved = sum(
-            qty * self.costs.fill_price(self._mark_price(symbol) or price, "BUY")
-            for symbol, qty in buying.items()
-        )
+
+        def price_of(symbol: str) -> float | None:
+            return price if symbol == order.symbol else self._known_price(symbol)
+
+        selling, reserved = commitments(order, self.open_orders(), price_of, self.costs)
         return check_buying_power(
             order,
             price,
@@ -233,12 +230,21 @@ class LiveBroker(BrokerBase):
 
     # ---- sending ---------------------------------------------------------------------------
     def _execute_now(
-        self, order: Order, contract: Any, price: float | None, *, transmit: bool = True
+        self,
+        order: Order,
+        contract: Any,
+        price: float | None,
+        *,
+        transmit: bool = True,
+        checked: bool = False,
     ) -> Order:
+        """Record and send ``order``; ``checked``: the caller has validated it and found the
+        connection ready (a socket lost since then still fails ``placeOrder``)."""
         if order.id in self._orders:
             return self._orders[order.id]
-        _validate(order)
-        self._require_ready(order)
+        if not checked:
+            _validate(order)
+            self._require_ready(order)
         self._record(order)
         parent_ib = None
         if order.parent_id is not None:
@@ -323,12 +329,15 @@ class LiveBroker(BrokerBase):
         ib_order = self._ib_orders.get(oid)
         if ib_order is None:
             return False
+        if oid in self._cancelling:
+            return True  # already asked: a second request would only be refused (10148)
         if not self.connection.is_connected():
             raise NotConnectedError(
                 f"cannot cancel order {oid}: not connected to the IB gateway at "
                 f"{self.connection.config.address} (state: {self.connection.state})"
             )
         self.connection.ib.cancelOrder(ib_order)
+        self._cancelling.add(oid)
         log.info("cancel requested for order %s", oid)
         return True
 
@@ -387,17 +396,21 @@ class LiveBroker(BrokerBase):
 
     # ---- prices ----------------------------------------------------------------------------
     def _reference_price(self, order: Order) -> float | None:
-        if self.price_source is not None:
-            price = self.price_source(order.symbol)
-            if price and price > 0 and math.isfinite(price):
-                return float(price)
-        mark = self._mark_price(order.symbol)
-        if mark:
-            return mark
+        known = self._known_price(order.symbol)
+        if known is not None:
+            return known
         for candidate in (order.limit, order.stop):
             if candidate:
                 return float(candidate)
         return None
+
+    def _known_price(self, symbol: str) -> float | None:
+        """The latest price of ``symbol`` from the price source, else its mark; None if unknown."""
+        if self.price_source is not None:
+            price = self.price_source(symbol)
+            if price and price > 0 and math.isfinite(price):
+                return float(price)
+        return self._mark_price(symbol)
 
     def _mark_price(self, symbol: str) -> float | None:
         pos = self.portfolio.positions.get(symbol)
@@ -462,7 +475,7 @@ class LiveBroker(BrokerBase):
             return
         if status is OrderStatus.CANCELLED:
             entry = _last_entry(trade)
-            if entry is not None and entry.errorCode in _REJECTION_CODES:
+            if entry is not None and entry.errorCode in ORDER_REJECTION_CODES:
                 # the client marks a refused order cancelled before it reports the error
                 self._reject(order, str(entry.message))
                 return
@@ -476,7 +489,7 @@ class LiveBroker(BrokerBase):
             self._changed(order)
 
     def _on_error(self, event: ErrorEvent) -> None:
-        if event.kind not in (ErrorKind.ORDER_REJECTED, ErrorKind.ORDER_CANCELLED):
+        if event.kind not in _ORDER_KINDS:
             return
         oid = self._by_ib_id.get(event.req_id)
         if oid is None:
@@ -486,13 +499,12 @@ class LiveBroker(BrokerBase):
             if not order.is_done:
                 self._finish(order, OrderStatus.CANCELLED, event.message)
             return
-        if event.code in (10147, 10148, 104, 105):
+        if event.kind is ErrorKind.ORDER_REQUEST_REFUSED:
             # a refused cancel or modification: the order itself is unaffected
             self._report(OrderError(f"order {oid}: IB error {event.code}: {event.message}"))
             return
-        if order.status is OrderStatus.CANCELLED and order.filled <= _EPS:
-            order.status = OrderStatus.SUBMITTED  # the client cancelled it locally; it's a reject
-        if not order.is_done or order.status is OrderStatus.SUBMITTED:
+        # the client cancels a refused order locally before the error arrives: still a rejection
+        if not order.is_done or (order.status is OrderStatus.CANCELLED and order.filled <= _EPS):
             self._reject(order, f"IB error {event.code}: {event.message}")
 
     def _reject(self, order: Order, reason: str) -> None:
@@ -562,8 +574,7 @@ class LiveBroker(BrokerBase):
         oid = ex.orderRef if ex.orderRef in self._orders else None
         if oid is None and ex.permId in self._by_perm_id:
             oid = self._by_perm_id[ex.permId]
-        time = pd.Timestamp(ex.time) if ex.time else pd.Timestamp.now(tz="UTC")
-        time = time.tz_localize("UTC") if time.tzinfo is None else time.tz_convert("UTC")
+        time = to_utc(ex.time, "execution time") if ex.time else pd.Timestamp.now(tz="UTC")
         fill = Fill(
             order_id=oid or ex.orderRef or f"ib-{ex.permId}",
             symbol=symbol,
@@ -648,6 +659,7 @@ class LiveBroker(BrokerBase):
         positions and cash are set to the gateway's, with any difference logged.
         """
         self._reconciled = False
+        self._cancelling.clear()  # the gateway's state decides; a cancel may be asked again
         self._hook()
         ib = self.connection.ib
         for value in ib.accountValues(self.connection.account or ""):
@@ -655,7 +667,8 @@ class LiveBroker(BrokerBase):
         open_trades = await ib.reqAllOpenOrdersAsync()
         bound = 0
         known: set[str] = set()
-        for trade in [*open_trades, *ib.trades()]:
+        # the client's trades include the open orders just reported: visit each trade once
+        for trade in {id(t): t for t in [*open_trades, *ib.trades()]}.values():
             oid = self._our_id(trade.order)
             if oid is None:
                 continue
@@ -687,7 +700,7 @@ class LiveBroker(BrokerBase):
                 pending[1].cancel()
             report = ib_fill.commissionReport
             commission = report.commission if report and report.execId == exec_id else None
-            if self._book(ib_fill, commission or None) is not None:
+            if self._book(ib_fill, commission) is not None:
                 missed += 1
         self._resolve_unknown(known)
         await self._reconcile_positions(await ib.reqPositionsAsync())

@@ -56,8 +56,11 @@ class BarCache:
         """Cached bars with a ``source`` column, or None; bars read from disk say "cache"."""
         key = (symbol, Interval.parse(interval).name)
         with self._lock:
-            if key in self._buffer:
-                self._flush_key(key)
+            pending = key in self._buffer
+        if pending:
+            # outside the main lock: writing takes the file lock, and the order is file lock first
+            self._flush_key(key)
+        with self._lock:
             frame = self._frames.get(key)
             if frame is None:
                 frame = self._read(symbol, key[1])
@@ -151,12 +154,6 @@ class BarCache:
         both = pd.concat(frames) if len(frames) > 1 else frames[0]
         both = both[~both.index.duplicated(keep="last")].sort_index()
         return both.iloc[-self.size :]
-
-    def clear(self, symbol: str | None = None) -> None:
-        """Forget series from memory (files stay)."""
-        with self._lock:
-            for key in [k for k in self._frames if symbol is None or k[0] == symbol]:
-                del self._frames[key]
 
     def _read(self, symbol: str, interval: str) -> pd.DataFrame | None:
         path = self.path(symbol, interval)

@@ -20,29 +20,14 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 CLIENT_NAME: str = ibapi.__name__
 IB = ibapi.IB
-Contract = ibapi.Contract
 Stock = ibapi.Stock
 IBOrder = ibapi.Order
-Trade = ibapi.Trade
-IBFill = ibapi.Fill
-Execution = ibapi.Execution
 ExecutionFilter = ibapi.ExecutionFilter
-BarDataList = ibapi.BarDataList
-RealTimeBarList = ibapi.RealTimeBarList
-util = ibapi.util
 
 __all__ = [
     "CLIENT_NAME",
     "IB",
-    "BarDataList",
-    "Contract",
-    "Execution",
     "ExecutionFilter",
-    "IBFill",
     "IBOrder",
-    "RealTimeBarList",
     "Stock",
-    "Trade",
-    "ibapi",
-    "util",
 ]

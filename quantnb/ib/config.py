@@ -21,6 +21,7 @@ ENV_ACCOUNT = "QUANTNB_IB_ACCOUNT"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4002  # IB Gateway, paper
 DEFAULT_CLIENT_ID = 1
+PAPER_PREFIXES = ("DU", "DF")  # IB paper accounts; DF for a paper advisor account
 
 
 def mask_account(account: str | None) -> str:
@@ -32,6 +33,11 @@ def mask_account(account: str | None) -> str:
         return "***"
     head = re.match(r"[A-Za-z]{0,2}", account).group()  # type: ignore[union-attr]
     return f"{head}***{account[-4:]}"
+
+
+def is_paper_account(account: str | None) -> bool:
+    """True for IB paper accounts (ids starting with DU, or DF for a paper advisor)."""
+    return bool(account) and str(account)[:2].upper() in PAPER_PREFIXES
 
 
 def is_configured(env: Mapping[str, str] | None = None) -> bool:

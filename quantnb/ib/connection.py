@@ -16,7 +16,7 @@ from typing import Any
 
 from quantnb.errors import GatewayError, NotConnectedError
 from quantnb.ib.client import CLIENT_NAME, IB
-from quantnb.ib.config import IBConfig, install_account_mask, mask_account
+from quantnb.ib.config import IBConfig, install_account_mask, is_paper_account, mask_account
 from quantnb.ib.contracts import ContractCache
 from quantnb.ib.loop import LoopThread
 from quantnb.ib.tables import ErrorKind, classify_error
@@ -49,6 +49,7 @@ _LOG_LEVEL = {
     ErrorKind.WARNING: logging.INFO,
     ErrorKind.ORDER_CANCELLED: logging.INFO,
     ErrorKind.ORDER_REJECTED: logging.WARNING,
+    ErrorKind.ORDER_REQUEST_REFUSED: logging.WARNING,
     ErrorKind.MARKET_DATA: logging.WARNING,
     ErrorKind.PACING: logging.WARNING,
     ErrorKind.CONTRACT: logging.WARNING,
@@ -89,6 +90,7 @@ class IBConnection:
         self._supervisor: asyncio.Task[None] | None = None
         self._connect_errors: list[ErrorEvent] = []
         self._refused: asyncio.Future[ErrorEvent] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()  # background work, referenced until done
         self.contracts = ContractCache(self)
 
     # ---- client object ---------------------------------------------------------------------
@@ -125,8 +127,8 @@ class IBConnection:
 
     @property
     def is_paper(self) -> bool:
-        """True for IB paper accounts (ids starting with DU or DF)."""
-        return bool(self._account) and self._account[:2].upper() in ("DU", "DF")
+        """True when the account we trade is an IB paper account."""
+        return is_paper_account(self._account)
 
     def is_connected(self) -> bool:
         """Connected and past the on-connected callbacks (reconcile, resubscribe)."""
@@ -301,7 +303,9 @@ class IBConnection:
         if self.state == "connecting" and self._supervisor is None:
             return  # a failing first connect reports by raising
         log.warning("lost the connection to the IB gateway %s", self.config.address)
-        asyncio.get_running_loop().create_task(self._notify_disconnected())
+        task = asyncio.get_running_loop().create_task(self._notify_disconnected())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
         if self.enable_reconnect:
             self._start_supervisor()
         else:

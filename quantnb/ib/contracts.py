@@ -9,7 +9,7 @@ import logging
 from typing import Any
 
 from quantnb.errors import DataError, GatewayError
-from quantnb.ib.client import Contract, Stock
+from quantnb.ib.client import Stock
 
 log = logging.getLogger(__name__)
 
@@ -78,4 +78,4 @@ def _check_symbol(symbol: object) -> str:
     return symbol.strip()
 
 
-__all__ = ["Contract", "ContractCache", "stock"]
+__all__ = ["ContractCache", "stock"]

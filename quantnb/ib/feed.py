@@ -12,7 +12,6 @@ import contextlib
 import datetime as dt
 import logging
 import math
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from quantnb.data.load import to_canonical
-from quantnb.data.sample import time_bounds
+from quantnb.data.sample import time_bounds, to_utc
 from quantnb.data.validate import REQUIRED
-from quantnb.domain.interval import Interval, max_ib_duration
+from quantnb.domain.interval import Interval, ib_duration_for, max_ib_duration
 from quantnb.domain.model import Bar
 from quantnb.errors import DataError, GatewayError, NotConnectedError
 from quantnb.ib.cache import BarCache
@@ -38,13 +37,14 @@ log = logging.getLogger(__name__)
 
 TimeArg = dt.datetime | str | None
 BarCallback = Callable[[Bar], Any]
-_DAY = 86_400
 # how much history to ask for when no start is given
 _DEFAULT_SPAN_BARS = 500
 # seconds between cache writes of live bars (per series)
 FLUSH_INTERVAL = 5.0
 RETRY_DELAY = 15.0  # seconds before a refused subscription is asked again: IB's pacing window
 MAX_RETRY_DELAY = 300.0
+# the 162 that answers a valid query for a span without bars: an empty answer, not a refusal
+_NO_DATA = "query returned no data"
 
 
 @dataclass(slots=True)
@@ -80,7 +80,6 @@ class LiveDataFeed:
         self._fallback = False
         self._now_task: asyncio.Future[pd.Timestamp] | None = None
         self._time_lock: asyncio.Lock | None = None
-        self._clock: tuple[pd.Timestamp, float] | None = None  # last gateway time, local time
         self.time_timeout = 5.0  # seconds to wait for the gateway's clock before asking again
         self.flush_interval = FLUSH_INTERVAL
         self.retry_delay = RETRY_DELAY
@@ -88,6 +87,8 @@ class LiveDataFeed:
         self._refused: dict[int, ErrorEvent] = {}  # request id -> the pacing error that ended it
         self._dirty: dict[str, _Subscription] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()  # background work, referenced until done
+        self._flushing: asyncio.Future[Any] | None = None  # the scheduled cache write under way
         connection.add_listener(
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
@@ -155,9 +156,9 @@ class LiveDataFeed:
             except (ConnectionError, NotConnectedError) as exc:
                 log.debug("history request for %s failed (%s); trying the cache", symbol, exc)
             else:
-                self.cache.store(symbol, iv, frame, "history")
+                await self._store(symbol, iv, frame)
                 return frame
-        return self._from_cache(symbol, iv, lo, stop)
+        return await self._from_cache(symbol, iv, lo, stop)
 
     def get_recent_history(self, symbol: str, days: float, interval: str = "1d") -> pd.DataFrame:
         """Completed bars of the last ``days`` days up to the gateway's clock (blocking)."""
@@ -178,11 +179,10 @@ class LiveDataFeed:
             else:
                 return await self.get_historical_data_async(symbol, end - span, end, interval)
         iv = Interval.parse(interval)
-        self._flush_symbol(symbol)
-        cached = self.cache.load(symbol, iv)
+        cached = await self._load(symbol, iv)
         newest = cached.index[-1] if cached is not None and len(cached) else None
         lo = newest - span + pd.Timedelta(seconds=iv.seconds) if newest is not None else None
-        return self._from_cache(symbol, iv, lo, None)
+        return await self._from_cache(symbol, iv, lo, None, cached)
 
     def gateway_time(self) -> pd.Timestamp:
         """The gateway's clock in UTC (the simulator's market time) (blocking)."""
@@ -198,14 +198,6 @@ class LiveDataFeed:
         if task is None or task.done():
             task = self._now_task = asyncio.ensure_future(self._ask_time())
         return await asyncio.shield(task)
-
-    @property
-    def last_gateway_time(self) -> pd.Timestamp | None:
-        """The gateway's clock at the last answer, advanced by the local clock since (estimate)."""
-        if self._clock is None:
-            return None
-        ts, local = self._clock
-        return ts + pd.Timedelta(seconds=time.monotonic() - local)
 
     async def _ask_time(self) -> pd.Timestamp:
         if self._time_lock is None:
@@ -224,9 +216,7 @@ class LiveDataFeed:
                     log.info("no answer to a current-time request in %.1f s; asking again",
                              self.time_timeout)  # fmt: skip
                     continue
-                now = _utc(value)
-                self._clock = (now, time.monotonic())
-                return now
+                return to_utc(value, "gateway time")
         raise GatewayError(
             f"the IB gateway at {self.connection.config.address} did not tell its time within "
             f"{2 * self.time_timeout:g} s"
@@ -317,12 +307,12 @@ class LiveDataFeed:
         self, contract: Any, symbol: str, iv: Interval, end: pd.Timestamp, span: pd.Timedelta
     ) -> Any:
         end_text = end.tz_convert("UTC").strftime("%Y%m%d %H:%M:%S") + " UTC"
-        duration = _duration(span, iv)
+        duration = ib_duration_for(span, iv)
         key = (symbol, iv.name, end_text, duration, self.what_to_show, self.use_rth)
         ib = self.connection.ib
 
         async def request() -> Any:
-            return await ib.reqHistoricalDataAsync(
+            bars = await ib.reqHistoricalDataAsync(
                 contract,
                 endDateTime=end_text,
                 durationStr=duration,
@@ -331,21 +321,52 @@ class LiveDataFeed:
                 useRTH=self.use_rth,
                 formatDate=2,
             )
+            refusal = self._refusal(bars)
+            if refusal is not None:
+                # raised, so the pacing guard never serves the refusal as an answer
+                raise GatewayError(
+                    f"IB refused the history request for {symbol} {iv} ({duration} up to "
+                    f"{end_text}) with error {refusal.code}: {refusal.message}. Wait for IB's "
+                    "pacing window (up to 10 minutes) and retry, or ask for a shorter range"
+                )
+            return bars
 
         bars = await self.pacing.fetch(key, request, group=symbol)
         if bars is None:
             raise GatewayError(f"IB returned no answer to the history request {key}")
         return bars
 
-    async def _gateway_now(self) -> pd.Timestamp:
-        """Kept for callers of the former private name; use ``gateway_time_async``."""
-        return await self.gateway_time_async()
+    def _refusal(self, bars: Any) -> ErrorEvent | None:
+        """The error that ended the request behind ``bars``, if IB refused it.
 
-    def _from_cache(
-        self, symbol: str, iv: Interval, lo: pd.Timestamp | None, stop: pd.Timestamp | None
+        The client ends a refused request with an empty list and no exception; ``_on_error``
+        remembers the error by request id. IB's "no data" answer is an empty result, not a
+        refusal.
+        """
+        event = self._refused.pop(getattr(bars, "reqId", -1), None)
+        if event is None or _NO_DATA in event.message.lower():
+            return None
+        return event
+
+    async def _store(self, symbol: str, iv: Interval, frame: pd.DataFrame) -> None:
+        """Write fetched history to the cache in a worker thread (the loop never waits on disk)."""
+        await asyncio.to_thread(self.cache.store, symbol, iv, frame, "history")
+
+    async def _load(self, symbol: str, iv: Interval) -> pd.DataFrame | None:
+        """The cached bars of a series, delivered ones included, read in a worker thread."""
+        await self._flush_symbol(symbol)
+        return await asyncio.to_thread(self.cache.load, symbol, iv)
+
+    async def _from_cache(
+        self,
+        symbol: str,
+        iv: Interval,
+        lo: pd.Timestamp | None,
+        stop: pd.Timestamp | None,
+        cached: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
-        self._flush_symbol(symbol)
-        cached = self.cache.load(symbol, iv)
+        if cached is None:
+            cached = await self._load(symbol, iv)
         self._enter_fallback(f"history of {symbol} {iv} requested")
         if cached is None or not len(cached):
             raise NotConnectedError(
@@ -385,7 +406,7 @@ class LiveDataFeed:
         """
         iv = Interval.parse(interval)
         names = [symbols] if isinstance(symbols, str) else list(symbols)
-        after = _utc(since) if since is not None else None
+        after = to_utc(since, "since") if since is not None else None
         for symbol in names:
             sub = self._subs.get(symbol)
             if sub is not None and sub.interval != iv:
@@ -425,7 +446,7 @@ class LiveDataFeed:
         return self._run(self.flush_async())
 
     async def flush_async(self) -> int:
-        return self._flush_all()
+        return await self._flush_all()
 
     def get_latest_price(self, symbol: str) -> float | None:
         """Close of the newest update of ``symbol`` (the bar in progress counts)."""
@@ -471,7 +492,12 @@ class LiveDataFeed:
 
     # ---- subscription plumbing -------------------------------------------------------------
     async def _start(self, sub: _Subscription) -> None:
-        """Request keep-up-to-date bars covering the gap since the last delivered bar."""
+        """Request keep-up-to-date bars covering the gap since the last delivered bar.
+
+        A request still open for ``sub`` (a renewal after 1101, a retry) is cancelled first, so
+        the gateway never streams one series twice.
+        """
+        self._cancel_request(sub)
         contract = await self.connection.contracts.qualify(sub.symbol)
         iv = sub.interval
         step = pd.Timedelta(seconds=iv.seconds)
@@ -488,20 +514,21 @@ class LiveDataFeed:
         bars = await self.connection.ib.reqHistoricalDataAsync(
             contract,
             endDateTime="",
-            durationStr=_duration(span, iv),
+            durationStr=ib_duration_for(span, iv),
             barSizeSetting=iv.ib_bar_size,
             whatToShow=self.what_to_show,
             useRTH=self.use_rth,
             formatDate=2,
             keepUpToDate=True,
         )
-        refusal = self._refused.pop(getattr(bars, "reqId", -1), None)
+        refusal = self._refusal(bars)
         if refusal is not None:
             # the client ends a refused request with no bars and no error: ask again later
             with contextlib.suppress(Exception):
                 self.connection.ib.cancelHistoricalData(bars)
             self._retry_later(sub, refusal)
             return
+        self._cancel_request(sub)  # another start for ``sub`` answered meanwhile: keep one
         sub.bars = bars
         sub.retry = 0.0
         n = _complete_count(bars, now, step)
@@ -521,7 +548,7 @@ class LiveDataFeed:
         if lo >= until:
             return
         frame = await self._fetch(sub.symbol, sub.interval, lo, until)
-        self.cache.store(sub.symbol, sub.interval, frame, "history")
+        await self._store(sub.symbol, sub.interval, frame)
         self._deliver_frame(sub, frame)
 
     def _updater(self, sub: _Subscription) -> Callable[..., None]:
@@ -576,20 +603,26 @@ class LiveDataFeed:
 
     def _flush_due(self) -> None:
         self._flush_timer = None
-        asyncio.get_running_loop().create_task(self._flush_gradually())
+        self._flushing = self._spawn(self._flush_gradually())
+
+    def _spawn(self, coro: Any) -> asyncio.Future[Any]:
+        """Run ``coro`` in the background, keeping a reference until it is done."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _flush_gradually(self) -> None:
         """Write the dirty series in a worker thread, so the loop never waits for the disk."""
-        loop = asyncio.get_running_loop()
         for symbol in list(self._dirty):
             sub = self._dirty.pop(symbol, None)
             if sub is not None:
-                await loop.run_in_executor(None, self._write_sub, sub)
+                await asyncio.to_thread(self._write_sub, sub)
 
-    def _flush_sub(self, sub: _Subscription) -> int:
+    async def _flush_sub(self, sub: _Subscription) -> int:
         if self._dirty.get(sub.symbol) is sub:
             del self._dirty[sub.symbol]
-        return self._write_sub(sub)
+        return await asyncio.to_thread(self._write_sub, sub)
 
     def _write_sub(self, sub: _Subscription) -> int:
         try:
@@ -599,19 +632,29 @@ class LiveDataFeed:
             log.error("could not write the bar cache of %s %s: %s", sub.symbol, sub.interval, exc)
             return 0
 
-    def _flush_all(self) -> int:
+    async def _flush_all(self) -> int:
         if self._flush_timer is not None:
             self._flush_timer.cancel()
             self._flush_timer = None
-        return sum(self._flush_sub(sub) for sub in list(self._dirty.values()))
+        if self._flushing is not None and not self._flushing.done():
+            # its series have left ``_dirty`` already: wait for the write itself
+            await asyncio.gather(asyncio.shield(self._flushing), return_exceptions=True)
+        written = 0
+        for sub in list(self._dirty.values()):
+            written += await self._flush_sub(sub)
+        return written
 
-    def _flush_symbol(self, symbol: str) -> None:
+    async def _flush_symbol(self, symbol: str) -> None:
         sub = self._dirty.get(symbol)
         if sub is not None:
-            self._flush_sub(sub)
+            await self._flush_sub(sub)
 
     async def _cancel(self, sub: _Subscription) -> None:
-        self._flush_sub(sub)
+        self._cancel_request(sub)
+        await self._flush_sub(sub)
+
+    def _cancel_request(self, sub: _Subscription) -> None:
+        """Forget ``sub``'s keep-up-to-date request and cancel it at the gateway if reachable."""
         bars, sub.bars = sub.bars, None
         if bars is not None and self.connection.is_socket_connected():
             with contextlib.suppress(ConnectionError, OSError):
@@ -619,7 +662,6 @@ class LiveDataFeed:
 
     async def _resubscribe(self) -> None:
         for sub in list(self._subs.values()):
-            sub.bars = None
             if not self.connection.is_socket_connected():
                 return
             try:
@@ -629,6 +671,8 @@ class LiveDataFeed:
 
     # ---- connection events -----------------------------------------------------------------
     async def _on_connected(self, reconnected: bool) -> None:
+        if reconnected:
+            self.pacing.clear()  # the gateway's data may have changed while we were away
         if self._subs:
             await self._resubscribe()
         if self._fallback:
@@ -637,20 +681,19 @@ class LiveDataFeed:
                      "subscription(s) renewed)", self.connection.config.address,
                      len(self._subs))  # fmt: skip
 
-    def _on_disconnected(self) -> None:
-        self._flush_all()  # the cache serves history while the gateway is away
+    async def _on_disconnected(self) -> None:
         for sub in self._subs.values():
             sub.bars = None
         if self.connection.state != "stopped":
             self._enter_fallback("connection lost")
+        await self._flush_all()  # the cache serves history while the gateway is away
 
     def _retry_later(self, sub: _Subscription, why: object) -> None:
         delay = min(max(self.retry_delay, sub.retry * 2), MAX_RETRY_DELAY)
         sub.retry = delay
         log.warning("subscription to %s %s refused (%s); asking again in %.3g s", sub.symbol,
                     sub.interval, why, delay)  # fmt: skip
-        loop = asyncio.get_running_loop()
-        loop.call_later(delay, lambda: loop.create_task(self._retry(sub)))
+        asyncio.get_running_loop().call_later(delay, lambda: self._spawn(self._retry(sub)))
 
     async def _retry(self, sub: _Subscription) -> None:
         if self._subs.get(sub.symbol) is not sub or sub.bars is not None:
@@ -669,7 +712,7 @@ class LiveDataFeed:
                 del self._refused[next(iter(self._refused))]
         if event.code in DATA_LOST_CODES and self._subs:
             log.warning("IB reports market data lost (%d); renewing subscriptions", event.code)
-            asyncio.get_running_loop().create_task(self._resubscribe())
+            self._spawn(self._resubscribe())
 
     def _enter_fallback(self, why: str) -> None:
         if not self._fallback:
@@ -683,17 +726,6 @@ class LiveDataFeed:
 
 
 # ---- pure helpers ----------------------------------------------------------------------------
-def _duration(span: pd.Timedelta, iv: Interval) -> str:
-    """An IB duration covering ``span``: seconds up to a day (intraday), else days or years."""
-    seconds = max(1, math.ceil(span.total_seconds()))
-    if iv.is_intraday and seconds <= _DAY:
-        return f"{max(seconds, iv.seconds)} S"
-    days = math.ceil(seconds / _DAY)
-    if days <= 365:
-        return f"{days} D"
-    return f"{math.ceil(days / 365)} Y"
-
-
 def _complete_count(bars: Any, now: pd.Timestamp, step: pd.Timedelta) -> int:
     """How many leading ``bars`` are complete at ``now``: IB's last bar is the one in progress,
     unless it ended by ``now`` (an answer at a bar boundary, as the manual simulator gives)."""
@@ -703,22 +735,16 @@ def _complete_count(bars: Any, now: pd.Timestamp, step: pd.Timedelta) -> int:
     return n
 
 
-def _utc(value: Any) -> pd.Timestamp:
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def _bar_time(bar: Any) -> pd.Timestamp:
     """A client bar's start time in UTC: datetimes converted, dates at 00:00 UTC."""
     date = bar.date if hasattr(bar, "date") else bar.time
     if isinstance(date, dt.datetime):
-        ts = pd.Timestamp(date)
-        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+        return to_utc(date, "bar time")
     if isinstance(date, dt.date):
         return pd.Timestamp(date.year, date.month, date.day, tz="UTC")
     if isinstance(date, int | float | np.integer):
         return pd.Timestamp(int(date), unit="s", tz="UTC")
-    return _utc(str(date))
+    return to_utc(str(date), "bar time")
 
 
 def _to_bar(symbol: str, bar: Any) -> Bar:

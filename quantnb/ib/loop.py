@@ -10,7 +10,7 @@ import concurrent.futures
 import gc
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from quantnb.errors import ConfigError
@@ -109,10 +109,6 @@ class LoopThread:
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"IB operation did not finish within {timeout} s") from None
-
-    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Call ``fn(*args)`` on the loop thread soon (thread-safe)."""
-        self.loop.call_soon_threadsafe(fn, *args)
 
     def __enter__(self) -> LoopThread:
         return self.start()

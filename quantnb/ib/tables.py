@@ -19,6 +19,7 @@ class ErrorKind(StrEnum):
     WARNING = "warning"  # worth a warning, nothing to do
     ORDER_REJECTED = "order_rejected"  # an order of ours was refused
     ORDER_CANCELLED = "order_cancelled"  # an order was cancelled (by us or the server)
+    ORDER_REQUEST_REFUSED = "order_request_refused"  # a cancel/modify was refused; order stands
     CONNECTIVITY = "connectivity"  # the gateway lost / regained its link, or refused ours
     MARKET_DATA = "market_data"  # missing permissions, delayed data, too many tickers
     PACING = "pacing"  # historical-data pacing violation or a query IB gave up on
@@ -29,12 +30,16 @@ class ErrorKind(StrEnum):
 # Farm status and other notices: 2100-2199 are all informational, plus a few stray ones.
 INFO_CODES: Final = frozenset({2104, 2106, 2107, 2108, 2158, 2119, 2100, 2103, 2105, 2157})
 WARNING_CODES: Final = frozenset({399, 10167, 2109, 2110, 2137, 2150, 2161, 2168, 2169, 404, 434})
+# an order of ours was refused and is done
 ORDER_REJECTION_CODES: Final = frozenset(
-    {201, 202, 103, 104, 105, 106, 107, 109, 110, 111, 113, 116, 135, 161, 163, 383, 10147,
-     10148, 10149}
+    {201, 103, 106, 107, 109, 110, 111, 113, 116, 135, 161, 163, 383, 10149}
 )  # fmt: skip
-# 202 confirms a cancellation; 10147/10148 refuse a cancel request (unknown order / done order).
+# 202 confirms a cancellation.
 ORDER_CANCEL_CODES: Final = frozenset({202})
+# A cancel or modification was refused; the order itself is as it was: 104 (modify a filled
+# order), 105 (modification does not match the order), 10147/10148 (cancel of an unknown or a
+# done order).
+ORDER_REQUEST_REFUSED_CODES: Final = frozenset({104, 105, 10147, 10148})
 CONNECTIVITY_CODES: Final = frozenset({1100, 1101, 1102, 502, 503, 504, 326, 1300, 2110})
 MARKET_DATA_CODES: Final = frozenset({354, 10167, 10168, 101, 10089, 10090, 10186, 10197})
 PACING_CODES: Final = frozenset({162, 366, 420, 100})
@@ -42,13 +47,13 @@ CONTRACT_CODES: Final = frozenset({200})
 
 # 1101: reconnected but market-data subscriptions are lost; 1102: reconnected with data kept.
 DATA_LOST_CODES: Final = frozenset({1101})
-CONNECTION_LOST_CODES: Final = frozenset({1100, 504})
 
 _CLASSIFY_ORDER: Final = (
     (CONNECTIVITY_CODES, ErrorKind.CONNECTIVITY),
     (PACING_CODES, ErrorKind.PACING),
     (CONTRACT_CODES, ErrorKind.CONTRACT),
     (ORDER_CANCEL_CODES, ErrorKind.ORDER_CANCELLED),
+    (ORDER_REQUEST_REFUSED_CODES, ErrorKind.ORDER_REQUEST_REFUSED),
     (ORDER_REJECTION_CODES, ErrorKind.ORDER_REJECTED),
     (MARKET_DATA_CODES, ErrorKind.MARKET_DATA),
     (INFO_CODES, ErrorKind.INFO),
@@ -65,12 +70,6 @@ def classify_error(code: int) -> ErrorKind:
     if 2100 <= code < 2200:
         return ErrorKind.INFO
     return ErrorKind.ERROR
-
-
-def is_warning(code: int) -> bool:
-    """True for codes that report a situation but fail no request (notices, delayed data)."""
-    code = int(code)
-    return code in INFO_CODES or code in WARNING_CODES or 2100 <= code < 2200
 
 
 # IB order status -> ours. PreSubmitted is working at IB (e.g. a stop not yet triggered);
@@ -108,10 +107,8 @@ ORDER_TYPE_TO_IB: Final[dict[OrderType, str]] = {
     OrderType.STOP_LIMIT: "STP LMT",
     OrderType.TRAILING_STOP: "TRAIL",
 }
-IB_TO_ORDER_TYPE: Final[dict[str, OrderType]] = {v: k for k, v in ORDER_TYPE_TO_IB.items()}
 
 TIF_TO_IB: Final[dict[TimeInForce, str]] = {TimeInForce.DAY: "DAY", TimeInForce.GTC: "GTC"}
-IB_TO_TIF: Final[dict[str, TimeInForce]] = {v: k for k, v in TIF_TO_IB.items()}
 
 SIDE_TO_IB: Final[dict[Side, str]] = {Side.BUY: "BUY", Side.SELL: "SELL"}
 # orders say BUY/SELL, executions say BOT/SLD
@@ -134,30 +131,12 @@ def to_ib_order_type(order_type: OrderType | str) -> str:
         ) from None
 
 
-def from_ib_order_type(ib_type: str) -> OrderType:
-    """Our order type for an IB ``orderType`` string."""
-    key = " ".join(str(ib_type).upper().split())
-    if key not in IB_TO_ORDER_TYPE:
-        raise GatewayError(
-            f"IB order type {ib_type!r} is not supported; known: {', '.join(IB_TO_ORDER_TYPE)}"
-        )
-    return IB_TO_ORDER_TYPE[key]
-
-
 def to_ib_tif(tif: TimeInForce | str) -> str:
     """IB ``tif`` for our time in force."""
     try:
         return TIF_TO_IB[TimeInForce(tif)]
     except (ValueError, KeyError):
         raise ConfigError(f"time in force {tif!r} is not supported; use DAY or GTC") from None
-
-
-def from_ib_tif(ib_tif: str) -> TimeInForce:
-    """Our time in force for an IB ``tif`` (IB's others are not modelled; DAY if blank)."""
-    key = str(ib_tif).strip().upper() or "DAY"
-    if key not in IB_TO_TIF:
-        raise GatewayError(f"IB time in force {ib_tif!r} is not supported; known: DAY, GTC")
-    return IB_TO_TIF[key]
 
 
 def to_ib_action(side: Side | str) -> str:

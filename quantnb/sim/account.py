@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from quantnb.domain.accounting import Portfolio
+from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
-from quantnb.domain.matching import match
+from quantnb.domain.matching import match, pessimistic_pick
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract
@@ -61,7 +62,6 @@ class OrderRequest:
     parent_id: int = 0
     trailing_percent: float | None = None
     outside_rth: bool = False
-    transmit: bool = True
 
 
 class Account:
@@ -92,7 +92,7 @@ class Account:
             return self._modify(existing, req)
         if req.order_id <= self.max_order_id.get(client_id, 0):
             return [("error", client_id, req.order_id, 103, f"Duplicate order id {req.order_id}")]
-        problem = self._check(req, None)
+        problem = self._check(client_id, req, None)
         if problem:
             return [("error", client_id, req.order_id, 201, f"Order rejected - reason:{problem}")]
         self.max_order_id[client_id] = max(self.max_order_id.get(client_id, 0), req.order_id)
@@ -134,7 +134,6 @@ class Account:
             status=PRE_SUBMITTED
             if order.type in (OrderType.STOP, OrderType.STOP_LIMIT)
             else SUBMITTED,
-            created=now,
             day=self.market.session_of_next_trade(),
         )
         parent = self.orders.get((client_id, req.parent_id)) if req.parent_id else None
@@ -165,7 +164,7 @@ class Account:
     def _new_perm_id(self) -> int:
         return 1_000_000_000 + self._perm_seq * 7
 
-    def _check(self, req: OrderRequest, existing: OrderRecord | None) -> str:
+    def _check(self, client_id: int, req: OrderRequest, existing: OrderRecord | None) -> str:
         """Why the order cannot be accepted, or ''."""
         if req.order_type not in _ORDER_TYPES:
             return f"order type {req.order_type!r} is not supported (MKT, LMT, STP, STP LMT, TRAIL)"
@@ -185,28 +184,61 @@ class Account:
         price = req.lmt_price if req.order_type == "LMT" else self.market.last[symbol]
         if price is None or math.isnan(price):
             return f"no market price for {symbol} yet"
+        qty = req.qty - (existing.filled if existing is not None else 0.0)
+        if qty <= _EPS:
+            return ""
+        side = Side.BUY if req.action == "BUY" else Side.SELL
+        order = Order("check", symbol, side, qty)
+        ok, why = self._buying_power(client_id, order, price, req, existing)
+        return "" if ok else why
+
+    def _buying_power(
+        self,
+        client_id: int,
+        order: Order,
+        price: float,
+        req: OrderRequest,
+        existing: OrderRecord | None,
+    ) -> tuple[bool, str]:
+        """The money rule of the backtest broker, fed with what this account commits.
+
+        Working orders commit shares (sells) and cash (buys); held bracket children, the order
+        being modified and orders one-cancels-all ties to the new one commit nothing extra. A
+        child of a working parent is judged as if its parent had filled.
+        """
+        symbol = order.symbol
         held = self.portfolio.position(symbol).qty
-        signed = req.qty if req.action == "BUY" else -req.qty
-        if existing is not None:
-            signed -= existing.filled if req.action == "BUY" else -existing.filled
+        parent = self.orders.get((client_id, req.parent_id))
+        if req.parent_id and parent is not None and not parent.is_done:
+            held += parent.remaining if parent.action == "BUY" else -parent.remaining
+
+        def tied(r: OrderRecord) -> bool:  # one-cancels-all with the new order
+            if r.client_id != client_id:
+                return False
+            return bool(req.oca_group and r.oca_group == req.oca_group) or bool(
+                req.parent_id and r.parent_id == req.parent_id
+            )
+
+        working = [
+            r.order
+            for recs in self.working.values()
+            for r in recs
+            if not (r.held or r is existing or tied(r))
+        ]
+        selling, reserved = commitments(order, working, self.market.last.get, self.costs)
+        margin = self.config.account_type != "cash"
         values = self.values()
-        if self.config.account_type == "cash":
-            if signed < 0 and held + signed < -_EPS:
-                return "short sales are not allowed in a cash account"
-            cost = signed * price + self.costs.commission(abs(signed), price)
-            if signed > 0 and cost > values["AvailableFunds"] + _EPS:
-                return (
-                    f"insufficient funds: the order needs {cost:,.2f} USD and "
-                    f"{values['AvailableFunds']:,.2f} USD is available in the cash account"
-                )
-        else:
-            added = max(abs(held + signed) - abs(held), 0.0) * price
-            if added > values["BuyingPower"] + _EPS:
-                return (
-                    f"YOUR ORDER IS NOT ACCEPTED: it adds {added:,.2f} USD of exposure and the "
-                    f"buying power is {values['BuyingPower']:,.2f} USD"
-                )
-        return ""
+        return check_buying_power(
+            order,
+            price,
+            self.costs,
+            margin=margin,
+            allow_short=margin,
+            held=held,
+            selling=selling,
+            reserved=reserved,
+            available=values["BuyingPower"] if margin else values["AvailableFunds"],
+        )
 
     def _modify(self, rec: OrderRecord, req: OrderRequest) -> list[Event]:
         if rec.status == FILLED:
@@ -220,7 +252,7 @@ class Account:
                 ("error", rec.client_id, rec.order_id, 201,
                  "Order rejected - reason:a modification cannot change the contract or side"),
             ]  # fmt: skip
-        problem = self._check(req, rec)
+        problem = self._check(rec.client_id, req, rec)
         if not problem and req.qty < rec.filled - _EPS:
             problem = f"quantity {req.qty} is below the {rec.filled} already filled"
         if problem:
@@ -304,7 +336,7 @@ class Account:
             CANCELLED: OrderStatus.CANCELLED,
             INACTIVE: OrderStatus.REJECTED,
         }[status]
-        rec.completed_time = self.market.now().strftime("%Y%m%d %H:%M:%S UTC")
+        rec.completed_time = self.market.now()
         rec.completed_status = why
         recs = self.working.get(rec.contract.symbol, [])
         if rec in recs:
@@ -343,16 +375,41 @@ class Account:
                     if rec.tif == "DAY" and rec.day != self.market.days[s.symbol].key:
                         self._finish(rec, CANCELLED, "DAY order expired")
                         events.append(("status", rec))
-            # stops first: when a bracket's stop-loss and take-profit both trade in one slice,
-            # OHLC cannot say which came first, so assume the worse one did
-            for rec in sorted(recs, key=lambda r: r.order_type not in ("STP", "STP LMT")):
-                if not rec.is_done and not rec.held:
-                    events += self._try(rec, s.open, s.high, s.low)
+            events += self._match_slice(recs, s.open, s.high, s.low)
         return events
 
-    def on_price(self, s: Slice) -> list[Event]:
-        """Match working orders of one symbol against a price set from outside."""
-        return self.on_slices([s])
+    def _match_slice(self, recs: list[OrderRecord], o: float, h: float, lo: float) -> list[Event]:
+        """Match working orders against one slice. When several orders that cancel each other
+        (an OCA group, or the exits of one bracket) all trade in it, OHLC cannot say which came
+        first: ``pessimistic_pick`` chooses, as the backtest broker does."""
+        hits: list[tuple[Order, float, bool]] = []
+        owner: dict[int, OrderRecord] = {}
+        for rec in list(recs):
+            if rec.is_done or rec.held:
+                continue
+            hit = self._match(rec, o, h, lo)
+            if hit is not None:
+                hits.append((rec.order, *hit))
+                owner[id(rec.order)] = rec
+        if not hits:
+            return []
+        groups: dict[tuple, list[tuple[Order, float, bool]]] = {}
+        for hit in hits:
+            rec = owner[id(hit[0])]
+            if rec.oca_group:
+                key: tuple = (rec.client_id, "oca", rec.oca_group)
+            elif rec.parent_id:
+                key = (rec.client_id, "parent", rec.parent_id)
+            else:
+                key = (id(rec),)
+            groups.setdefault(key, []).append(hit)
+        chosen = {id((pessimistic_pick(g) if len(g) > 1 else g[0])[0]) for g in groups.values()}
+        events: list[Event] = []
+        for order, price, slips in hits:
+            rec = owner[id(order)]
+            if id(order) in chosen and not rec.is_done:
+                events += self._take(rec, price, slips)
+        return events
 
     def _capacity(self, symbol: str) -> float:
         limit = self.config.liquidity
@@ -363,13 +420,18 @@ class Account:
             used = 0.0
         return max(limit - used, 0.0)
 
-    def _try(self, rec: OrderRecord, o: float, h: float, lo: float) -> list[Event]:
+    def _match(self, rec: OrderRecord, o: float, h: float, lo: float) -> tuple[float, bool] | None:
         hit = match(rec.order, o, h, lo)
         if rec.order.triggered and rec.status == PRE_SUBMITTED:
             rec.status = SUBMITTED
-        if hit is None:
-            return []
-        price, slips = hit
+        return hit
+
+    def _try(self, rec: OrderRecord, o: float, h: float, lo: float) -> list[Event]:
+        hit = self._match(rec, o, h, lo)
+        return [] if hit is None else self._take(rec, *hit)
+
+    def _take(self, rec: OrderRecord, price: float, slips: bool) -> list[Event]:
+        """Fill what the liquidity left in this bar allows of an order that traded."""
         qty = min(rec.remaining, self._capacity(rec.contract.symbol))
         if qty <= _EPS:
             return []
@@ -471,10 +533,8 @@ class Account:
 
     def values(self) -> dict[str, float]:
         """Account values IB reports, from the one accounting."""
-        p = self.portfolio
-        for symbol, pos in p.positions.items():
-            if pos.qty:
-                pos.last_price = self.market.last.get(symbol, pos.last_price)
+        p = self.portfolio  # positions are marked at every slice and fill
+        unrealized, realized = self.pnl()
         equity = p.equity
         gross = p.gross_exposure
         if self.config.account_type == "cash":
@@ -501,9 +561,14 @@ class Account:
             "MaintMarginReq": maint,
             "FullInitMarginReq": init,
             "FullMaintMarginReq": maint,
-            "UnrealizedPnL": p.unrealized_pnl,
-            "RealizedPnL": p.realized_pnl - p.commissions,
+            "UnrealizedPnL": unrealized,
+            "RealizedPnL": realized,
         }
+
+    def pnl(self) -> tuple[float, float]:
+        """Unrealized and realized P&L of the account; realized is net of commissions."""
+        p = self.portfolio
+        return p.unrealized_pnl, p.realized_pnl - p.commissions
 
     def positions(self) -> list[tuple[SimContract, float, float]]:
         """(contract, qty, average cost) of every symbol ever held, flat ones included."""

@@ -18,7 +18,7 @@ from quantnb.sim import messages as msg
 from quantnb.sim.account import OrderRequest
 from quantnb.sim.contracts import SimContract
 from quantnb.sim.market import EXCHANGE_TZ, NS
-from quantnb.sim.wire import frame, parse_ib_time
+from quantnb.sim.wire import frame, parse_ib_time, utc_text
 
 if TYPE_CHECKING:
     from quantnb.sim.session import Session
@@ -92,8 +92,7 @@ def _place_order(s: Session, f: list[str]) -> None:
         aux_price=_float(f[20]),
         tif=(f[21] or "DAY").upper(),
         oca_group=f[22],
-        order_ref=f[26],
-        transmit=f[27] != "0",
+        order_ref=f[26],  # f[27] transmit is not modelled: every order is transmitted at once
         parent_id=int(f[28] or 0),
         outside_rth=f[33] == "1",
         trailing_percent=_float(f[70]) if len(f) > 70 else None,
@@ -203,13 +202,12 @@ def _history(
 ) -> tuple[list, str, str, history.BarSize, int]:
     market = s.state.market
     size = history.parse_bar_size(bar_text)
-    if size.seconds < market.interval_ns // NS and size.unit == "intraday":
+    base = market.interval_ns // NS
+    if size.seconds < base:
+        served = f"{base}-second" if not market.daily else f"{base // 86_400}-day"
         raise history.HistoryError(
-            f"bar size {bar_text!r} is finer than the simulator's "
-            f"{market.interval_ns // NS}-second bars"
+            f"bar size {bar_text!r} is finer than the simulator's {served} bars"
         )
-    if market.daily and size.unit == "intraday":
-        raise history.HistoryError(f"bar size {bar_text!r} is finer than the daily bars served")
     if what.upper() not in _WHAT_TO_SHOW:
         raise history.HistoryError(f"whatToShow {what!r} is not valid")
     now = market.now()
@@ -238,9 +236,8 @@ def _history(
     last_key = -1
     if len(label_times):
         last_key = history.group_key(size, int(times[-1]), int(days[-1]))
-    stamp = "%Y%m%d %H:%M:%S UTC"
-    start_text = pd.Timestamp(max(start, 0), tz="UTC").strftime(stamp)
-    return bars, start_text, end.strftime(stamp), size, last_key
+    start_text = utc_text(pd.Timestamp(max(start, 0), tz="UTC"))
+    return bars, start_text, utc_text(end), size, last_key
 
 
 def _cancel_historical_data(s: Session, f: list[str]) -> None:

@@ -106,17 +106,22 @@ def day_span_guess(duration: str) -> int:
     )
 
 
-def group_key(size: BarSize, t: int, day: int) -> int:
-    """The group a base bar at ``t`` (day key ``day``) falls in, for ``size`` bars."""
+def group_keys(size: BarSize, times: np.ndarray, day_keys: np.ndarray) -> np.ndarray:
+    """The group each base bar (start ``times``, trading days ``day_keys``) falls in."""
     if size.unit == "intraday":
-        return t // (size.seconds * NS)
+        return times // (size.seconds * NS)
     if size.unit == "day":
-        return day // size.count
+        return day_keys // size.count
     if size.unit == "week":
         # weeks start on Monday: day 0 of the epoch was a Thursday
-        return (day + 3) // (7 * size.count)
-    stamp = pd.Timestamp(int(day) * _DAY * NS)
-    return (stamp.year * 12 + stamp.month - 1) // size.count
+        return (day_keys + 3) // (7 * size.count)
+    months = pd.DatetimeIndex(day_keys * _DAY * NS)
+    return (months.year * 12 + months.month - 1).to_numpy() // size.count
+
+
+def group_key(size: BarSize, t: int, day: int) -> int:
+    """``group_keys`` of one base bar."""
+    return int(group_keys(size, np.array([t], dtype=np.int64), np.array([day], dtype=np.int64))[0])
 
 
 def aggregate(
@@ -129,15 +134,7 @@ def aggregate(
     """
     if len(times) == 0:
         return times, day_keys, np.empty((7, 0))
-    if size.unit == "intraday":
-        keys = times // (size.seconds * NS)
-    elif size.unit == "day":
-        keys = day_keys // size.count
-    elif size.unit == "week":
-        keys = (day_keys + 3) // (7 * size.count)
-    else:
-        months = pd.DatetimeIndex(day_keys * _DAY * NS)
-        keys = (months.year * 12 + months.month - 1).to_numpy() // size.count
+    keys = group_keys(size, times, day_keys)
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     o = values[0][starts]
     h = np.maximum.reduceat(values[1], starts)
@@ -153,25 +150,23 @@ def aggregate(
     return times[starts], day_keys[starts], out
 
 
-def label(t: int, day_key: int, daily: bool, format_date: int, tz: str) -> str:
-    """A bar's date as IB writes it: ``yyyymmdd`` daily, ``yyyymmdd hh:mm:ss <tz>`` or epoch."""
-    if daily:
-        return pd.Timestamp(int(day_key) * _DAY * NS).strftime("%Y%m%d")
-    if format_date == 2:
-        return str(int(t) // NS)
-    return pd.Timestamp(int(t), tz="UTC").tz_convert(tz).strftime("%Y%m%d %H:%M:%S ") + tz
-
-
 def labels(
     label_times: np.ndarray, label_days: np.ndarray, daily: bool, format_date: int, tz: str
 ) -> list[str]:
-    """``label`` for many bars at once."""
+    """Bars' dates as IB writes them: ``yyyymmdd`` daily, ``yyyymmdd hh:mm:ss <tz>`` or epoch
+    seconds (``format_date`` 2)."""
     if daily:
         return list(pd.DatetimeIndex(label_days * _DAY * NS).strftime("%Y%m%d"))
     if format_date == 2:
         return [str(int(t) // NS) for t in label_times]
     local = pd.DatetimeIndex(label_times).tz_localize("UTC").tz_convert(tz)
     return list(local.strftime("%Y%m%d %H:%M:%S " + tz))
+
+
+def label(t: int, day_key: int, daily: bool, format_date: int, tz: str) -> str:
+    """``labels`` of one bar."""
+    times, days = np.array([t], dtype=np.int64), np.array([day_key], dtype=np.int64)
+    return labels(times, days, daily, format_date, tz)[0]
 
 
 def rows(
@@ -214,4 +209,6 @@ class LiveBars:
     lo: float = math.nan
     c: float = math.nan
     v: float = 0.0
+    base: int = -1  # the base bar of the last slice: its index and end (ns)
+    base_end: int = 0
     opening: bool = False  # the bar was started by open_live_bars; its first slice replaces it

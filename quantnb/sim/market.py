@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from quantnb.data import sample
+from quantnb.data import align, sample, validate
+from quantnb.data.resample import infer_interval
+from quantnb.domain.interval import VALID_INTERVALS, Interval
 from quantnb.errors import ConfigError, DataError
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract, make_universe
@@ -289,34 +291,45 @@ class Market:
         self._prime()
 
     def _from_frames(self, bars: dict[str, pd.DataFrame]) -> FrameTimeline:
-        frames = {}
+        """Validate the bars handed in, put them on one clock and learn their interval."""
+        frames: dict[str, pd.DataFrame] = {}
+        intervals: dict[str, Interval] = {}
         for symbol, df in bars.items():
             name = str(symbol).strip().upper()
-            missing = [c for c in ("open", "high", "low", "close") if c not in df.columns]
-            if missing:
-                raise DataError(f"bars for {name!r} lack columns {missing}")
-            if not isinstance(df.index, pd.DatetimeIndex) or len(df) == 0:
-                raise DataError(f"bars for {name!r} need a non-empty DatetimeIndex")
-            index = df.index if df.index.tz is not None else df.index.tz_localize("UTC")
-            frame = df.set_axis(index.tz_convert("UTC").as_unit("ns"))
-            if not frame.index.is_monotonic_increasing or frame.index.has_duplicates:
-                raise DataError(f"bars for {name!r} must be sorted with unique timestamps")
-            frames[name] = frame
-        union = np.unique(np.concatenate([f.index.asi8 for f in frames.values()]))
-        diffs = np.diff(union)
-        interval = int(np.median(diffs)) if len(diffs) else 60 * NS
-        if interval >= _DAY_NS:
-            interval = _DAY_NS
-        for name, frame in frames.items():
+            if isinstance(df, pd.DataFrame) and isinstance(df.index, pd.DatetimeIndex):
+                if df.index.tz is None:
+                    df = df.tz_localize("UTC")  # naive times are read as UTC
+                df = df.set_axis(df.index.tz_convert("UTC").as_unit("ns"))
+            validate(df, name)
+            if len(df) == 0:
+                raise DataError(f"{name}: no bars; hand in at least one bar per symbol")
+            frames[name] = df
+            interval = infer_interval(df)
+            if interval is not None:
+                intervals[name] = interval
+        kinds = set(intervals.values())
+        if not kinds:
+            raise DataError(
+                f"cannot tell the bar interval of {', '.join(frames)}: the bars are closer than "
+                f"one minute or too few; resample them to one of {', '.join(VALID_INTERVALS)} "
+                "(quantnb.data.resample) or set df.attrs['interval']"
+            )
+        if len(kinds) > 1:
+            found = ", ".join(f"{s} {iv}" for s, iv in intervals.items())
+            raise DataError(
+                f"the bars handed in have different intervals ({found}); resample them to one "
+                "interval with quantnb.data.resample"
+            )
+        aligned = align(frames)
+        union = aligned.index.asi8
+        for j, (name, frame) in enumerate(frames.items()):
+            rows = aligned.rows[:, j]
+            present = rows >= 0
             values = np.full((5, len(union)), np.nan)
-            pos = np.searchsorted(union, frame.index.asi8)
             for row, col in enumerate(("open", "high", "low", "close", "volume")):
-                if col in frame.columns:
-                    values[row, pos] = frame[col].to_numpy(dtype=float)
-                else:
-                    values[row, pos] = 0.0
+                values[row, present] = frame[col].to_numpy(dtype=float)[rows[present]]
             self.prices[name] = FramePrices(values)
-        return FrameTimeline(union, interval)
+        return FrameTimeline(union, kinds.pop().seconds * NS)
 
     def _prime(self) -> None:
         """Set prices, the bar in progress and day statistics at the starting position."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from quantnb.sim.contracts import SimContract
 from quantnb.sim.records import ExecutionRecord, OrderRecord
-from quantnb.sim.wire import UNSET_DOUBLE, Field, frame
+from quantnb.sim.wire import UNSET_DOUBLE, Field, frame, utc_text
 
 
 def _price(value: float | None) -> Field:
@@ -180,9 +180,9 @@ def completed_order(o: OrderRecord) -> bytes:
     fields += ["", "", 0, 0, ""]  # clearing x2, notHeld, dnc present, algoStrategy
     fields += [0, o.status, 0, 0]  # solicited, status, randomize x2
     fields += [0]  # conditions
+    done = "" if o.completed_time is None else utc_text(o.completed_time)
     fields += [
-        "", "", "", 0, 0, "", o.filled, 0, 0, "", 0, 0, 0, o.completed_time,
-        o.completed_status,
+        "", "", "", 0, 0, "", o.filled, 0, 0, "", 0, 0, 0, done, o.completed_status,
     ]  # fmt: skip
     fields += ["", "", "", "", ""]
     return frame(fields)
@@ -202,15 +202,11 @@ def exec_details(req_id: int, e: ExecutionRecord) -> bytes:
     """execDetails (11): 31 fields; ``req_id`` is -1 for a live fill."""
     return frame(
         [
-            11, req_id, e.order_id, *e.contract.c11(), e.exec_id, _exec_time(e), e.account,
+            11, req_id, e.order_id, *e.contract.c11(), e.exec_id, utc_text(e.time), e.account,
             e.contract.primary_exchange, e.side, e.shares, e.price, e.perm_id, e.client_id, 0,
             e.cum_qty, e.avg_price, e.order_ref, "", "", "", e.liquidity,
         ]
     )  # fmt: skip
-
-
-def _exec_time(e: ExecutionRecord) -> str:
-    return e.time.tz_convert("UTC").strftime("%Y%m%d %H:%M:%S UTC")
 
 
 def exec_details_end(req_id: int) -> bytes:

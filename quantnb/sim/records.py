@@ -10,7 +10,6 @@ from quantnb.domain.model import Order
 from quantnb.sim.contracts import SimContract
 
 # IB order states
-PENDING_SUBMIT = "PendingSubmit"
 PRE_SUBMITTED = "PreSubmitted"
 SUBMITTED = "Submitted"
 FILLED = "Filled"
@@ -43,8 +42,7 @@ class OrderRecord:
     filled: float = 0.0
     avg_price: float = 0.0
     last_fill_price: float = 0.0
-    created: pd.Timestamp | None = None
-    completed_time: str = ""
+    completed_time: pd.Timestamp | None = None
     completed_status: str = ""
     day: object = None
     held: bool = False  # a bracket child waiting for its parent to fill

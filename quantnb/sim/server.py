@@ -146,9 +146,12 @@ class Server:
 
     def _play(self, slices: list[Slice], sessions: list[Session], account) -> None:
         account.mark(slices)
+        quotes: dict[str, tuple[float, float]] | None = None
         for session in sessions:
             if session.ticks or session.rt_bars or session.live_bars:
-                session.on_slices(slices)
+                if quotes is None:
+                    quotes = {s.symbol: self.state.market.quote(s.symbol) for s in slices}
+                session.on_slices(slices, quotes)
         if account.working:
             events = account.on_slices(slices)
             if events:
@@ -159,10 +162,8 @@ class Server:
         if self.paused:
             raise GatewayError("the simulator is paused: resume() before step()")
         market = self.state.market
-        remaining = market.slices - market.elapsed if market.elapsed < market.slices else 0
-        played = self.advance(
-            remaining + n_bars * market.slices - (market.slices if remaining else 0)
-        )
+        remaining = max(market.slices - market.elapsed, 0)
+        played = self.advance((remaining or market.slices) + (n_bars - 1) * market.slices)
         self._open_next_bar()
         return played
 

@@ -186,15 +186,16 @@ class Session(asyncio.Protocol):
 
     # --- market data pushes ---
 
-    def on_slices(self, slices: list[Slice]) -> None:
-        """Ticks, real-time bars and keep-up-to-date bars for what this client subscribed."""
+    def on_slices(self, slices: list[Slice], quotes: dict[str, tuple[float, float]]) -> None:
+        """Ticks, real-time bars and keep-up-to-date bars for what this client subscribed;
+        ``quotes`` holds each slice's bid and ask."""
         market = self.state.market
         delayed = self.data_type in (3, 4)
         types = _DELAYED_TICKS if delayed else _LIVE_TICKS
         for s in slices:
             req_ids = self.ticks.get(s.symbol)
             if req_ids:
-                bid, ask = market.quote(s.symbol)
+                bid, ask = quotes[s.symbol]
                 day = market.days[s.symbol]
                 size = max(s.volume, 1.0)
                 for req_id in req_ids:
@@ -226,10 +227,21 @@ class Session(asyncio.Protocol):
                             )
                         )
         if self.live_bars:
-            for req_id, sub in self.live_bars.items():
-                for s in slices:
-                    if s.symbol == sub.symbol:
-                        self._update_live_bar(req_id, sub, s)
+            for s in slices:
+                day: int | None = None  # the slice's trading day, found once a bar starts
+                for req_id, sub in self.live_bars.items():
+                    if s.symbol != sub.symbol:
+                        continue
+                    if sub.opening or s.index != sub.base or s.time >= sub.base_end:
+                        if day is None:
+                            day = market.day_key(s.time)
+                        sub.base = s.index
+                        sub.base_end = market.timeline.time_of(s.index) + market.interval_ns
+                        self._start_base_bar(sub, s, day)
+                    else:
+                        sub.h, sub.lo, sub.c = max(sub.h, s.high), min(sub.lo, s.low), s.close
+                        sub.v += s.volume
+                    self._send_live_bar(req_id, sub)
 
     def open_live_bars(self, start: int) -> None:
         """Start the bar beginning at ``start`` (ns) for each keep-up-to-date subscription whose
@@ -252,8 +264,9 @@ class Session(asyncio.Protocol):
                 )
             )
 
-    def _update_live_bar(self, req_id: int, sub: history.LiveBars, s: Slice) -> None:
-        day = self.state.market.day_key(s.time)
+    @staticmethod
+    def _start_base_bar(sub: history.LiveBars, s: Slice, day: int) -> None:
+        """The first slice of a base bar: a new bar of the subscription's size, or more of it."""
         key = history.group_key(sub.size, s.time, day)
         if key != sub.key or sub.opening:
             sub.opening = False
@@ -263,6 +276,8 @@ class Session(asyncio.Protocol):
         else:
             sub.h, sub.lo, sub.c = max(sub.h, s.high), min(sub.lo, s.low), s.close
             sub.v += s.volume
+
+    def _send_live_bar(self, req_id: int, sub: history.LiveBars) -> None:
         wap = round((sub.h + sub.lo + sub.c) / 3, 4)
         count = max(int(sub.v // 100), 1)
         self.send(
@@ -321,17 +336,15 @@ class Session(asyncio.Protocol):
                 continue
             if symbols is not None and symbol not in symbols:
                 continue
-            price = market.last[symbol]
-            unrealized = pos.qty * (price - pos.avg_price) if pos.qty else 0.0
             self.send(
                 msg.portfolio(
                     account.id,
                     market.contracts[symbol],
                     pos.qty,
-                    price,
-                    pos.qty * price,
+                    market.last[symbol],
+                    pos.market_value,
                     pos.avg_price,
-                    round(unrealized, 4),
+                    round(pos.unrealized_pnl, 4),
                     round(pos.realized_pnl, 4),
                 )
             )
@@ -372,17 +385,15 @@ class Session(asyncio.Protocol):
     def send_pnl(self) -> None:
         if not (self.pnl_subs or self.pnl_single):
             return
-        p = self.state.account.portfolio
-        unrealized = p.unrealized_pnl
-        realized = p.realized_pnl - p.commissions
+        account = self.state.account
+        unrealized, realized = account.pnl()
         for req_id in self.pnl_subs:
             self.send(msg.pnl(req_id, unrealized + realized, unrealized, realized))
         for req_id, symbol in self.pnl_single.items():
-            pos = p.position(symbol)
-            price = self.state.market.last[symbol]
-            un = pos.qty * (price - pos.avg_price) if pos.qty else 0.0
+            pos = account.portfolio.position(symbol)
+            un = pos.unrealized_pnl
             self.send(
                 msg.pnl_single(
-                    req_id, pos.qty, un + pos.realized_pnl, un, pos.realized_pnl, pos.qty * price
+                    req_id, pos.qty, un + pos.realized_pnl, un, pos.realized_pnl, pos.market_value
                 )
             )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -17,7 +16,6 @@ API_PREFIX = b"API\0"
 SERVER_VERSION = 176
 MIN_CLIENT_VERSION = 100
 UNSET_DOUBLE = 1.7976931348623157e308
-UNSET_INTEGER = 2**31 - 1
 MAX_FRAME = 16 * 1024 * 1024
 
 _LEN = struct.Struct(">I")
@@ -133,10 +131,16 @@ def negotiate(client_min: int, client_max: int) -> int:
 
 def handshake_reply(version: int, now: pd.Timestamp) -> bytes:
     """The server's answer to the version range: exactly two fields and no message id."""
-    return frame([version, now.tz_convert("UTC").strftime("%Y%m%d %H:%M:%S UTC")])
+    return frame([version, utc_text(now)])
 
 
 # --- date formats -------------------------------------------------------------------------------
+
+
+def utc_text(t: pd.Timestamp) -> str:
+    """``yyyymmdd hh:mm:ss UTC``: the date-time form both clients read with its zone."""
+    return t.tz_convert("UTC").strftime("%Y%m%d %H:%M:%S UTC")
+
 
 _END_RE = re.compile(r"^(\d{8})(?:[ -]+(\d{1,2}:\d{2}:\d{2}))?(?:\s+(\S+))?$")
 
@@ -163,24 +167,3 @@ def parse_ib_time(value: str, default_tz: str = "UTC") -> pd.Timestamp:
     except Exception as exc:
         raise ValueError(f"unknown time zone {zone!r} in {value!r}") from exc
     return stamp.tz_convert("UTC")
-
-
-def format_bar_time(t: pd.Timestamp, daily: bool, format_date: int, tz: str) -> str:
-    """A bar's date as IB sends it: ``yyyymmdd`` daily, ``yyyymmdd hh:mm:ss <tz>`` or epoch."""
-    if daily:
-        return t.tz_convert(tz).strftime("%Y%m%d")
-    if format_date == 2:
-        return str(int(t.value // 1_000_000_000))
-    return t.tz_convert(tz).strftime("%Y%m%d %H:%M:%S ") + tz
-
-
-def format_exec_time(t: pd.Timestamp) -> str:
-    """Execution time as ``yyyymmdd hh:mm:ss UTC`` (both clients parse the zone name)."""
-    return t.tz_convert("UTC").strftime("%Y%m%d %H:%M:%S UTC")
-
-
-def epoch_seconds(t: pd.Timestamp | datetime) -> int:
-    """Whole seconds since the epoch."""
-    if isinstance(t, pd.Timestamp):
-        return int(t.value // 1_000_000_000)
-    return int(t.astimezone(UTC).timestamp())

@@ -51,10 +51,6 @@ class RollingSeries:
     def __len__(self) -> int:
         return self.n
 
-    @property
-    def last_time(self) -> int | None:
-        return int(self.times[self.n - 1]) if self.n else None
-
     def append(self, bar: Bar) -> bool:
         """Add ``bar`` if it is newer than the last one; False for a repeat or an older bar."""
         t = bar.time.value
@@ -81,6 +77,39 @@ class RollingSeries:
         self.version += 1
         self.last = bar
         return True
+
+    def extend(self, symbol: str, times: np.ndarray, cols: np.ndarray) -> int:
+        """Add many bars at once: ``times`` (int64 ns, oldest first) and ``cols`` (one row per
+        field, one column per bar). As ``append`` bar by bar, only bars newer than every earlier
+        one are kept, and of those the newest ``capacity`` at most; returns how many were added."""
+        times = np.asarray(times, dtype=np.int64)
+        if not len(times):
+            return 0
+        before = np.maximum.accumulate(times)
+        floor = self.times[self.n - 1] if self.n else np.iinfo(np.int64).min
+        newer = times > np.concatenate(([floor], np.maximum(before[:-1], floor)))
+        times, cols = times[newer], np.asarray(cols, dtype=np.float64)[:, newer]
+        k = len(times)
+        if not k:
+            return 0
+        if self.n + k > len(self.times):
+            # a fresh array with the newest ``capacity`` bars: earlier views stay as they were
+            keep_old = max(0, self.capacity - k)
+            new_cols = np.empty_like(self.cols)
+            new_times = np.empty_like(self.times)
+            new_cols[:, :keep_old] = self.cols[:, self.n - keep_old : self.n]
+            new_times[:keep_old] = self.times[self.n - keep_old : self.n]
+            self.cols, self.times, self.n = new_cols, new_times, keep_old
+            if k > self.capacity:
+                times, cols = times[-self.capacity :], cols[:, -self.capacity :]
+        m = len(times)
+        self.cols[:, self.n : self.n + m] = cols
+        self.times[self.n : self.n + m] = times
+        self.n += m
+        self.version += 1
+        o, h, lo, c, v = (float(x) for x in cols[:, -1])
+        self.last = Bar(symbol, pd.Timestamp(int(times[-1]), tz="UTC"), o, h, lo, c, v)
+        return k
 
     def field(self, name: str, n: int | None = None) -> np.ndarray:
         row = self.cols[_FIELD_INDEX[name]]
@@ -114,7 +143,6 @@ class LiveContext(Context):
         self._order_seq = int(order_seq)
         self.series = {s: RollingSeries(capacity) for s in self._symbols}
         self.outbox: list[Order] = []
-        self.indicators: list[RollingIndicator] = []
         self._now: pd.Timestamp | None = None
         self._on_submit = on_submit
         self._on_cancel = on_cancel
@@ -125,20 +153,28 @@ class LiveContext(Context):
         series = self.series.get(bar.symbol)
         if series is None or not series.append(bar):
             return False
-        pos = self.broker.portfolio.positions.get(bar.symbol)
-        if pos is not None and pos.qty:
-            pos.last_price = bar.close
+        self._mark(bar.symbol, bar.close)
         return True
+
+    def _mark(self, symbol: str, price: float) -> None:
+        portfolio = self.broker.portfolio
+        pos = portfolio.positions.get(symbol)
+        if pos is not None and pos.qty:
+            portfolio.mark(symbol, price)
 
     def load(self, symbol: str, frame: pd.DataFrame) -> int:
         """Add historical bars from a canonical frame (oldest first); returns how many were new."""
         if frame is None or not len(frame):
             return 0
-        added = 0
-        cols = [frame[f].to_numpy(np.float64) for f in FIELDS]
-        for k, t in enumerate(frame.index):
-            bar = Bar(symbol, pd.Timestamp(t), *(float(c[k]) for c in cols))
-            added += self.update(bar)
+        series = self.series.get(symbol)
+        if series is None:
+            return 0
+        index = pd.DatetimeIndex(frame.index)
+        index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        cols = np.vstack([frame[f].to_numpy(np.float64) for f in FIELDS])
+        added = series.extend(symbol, index.as_unit("ns").asi8, cols)
+        if added:
+            self._mark(symbol, series.last.close)  # type: ignore[union-attr]
         return added
 
     def set_now(self, when: pd.Timestamp) -> None:
@@ -207,15 +243,13 @@ class LiveContext(Context):
         self, fn: IndicatorFn, field: str | tuple[str, ...] = "close", *args: Any
     ) -> RollingIndicator:
         fields = normalise_fields(field, FIELDS)
-        ind = RollingIndicator(
+        return RollingIndicator(
             fn,
             fields,
             args,
             lambda s, f: self._series(s).field(f),
             lambda s: self._series(s).version,
         )
-        self.indicators.append(ind)
-        return ind
 
     def _submit(self, order: Order) -> Order:
         order.created = order.updated = self._now
@@ -238,13 +272,8 @@ class LiveContext(Context):
         for o in self.outbox:
             if o.id == order_id:
                 return o
-        orders = getattr(self.broker, "orders", None)
-        if isinstance(orders, dict):
-            return orders.get(order_id)
-        for o in orders or ():
-            if o.id == order_id:
-                return o
-        return None
+        orders: dict[str, Order] | None = getattr(self.broker, "orders", None)
+        return orders.get(order_id) if orders is not None else None
 
     def _next_order_id(self) -> str:
         self._order_seq += 1

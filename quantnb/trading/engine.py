@@ -36,28 +36,20 @@ from quantnb.errors import (
     NotConnectedError,
     QuantnbError,
 )
-from quantnb.ib.config import IBConfig, mask_account
+from quantnb.ib.config import IBConfig, is_paper_account, mask_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
-from quantnb.trading.journal import Journal, default_path
+from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
 
 logger = logging.getLogger(__name__)
 
 ALLOW_LIVE_ENV = "QUANTNB_ALLOW_LIVE"
-PAPER_PREFIXES = ("DU", "DF")
 _TICK = 1.0  # seconds between housekeeping passes (status changes, heartbeat)
+_SEND_WAIT = 10.0  # seconds stop() waits for brackets still being sent
 
-ERROR_COLUMNS = ["time", "kind", "code", "message", "symbol", "order_id", "detail"]
-ACCOUNT_COLUMNS = [
-    "time",
-    "equity",
-    "cash",
-    "pnl",
-    "realized_pnl",
-    "unrealized_pnl",
-    "commissions",
-]
+# the journal's equity columns with the P&L since the first snapshot after the cash
+ACCOUNT_COLUMNS = [*EQUITY_COLUMNS[:3], "pnl", *EQUITY_COLUMNS[3:]]
 POSITION_COLUMNS = [
     "symbol",
     "qty",
@@ -79,11 +71,6 @@ class LiveEvent:
     kind: str
     data: dict[str, Any] = field(default_factory=dict)
     time: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC"))
-
-
-def is_paper_account(account: str | None) -> bool:
-    """IB paper accounts start with DU (or DF for a paper advisor)."""
-    return bool(account) and str(account)[:2].upper() in PAPER_PREFIXES
 
 
 def live_allowed(env: dict[str, str] | None = None) -> bool:
@@ -179,6 +166,7 @@ class LiveStrategyEngine:
         self.strategy: Strategy | None = None
         self.symbols: tuple[str, ...] = ()
         self.interval: Interval | None = None
+        self.lookback_days: float = 30
         self.connection: Any = None
         self.feed: Any = None
         self.broker: Any = None
@@ -186,7 +174,8 @@ class LiveStrategyEngine:
         self.state = "created"
         self._loop = LoopThread(name="quantnb-live")
         self._listeners: list[Callable[[LiveEvent], Any]] = []
-        self._lock = threading.Lock()
+        self._stopper: threading.Thread | None = None
+        self.session: Any = None  # the LiveSession this engine runs for, if any
         self._reset_run_state()
 
     def _reset_run_state(self) -> None:
@@ -200,7 +189,8 @@ class LiveStrategyEngine:
         self._sending = False
         self._watched: dict[str, Order] = {}
         self._journaled: dict[str, tuple] = {}
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks: list[asyncio.Task[Any]] = []  # brackets being sent
+        self._housekeeper: asyncio.Task[Any] | None = None
         self._last_status: tuple | None = None
         self.bars_received = 0
         self.bars_processed = 0
@@ -208,8 +198,6 @@ class LiveStrategyEngine:
         self.last_bar_time: pd.Timestamp | None = None
         self.last_bar_wall: pd.Timestamp | None = None
         self._last_bar_mono = time.monotonic()
-        self.arrival_ns: dict[str, int] = {}
-        self.group_arrival_ns = 0
 
     def __repr__(self) -> str:
         name = self.strategy.name if self.strategy is not None else None
@@ -295,7 +283,12 @@ class LiveStrategyEngine:
             )
         self._claim()
         self.state = "connecting"
-        self._open_journal()
+        try:
+            self._open_journal()
+        except BaseException:
+            self.state = "disconnected"
+            self._release()
+            raise
         self._loop.start()
         wait = timeout if timeout is not None else self.config.timeout * 3 + 10
         try:
@@ -377,8 +370,8 @@ class LiveStrategyEngine:
     def start(
         self,
         symbols: Iterable[str] | str | None = None,
-        lookback_days: float = 30,
-        interval: str | Interval = "5m",
+        lookback_days: float | None = None,
+        interval: str | Interval | None = None,
         *,
         wait: bool = False,
         timeout: float = 60.0,
@@ -386,7 +379,8 @@ class LiveStrategyEngine:
         """Connect if needed, then load history, subscribe and run, in the background.
 
         Returns at once (``wait=True`` blocks until the strategy is initialised and subscribed).
-        A second call while running does nothing.
+        A second call while running does nothing. Symbols, lookback and interval default to the
+        last run's (30 days of 5m bars the first time), so a restart needs no arguments.
         """
         if self.is_running:
             logger.info("the engine is already running; start() ignored")
@@ -394,11 +388,13 @@ class LiveStrategyEngine:
         if self.strategy is None:
             raise ConfigError("no strategy: call engine.add_strategy(MyStrategy()) first")
         syms = _symbols(symbols if symbols is not None else self.symbols)
-        ival = Interval.parse(interval)
+        ival = Interval.parse(interval or self.interval or "5m")
+        if lookback_days is None:
+            lookback_days = self.lookback_days
         if not (isinstance(lookback_days, int | float) and lookback_days >= 0):
             raise ConfigError(f"lookback_days={lookback_days!r}: a number of days >= 0")
         self.connect()
-        self.symbols, self.interval = syms, ival
+        self.symbols, self.interval, self.lookback_days = syms, ival, lookback_days
         self._reset_run_state()
         bars = int(lookback_days * 86400 / ival.seconds) + 1
         capacity = self.capacity or max(DEFAULT_CAPACITY, bars)
@@ -413,21 +409,36 @@ class LiveStrategyEngine:
         )
         self.state = "starting"
         future = self._loop.submit(self._start_async(lookback_days))
-        future.add_done_callback(self._started)
         if wait:
             future.result(timeout)
         return self
 
-    def _started(self, future: Any) -> None:
-        exc = None if future.cancelled() else future.exception()
-        if exc is not None:
-            self._record_error(
-                "engine",
-                f"start failed: {type(exc).__name__}: {exc}",
-                detail="".join(traceback.format_exception(exc)),
-            )
-
     async def _start_async(self, lookback_days: float) -> None:
+        try:
+            await self._start_run(lookback_days)
+        except Exception as exc:
+            message = f"start failed: {type(exc).__name__}: {exc}"
+            self._record_error("engine", message, detail=traceback.format_exc())
+            await self._abort_start()
+            raise
+
+    async def _abort_start(self) -> None:
+        """Undo a failed start: no bars taken, disconnected, the client id free for a new
+        ``start()``."""
+        self._accepting = False
+        self.state = "stopping"  # the disconnect below is not a lost connection
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+        if self.connection is not None:
+            try:
+                await self.connection.disconnect()
+            except Exception as exc:
+                logger.info("disconnect after a failed start: %s", exc)
+        self.state = "disconnected"
+        self._release()
+        self._status_changed()
+
+    async def _start_run(self, lookback_days: float) -> None:
         assert self.ctx is not None and self.strategy is not None and self.interval is not None
         self.journal.record_run(  # type: ignore[union-attr]
             self.run_id,
@@ -454,16 +465,14 @@ class LiveStrategyEngine:
         self._accepting = True
         self.state = "running"
         self._status_changed()
-        self._tasks.append(asyncio.get_running_loop().create_task(self._housekeeping()))
+        self._housekeeper = asyncio.get_running_loop().create_task(self._housekeeping())
 
     async def _gateway_time(self) -> pd.Timestamp:
         """The gateway's clock (the simulator's market time), else the wall clock."""
-        probe = getattr(self.feed, "gateway_time_async", None)
-        if probe is not None:
-            try:
-                return await probe()
-            except Exception as exc:
-                logger.info("no gateway time (%s); using the wall clock", exc)
+        try:
+            return await self.feed.gateway_time_async()
+        except Exception as exc:
+            logger.info("no gateway time (%s); using the wall clock", exc)
         return pd.Timestamp.now(tz="UTC")
 
     async def _prepare(self, symbol: str, lookback_days: float) -> bool:
@@ -500,7 +509,6 @@ class LiveStrategyEngine:
     # ---- bars ----------------------------------------------------------------------------------
     def _on_bar(self, bar: Bar) -> None:
         """A completed bar from the feed (loop thread): group by time, dispatch when complete."""
-        self.arrival_ns[bar.symbol] = time.perf_counter_ns()
         ctx = self.ctx
         if ctx is None or bar.symbol not in ctx.series:
             return
@@ -515,8 +523,9 @@ class LiveStrategyEngine:
         self.last_bar_wall = pd.Timestamp.now(tz="UTC")
         self._last_bar_mono = time.monotonic()
         self._active.add(bar.symbol)
-        done = self.last_bar_time
-        if done is not None and bar.time < done:
+        # older than the group handed out or the one waiting: history only, never in a later group
+        done = max(t for t in (self.last_bar_time, self._pending_time, bar.time) if t is not None)
+        if bar.time < done:
             logger.warning("late bar %s %s after %s; kept in history only", bar.symbol,
                            bar.time, done)  # fmt: skip
             return
@@ -549,7 +558,6 @@ class LiveStrategyEngine:
             return
         when, symbols = self._pending_time, tuple(self._pending)
         self._pending_time, self._pending = None, []
-        self.group_arrival_ns = self.arrival_ns.get(symbols[-1], 0)
         self._dispatch(when, symbols)  # type: ignore[arg-type]
 
     def _dispatch(self, when: pd.Timestamp, symbols: tuple[str, ...]) -> None:
@@ -703,10 +711,10 @@ class LiveStrategyEngine:
             self._watched[order.id] = order
         self._journal_if_changed(order)
 
-    def _journal_order(self, order: Order, event: str = "") -> None:
+    def _journal_order(self, order: Order) -> None:
         self._journaled[order.id] = _state_key(order)
         try:
-            self.journal.record_order(order, event)  # type: ignore[union-attr]
+            self.journal.record_order(order)  # type: ignore[union-attr]
         except JournalError as exc:
             logger.error("%s", exc)
         self._emit("order", order_id=order.id, symbol=order.symbol, status=str(order.status))
@@ -762,8 +770,9 @@ class LiveStrategyEngine:
     def _on_broker_error(self, error: Exception | str) -> None:
         kind = "order" if isinstance(error, QuantnbError) else "broker"
         text = str(error)
-        order_id = None
-        if text.startswith("order "):
+        order_id = getattr(error, "order_id", None)
+        if order_id is None and text.startswith("order "):
+            # an error that does not carry the order's id names it first: "order <id> ..."
             order_id = text.split()[1].rstrip(":")
         self._record_error(kind, text, order_id=order_id)
         order = self.broker.orders.get(order_id) if order_id and self.broker else None
@@ -772,7 +781,7 @@ class LiveStrategyEngine:
 
     def _on_gateway_error(self, event: Any) -> None:
         kind = str(getattr(event, "kind", "error"))
-        if kind in ("info", "order_rejected", "order_cancelled"):
+        if kind in ("info", "order_rejected", "order_cancelled", "order_request_refused"):
             return  # notices; order errors reach us through the broker with the order named
         self._record_error(
             "gateway" if kind == "error" else kind,
@@ -811,6 +820,8 @@ class LiveStrategyEngine:
         time: Any = None,
     ) -> None:
         logger.warning("%s error: %s", kind, message)
+        if time is None:
+            time = self._market_time()
         if self.journal is not None and not self.journal.closed:
             try:
                 self.journal.record_error(
@@ -841,13 +852,17 @@ class LiveStrategyEngine:
                 logger.exception("housekeeping failed; continuing")
 
     def _heartbeat(self) -> None:
-        """No bar for ``update_interval`` seconds: check the link, dispatch any late group,
-        and record the account."""
+        """No bar for ``update_interval`` seconds: check the link and record the account (a
+        group still waiting for a symbol goes out on its own timer, ``group_timeout``)."""
         if not self.is_connected:
             logger.info("heartbeat: not connected (%s)", self.connection.state)
-        if self._pending:
-            self._dispatch_pending()
-        self._snapshot(pd.Timestamp.now(tz="UTC"))
+        self._snapshot(self._market_time())
+
+    def _market_time(self) -> pd.Timestamp | None:
+        """The market's time: that of the latest bar handed to the strategy (or, before the
+        first, the latest bar of history). The journal adds the wall time of every row."""
+        ctx = self.ctx
+        return ctx._now if ctx is not None else None
 
     def _status_key(self) -> tuple:
         conn = self.connection
@@ -869,8 +884,8 @@ class LiveStrategyEngine:
             self._last_status = key
             self._emit("status", state=key[0], connection=key[1], fallback=key[2])
 
-    def _snapshot(self, when: Any) -> None:
-        if self.broker is None or self.journal is None or self.journal.closed:
+    def _snapshot(self, when: pd.Timestamp | None) -> None:
+        if self.broker is None or self.journal is None or self.journal.closed or when is None:
             return
         pf = self.broker.portfolio
         try:
@@ -892,9 +907,22 @@ class LiveStrategyEngine:
 
     # ---- stop ----------------------------------------------------------------------------------
     def stop(self, timeout: float = 30.0) -> None:
-        """Finalize the strategy, unsubscribe, disconnect; everything is journaled first."""
+        """Finalize the strategy, unsubscribe, disconnect; everything is journaled first.
+
+        Called from the strategy or a listener (on the engine's own loop), it takes no more bars
+        at once and stops from another thread; ``state`` is "stopped" once that is done.
+        """
+        if self._loop.in_loop():
+            self._stop_soon(timeout)
+            return
+        stopper = self._stopper
+        if stopper is not None and stopper is not threading.current_thread():
+            stopper.join(timeout)
+            return
         if self.state in ("stopped", "created", "disconnected"):
             self._release()
+            if self._loop.is_running():
+                self._shutdown_loop()  # e.g. after a failed start
             return
         self.state = "stopping"
         try:
@@ -908,15 +936,43 @@ class LiveStrategyEngine:
             self._release()
             self._emit("status", state="stopped", connection="stopped", fallback=False)
 
+    def _stop_soon(self, timeout: float) -> None:
+        """stop() on the loop thread, which cannot wait for itself: stop taking bars now and
+        run the real stop on another thread."""
+        if self._stopper is not None or self.state not in ("connected", "starting", "running"):
+            return
+        self._accepting = False
+        if self._pending_timer is not None:
+            self._pending_timer.cancel()
+            self._pending_timer = None
+        self._pending_time, self._pending = None, []
+        self.state = "stopping"
+        self._stopper = threading.Thread(
+            target=self._stop_in_thread, args=(timeout,), name="quantnb-live-stop", daemon=True
+        )
+        self._stopper.start()
+
+    def _stop_in_thread(self, timeout: float) -> None:
+        try:
+            self.stop(timeout)
+        except Exception:
+            logger.exception("stopping the engine failed")
+        finally:
+            self._stopper = None
+
     async def _stop_async(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
         if self._pending:
             self._dispatch_pending()
         self._accepting = False
         if self.ctx is not None and self.strategy is not None and self.ctx._now is not None:
             self._call_strategy("finalize", self.strategy.finalize)
             self._send_outbox()
+        if self._tasks:  # brackets still on their way (those made by finalize too)
+            _, late = await asyncio.wait(list(self._tasks), timeout=_SEND_WAIT)
+            if late:
+                logger.warning("%d bracket(s) unsent %g s after stop()", len(late), _SEND_WAIT)
         if self.feed is not None and self._active:
             try:
                 await self.feed.unsubscribe_async(sorted(self._active))
@@ -928,7 +984,7 @@ class LiveStrategyEngine:
             except Exception as exc:
                 logger.warning("bar cache flush at stop failed: %s", exc)
         self._scan_orders()
-        self._snapshot(pd.Timestamp.now(tz="UTC"))
+        self._snapshot(self._market_time())
         if self.connection is not None:
             await self.connection.disconnect()
 
@@ -993,8 +1049,8 @@ class LiveStrategyEngine:
     def errors(self) -> pd.DataFrame:
         """The error log: time, kind, code, message (and symbol, order id, traceback)."""
         if self.journal is None:
-            return pd.DataFrame(columns=ERROR_COLUMNS)
-        return self.journal.errors()[ERROR_COLUMNS]
+            return pd.DataFrame(columns=list(ERROR_COLUMNS))
+        return self.journal.errors()[list(ERROR_COLUMNS)]
 
     @property
     def account(self) -> pd.DataFrame:

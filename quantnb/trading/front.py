@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -20,13 +19,18 @@ from quantnb.domain.model import OrderType
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, GatewayError, LiveTradingError
 from quantnb.ib.config import ENV_HOST, ENV_PORT, IBConfig, is_configured
-from quantnb.trading.engine import ALLOW_LIVE_ENV, LiveStrategyEngine, _symbols, live_allowed
+from quantnb.trading.engine import (
+    ALLOW_LIVE_ENV,
+    LiveStrategyEngine,
+    _symbols,
+    find_engine,
+    live_allowed,
+    running_engines,
+)
 
 logger = logging.getLogger(__name__)
 
 _IB_KEYS = ("host", "port", "client_id", "account", "timeout")
-_SESSIONS: dict[tuple[Any, ...], LiveSession] = {}
-_SESSIONS_LOCK = threading.Lock()
 
 
 def use_simulator(gateway: str | None, env: Mapping[str, str] | None = None) -> bool:
@@ -69,6 +73,7 @@ class LiveSession:
             paper_trading=paper_trading, config=ib_config, registry_key=key, **engine_options
         )
         self.engine.add_strategy(strategy)
+        self.engine.session = self  # the engine registry finds running sessions through it
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -125,9 +130,6 @@ class LiveSession:
         finally:
             if self.simulated:
                 self._stop_sim()
-            with _SESSIONS_LOCK:
-                if _SESSIONS.get(self.key) is self:
-                    del _SESSIONS[self.key]
 
     def step(self, n: int = 1, timeout: float = 10.0) -> LiveSession:
         """Advance a manual-mode simulator ``n`` bars, one at a time, each time waiting until
@@ -245,18 +247,18 @@ def _session(
         sim_options=sim,
         engine_options=engine_options,
     )
-    with _SESSIONS_LOCK:
-        old = _SESSIONS.get(session.key)
-        if old is not None and old.engine.is_active:
-            if old.strategy is strategy and old.symbols == syms and old.interval == interval:
-                logger.info("reusing the running session %r", old)
-                return old
-            raise ConfigError(
-                f"a session is already running on this gateway and client id: {old!r}. "
-                "Stop it first (its .stop(), or quantnb.trading.stop_all()), or pass another "
-                "client_id="
-            )
-        _SESSIONS[session.key] = session
+    running = find_engine(session.key)
+    if running is not None:
+        old = running.session
+        same = old is not None and old.strategy is strategy
+        if same and old.symbols == syms and old.interval == interval:
+            logger.info("reusing the running session %r", old)
+            return old
+        raise ConfigError(
+            f"a session is already running on this gateway and client id: {old or running!r}. "
+            "Stop it first (its .stop(), or quantnb.trading.stop_all()), or pass another "
+            "client_id="
+        )
     return session
 
 
@@ -297,8 +299,7 @@ def live(
 
 def sessions() -> list[LiveSession]:
     """Sessions of this process that are connected or running."""
-    with _SESSIONS_LOCK:
-        return [s for s in _SESSIONS.values() if s.engine.is_active]
+    return [e.session for e in running_engines() if e.session is not None]
 
 
 def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:

@@ -17,8 +17,9 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from quantnb.data.sample import to_utc
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
-from quantnb.errors import JournalError
+from quantnb.errors import ConfigError, JournalError
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +58,9 @@ _FILL_COLS = (
     "time",
     "source",
 )
-_ERROR_COLS = ("time", "kind", "code", "message", "order_id", "symbol", "detail")
-_EQUITY_COLS = ("time", "equity", "cash", "realized_pnl", "unrealized_pnl", "commissions")
+# the public column order of the error and equity tables (the engine shows them in this order)
+ERROR_COLUMNS = ("time", "kind", "code", "message", "symbol", "order_id", "detail")
+EQUITY_COLUMNS = ("time", "equity", "cash", "realized_pnl", "unrealized_pnl", "commissions")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -72,10 +74,10 @@ CREATE TABLE IF NOT EXISTS fills (
     exec_id TEXT NOT NULL UNIQUE, {", ".join(_FILL_COLS[1:])});
 CREATE TABLE IF NOT EXISTS errors (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
-    {", ".join(_ERROR_COLS)});
+    {", ".join(ERROR_COLUMNS)});
 CREATE TABLE IF NOT EXISTS equity (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
-    {", ".join(_EQUITY_COLS)});
+    {", ".join(EQUITY_COLUMNS)});
 CREATE INDEX IF NOT EXISTS orders_by_id ON orders(order_id, seq);
 """ + "".join(
     f"""
@@ -121,17 +123,12 @@ def _now() -> str:
 
 
 def _ts(value: Any) -> str | None:
-    if value is None:
+    if value is None or pd.isna(value):
         return None
     try:
-        t = pd.Timestamp(value)
-    except (TypeError, ValueError):
-        return str(value)
-    if t is pd.NaT:
-        return None
-    if t.tzinfo is None:
-        t = t.tz_localize("UTC")
-    return t.tz_convert("UTC").isoformat()
+        return to_utc(value).isoformat()
+    except ConfigError:
+        return str(value)  # kept as given rather than lost
 
 
 def _time_or_none(value: Any) -> pd.Timestamp | None:
@@ -249,7 +246,7 @@ class Journal:
         time: Any = None,
     ) -> None:
         """Append an error (``detail`` holds a traceback where there is one)."""
-        cols = ", ".join(_ERROR_COLS)
+        cols = ", ".join(ERROR_COLUMNS)
         self._write(
             f"INSERT INTO errors (run_id, recorded, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -259,8 +256,8 @@ class Journal:
                 kind,
                 code,
                 message,
-                order_id,
                 symbol,
+                order_id,
                 detail,
             ),
         )
@@ -276,7 +273,7 @@ class Journal:
         commissions: float = 0.0,
     ) -> None:
         """Append an account snapshot."""
-        cols = ", ".join(_EQUITY_COLS)
+        cols = ", ".join(EQUITY_COLUMNS)
         self._write(
             f"INSERT INTO equity (run_id, recorded, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (

@@ -3,8 +3,6 @@ gateway restart and shows the gateway's positions afterwards."""
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 import quantnb as qn
@@ -26,7 +24,6 @@ class BuyOnce(qn.Strategy):
 
 def test_dashboard_follows_a_restart(tmp_path, client_errors):
     client_errors.allow("Peer closed", "API connection failed", "Make sure API port")
-    logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     session = qn.paper(
         BuyOnce(),
         ["AAPL"],

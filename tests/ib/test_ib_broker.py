@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import logging
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
@@ -70,9 +74,10 @@ def test_market_order_fills_and_is_booked_once(ib_sim, make_broker, client_error
     eventually(lambda: broker.connection.is_connected() and broker.is_reconciled, timeout=10)
     assert len(fills) == 1 and len(broker.fills) == 1
     assert broker.get_position("AAPL").qty == 10
-    assert broker.portfolio.cash + broker.portfolio.market_value == pytest.approx(
-        broker.portfolio.equity
-    )
+    theirs = ib_sim.account_values()  # what the gateway books, not our own definition
+    assert broker.portfolio.cash == pytest.approx(theirs["TotalCashValue"])
+    assert broker.portfolio.market_value == pytest.approx(theirs["GrossPositionValue"])
+    assert broker.portfolio.equity == pytest.approx(theirs["NetLiquidation"])
 
 
 def test_each_order_type_reaches_the_gateway_with_order_ref(ib_sim, make_broker, client_errors):
@@ -306,3 +311,100 @@ def test_restored_orders_the_gateway_never_saw_are_resolved(ib_sim, make_broker,
     assert broker.open_orders() == [] and refs(broker) == {} and ib_sim.executions() == []
     assert broker.execute_order(never) is never  # never resent
     assert refs(broker) == {}
+
+
+def test_reconcile_binds_each_open_order_once(ib_sim, make_broker, client_errors, caplog):
+    client_errors.allow(*LOST)
+    caplog.set_level(logging.INFO, logger="quantnb.ib")
+    broker = make_broker(enable_reconnect=False)
+    px = ib_sim.price("AAPL")
+    resting = broker.execute_order(order("BUY", 4, type=OrderType.LIMIT, limit=round(px - 9, 2)))
+    eventually(lambda: resting.id in refs(broker))
+    ib_sim.stop()
+    eventually(lambda: not broker.connection.is_connected())
+    ib_sim.start()
+    caplog.clear()
+    broker.connection.connect_blocking()
+    bound = [r.getMessage() for r in caplog.records if "order(s) bound" in r.getMessage()]
+    assert len(bound) == 1 and "1 order(s) bound" in bound[0]
+
+
+class _Event:
+    def __iadd__(self, handler: object) -> _Event:
+        return self
+
+
+class _StubIB:
+    """Just enough of the client for ``reconcile``: one execution the broker has not seen."""
+
+    orderStatusEvent = execDetailsEvent = commissionReportEvent = _Event()
+    accountValueEvent = updatePortfolioEvent = _Event()
+
+    def __init__(self, fills: list[object]) -> None:
+        self._fills = fills
+
+    def accountValues(self, account: str = "") -> list[object]:
+        return []
+
+    async def reqAllOpenOrdersAsync(self) -> list[object]:
+        return []
+
+    def trades(self) -> list[object]:
+        return []
+
+    async def reqExecutionsAsync(self, flt: object = None) -> list[object]:
+        return self._fills
+
+    async def reqPositionsAsync(self) -> list[object]:
+        return []
+
+
+def test_a_missed_fill_keeps_the_reported_zero_commission():
+    t = pd.Timestamp("2024-01-03 15:00", tz="UTC")
+    execution = SimpleNamespace(execId="e1", orderRef="", permId=0, acctNumber="", side="BOT",
+                                shares=5.0, price=10.0, time=t.to_pydatetime())  # fmt: skip
+    ib_fill = SimpleNamespace(
+        time=t, execution=execution, contract=SimpleNamespace(symbol="AAPL"),
+        commissionReport=SimpleNamespace(execId="e1", commission=0.0),
+    )  # fmt: skip
+    conn = IBConnection(IBConfig())
+    conn._ib = _StubIB([ib_fill])
+    broker = LiveBroker(conn, run_id="run1")  # its cost model would estimate 1.00
+    assert broker.costs.commission(5.0, 10.0) > 0
+    asyncio.run(broker.reconcile())
+    (fill,) = broker.fills
+    assert fill.commission == 0.0 and fill.time == t
+
+
+def test_working_buys_of_other_symbols_are_priced_at_their_own_price(ib_sim, make_broker, caplog):
+    broker = make_broker(connect=False)
+    broker.portfolio.cash = 5_000.0
+    working = Order("w-1", "MSFT", Side.BUY, 100, type=OrderType.LIMIT, limit=10.0,
+                    status=OrderStatus.SUBMITTED)  # fmt: skip
+    broker.restore([working], [])
+    # MSFT has no price yet: its limit, 100 x 10, is committed; not 100 x AAPL's 200
+    ok, why = broker.check_buying_power(order("BUY", 10), 200.0)
+    assert ok, why
+    broker.mark("MSFT", 45.0)  # now its own price: 4,500 committed
+    ok, why = broker.check_buying_power(order("BUY", 10), 200.0)
+    assert not ok and "available 497.75" in why  # 5,000 - 100 x 45 with slippage
+    unpriced = Order("w-2", "NVDA", Side.BUY, 100, status=OrderStatus.SUBMITTED)
+    broker.restore([unpriced], [])
+    with caplog.at_level(logging.WARNING, logger="quantnb.domain"):
+        broker.check_buying_power(order("BUY", 1), 200.0)
+    assert any("w-2" in r.getMessage() for r in caplog.records)
+
+
+def test_a_cancel_already_asked_for_is_not_sent_again(ib_sim, make_broker, client_errors):
+    client_errors.allow(202)  # the cancel's own notice; a refused second cancel (10148) fails
+    broker = make_broker()
+    resting = order(type=OrderType.LIMIT, limit=round(ib_sim.price("AAPL") * 0.5, 2))
+    assert broker.execute_order(resting).status is OrderStatus.SUBMITTED
+    eventually(lambda: resting.id in refs(broker))
+
+    async def twice():  # both in one loop turn, before the gateway can answer the first
+        return await broker.cancel_async(resting), await broker.cancel_async(resting)
+
+    assert broker.connection.loop_thread.run(twice(), timeout=10) == (True, True)
+    eventually(lambda: resting.status is OrderStatus.CANCELLED)
+    assert broker.open_orders() == []  # and the gateway refused nothing (no 10148 logged)

@@ -155,6 +155,9 @@ def test_subscribe_delivers_each_completed_bar_once(ib_sim, make_feed, client_er
     eventually(lambda: len(got) == 5)
 
     times = [b.time for b in got]
+    feed.flush()  # before any history request re-tags them
+    assert feed.cache.unsaved == {}
+    assert (feed.cache.load("AAPL", "1m")["source"].loc[times] == "live").all()
     assert times[0] == first.time + MINUTE
     assert all(b - a == MINUTE for a, b in itertools.pairwise(times))
     history = feed.get_historical_data("AAPL", times[0], times[-1], "1m")
@@ -164,7 +167,7 @@ def test_subscribe_delivers_each_completed_bar_once(ib_sim, make_feed, client_er
         assert (bar.open, bar.high, bar.low, bar.close) == tuple(row[:4])
         assert bar.volume == row["volume"]
     assert feed.get_latest_bar("AAPL") == got[-1]
-    assert feed.cache.load("AAPL", "1m")["source"].iloc[-1] in ("live", "history")
+    assert feed.cache.load("AAPL", "1m").loc[times[-1], "close"] == got[-1].close
 
 
 def test_backfill_after_a_restart_fills_the_gap_once(ib_sim, make_feed, client_errors):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -12,9 +13,9 @@ import pytest
 
 import quantnb.ib.feed as feed_module
 from quantnb.domain.model import Bar
-from quantnb.errors import DataError
-from quantnb.ib import BarCache, IBConfig, IBConnection, LiveDataFeed
-from quantnb.sim import GatewaySimulator
+from quantnb.errors import ConfigError, DataError, GatewayError
+from quantnb.ib import BarCache, ErrorEvent, ErrorKind, IBConfig, IBConnection, LiveDataFeed
+from quantnb.sim import GatewaySimulator, PacingRule
 from quantnb.testing import eventually
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(60)]
@@ -178,3 +179,83 @@ def test_scheduled_flush_writes_without_unsubscribing(sim, make_feed):
     path = feed.cache.path("AAPL", "1m")
     eventually(lambda: path.exists() and pd.read_parquet(path).index[-1] == got[-1].time)
     assert feed.cache.unsaved == {}
+
+
+def test_a_refused_history_chunk_raises_and_is_not_kept(loop_thread, tmp_path, client_errors):
+    client_errors.allow(162)
+    pacing = PacingRule(total_max=3, total_window=60)  # the 4th request within a minute: 162
+    with GatewaySimulator(symbols=["AAPL"], mode="manual", pacing=pacing) as gw:
+        conn = IBConnection(IBConfig(host=gw.host, port=gw.port, client_id=1, timeout=5),
+                            loop_thread)  # fmt: skip
+        feed = LiveDataFeed(conn, cache=BarCache(tmp_path / "cache"))
+        conn.connect_blocking()
+        try:
+            start = gw.now - pd.Timedelta(days=6)
+            with pytest.raises(GatewayError, match=r"refused the history request.*162"):
+                feed.get_historical_data("AAPL", start, gw.now, "1m")
+            assert feed.cache.load("AAPL", "1m") is None  # nothing cached as "history"
+            sent = feed.pacing.requests
+            with pytest.raises(GatewayError, match="162"):  # asked again, not served from memory
+                feed.get_historical_data("AAPL", start, gw.now, "1m")
+            assert feed.pacing.requests > sent
+        finally:
+            conn.disconnect_blocking()
+
+
+def test_no_data_is_an_empty_answer_but_pacing_is_a_refusal():
+    feed = LiveDataFeed(IBConnection(IBConfig()))
+    no_data = "Historical Market Data Service error message:HMDS query returned no data: AAPL"
+    feed._on_error(ErrorEvent(7, 162, ErrorKind.PACING, no_data))
+    feed._on_error(ErrorEvent(8, 162, ErrorKind.PACING, "pacing violation"))
+    assert feed._refusal(SimpleNamespace(reqId=7)) is None
+    assert feed._refusal(SimpleNamespace(reqId=8)).req_id == 8
+    assert feed._refusal(SimpleNamespace(reqId=8)) is None  # taken once
+
+
+def test_cache_io_runs_off_the_loop_thread(sim, make_feed, monkeypatch, client_errors):
+    client_errors.allow(*LOST)
+    feed = make_feed()
+    feed.flush_interval = 3600.0
+    threads: list[str] = []
+    for name in ("store", "load", "flush"):
+        real = getattr(feed.cache, name)
+
+        def spy(*args, _real=real, **kwargs):
+            threads.append(threading.current_thread().name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(feed.cache, name, spy)
+    feed.get_historical_data("AAPL", sim.now - pd.Timedelta(hours=1), None, "1m")
+    got: list[Bar] = []
+    feed.subscribe("AAPL", "1m", on_bar=got.append)
+    sim.step(2)
+    eventually(lambda: len(got) == 2)
+    assert feed.flush() == 2
+    feed.unsubscribe("AAPL")
+    sim.stop()
+    eventually(lambda: not feed.connection.is_connected())
+    feed.get_recent_history("AAPL", 1, "1m")  # from the cache
+    assert threads and feed.connection.loop_thread.name not in threads
+
+
+def test_since_that_is_no_time_is_named(sim, make_feed):
+    feed = make_feed()
+    with pytest.raises(ConfigError, match="garbage"):
+        feed.subscribe("AAPL", "1m", since="garbage")
+    assert feed.subscriptions == {}
+
+
+def test_renewed_subscription_leaves_no_orphaned_request(sim, make_feed, client_errors):
+    client_errors.allow(1100, 1101)
+    feed = make_feed()
+    got: list[Bar] = []
+    feed.subscribe("AAPL", "1m", on_bar=got.append)
+    ib = feed.connection.ib
+    assert len(ib.realtimeBars()) == 1
+    old = feed._subs["AAPL"].bars
+    sim.pause()
+    sim.resume(data_lost=True)  # 1101: the feed renews its subscription
+    eventually(lambda: feed._subs["AAPL"].bars not in (None, old))
+    assert len(ib.realtimeBars()) == 1  # the old request was cancelled, not left behind
+    sim.step(1)
+    eventually(lambda: len(got) == 1)

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 
 import quantnb as qn
-from quantnb.errors import ConfigError, GatewayError
+from quantnb.errors import ConfigError, GatewayError, JournalError
 from quantnb.ib.config import IBConfig
 from quantnb.sim import GatewaySimulator, PacingRule
 from quantnb.testing import eventually
-from quantnb.trading import Journal, LiveStrategyEngine
+from quantnb.trading import Journal, LiveStrategyEngine, find_engine, sessions
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(90)]
 
@@ -104,9 +104,15 @@ def sim():
         yield s
 
 
+def _positions(eng: LiveStrategyEngine) -> dict[str, float]:
+    p = eng.positions
+    return dict(zip(p["symbol"], p["qty"], strict=True))
+
+
 def test_full_lifecycle(sim, tmp_path):
     strat = Sma()
     eng = _engine(sim, tmp_path, strat)
+    eng.update_interval = 3600.0  # no heartbeat: one account row per bar, one at the stop
     events = []
     eng.add_listener(events.append)
     t0 = time.perf_counter()
@@ -116,9 +122,14 @@ def test_full_lifecycle(sim, tmp_path):
     eventually(lambda: eng.state == "running", 20)
     assert len(eng.ctx.history("AAPL", 10_000)) > 100  # history loaded for context
     sim.step(1)
-    _step(sim, eng, 40)
-    assert strat.bars >= 40
+    held = []  # the positions whenever something is held, ours and the gateway's
+    for _ in range(40):
+        _step(sim, eng)
+        if _positions(eng):
+            held.append((_positions(eng), sim.positions()))
+    assert strat.bars == 41
     assert len(strat.fills) >= 1
+    assert held and all(ours == theirs for ours, theirs in held)
     assert eng.status["connection"] == "connected"
     assert eng.status["last_bar_time"] == eng.ctx.now
     eventually(lambda: len(strat.fills) == len(eng.broker.fills))  # the last fill's callback ran
@@ -130,11 +141,11 @@ def test_full_lifecycle(sim, tmp_path):
     assert len(j.fills()) == fills_seen == len(eng.fills)
     assert set(j.fills()["exec_id"]) == {e["exec_id"] for e in sim.executions()}
     orders = j.orders(latest=True)
-    assert set(orders["status"]) <= {"filled"} and len(orders) >= 1
-    assert len(j.equity()) >= 40 and j.runs()["run_id"].iloc[0] == eng.run_id
+    assert set(orders["status"]) == {"filled"} and len(orders) == 12
+    assert len(j.equity()) == strat.bars + 1 and j.runs()["run_id"].iloc[0] == eng.run_id
     assert "DU1234567" not in j.runs()["meta"].iloc[0]
     assert {e.kind for e in events} >= {"bar", "fill", "order", "status"}
-    assert eng.positions.empty or set(eng.positions["symbol"]) <= set(SYMBOLS)
+    assert _positions(eng) == sim.positions()
 
 
 def test_bad_symbol_rejected_order_and_strategy_error_are_logged_and_it_goes_on(
@@ -358,3 +369,246 @@ def test_pacing_errors_are_clear_and_refused_subscriptions_are_asked_again(
         _step(sim, eng, 3)
         assert eng.status["bars_processed"] == 3 * len(SYMBOLS)
         eng.stop()
+
+
+class StopsItself(qn.Strategy):
+    """Buys 1 AAPL on each bar and stops its engine from ``on_data`` on bar ``stop_at``."""
+
+    def __init__(self, stop_at: int) -> None:
+        self.stop_at = stop_at
+        self.engine: LiveStrategyEngine | None = None
+
+    def initialize(self, ctx):
+        self.calls = 0
+
+    def on_data(self, ctx, data):
+        self.calls += 1
+        if self.calls == self.stop_at:
+            self.engine.stop()
+            return
+        ctx.buy("AAPL", 1)
+
+
+def test_stop_from_on_data_stops_trading_and_journals_every_fill(sim, tmp_path):
+    strat = StopsItself(stop_at=3)
+    eng = _engine(sim, tmp_path, strat)
+    strat.engine = eng
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    sim.step(1)
+    _step(sim, eng)
+    assert strat.calls == 2
+    sim.step(1)  # the third bar: on_data stops the engine
+    eventually(lambda: eng.state == "stopped", 20)
+    assert 11 not in sim.connected_clients() and not eng._loop.is_running()
+    assert find_engine(eng.registry_key) is None
+    sim.step(3)  # nobody listens any more
+    assert strat.calls == 3
+    execs = sim.executions()
+    assert len(execs) == 2 and sim.positions() == {"AAPL": 2.0}
+    j = Journal(tmp_path / "journal.sqlite")
+    assert set(j.fills()["exec_id"]) == {e["exec_id"] for e in execs}
+    assert list(j.orders(latest=True)["status"]) == ["filled", "filled"]
+    assert (eng.errors["kind"] != "strategy").all()
+
+
+def test_a_journal_that_cannot_be_opened_leaves_the_client_id_free(sim, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    eng = _engine(sim, tmp_path, Scripted(), journal=blocker / "journal.sqlite")
+    with pytest.raises(JournalError, match="cannot open the journal"):
+        eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    assert eng.state == "disconnected" and find_engine(eng.registry_key) is None
+    twin = _engine(sim, tmp_path, Scripted())  # the same gateway and client id
+    twin.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    assert twin.state == "running"
+    twin.stop()
+
+
+class BrokenOnce(Scripted):
+    """Its parameters cannot be read the first time (the start records them)."""
+
+    def __init__(self) -> None:
+        super().__init__({0: lambda c: c.buy("AAPL", 3)})
+        self._broken = True
+
+    @property
+    def params(self):
+        if self._broken:
+            self._broken = False
+            raise RuntimeError("parameters unreadable")
+        return super().params
+
+
+def test_a_failed_start_can_be_started_again(sim, tmp_path):
+    strat = BrokenOnce()
+    eng = _engine(sim, tmp_path, strat)
+    with pytest.raises(RuntimeError, match="parameters unreadable"):
+        eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    assert eng.state == "disconnected" and not eng.is_running
+    assert find_engine(eng.registry_key) is None
+    eventually(lambda: 11 not in sim.connected_clients(), 10)
+    failed = eng.errors[eng.errors["kind"] == "engine"]["message"]
+    assert list(failed) == ["start failed: RuntimeError: parameters unreadable"]
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    assert eng.state == "running"
+    sim.step(1)
+    _step(sim, eng)
+    assert sim.positions() == {"AAPL": 3.0} == _positions(eng)
+    eng.stop()
+    assert eng.state == "stopped"
+
+
+def test_account_times_are_market_times_also_for_heartbeats(sim, tmp_path):
+    eng = _engine(sim, tmp_path, Scripted({0: lambda c: c.buy("AAPL", 2)}))
+    eng.update_interval = 0.1  # heartbeats between the bars of the manual clock
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    sim.step(1)
+    _step(sim, eng, 2)
+    rows = len(eng.account)
+    eventually(lambda: len(eng.account) >= rows + 2, 10)  # heartbeats, no bar
+    _step(sim, eng, 2)
+    eng.stop()
+    account = eng.account
+    assert account["time"].is_monotonic_increasing
+    assert account["time"].iloc[-1] == eng.last_bar_time  # the stop's row: the last bar's time
+    assert account["time"].max() < sim.now  # the market's clock, not the wall clock
+    assert eng.errors["time"].max() is pd.NaT or eng.errors["time"].max() < sim.now
+
+
+class BracketAtTheEnd(qn.Strategy):
+    """Makes a bracket in ``finalize``: it must still reach the gateway."""
+
+    def finalize(self, ctx):
+        p = ctx.price("AAPL")
+        self.bracket = ctx.bracket(
+            "AAPL", 10, take_profit=round(p * 1.5, 2), stop_loss=round(p * 0.5, 2)
+        )
+
+
+def test_a_bracket_made_by_finalize_is_sent_before_the_disconnect(sim, tmp_path, client_errors):
+    strat = BracketAtTheEnd()
+    eng = _engine(sim, tmp_path, strat)
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    sim.step(1)
+    _step(sim, eng)
+    # the bracket's send then waits for the gateway (a contract look-up, 0.2 s away)
+    eng.connection.contracts._contracts.clear()
+    sim.set_latency(0.2)
+    eng.stop()
+    sim.set_latency(0.0)
+    entry, tp, sl = strat.bracket.entry, strat.bracket.take_profit, strat.bracket.stop_loss
+    assert sorted(_open_refs(sim)) == sorted([tp.id, sl.id])
+    eventually(lambda: sim.positions() == {"AAPL": 10.0})
+    states = Journal(tmp_path / "journal.sqlite").orders(latest=True).set_index("order_id")
+    assert states["status"][tp.id] == states["status"][sl.id] == "submitted"
+    assert states["status"][entry.id] in ("submitted", "filled")
+    assert eng.errors.empty
+
+
+def test_a_bracket_from_the_strategy_exits_once(sim, tmp_path):
+    made = {}
+
+    def enter(ctx):
+        p = ctx.price("AAPL")
+        made["b"] = ctx.bracket("AAPL", 10, take_profit=round(p + 5, 2), stop_loss=round(p - 5, 2))
+
+    eng = _engine(sim, tmp_path, Scripted({0: enter}))
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    sim.step(1)
+    _step(sim, eng)
+    b = made["b"]
+    eventually(lambda: b.entry.status is qn.OrderStatus.FILLED, 10)
+    assert sorted(_open_refs(sim)) == sorted([b.take_profit.id, b.stop_loss.id])
+    assert sim.positions() == {"AAPL": 10.0} == _positions(eng)
+    sim.set_price("AAPL", b.take_profit.limit + 1)
+    statuses = lambda: eng.orders.set_index("order_id")["status"].to_dict()  # noqa: E731
+    want = {b.entry.id: "filled", b.take_profit.id: "filled", b.stop_loss.id: "cancelled"}
+    eventually(lambda: statuses() == want, 10)
+    assert sim.positions() == {} and _positions(eng) == {}
+    assert _open_refs(sim) == []
+    assert len(eng.fills) == len(sim.executions()) == 2
+    eng.stop()
+
+
+def test_orders_made_while_bars_catch_up_after_a_reconnect_are_sent(sim, tmp_path, client_errors):
+    client_errors.allow("Peer closed", "API connection failed", "Make sure API port")
+    strat = Scripted({i: (lambda c: c.buy("AAPL", 1)) for i in range(100)})
+    eng = _engine(sim, tmp_path, strat)
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    sim.step(1)
+    _step(sim, eng)
+    seen = len(strat.seen)
+    eng.connection.backoff = (1.0, 5.0)  # a second for the bars below to happen meanwhile
+    sim.stop()
+    eventually(lambda: eng.status["connection"] != "connected", 10)
+    sim.start()
+    sim.step(3)  # while the engine is away
+    eventually(lambda: eng.status["connection"] == "connected", 20)
+    eventually(lambda: len(strat.seen) >= seen + 3, 10)  # the missed bars, caught up
+    eventually(lambda: _settled(eng), 10)
+    times = [t for t, _ in strat.seen]
+    assert len(times) == seen + 3 and times == sorted(set(times))  # each time once, in order
+    errors = eng.errors
+    assert not errors["message"].str.contains("not sent").any()
+    assert set(eng.orders["status"]) == {"filled"}
+    assert len(eng.orders) == len(strat.seen) == len(sim.executions())
+    assert _positions(eng) == sim.positions() == {"AAPL": float(len(strat.seen))}
+    eng.stop()
+
+
+def test_close_all_and_cancel_all(sim, tmp_path, client_errors):
+    client_errors.allow(202)
+
+    def enter(ctx):
+        ctx.buy("AAPL", 10)
+        ctx.buy("MSFT", 5)
+        ctx.buy("AAPL", 5, limit=round(ctx.price("AAPL") * 0.5, 2), tif="GTC")
+
+    eng = _engine(sim, tmp_path, Scripted({0: enter}))
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    sim.step(1)
+    _step(sim, eng)
+    assert sim.positions() == {"AAPL": 10.0, "MSFT": 5.0} == _positions(eng)
+    assert len(_open_refs(sim)) == 1
+    assert eng.cancel_all() == 1
+    assert eng.close_all() == 2
+    eventually(lambda: sim.positions() == {} and _positions(eng) == {}, 10)
+    eventually(lambda: "cancelled" in set(eng.orders["status"]), 10)
+    assert _open_refs(sim) == []
+    statuses = sorted(eng.orders["status"])
+    assert statuses == ["cancelled", "filled", "filled", "filled", "filled"]
+    assert eng.errors.empty
+    eng.stop()
+
+
+def test_rerunning_a_paper_cell_gives_the_running_session_or_a_clear_refusal(tmp_path):
+    strat = Scripted()
+    kw = {"gateway": "sim", "sim": {"mode": "manual"}, "lookback_days": 0, "client_id": 21}
+    first = qn.paper(strat, ["AAPL"], "1m", journal=tmp_path / "first.sqlite", **kw)
+    first.start(wait=True)
+    try:
+        assert first.engine.state == "running"
+        assert qn.paper(strat, ["AAPL"], "1m", journal=tmp_path / "again.sqlite", **kw) is first
+        with pytest.raises(ConfigError, match=r"already running.*stop_all"):
+            qn.paper(Scripted(), ["AAPL"], "1m", **kw)
+        with pytest.raises(ConfigError, match="already running"):
+            qn.paper(strat, ["AAPL", "MSFT"], "1m", **kw)  # the same strategy, other symbols
+        other = qn.paper(Scripted(), ["AAPL"], "1m", **{**kw, "client_id": 22})
+        assert other is not first and other.engine.state == "created"
+        assert sessions() == [first]
+        first.step(2)
+        assert first.engine.groups_processed == 2
+    finally:
+        first.stop()
+    assert sessions() == [] and first.engine.state == "stopped"
+    after = qn.paper(strat, ["AAPL"], "1m", journal=tmp_path / "after.sqlite", **kw)
+    assert after is not first
+
+
+def test_a_restart_needs_no_arguments(sim, tmp_path):
+    eng = _engine(sim, tmp_path, Sma())
+    eng.start(["AAPL"], lookback_days=0, interval="1m", wait=True)
+    eng.stop()
+    eng.start(wait=True)  # what the dashboard's Start button does
+    assert (eng.symbols, eng.interval.name, eng.is_running) == (("AAPL",), "1m", True)
+    eng.stop()

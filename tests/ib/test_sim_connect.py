@@ -45,13 +45,17 @@ def test_farm_status_notices_arrive_after_connect(ib_sim, connect, ibc):
         ib.disconnect()
 
 
-def test_client_id_in_use_is_refused_with_326(ib_sim, connect, client_errors, wait):
+def test_client_id_in_use_is_refused_with_326(ib_sim, connect, ibc, client_errors, wait):
     client_errors.allow(326, "already in use", "API connection failed", "Peer closed")
     first = connect(ib_sim, client_id=7)
+    second = ibc.IB()
+    codes = []
+    second.errorEvent += lambda req_id, code, text, contract: codes.append((req_id, code))
     with pytest.raises((ConnectionError, TimeoutError)):
-        connect(ib_sim, client_id=7, timeout=0.5)  # the client waits for its timeout
+        second.connect(ib_sim.host, ib_sim.port, clientId=7, timeout=0.5)  # waits for its timeout
+    second.disconnect()
     assert first.isConnected()
-    assert any("326" in m for m in client_errors.messages())
+    assert codes == [(-1, 326)]
     wait(first, lambda: ib_sim.connected_clients() == [7])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from quantnb.sim import GatewaySimulator
@@ -168,10 +169,54 @@ def test_cash_account_rejects_a_buy_it_cannot_pay_with_201(connect, ibc, wait, c
         (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
         trade = ib.placeOrder(aapl, ibc.MarketOrder("BUY", 1000))
         wait(ib, lambda: trade.orderStatus.status == "Cancelled")
-        assert any(e.errorCode == 201 and "insufficient funds" in e.message for e in trade.log)
+        assert any(
+            e.errorCode == 201 and "reason:insufficient buying power: BUY 1000 AAPL" in e.message
+            for e in trade.log
+        )
         short = ib.placeOrder(aapl, ibc.MarketOrder("SELL", 1))
         wait(ib, lambda: short.orderStatus.status == "Cancelled")
+        assert any(
+            e.errorCode == 201
+            and "reason:short selling is not allowed: selling 1 AAPL" in e.message
+            for e in short.log
+        )
         assert sim.positions() == {}
+        ib.disconnect()
+
+
+def test_cash_account_counts_working_sells_and_buys(connect, ibc, wait, client_errors):
+    client_errors.allow(201, "Canceled order")
+    with GatewaySimulator(mode="manual", account_type="cash", cash=10_000) as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        buy = ib.placeOrder(aapl, ibc.MarketOrder("BUY", 1))
+        wait(ib, lambda: buy.isDone())
+        last = sim.price("AAPL")
+        sells = [
+            ib.placeOrder(aapl, _order(ibc, "LimitOrder", "SELL", 1, round(last + 1, 2), tif="GTC"))
+            for _ in range(2)
+        ]
+        wait(ib, lambda: sells[0].orderStatus.status == "Submitted" and sells[1].isDone())
+        assert sells[1].orderStatus.status == "Cancelled"
+        assert any(
+            e.errorCode == 201 and "with 1 held and 1 already being sold" in e.message
+            for e in sells[1].log
+        )
+        sim.set_price("AAPL", round(last + 2, 2))
+        wait(ib, lambda: sells[0].isDone())
+        assert sim.positions() == {}  # flat, never short
+        # cash committed to a working buy is not spent twice
+        cash = sim.account_values()["AvailableFunds"]
+        price = round(sim.price("AAPL") - 1, 2)
+        qty = int(cash * 0.6 // price)
+        first = ib.placeOrder(aapl, ibc.LimitOrder("BUY", qty, price))
+        second = ib.placeOrder(aapl, ibc.LimitOrder("BUY", qty, price))
+        wait(ib, lambda: first.orderStatus.status == "Submitted" and second.isDone())
+        assert second.orderStatus.status == "Cancelled"
+        assert any(
+            e.errorCode == 201 and f"reason:insufficient buying power: BUY {qty} AAPL" in e.message
+            for e in second.log
+        )
         ib.disconnect()
 
 
@@ -277,3 +322,45 @@ def test_trailing_stop_follows_the_price_then_fills(ib_sim, ib, aapl, ibc, wait,
     assert trade.orderStatus.status == "Filled"
     price = trade.fills[0].execution.price
     assert last * 1.04 < price < high - last * 0.02 + 0.01  # below the trailed stop, at the gap
+
+
+def test_a_bracket_whose_trailing_stop_and_take_profit_trade_in_one_slice_fills_the_stop(
+    connect, ibc, wait
+):
+    index = pd.date_range("2021-01-04", periods=31, freq="B", tz="UTC")
+    flat = {"open": 100.0, "high": 100.0, "low": 100.0, "close": 100.0, "volume": 1e6}
+    df = pd.DataFrame(flat, index=index)
+    # the last bar gaps up through the take-profit and falls through the trailing stop at once
+    df.iloc[-1] = [102.0, 103.0, 50.0, 103.0, 1e6]
+    with GatewaySimulator(mode="manual", bars={"AAPL": df}, start=index[-2]) as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        parent, take, stop = ib.bracketOrder("BUY", 10, 100.5, 101.0, 99.0)
+        stop.orderType, stop.auxPrice, stop.tif = "TRAIL", 1.0, "GTC"
+        trades = [ib.placeOrder(aapl, o) for o in (parent, take, stop)]
+        wait(ib, lambda: trades[0].isDone() and trades[2].orderStatus.status != "PreSubmitted")
+        assert not trades[1].isDone() and not trades[2].isDone()
+        sim.step()
+        wait(ib, lambda: trades[1].isDone() and trades[2].isDone())
+        assert trades[2].orderStatus.status == "Filled"
+        assert trades[1].orderStatus.status == "Cancelled"
+        assert trades[2].fills[0].execution.price == pytest.approx(99.0 * (1 - 0.0005))
+        ib.disconnect()
+
+
+def test_cash_account_takes_both_exits_of_a_bracket_whose_entry_filled(connect, ibc, wait):
+    with GatewaySimulator(mode="manual", account_type="cash", cash=10_000) as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        last = sim.price("AAPL")
+        orders = ib.bracketOrder(
+            "BUY", 1, round(last + 1, 2), round(last + 5, 2), round(last - 5, 2)
+        )
+        parent, take, stop = (ib.placeOrder(aapl, o) for o in orders)
+        wait(ib, lambda: parent.isDone() and stop.orderStatus.status == "PreSubmitted")
+        assert parent.orderStatus.status == "Filled"
+        assert take.orderStatus.status == "Submitted"
+        sim.set_price("AAPL", round(last - 6, 2))
+        wait(ib, lambda: stop.isDone() and take.isDone())
+        assert stop.orderStatus.status == "Filled" and sim.positions() == {}
+        ib.disconnect()

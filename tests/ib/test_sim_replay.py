@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from quantnb.data import sample
+from quantnb.errors import DataError
 from quantnb.sim import GatewaySimulator
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(60)]
@@ -74,3 +75,36 @@ def test_the_same_seed_gives_the_same_market(connect, ibc):
     with GatewaySimulator(mode="manual", seed=8) as other:
         other.step(5)
         assert other.price("AAPL") != prices[0][0]
+
+
+def test_weekly_bars_are_served_as_weekly_bars(connect, ibc, client_errors):
+    client_errors.allow(162)
+    frames = sample("SPY", "1w", start="2021-01-01", bars=20)
+    df = frames["SPY"]
+    with GatewaySimulator(mode="manual", bars=frames, start=df.index[9]) as sim:
+        ib = connect(sim)
+        (spy,) = ib.qualifyContracts(ibc.Stock("SPY", "SMART", "USD"))
+        weekly = ib.reqHistoricalData(spy, "", "1 Y", "1 week", "TRADES", True)
+        assert [b.date for b in weekly] == [t.date() for t in df.index[:10]]
+        assert _closes(weekly) == df["close"].iloc[:10].tolist()
+        errors = []
+        ib.errorEvent += lambda req_id, code, text, contract: errors.append((code, text))
+        assert list(ib.reqHistoricalData(spy, "", "1 Y", "1 day", "TRADES", True)) == []
+        assert len(errors) == 1 and errors[0][0] == 162
+        assert "bar size '1 day' is finer than the simulator's 7-day bars" in errors[0][1]
+        sim.step()
+        assert sim.now == df.index[10] + pd.Timedelta(weeks=1)
+        ib.disconnect()
+
+
+def test_bad_bars_are_refused_naming_symbol_row_and_value():
+    df = sample("AAPL", "1d", start="2021-01-01", bars=5)["AAPL"].copy()
+    df.iloc[2, df.columns.get_loc("high")] = df["low"].iloc[2] - 1
+    with pytest.raises(DataError, match=r"^AAPL: high < low \(high=.*\) at .* \(row 2\)"):
+        GatewaySimulator(mode="manual", bars={"AAPL": df})
+    index = pd.date_range("2024-01-02 15:00", periods=5, freq="5s", tz="UTC")
+    fast = pd.DataFrame(
+        {"open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0, "volume": 0.0}, index=index
+    )
+    with pytest.raises(DataError, match=r"resample them to one of 1m, .*df.attrs\['interval'\]"):
+        GatewaySimulator(mode="manual", bars={"AAPL": fast})
