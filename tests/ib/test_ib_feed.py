@@ -111,6 +111,7 @@ def test_fallback_serves_the_cache_and_leaves_with_the_gateway(
     client_errors.allow(*LOST)
     caplog.set_level(logging.INFO, logger="quantnb.ib")
     feed = make_feed()
+    feed.pacing = PacingGuard(identical_interval=0.1)  # the 15 s rule: see test_ib_pacing
     start = ib_sim.now - pd.Timedelta(hours=3)
     live = feed.get_historical_data("AAPL", start, None, "1m")
     path = feed.cache.path("AAPL", "1m")

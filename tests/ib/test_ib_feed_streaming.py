@@ -14,7 +14,15 @@ import pytest
 import quantnb.ib.feed as feed_module
 from quantnb.domain.model import Bar
 from quantnb.errors import ConfigError, DataError, GatewayError
-from quantnb.ib import BarCache, ErrorEvent, ErrorKind, IBConfig, IBConnection, LiveDataFeed
+from quantnb.ib import (
+    BarCache,
+    ErrorEvent,
+    ErrorKind,
+    IBConfig,
+    IBConnection,
+    LiveDataFeed,
+    PacingGuard,
+)
 from quantnb.sim import GatewaySimulator, PacingRule
 from quantnb.testing import eventually
 
@@ -187,7 +195,9 @@ def test_a_refused_history_chunk_raises_and_is_not_kept(loop_thread, tmp_path, c
     with GatewaySimulator(symbols=["AAPL"], mode="manual", pacing=pacing) as gw:
         conn = IBConnection(IBConfig(host=gw.host, port=gw.port, client_id=1, timeout=5),
                             loop_thread)  # fmt: skip
-        feed = LiveDataFeed(conn, cache=BarCache(tmp_path / "cache"))
+        # IB's 15 s rule for identical requests is tested in test_ib_pacing; not waited for here
+        quick = PacingGuard(identical_interval=0.1)
+        feed = LiveDataFeed(conn, cache=BarCache(tmp_path / "cache"), pacing=quick)
         conn.connect_blocking()
         try:
             start = gw.now - pd.Timedelta(days=6)
