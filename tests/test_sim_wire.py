@@ -18,6 +18,7 @@ from quantnb.sim import messages as m
 from quantnb.sim.contracts import ContractQuery, SimContract, make_universe, resolve
 from quantnb.sim.market import path_slices
 from quantnb.sim.records import ExecutionRecord, OrderRecord
+from quantnb.sim.versions import adapt
 from quantnb.sim.wire import (
     API_PREFIX,
     UNSET_DOUBLE,
@@ -322,3 +323,175 @@ def test_one_bar_keys_and_labels_agree_with_many(size):
             for t, d in zip(times, days)
         ]
         assert singles == names
+
+
+# --- older server versions ----------------------------------------------------------------------
+
+try:
+    from ibapi.decoder import Decoder as IbapiDecoder
+    from ibapi.wrapper import EWrapper
+except ImportError:  # ibapi is installed beside ib_async only
+    IbapiDecoder = EWrapper = None  # type: ignore[assignment,misc]
+
+VERSIONS = (157, 159, 160, 162, 163, 164, 166, 170, 175, 176)
+
+
+def _at(data: bytes, version: int) -> list[str]:
+    return _fields(adapt(data, version))
+
+
+# Field counts by the first version they hold at; the layouts the decoders read per version.
+@pytest.mark.parametrize(
+    ("data", "counts", "method"),
+    [
+        (m.open_order(_order()), {157: 120, 159: 121, 160: 122, 162: 123, 170: 128}, "openOrder"),
+        (m.completed_order(_order()), {157: 92, 170: 97}, "completedOrder"),
+        (m.contract_details(1, AAPL), {157: 39, 163: 40, 164: 40}, "contractDetails"),
+        (m.error(1, 200, "no such contract"), {157: 5, 166: 6}, "error"),
+        (m.symbol_samples(1, [AAPL, AAPL]), {157: 15, 176: 19}, "symbolSamples"),
+        (m.exec_details(-1, _execution()), {157: 31}, "execDetails"),
+        (m.order_status(_order()), {157: 12}, "orderStatus"),
+        (m.tick_price(1, 4, 150.25, 100.0), {157: 7}, "priceSizeTick"),
+        (m.historical_data(1, "a", "b", [("20240103", 1, 2, 0.5, 1.5, 9, 1.2, 3)]), {157: 13},
+         "historicalData"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("version", VERSIONS)
+def test_older_layouts(data, counts, method, version, caplog):
+    fields = _at(data, version)
+    expected = counts[max(v for v in counts if v <= version)]
+    assert len(fields) == expected
+    if Decoder is None:
+        pytest.skip("needs ib_async or ib_insync to decode")
+    wrapper = _Recorder()
+    with caplog.at_level(logging.ERROR, logger=CLIENT):
+        Decoder(wrapper, version).interpret(fields)
+    assert wrapper.calls[:1] == [method]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_newest_layout_is_left_alone():
+    data = m.error(1, 200, "no such contract")
+    assert adapt(data, 176) is data
+    ticks = m.tick_price(1, 4, 150.25, 100.5)
+    assert adapt(ticks, 163) == ticks
+
+
+def test_sizes_are_whole_before_163():
+    assert _at(m.tick_price(1, 4, 150.25, 100.5), 157)[5] == "100"
+    assert _at(m.tick_size(1, 8, 1234.7), 157)[4] == "1235"
+    assert _at(m.tick_size(1, 8, 1234.7), 163)[4] == "1234.7"
+    bars = [("20240103", 1.0, 2.0, 0.5, 1.5, 100.6, 1.25, 3)] * 2
+    fields = _at(m.historical_data(7, "a", "b", bars), 157)
+    assert fields[10] == fields[18] == "101" and fields[11] == "1.25"
+    assert _at(m.realtime_bar(1, 1_700_000_000, 1, 2, 0.5, 1.5, 99.5, 1.2, 3), 157)[8] == "100"
+
+
+def test_contract_details_before_164_carry_a_version_and_md_size_multiplier():
+    new = _fields(m.contract_details(1, AAPL))
+    old = _at(m.contract_details(1, AAPL), 157)
+    assert old[:3] == ["10", "8", "1"]
+    assert old[14] == "0.01" and old[15] == "1"  # minTick, mdSizeMultiplier
+    assert old[16:] == new[14:-3]
+
+
+if EWrapper is not None:
+
+    class _IbapiRecorder(EWrapper):
+        """An ibapi wrapper recording each callback with its arguments."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[str, tuple]] = []
+
+        def __getattribute__(self, name: str):
+            if not name.startswith("_") and name in _EWRAPPER_METHODS:
+                calls = object.__getattribute__(self, "calls")
+                return lambda *args: calls.append((name, args))
+            return object.__getattribute__(self, name)
+
+    _EWRAPPER_METHODS = {n for n in dir(EWrapper) if not n.startswith("_") and n != "logAnswer"}
+
+
+def _ibapi_decode(data: bytes, version: int = 157) -> list[tuple[str, tuple]]:
+    """The callbacks ibapi 9.81's decoder makes of one frame; every field must be read."""
+    if IbapiDecoder is None:
+        pytest.skip("needs ibapi")
+    fields = tuple(f.encode() for f in _at(data, version))
+    wrapper = _IbapiRecorder()
+    decoder = IbapiDecoder(wrapper, version)
+    info = decoder.msgId2handleInfo[int(fields[0])]
+    if info.processMeth is not None:
+        rest = iter(fields)
+        info.processMeth(decoder, rest)
+        assert list(rest) == [], "fields left unread"
+    else:
+        decoder.interpret(fields)
+    return wrapper.calls
+
+
+@pytest.mark.parametrize(
+    ("data", "methods"),
+    [
+        (m.open_order(_order()), ["openOrder"]),
+        (m.completed_order(_order()), ["completedOrder"]),
+        (m.order_status(_order()), ["orderStatus"]),
+        (m.exec_details(-1, _execution()), ["execDetails"]),
+        (m.commission_report(_execution()), ["commissionReport"]),
+        (m.position("DU1", AAPL, 10, 150.0), ["position"]),
+        (m.portfolio("DU1", AAPL, 10, 151.0, 1510.0, 150.0, 10.0, 0.0), ["updatePortfolio"]),
+        (m.contract_details(1, AAPL), ["contractDetails"]),
+        (m.error(1, 200, "no such contract"), ["error"]),
+        (m.tick_price(1, 4, 150.25, 100.5), ["tickPrice", "tickSize"]),
+        (m.tick_size(1, 8, 1000.5), ["tickSize"]),
+        (m.realtime_bar(1, 1_700_000_000, 1, 2, 0.5, 1.5, 100.5, 1.2, 3), ["realtimeBar"]),
+        (m.historical_data_update(1, 3, "20240103", 1, 2, 0.5, 1.5, 1.2, 100.5),
+         ["historicalDataUpdate"]),
+        (m.historical_data(1, "a", "b", [("20240103", 1, 2, 0.5, 1.5, 9.5, 1.2, 3)]),
+         ["historicalData", "historicalDataEnd"]),
+        (m.account_value("DU1", "NetLiquidation", "1.00", "USD"), ["updateAccountValue"]),
+        (m.account_update_multi(1, "DU1", "NetLiquidation", "1.00", "USD"),
+         ["accountUpdateMulti"]),
+        (m.account_summary(1, "DU1", "NetLiquidation", "1.00", "USD"), ["accountSummary"]),
+        (m.position_multi(1, "DU1", AAPL, 1, 2), ["positionMulti"]),
+        (m.managed_accounts(["DU1"]), ["managedAccounts"]),
+        (m.next_valid_id(1), ["nextValidId"]),
+        (m.current_time(1_700_000_000), ["currentTime"]),
+        (m.pnl(1, 1.0, 2.0, 3.0), ["pnl"]),
+        (m.pnl_single(1, 10.5, 1.0, 2.0, 3.0, 4.0), ["pnlSingle"]),
+        (m.symbol_samples(1, [AAPL]), ["symbolSamples"]),
+        (m.market_data_type(1, 3), ["marketDataType"]),
+        (m.head_timestamp(1, "20240101-00:00:00"), ["headTimestamp"]),
+        (m.account_time("10:00"), ["updateAccountTime"]),
+        (m.contract_details_end(1), ["contractDetailsEnd"]),
+        (m.exec_details_end(1), ["execDetailsEnd"]),
+        (m.open_order_end(), ["openOrderEnd"]),
+        (m.completed_orders_end(), ["completedOrdersEnd"]),
+        (m.tick_snapshot_end(1), ["tickSnapshotEnd"]),
+        (m.position_end(), ["positionEnd"]),
+        (m.account_download_end("DU1"), ["accountDownloadEnd"]),
+        (m.account_summary_end(1), ["accountSummaryEnd"]),
+        (m.account_update_multi_end(1), ["accountUpdateMultiEnd"]),
+        (m.position_multi_end(1), ["positionMultiEnd"]),
+    ],
+)  # fmt: skip
+def test_ibapi_decodes_every_message_at_157(data, methods):
+    assert [name for name, _ in _ibapi_decode(data)] == methods
+
+
+def test_ibapi_reads_the_values_at_157():
+    ((_, (order_id, contract, order, state)),) = _ibapi_decode(m.open_order(_order()))
+    assert (order_id, contract.conId, order.orderRef, order.permId) == (
+        5,
+        265598,
+        "ref-1",
+        1000000007,
+    )
+    assert (order.totalQuantity, order.lmtPrice, state.status) == (10, 150, "Submitted")
+    ((_, (req_id, details)),) = _ibapi_decode(m.contract_details(3, AAPL))
+    assert (req_id, details.contract.conId, details.minTick) == (3, 265598, 0.01)
+    assert details.stockType == "COMMON" and details.marketRuleIds == "26"
+    ((_, (req_id, code, text)),) = _ibapi_decode(m.error(4, 200, "no such contract"))
+    assert (req_id, code, text) == (4, 200, "no such contract")
+    ((_, (req_id, contract, execution)),) = _ibapi_decode(m.exec_details(-1, _execution()))
+    assert (execution.execId, execution.shares, execution.price) == ("0001.0001.01.01", 10, 150.25)

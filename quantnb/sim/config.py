@@ -31,7 +31,8 @@ class SimConfig:
     ``start`` is where the market clock starts (default: 2024-01-03 10:00 New York for generated
     data, the first bar for bars handed in). ``speed`` is market seconds per wall second
     (``mode="realtime"``); ``mode="manual"`` moves the clock only on ``step()``. ``liquidity``
-    caps the shares one symbol fills per bar.
+    caps the shares one symbol fills per bar. A connection that has not finished the API
+    handshake after ``handshake_timeout`` seconds is closed.
     """
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -52,6 +53,7 @@ class SimConfig:
     spread: float = 0.0002
     pacing: PacingRule | None = field(default_factory=PacingRule)
     farm_notices: bool = True
+    handshake_timeout: float = 10.0
 
     def __post_init__(self) -> None:
         symbols = (self.symbols,) if isinstance(self.symbols, str) else tuple(self.symbols)
@@ -77,6 +79,13 @@ class SimConfig:
             raise ConfigError(f"liquidity={self.liquidity!r} must be positive or None")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed={self.seed!r} must be a non-negative integer")
+        if not isinstance(self.handshake_timeout, int | float) or not (
+            0 < self.handshake_timeout < float("inf")
+        ):
+            raise ConfigError(
+                f"handshake_timeout={self.handshake_timeout!r} must be a positive number of "
+                "seconds, e.g. 10.0"
+            )
         if self.history_days < 1:
             raise ConfigError(f"history_days={self.history_days!r} must be at least 1")
         if self.start is not None:

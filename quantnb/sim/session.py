@@ -17,7 +17,8 @@ from quantnb.sim import messages as msg
 from quantnb.sim.contracts import ContractQuery, SimContract, resolve
 from quantnb.sim.market import EXCHANGE_TZ, NS, Slice
 from quantnb.sim.records import ExecutionRecord, OrderRecord
-from quantnb.sim.wire import FrameReader, ProtocolError, handshake_reply, negotiate
+from quantnb.sim.versions import MIN_VERSION, adapt
+from quantnb.sim.wire import SERVER_VERSION, FrameReader, ProtocolError, handshake_reply, negotiate
 from quantnb.sim.wire import parse_version_range as _parse_versions
 
 if TYPE_CHECKING:
@@ -30,6 +31,13 @@ _NO_SECURITY = "No security definition has been found for the request"
 _LIVE_TICKS = (1, 2, 4, 6, 7, 9, 14, 8)
 _DELAYED_TICKS = (66, 67, 68, 72, 73, 75, 76, 74)
 _STRING_VALUES = (("AccountType", "INDIVIDUAL", ""), ("Currency", "USD", "USD"))
+# Where a request carries its id (field index); requests not listed have none. An unreadable
+# request is answered with IB's error 320 about that id.
+_REQUEST_ID_AT = {
+    **dict.fromkeys((3, 20, 22, 78, 79, 81, 83, 87, 88, 89, 90, 92, 93, 94, 95, 96, 97, 98), 1),
+    **dict.fromkeys((1, 2, 4, 7, 9, 10, 11, 50, 51, 52, 53, 62, 63, 74, 75, 76, 77), 2),
+}
+_BAD_REQUEST_LIMIT = 10  # unreadable requests in a row before the connection is closed
 
 
 class Session(asyncio.Protocol):
@@ -57,6 +65,8 @@ class Session(asyncio.Protocol):
         self.summaries: dict[int, set[str] | None] = {}
         self.pnl_subs: set[int] = set()
         self.pnl_single: dict[int, str] = {}
+        self.bad_requests = 0  # unreadable requests in a row
+        self._handshake_timer: asyncio.TimerHandle | None = None
 
     # --- transport ---
 
@@ -66,10 +76,29 @@ class Session(asyncio.Protocol):
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.server.sessions.add(self)
+        timeout = self.server.config.handshake_timeout
+        self._handshake_timer = asyncio.get_running_loop().call_later(
+            timeout, self._handshake_expired, timeout
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.phase = "closed"
+        self._stop_handshake_timer()
         self.server.forget(self)
+
+    def _handshake_expired(self, timeout: float) -> None:
+        self._handshake_timer = None
+        if self.phase in ("handshake", "start"):
+            peer = self.transport.get_extra_info("peername") if self.transport else None
+            log.warning(
+                "closing the connection from %s: no API handshake within %.3g s", peer, timeout
+            )
+            self.abort()
+
+    def _stop_handshake_timer(self) -> None:
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -79,6 +108,8 @@ class Session(asyncio.Protocol):
             self.close()
             return
         for fields in frames:
+            if self.transport is not None and self.transport.is_closing():
+                break
             if self.phase == "ready" and (self.server.paused or self.pending):
                 self.pending.append(fields)
                 continue
@@ -86,6 +117,8 @@ class Session(asyncio.Protocol):
         self.flush()
 
     def send(self, data: bytes) -> None:
+        if self.version < SERVER_VERSION and self.version:
+            data = adapt(data, self.version)
         self.out.append(data)
         self.sent += 1
 
@@ -119,26 +152,71 @@ class Session(asyncio.Protocol):
     # --- dispatch ---
 
     def handle(self, fields: list[str]) -> None:
-        """Act on one incoming frame; a bad message is logged and the session survives."""
+        """Act on one incoming frame; an unreadable request gets error 320, a broken handshake
+        closes the connection."""
         try:
             if self.phase == "handshake":
-                low, high, _ = _parse_versions(fields)
-                self.version = negotiate(low, high)
-                self.send(handshake_reply(self.version, self.state.market.now()))
-                self.phase = "start"
+                self._handshake(fields)
             elif self.phase == "start":
                 self._start_api(fields)
             elif self.phase == "ready":
-                handler = handlers.HANDLERS.get(int(fields[0]))
-                if handler is None:
-                    log.debug("ignoring message id %s", fields[0])
-                else:
-                    handler(self, fields)
-        except ProtocolError as exc:
+                self._dispatch(fields)
+        except (ProtocolError, ValueError, IndexError) as exc:
             log.warning("closing a connection that broke the protocol: %s", exc)
             self.close()
+
+    def _handshake(self, fields: list[str]) -> None:
+        low, high, _ = _parse_versions(fields)
+        version = negotiate(low, high)
+        self.send(handshake_reply(version, self.state.market.now()))
+        self.version = version
+        self.phase = "start"
+        if version < MIN_VERSION:
+            log.warning(
+                "refusing a client that speaks API versions %s..%s: the simulator speaks %s..%s",
+                low, high, MIN_VERSION, SERVER_VERSION,
+            )  # fmt: skip
+            self.send(msg.error(-1, 506, "Unsupported version"))
+            self.close()
+
+    def _dispatch(self, fields: list[str]) -> None:
+        try:
+            msg_id = int(fields[0])
+        except (IndexError, ValueError):
+            self._bad_request(fields, -1, "no message id")
+            return
+        handler = handlers.HANDLERS.get(msg_id)
+        if handler is None:
+            log.debug("ignoring message id %s", msg_id)
+            return
+        try:
+            handler(self, fields)
+        except (ValueError, IndexError) as exc:
+            self._bad_request(fields, _request_id(msg_id, fields), str(exc) or type(exc).__name__)
+            return
         except Exception:
             log.exception("cannot handle message %s", fields[:4])
+            self.send(
+                msg.error(-1, 322, f"Error processing request. Message id {msg_id}: internal error")
+            )
+            return
+        self.bad_requests = 0
+
+    def _bad_request(self, fields: list[str], req_id: int, problem: str) -> None:
+        """Answer an unreadable request as IB does (error 320); close after a run of them."""
+        self.bad_requests += 1
+        what = f"Message id {fields[0]}" if fields and fields[0] else "Empty message"
+        level = logging.WARNING if self.bad_requests == 1 else logging.DEBUG
+        log.log(level, "unreadable request from client %s (%s): %s", self.client_id, what, problem)
+        if self.bad_requests >= _BAD_REQUEST_LIMIT:
+            log.warning(
+                "closing client %s after %d unreadable requests in a row",
+                self.client_id, self.bad_requests,
+            )  # fmt: skip
+            self.close()
+            return
+        text = f"Error reading request. {what}. Unable to parse data: {problem}"
+        self.send(msg.error(req_id, 320, text))
 
     def run_pending(self) -> None:
         """Handle requests that arrived while the gateway was paused."""
@@ -163,6 +241,7 @@ class Session(asyncio.Protocol):
             return
         self.client_id = client_id
         self.phase = "ready"
+        self._stop_handshake_timer()
         self.server.register(self)
         account = self.state.account
         self.send(msg.managed_accounts([account.id]))
@@ -397,3 +476,14 @@ class Session(asyncio.Protocol):
                     req_id, pos.qty, un + pos.realized_pnl, un, pos.realized_pnl, pos.market_value
                 )
             )
+
+
+def _request_id(msg_id: int, fields: list[str]) -> int:
+    """The id an unreadable request carries, or -1 where it has none or it is unreadable too."""
+    at = _REQUEST_ID_AT.get(msg_id)
+    if at is None:
+        return -1
+    try:
+        return int(fields[at])
+    except (IndexError, ValueError):
+        return -1
