@@ -13,8 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from quantnb.domain.model import Order, Side
+from quantnb.errors import ConfigError
 from quantnb.sim import history
 from quantnb.sim import messages as m
+from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import ContractQuery, SimContract, make_universe, resolve
 from quantnb.sim.market import path_slices
 from quantnb.sim.records import ExecutionRecord, OrderRecord
@@ -495,3 +497,10 @@ def test_ibapi_reads_the_values_at_157():
     assert (req_id, code, text) == (4, 200, "no such contract")
     ((_, (req_id, contract, execution)),) = _ibapi_decode(m.exec_details(-1, _execution()))
     assert (execution.execId, execution.shares, execution.price) == ("0001.0001.01.01", 10, 150.25)
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0, float("inf"), float("nan"), "10"])
+def test_handshake_timeout_must_be_a_positive_number(timeout):
+    with pytest.raises(ConfigError, match="handshake_timeout"):
+        SimConfig(handshake_timeout=timeout)
+    assert SimConfig().handshake_timeout == 10.0

@@ -93,7 +93,7 @@ class Session(asyncio.Protocol):
             log.warning(
                 "closing the connection from %s: no API handshake within %.3g s", peer, timeout
             )
-            self.abort()
+            self.close()
 
     def _stop_handshake_timer(self) -> None:
         if self._handshake_timer is not None:
