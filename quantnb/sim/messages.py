@@ -1,7 +1,8 @@
 """Encoders for every message the simulator sends, at server version 176: fields in, bytes out.
 
 Field order and counts follow what the IB clients' decoders unpack; a wrong count is dropped
-silently by the client, so ``tests/test_sim_wire.py`` pins the counts.
+silently by the client, so ``tests/test_sim_wire.py`` pins the counts. A client that negotiated
+an older version gets these rewritten by ``versions.adapt``.
 """
 
 from __future__ import annotations

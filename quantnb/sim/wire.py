@@ -122,7 +122,8 @@ def parse_version_range(fields: Sequence[str]) -> tuple[int, int, str]:
 
 
 def negotiate(client_min: int, client_max: int) -> int:
-    """The server version to claim: the client's maximum, capped at ours."""
+    """The server version to claim: the client's maximum, capped at ours (the session refuses
+    one below ``versions.MIN_VERSION``)."""
     version = min(client_max, SERVER_VERSION)
     if version < max(client_min, MIN_CLIENT_VERSION):
         raise ProtocolError(f"client versions {client_min}..{client_max} are not supported")

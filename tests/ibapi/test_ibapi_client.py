@@ -112,3 +112,37 @@ def test_two_ibapi_clients_side_by_side(ib_sim, ibapi_connect):
     b.client.reqCurrentTime()
     assert a.wait_for("currentTime")[0] == b.wait_for("currentTime")[0]
     assert ib_sim.connected_clients() == [1, 2]
+
+
+def test_account_order_and_lookup_requests_after_a_fill(ib_sim, ibapi_connect):
+    client = ibapi_connect(ib_sim)
+    order_id = client.take_id()
+    client.client.placeOrder(order_id, stock(), _order("BUY", 7))
+    client.wait_for("orderStatus", lambda i, s, *_: i == order_id and s == "Filled")
+    c = client.client
+    c.reqCompletedOrders(True)
+    c.reqAccountUpdates(True, "")
+    c.reqAccountSummary(51, "All", "NetLiquidation,TotalCashValue")
+    c.reqPositionsMulti(52, "DU1234567", "")
+    c.reqMatchingSymbols(53, "AAP")
+    c.reqHeadTimeStamp(54, stock(), "TRADES", 1, 1)
+    c.reqPnL(55, "DU1234567", "")
+    c.reqMarketDataType(3)
+    c.reqMktData(56, stock(), "", True, False, [])
+    client.wait_for("completedOrdersEnd")
+    _, order, state = client.wait_for("completedOrder")
+    assert (order.totalQuantity, order.orderRef, state.status) == (7, "ibapi-1", "Filled")
+    client.wait_for("accountDownloadEnd")
+    contract, position, *_ = client.wait_for("updatePortfolio")
+    assert (contract.conId, position) == (265598, 7)
+    client.wait_for("accountSummaryEnd", lambda r: r == 51)
+    tags = {args[2] for args in client.all("accountSummary")}
+    assert tags == {"NetLiquidation", "TotalCashValue"}
+    client.wait_for("positionMultiEnd", lambda r: r == 52)
+    assert client.wait_for("positionMulti")[4] == 7
+    (_, samples) = client.wait_for("symbolSamples")
+    assert samples[0].contract.symbol == "AAPL"
+    assert client.wait_for("headTimestamp")[0] == 54
+    assert client.wait_for("pnl")[0] == 55
+    client.wait_for("tickSnapshotEnd", lambda r: r == 56)
+    assert {args[1] for args in client.all("tickPrice") if args[0] == 56} >= {66, 67, 68}
