@@ -164,6 +164,9 @@ class Session(asyncio.Protocol):
         except (ProtocolError, ValueError, IndexError) as exc:
             log.warning("closing a connection that broke the protocol: %s", exc)
             self.close()
+        except Exception:
+            log.exception("closing a connection after a failed %s step", self.phase)
+            self.close()
 
     def _handshake(self, fields: list[str]) -> None:
         low, high, _ = _parse_versions(fields)
