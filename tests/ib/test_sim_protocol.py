@@ -164,6 +164,25 @@ def test_unreadable_requests_between_good_ones_each_get_an_answer(ib_sim):
     assert _errors(seen) == [(-1, 320), (-1, 320)] * 15  # reqExecutions' id 'x' is unreadable
 
 
+@pytest.mark.parametrize(
+    "garbage",
+    [b"GET / HTTP/1.1\r\n\r\n", API_PREFIX + frame(["hello"]), API_PREFIX + frame(["v157..176"])
+     + frame([71, 2, "one", ""])],
+    ids=["not-the-api", "bad-version-range", "bad-client-id"],
+)  # fmt: skip
+def test_garbage_in_the_handshake_closes_the_connection(ib_sim, ib, garbage, caplog):
+    raw = RawClient(ib_sim, versions=None, client_id=None)
+    try:
+        raw.sock.sendall(garbage)
+        frames = raw.read_until_closed()
+    finally:
+        raw.close()
+    assert all(len(f) == 2 for f in frames)  # at most the handshake reply
+    assert "closing a connection that broke the protocol" in caplog.text
+    assert not any(r.exc_info for r in caplog.records)
+    assert ib.isConnected() and ib.reqCurrentTime()
+
+
 # --- half-open connections ----------------------------------------------------------------------
 
 
