@@ -9,7 +9,7 @@ so the account outlives disconnects and restarts (and pickles for subprocess mod
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import replace
 
 import pandas as pd
 
@@ -18,9 +18,11 @@ from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
 from quantnb.domain.matching import match, pessimistic_pick
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from quantnb.errors import ConfigError, GatewayError
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract
 from quantnb.sim.market import Market, Slice
+from quantnb.sim.placement import OrderRequest
 from quantnb.sim.records import (
     CANCELLED,
     FILLED,
@@ -30,6 +32,8 @@ from quantnb.sim.records import (
     ExecutionRecord,
     OrderRecord,
 )
+from quantnb.sim.transmit import Untransmitted
+from quantnb.sim.whatif import what_if
 
 _EPS = 1e-9
 _ORDER_TYPES = {
@@ -41,27 +45,20 @@ _ORDER_TYPES = {
 }
 
 # Events: ("open", rec) openOrder+orderStatus; ("status", rec); ("fill", rec, execution);
-# ("error", client_id, req_id, code, text); ("position", symbol).
+# ("whatif", rec, state) a what-if answer; ("exec", execution) a fill of an order made outside
+# the API; ("error", client_id, req_id, code, text); ("position", symbol). ``rec`` is a copy
+# taken when the event happened, so each message says what was true at that moment.
 Event = tuple
 
+__all__ = ["Account", "Event", "OrderRequest"]
 
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    """The head of a placeOrder message: everything the simulator acts on."""
 
-    order_id: int
-    contract: SimContract
-    action: str
-    qty: float
-    order_type: str
-    lmt_price: float | None
-    aux_price: float | None
-    tif: str
-    order_ref: str = ""
-    oca_group: str = ""
-    parent_id: int = 0
-    trailing_percent: float | None = None
-    outside_rth: bool = False
+def _open(rec: OrderRecord) -> Event:
+    return ("open", replace(rec))
+
+
+def _status(rec: OrderRecord) -> Event:
+    return ("status", replace(rec))
 
 
 class Account:
@@ -81,40 +78,81 @@ class Account:
         self._perm_seq = 0
         self._exec_seq = 0
         self._used: dict[str, tuple[int, float]] = {}  # symbol -> (bar index, qty filled)
+        self.untransmitted = Untransmitted()
 
     # --- orders ---
 
     def place(self, client_id: int, req: OrderRequest) -> list[Event]:
-        """Accept, modify or refuse an order, and match it at once against the current price."""
+        """Answer a placeOrder: a what-if, an order held until transmitted, or the orders a
+        transmission sends (accepted, modified or refused, and matched at once)."""
+        if req.what_if:
+            return what_if(self, client_id, req)
         key = (client_id, req.order_id)
-        existing = self.orders.get(key)
-        if existing is not None:
-            return self._modify(existing, req)
-        if req.order_id <= self.max_order_id.get(client_id, 0):
+        if (
+            key not in self.orders
+            and key not in self.untransmitted
+            and req.order_id <= self.max_order_id.get(client_id, 0)
+        ):
             return [("error", client_id, req.order_id, 103, f"Duplicate order id {req.order_id}")]
-        problem = self._check(client_id, req, None)
-        if problem:
-            return [("error", client_id, req.order_id, 201, f"Order rejected - reason:{problem}")]
-        self.max_order_id[client_id] = max(self.max_order_id.get(client_id, 0), req.order_id)
-        self.next_order_id = max(self.next_order_id, req.order_id + 1)
-        self._perm_seq += 1
-        side = Side.BUY if req.action == "BUY" else Side.SELL
-        now = self.market.now()
+        if not req.transmit:
+            self.untransmitted.hold(client_id, req)
+            self._use_id(client_id, req.order_id)
+            return []
+        events: list[Event] = []
+        for r in self.untransmitted.release(client_id, req):
+            events += self._place_one(client_id, r)
+        return events
+
+    def place_then_reject(self, client_id: int, req: OrderRequest, reason: str) -> list[Event]:
+        """Acknowledge an order (openOrder/orderStatus Submitted), then reject it as IB does
+        after a late check: error 201 and status Inactive; nothing trades."""
+        if req.what_if or (client_id, req.order_id) in self.orders:
+            return self.place(client_id, req)
+        rec = self._accept(client_id, req)
+        if not isinstance(rec, OrderRecord):
+            return rec
+        self.orders[(client_id, req.order_id)] = rec
+        events = [_open(rec)]
+        self._finish(rec, INACTIVE, f"Rejected: {reason}")
+        events.append(("error", client_id, req.order_id, 201, f"Order rejected - reason:{reason}"))
+        events.append(_status(rec))
+        return events
+
+    def check(self, client_id: int, req: OrderRequest) -> str:
+        """Why a new order would be refused, or ''."""
+        return self._check(client_id, req, None)
+
+    def domain_order(self, client_id: int, req: OrderRequest) -> Order:
+        """The domain order the matching rules work on for a new request."""
         order = Order(
             id=req.order_ref or f"{client_id}-{req.order_id}",
             symbol=req.contract.symbol,
-            side=side,
+            side=Side.BUY if req.action == "BUY" else Side.SELL,
             qty=req.qty,
             type=_ORDER_TYPES[req.order_type],
             limit=req.lmt_price if req.order_type in ("LMT", "STP LMT") else None,
             stop=req.aux_price if req.order_type in ("STP", "STP LMT") else None,
             tif=TimeInForce.GTC if req.tif == "GTC" else TimeInForce.DAY,
-            created=now,
+            created=self.market.now(),
             tag=req.order_ref,
             status=OrderStatus.SUBMITTED,
         )
         self._set_trail(order, req)
-        rec = OrderRecord(
+        return order
+
+    def _use_id(self, client_id: int, order_id: int) -> None:
+        self.max_order_id[client_id] = max(self.max_order_id.get(client_id, 0), order_id)
+        self.next_order_id = max(self.next_order_id, order_id + 1)
+
+    def _accept(self, client_id: int, req: OrderRequest) -> OrderRecord | list[Event]:
+        """A new order's record, or the error that refuses it."""
+        problem = self._check(client_id, req, None)
+        if problem:
+            return [("error", client_id, req.order_id, 201, f"Order rejected - reason:{problem}")]
+        self._use_id(client_id, req.order_id)
+        self._perm_seq += 1
+        order = self.domain_order(client_id, req)
+        return OrderRecord(
             client_id=client_id,
             order_id=req.order_id,
             perm_id=self._new_perm_id(),
@@ -136,6 +174,16 @@ class Account:
             else SUBMITTED,
             day=self.market.session_of_next_trade(),
         )
+
+    def _place_one(self, client_id: int, req: OrderRequest) -> list[Event]:
+        """Accept, modify or refuse one transmitted order, and match it against the price now."""
+        key = (client_id, req.order_id)
+        existing = self.orders.get(key)
+        if existing is not None:
+            return self._modify(existing, req)
+        rec = self._accept(client_id, req)
+        if not isinstance(rec, OrderRecord):
+            return rec
         parent = self.orders.get((client_id, req.parent_id)) if req.parent_id else None
         if parent is not None and parent.status != FILLED:
             if parent.is_done:
@@ -145,7 +193,7 @@ class Account:
             rec.status = PRE_SUBMITTED
         self.orders[key] = rec
         self.working.setdefault(rec.contract.symbol, []).append(rec)
-        events: list[Event] = [("open", rec)]
+        events: list[Event] = [_open(rec)]
         if not rec.held:
             events += self._match_now(rec)
         return events
@@ -276,13 +324,15 @@ class Account:
             rec.order_ref = order.tag = req.order_ref
         if order.type not in (OrderType.STOP, OrderType.STOP_LIMIT) or order.triggered:
             rec.status = SUBMITTED
-        events: list[Event] = [("open", rec)]
+        events: list[Event] = [_open(rec)]
         events += self._match_now(rec)
         return events
 
     def cancel(self, client_id: int, order_id: int) -> list[Event]:
         """Cancel a working order: orderStatus Cancelled, then error 202."""
         rec = self.orders.get((client_id, order_id))
+        if rec is None and self.untransmitted.drop(client_id, order_id):
+            return [("error", client_id, order_id, 202, "Order Canceled - reason:")]
         if rec is None:
             return [("error", client_id, order_id, 135, f"Can't find order with id ={order_id}")]
         if rec.is_done:
@@ -293,12 +343,12 @@ class Account:
             return [("error", client_id, order_id, 10148, text)]
         self._finish(rec, CANCELLED, "Cancelled by the client")
         events: list[Event] = [
-            ("status", rec), ("error", client_id, order_id, 202, "Order Canceled - reason:")
+            _status(rec), ("error", client_id, order_id, 202, "Order Canceled - reason:")
         ]  # fmt: skip
         for child in self._children(rec):
             if not child.is_done:
                 self._finish(child, CANCELLED, "Parent cancelled")
-                events.append(("status", child))
+                events.append(_status(child))
         return events
 
     def _children(self, rec: OrderRecord) -> list[OrderRecord]:
@@ -384,15 +434,16 @@ class Account:
         first: ``pessimistic_pick`` chooses, as the backtest broker does."""
         hits: list[tuple[Order, float, bool]] = []
         owner: dict[int, OrderRecord] = {}
+        events: list[Event] = []
         for rec in list(recs):
             if rec.is_done or rec.held:
                 continue
-            hit = self._match(rec, o, h, lo)
+            hit = self._match(rec, o, h, lo, events)
             if hit is not None:
                 hits.append((rec.order, *hit))
                 owner[id(rec.order)] = rec
         if not hits:
-            return []
+            return events
         groups: dict[tuple, list[tuple[Order, float, bool]]] = {}
         for hit in hits:
             rec = owner[id(hit[0])]
@@ -404,7 +455,6 @@ class Account:
                 key = (id(rec),)
             groups.setdefault(key, []).append(hit)
         chosen = {id((pessimistic_pick(g) if len(g) > 1 else g[0])[0]) for g in groups.values()}
-        events: list[Event] = []
         for order, price, slips in hits:
             rec = owner[id(order)]
             if id(order) in chosen and not rec.is_done:
@@ -420,15 +470,20 @@ class Account:
             used = 0.0
         return max(limit - used, 0.0)
 
-    def _match(self, rec: OrderRecord, o: float, h: float, lo: float) -> tuple[float, bool] | None:
+    def _match(
+        self, rec: OrderRecord, o: float, h: float, lo: float, events: list[Event]
+    ) -> tuple[float, bool] | None:
+        """The domain's match; a stop that triggers becomes Submitted, and says so."""
         hit = match(rec.order, o, h, lo)
-        if rec.order.triggered and rec.status == PRE_SUBMITTED:
+        if rec.status == PRE_SUBMITTED and (rec.order.triggered or hit is not None):
             rec.status = SUBMITTED
+            events.append(_status(rec))
         return hit
 
     def _try(self, rec: OrderRecord, o: float, h: float, lo: float) -> list[Event]:
-        hit = self._match(rec, o, h, lo)
-        return [] if hit is None else self._take(rec, *hit)
+        events: list[Event] = []
+        hit = self._match(rec, o, h, lo, events)
+        return events if hit is None else events + self._take(rec, *hit)
 
     def _take(self, rec: OrderRecord, price: float, slips: bool) -> list[Event]:
         """Fill what the liquidity left in this bar allows of an order that traded."""
@@ -437,23 +492,23 @@ class Account:
             return []
         return self._fill(rec, qty, price, slips)
 
-    def _fill(self, rec: OrderRecord, qty: float, price: float, slips: bool) -> list[Event]:
-        symbol = rec.contract.symbol
-        side = rec.order.side
+    def _book(
+        self, symbol: str, side: Side, qty: float, price: float, slips: bool, perm_id: int
+    ) -> tuple[Fill, float | None]:
+        """Book one execution in the portfolio, priced by the cost model: the fill, and the
+        realized P&L net of commission when it closes a position (else None)."""
         fill_price = round(self.costs.fill_price(price, side.value), 4) if slips else price
         commission = round(self.costs.commission(qty, fill_price), 4)
-        now = self.market.now()
         self._exec_seq += 1
-        exec_id = f"{rec.perm_id:08x}.{self._exec_seq:08x}.01.01"
         fill = Fill(
-            order_id=rec.order.id,
+            order_id="",
             symbol=symbol,
             side=side,
             qty=qty,
             price=fill_price,
             commission=commission,
-            time=now,
-            exec_id=exec_id,
+            time=self.market.now(),
+            exec_id=f"{perm_id:08x}.{self._exec_seq:08x}.01.01",
             slippage=abs(fill_price - price),
             source="sim",
         )
@@ -462,47 +517,92 @@ class Account:
         self.portfolio.mark(symbol, self.market.last[symbol])
         index, used = self._used.get(symbol, (self.market.index, 0.0))
         self._used[symbol] = (self.market.index, (used if index == self.market.index else 0) + qty)
-        total = rec.filled + qty
-        rec.avg_price = (rec.avg_price * rec.filled + fill_price * qty) / total
-        rec.filled = total
-        rec.last_fill_price = fill_price
-        rec.order.filled, rec.order.avg_price = total, rec.avg_price
         closing = before != 0 and (before > 0) != (side is Side.BUY)
+        return fill, (round(realized - commission, 4) if closing else None)
+
+    def _fill(self, rec: OrderRecord, qty: float, price: float, slips: bool) -> list[Event]:
+        symbol = rec.contract.symbol
+        fill, realized = self._book(symbol, rec.order.side, qty, price, slips, rec.perm_id)
+        total = rec.filled + qty
+        rec.avg_price = (rec.avg_price * rec.filled + fill.price * qty) / total
+        rec.filled = total
+        rec.last_fill_price = fill.price
+        rec.order.filled, rec.order.avg_price = total, rec.avg_price
         execution = ExecutionRecord(
-            exec_id=exec_id,
+            exec_id=fill.exec_id,
             client_id=rec.client_id,
             order_id=rec.order_id,
             perm_id=rec.perm_id,
             contract=rec.contract,
-            side="BOT" if side is Side.BUY else "SLD",
+            side="BOT" if fill.side is Side.BUY else "SLD",
             shares=qty,
-            price=fill_price,
-            time=now,
+            price=fill.price,
+            time=fill.time,
             account=self.id,
             cum_qty=total,
             avg_price=rec.avg_price,
             order_ref=rec.order_ref,
-            commission=commission,
-            realized_pnl=round(realized - commission, 4) if closing else None,
+            commission=fill.commission,
+            realized_pnl=realized,
         )
         self.executions.append(execution)
-        events: list[Event] = [("fill", rec, execution), ("position", symbol)]
+        done = rec.remaining <= _EPS
+        if done:
+            self._finish(rec, FILLED, "Filled")
+        else:
+            rec.status = SUBMITTED
+            rec.order.status = OrderStatus.PARTIALLY_FILLED
+        events: list[Event] = [("fill", replace(rec), execution), ("position", symbol)]
         for sibling in self._siblings(rec):
             self._finish(sibling, CANCELLED, "OCA group filled")
-            events.append(("status", sibling))
-        if rec.remaining <= _EPS:
-            self._finish(rec, FILLED, "Filled")
+            events.append(_status(sibling))
+        if done:
             for child in self._children(rec):
                 if child.held:
                     child.held = False
                     stop = child.order_type in ("STP", "STP LMT")
                     child.status = PRE_SUBMITTED if stop else SUBMITTED
-                    events.append(("status", child))
+                    events.append(_status(child))
                     events += self._match_now(child)
-        else:
-            rec.status = SUBMITTED
-            rec.order.status = OrderStatus.PARTIALLY_FILLED
         return events
+
+    def trade_outside(
+        self, symbol: str, qty: float, price: float | None, client_id: int
+    ) -> list[Event]:
+        """A trade made outside this API session (another client, or by hand in TWS): the
+        account changes and the execution is recorded, under order id 0."""
+        if symbol not in self.market.contracts:
+            raise GatewayError(f"unknown symbol {symbol!r}; the universe is {self.market.symbols}")
+        if not qty or math.isnan(qty):
+            raise ConfigError(f"qty={qty!r} must be a non-zero number of shares (negative sells)")
+        if price is not None and not price > 0:
+            raise ConfigError(f"price={price!r} must be positive, or None for the market price")
+        side = Side.BUY if qty > 0 else Side.SELL
+        self._perm_seq += 1
+        perm_id = self._new_perm_id()
+        market = price is None
+        fill, realized = self._book(
+            symbol, side, abs(qty), self.market.last[symbol] if market else price, market, perm_id
+        )
+        execution = ExecutionRecord(
+            exec_id=fill.exec_id,
+            client_id=client_id,
+            order_id=0,
+            perm_id=perm_id,
+            contract=self.market.contracts[symbol],
+            side="BOT" if side is Side.BUY else "SLD",
+            shares=abs(qty),
+            price=fill.price,
+            time=fill.time,
+            account=self.id,
+            cum_qty=abs(qty),
+            avg_price=fill.price,
+            order_ref="",
+            commission=fill.commission,
+            realized_pnl=realized,
+        )
+        self.executions.append(execution)
+        return [("exec", execution), ("position", symbol)]
 
     def mark(self, slices: list[Slice]) -> None:
         for s in slices:
