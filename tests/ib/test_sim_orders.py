@@ -30,8 +30,8 @@ def test_market_order_fills_with_the_message_sequence_of_a_gateway(ib_sim, ib, a
     kinds = [k for k, _ in seen]
     assert kinds.index("exec") < kinds.index("commission") < kinds.index("position")
     # IB's order: acknowledged (Submitted) first, Filled only after the execution
-    assert seen[0] == ("open", "Submitted") and ("status", "Submitted") in seen
-    assert kinds.index("exec") < seen.index(("status", "Filled"))
+    submitted, filled = seen.index(("status", "Submitted")), seen.index(("status", "Filled"))
+    assert kinds[0] == "open" and submitted < kinds.index("exec") < filled
     fill = trade.fills[0]
     last = ib_sim.price("AAPL")
     assert fill.execution.price == pytest.approx(last * 1.0005)  # the cost model's slippage
