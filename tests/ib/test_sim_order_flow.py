@@ -114,7 +114,18 @@ def test_what_if_returns_margin_and_commission_and_trades_nothing(
     assert ib_sim.positions() == {}
 
 
-def test_what_if_of_a_resting_limit_and_a_sell_in_a_cash_account(connect, ibc, wait):
+def test_what_if_is_found_behind_optional_order_fields(ib_sim, ib, aapl, ibc, order_log):
+    log = order_log(ib)
+    order = ibc.MarketOrder("BUY", 10)
+    order.algoStrategy = "Adaptive"  # algo parameters and delta-neutral fields move the flag
+    order.algoParams = [ibc.TagValue("adaptivePriority", "Normal")]
+    order.deltaNeutralOrderType = "MKT"
+    state = ib.whatIfOrder(aapl, order)
+    assert float(state.initMarginChange) > 0
+    assert log.kinds() == ["open"] and ib_sim.positions() == {}
+
+
+def test_what_if_of_a_resting_limit_in_a_cash_account(connect, ibc, wait):
     with GatewaySimulator(mode="manual", account_type="cash", cash=50_000) as sim:
         ib = connect(sim)
         (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
