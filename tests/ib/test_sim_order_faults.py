@@ -138,3 +138,20 @@ def test_trade_outside_checks_its_arguments(ib_sim):
     with pytest.raises(ConfigError, match="non-zero"):
         ib_sim.trade_outside("AAPL", 0)
     assert ib_sim.positions() == {}
+
+
+def test_the_order_faults_work_in_a_simulator_process(connect, ibc, wait, client_errors):
+    client_errors.allow(201, "Canceled order")
+    with GatewaySimulator(mode="manual", subprocess=True, symbols=["AAPL"]) as sim:
+        sim.trade_outside("AAPL", 5, price=100.0)
+        assert sim.positions() == {"AAPL": 5}
+        sim.delay_commission_reports(0.2)
+        sim.reject_next_orders(1, "late check", after_ack=True)
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        rejected = ib.placeOrder(aapl, ibc.MarketOrder("BUY", 1))
+        wait(ib, lambda: rejected.orderStatus.status == "Inactive")
+        filled = ib.placeOrder(aapl, ibc.MarketOrder("BUY", 1))
+        wait(ib, lambda: filled.isDone() and filled.fills[0].commissionReport.execId)
+        assert sim.positions() == {"AAPL": 6}
+        ib.disconnect()
