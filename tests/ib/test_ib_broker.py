@@ -159,6 +159,24 @@ def test_a_late_commission_report_is_waited_for_and_booked(ib_sim, make_broker):
     assert broker.get_cash_balance() == pytest.approx(ib_sim.account_values()["TotalCashValue"])
 
 
+def test_a_trade_made_outside_the_session_is_booked_from_the_gateway(ib_sim, make_broker):
+    broker = make_broker()
+    errors: list[object] = []
+    broker.register_error_callback(errors.append)
+    buy = broker.execute_order(order("BUY", 10))
+    eventually(lambda: buy.status is OrderStatus.FILLED)
+    ib_sim.trade_outside("AAPL", -4)  # sold by hand in TWS
+    eventually(lambda: broker.get_position("AAPL").qty == 6)
+    outside = broker.fills[-1]
+    assert len(broker.fills) == 2 and outside.order_id.startswith("ib-")
+    assert outside.commission == pytest.approx(ib_sim.executions()[-1]["commission"])
+    eventually(
+        lambda: broker.get_cash_balance()
+        == pytest.approx(ib_sim.account_values()["TotalCashValue"], abs=0.01)
+    )
+    assert any("outside this session" in str(e) for e in errors)
+
+
 def test_risk_and_buying_power_refuse_before_sending(ib_sim, make_broker):
     broker = make_broker(risk=RiskLimits(max_order_qty=2000))
     errors: list[object] = []
@@ -353,7 +371,7 @@ class _StubIB:
     """Just enough of the client for ``reconcile``: one execution the broker has not seen."""
 
     orderStatusEvent = execDetailsEvent = commissionReportEvent = _Event()
-    accountValueEvent = updatePortfolioEvent = _Event()
+    accountValueEvent = updatePortfolioEvent = positionEvent = _Event()
 
     def __init__(self, fills: list[object]) -> None:
         self._fills = fills
