@@ -171,8 +171,10 @@ def test_a_trade_made_outside_the_session_is_booked_from_the_gateway(ib_sim, mak
     assert len(broker.fills) == 2 and outside.order_id.startswith("ib-")
     assert outside.commission == pytest.approx(ib_sim.executions()[-1]["commission"])
     eventually(
-        lambda: broker.get_cash_balance()
-        == pytest.approx(ib_sim.account_values()["TotalCashValue"], abs=0.01)
+        lambda: (
+            broker.get_cash_balance()
+            == pytest.approx(ib_sim.account_values()["TotalCashValue"], abs=0.01)
+        )
     )
     assert any("outside this session" in str(e) for e in errors)
 
