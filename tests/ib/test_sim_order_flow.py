@@ -188,6 +188,20 @@ def test_a_bracket_works_only_once_its_last_child_is_transmitted(ib_sim, ib, aap
     assert len(ib.reqAllOpenOrders()) == 2
 
 
+def test_transmitting_a_held_parent_sends_its_held_children_too(ib_sim, ib, aapl, wait):
+    last = ib_sim.price("AAPL")
+    parent, take, _ = ib.bracketOrder(
+        "BUY", 10, round(last - 1, 2), round(last + 5, 2), round(last - 5, 2)
+    )
+    trades = [ib.placeOrder(aapl, o) for o in (parent, take)]
+    ib.sleep(0.05)
+    assert ib.reqAllOpenOrders() == []
+    parent.transmit = True
+    ib.placeOrder(aapl, parent)
+    wait(ib, lambda: [t.orderStatus.status for t in trades] == ["Submitted", "PreSubmitted"])
+    assert len(ib.reqAllOpenOrders()) == 2 and ib_sim.positions() == {}
+
+
 def test_cancelling_an_untransmitted_order_forgets_it(ib_sim, ib, aapl, ibc, wait, client_errors):
     client_errors.allow(202)
     order = ibc.MarketOrder("BUY", 10)
