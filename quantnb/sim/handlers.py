@@ -33,13 +33,6 @@ _WHAT_TO_SHOW = {
 }  # fmt: skip
 
 
-def _float(text: str) -> float | None:
-    if text in ("", "None"):
-        return None
-    value = float(text)
-    return None if value >= 1e300 else value
-
-
 def _req_mkt_data(s: Session, f: list[str]) -> None:
     req_id = int(f[2])
     contract = s.contract(req_id, f, 3)
