@@ -93,6 +93,7 @@ class LiveBroker(BrokerBase):
         self._order_callbacks: list[OrderCallback] = []
         self._reconciled = False
         self._hooked = False
+        self._catching_up: asyncio.Task | None = None
         connection.add_listener(
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
@@ -633,6 +634,33 @@ class LiveBroker(BrokerBase):
         if self._is_our_account(item.account) and item.marketPrice and item.marketPrice > 0:
             self.mark(item.contract.symbol, float(item.marketPrice))
 
+    def _on_position(self, position: Any) -> None:
+        """A position we cannot explain (a trade made in TWS or by another client) makes us
+        book the executions we missed; our own fills always arrive before their position."""
+        if not self._reconciled or not self._is_our_account(position.account):
+            return
+        symbol = position.contract.symbol
+        if abs(self.portfolio.position(symbol).qty - float(position.position)) <= _EPS:
+            return
+        if any(f.contract.symbol == symbol for f, _ in self._pending.values()):
+            return  # our fill waits for its commission report
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.ensure_future(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        ib = self.connection.ib
+        try:
+            missed = self._book_missed(await ib.reqExecutionsAsync(self._executions_filter()))
+            await self._reconcile_positions(await ib.reqPositionsAsync())
+        except (ConnectionError, OSError) as exc:
+            log.info("catching up with the account's executions failed: %s", exc)
+            return
+        cash = self._account_values.get("TotalCashValue")
+        if cash is not None:
+            self.portfolio.cash = cash
+        if missed:
+            self._report(f"{missed} execution(s) made outside this session were booked")
+
     # ---- connection life cycle -------------------------------------------------------------
     def _hook(self) -> None:
         if self._hooked:
@@ -643,6 +671,7 @@ class LiveBroker(BrokerBase):
         ib.commissionReportEvent += self._on_commission
         ib.accountValueEvent += self._on_account_value
         ib.updatePortfolioEvent += self._on_portfolio_item
+        ib.positionEvent += self._on_position
         self._hooked = True
 
     async def _on_connected(self, reconnected: bool) -> None:
@@ -682,26 +711,9 @@ class LiveBroker(BrokerBase):
             except GatewayError:
                 continue
             self._apply_status(self._orders[oid], status, trade)
-        flt = ExecutionFilter(acctCode=self.connection.account or "")
-        if self._last_exec_time is not None:
-            since = self._last_exec_time - pd.Timedelta(seconds=1)
-            flt.time = since.strftime("%Y%m%d-%H:%M:%S")
-        ib_fills = await ib.reqExecutionsAsync(flt)
-        missed = 0
-        for ib_fill in sorted(ib_fills, key=lambda f: f.time):
-            known.add(ib_fill.execution.orderRef)
-            exec_id = ib_fill.execution.execId
-            if exec_id in self._seen_execs or not self._is_our_account(
-                ib_fill.execution.acctNumber
-            ):
-                continue
-            pending = self._pending.pop(exec_id, None)
-            if pending is not None and pending[1] is not None:
-                pending[1].cancel()
-            report = ib_fill.commissionReport
-            commission = report.commission if report and report.execId == exec_id else None
-            if self._book(ib_fill, commission) is not None:
-                missed += 1
+        ib_fills = await ib.reqExecutionsAsync(self._executions_filter())
+        known.update(f.execution.orderRef for f in ib_fills)
+        missed = self._book_missed(ib_fills)
         self._resolve_unknown(known)
         await self._reconcile_positions(await ib.reqPositionsAsync())
         cash = self._account_values.get("TotalCashValue")
@@ -718,6 +730,31 @@ class LiveBroker(BrokerBase):
         log.info("reconciled with account %s: %d order(s) bound, %d missed fill(s) booked, "
                  "%d open position(s)", mask_account(self.connection.account), bound, missed,
                  len(self.portfolio.open_positions()))  # fmt: skip
+
+    def _executions_filter(self) -> Any:
+        flt = ExecutionFilter(acctCode=self.connection.account or "")
+        if self._last_exec_time is not None:
+            since = self._last_exec_time - pd.Timedelta(seconds=1)
+            flt.time = since.strftime("%Y%m%d-%H:%M:%S")
+        return flt
+
+    def _book_missed(self, ib_fills: list[Any]) -> int:
+        """Book the executions among ``ib_fills`` not booked yet; returns how many."""
+        missed = 0
+        for ib_fill in sorted(ib_fills, key=lambda f: f.time):
+            exec_id = ib_fill.execution.execId
+            if exec_id in self._seen_execs or not self._is_our_account(
+                ib_fill.execution.acctNumber
+            ):
+                continue
+            pending = self._pending.pop(exec_id, None)
+            if pending is not None and pending[1] is not None:
+                pending[1].cancel()
+            report = ib_fill.commissionReport
+            commission = report.commission if report and report.execId == exec_id else None
+            if self._book(ib_fill, commission) is not None:
+                missed += 1
+        return missed
 
     def _resolve_unknown(self, known: set[str]) -> None:
         """Close our working orders the gateway knows nothing of; never resend them."""

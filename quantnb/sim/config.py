@@ -32,7 +32,8 @@ class SimConfig:
     data, the first bar for bars handed in). ``speed`` is market seconds per wall second
     (``mode="realtime"``); ``mode="manual"`` moves the clock only on ``step()``. ``liquidity``
     caps the shares one symbol fills per bar. A connection that has not finished the API
-    handshake after ``handshake_timeout`` seconds is closed.
+    handshake after ``handshake_timeout`` seconds is closed. ``commission_delay`` is how many
+    wall seconds each commission report comes after its execution (0: at once).
     """
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -54,6 +55,7 @@ class SimConfig:
     pacing: PacingRule | None = field(default_factory=PacingRule)
     farm_notices: bool = True
     handshake_timeout: float = 10.0
+    commission_delay: float = 0.0
 
     def __post_init__(self) -> None:
         symbols = (self.symbols,) if isinstance(self.symbols, str) else tuple(self.symbols)
@@ -77,6 +79,8 @@ class SimConfig:
             raise ConfigError(f"leverage={self.leverage!r} must be at least 1")
         if self.liquidity is not None and not self.liquidity > 0:
             raise ConfigError(f"liquidity={self.liquidity!r} must be positive or None")
+        if not self.commission_delay >= 0:
+            raise ConfigError(f"commission_delay={self.commission_delay!r} must be 0 or more")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed={self.seed!r} must be a non-negative integer")
         if not isinstance(self.handshake_timeout, int | float) or not (

@@ -141,9 +141,16 @@ class GatewaySimulator:
         """Swallow the next ``n`` placeOrder messages without any answer."""
         self._backend.call("drop_next_orders", int(n))
 
-    def reject_next_orders(self, n: int = 1, reason: str = "rejected by the simulator") -> None:
-        """Answer the next ``n`` placeOrder messages with error 201 and ``reason``."""
-        self._backend.call("reject_next_orders", int(n), str(reason))
+    def reject_next_orders(
+        self, n: int = 1, reason: str = "rejected by the simulator", after_ack: bool = False
+    ) -> None:
+        """Answer the next ``n`` placeOrder messages with error 201 and ``reason``.
+
+        ``after_ack=True`` rejects as IB does after a late check: the order is first
+        acknowledged (openOrder and orderStatus Submitted), then error 201 and status Inactive
+        follow; nothing trades. What-if orders are answered as usual and do not count.
+        """
+        self._backend.call("reject_next_orders", int(n), str(reason), bool(after_ack))
 
     def pause(self) -> None:
         """Lose the connection to IB: clients get 1100, the market stops, requests wait."""
@@ -164,6 +171,30 @@ class GatewaySimulator:
         if n_bars < 1:
             raise ConfigError(f"n_bars={n_bars!r} must be at least 1")
         self._backend.call("step", int(n_bars))
+
+    def delay_commission_reports(self, seconds: float) -> None:
+        """Send each commission report ``seconds`` (wall time) after its execution, as IB does
+        when pricing lags; 0 sends them at once. A report falls due to whoever holds the
+        order's client id then; if nobody does, it is not resent, but ``reqExecutions``
+        includes it from then on (and leaves it out while it is pending). The setting
+        ``commission_delay`` sets it from the start."""
+        if not seconds >= 0:
+            raise ConfigError(f"delay {seconds!r} must be zero or more seconds")
+        self._backend.call("delay_commission_reports", float(seconds))
+
+    def trade_outside(
+        self, symbol: str, qty: float, price: float | None = None, client_id: int = 0
+    ) -> None:
+        """A trade made outside the API sessions (by hand in TWS, or by another client):
+        ``qty`` shares of ``symbol`` (negative sells) at ``price``, or at the market with the
+        cost model's slippage. The account changes, the execution is recorded under order id
+        0 and client ``client_id`` (``reqExecutions`` shows it; a connected client with that
+        id gets execDetails and the commission report), and subscribed clients get position,
+        portfolio and account updates."""
+        self._backend.call(
+            "trade_outside", symbol.upper(), float(qty), None if price is None else float(price),
+            int(client_id),
+        )  # fmt: skip
 
     # --- what the simulated broker knows ---
 
@@ -220,9 +251,10 @@ class Commands:
     def drop_next_orders(self, n: int) -> None:
         self._server().drop_orders = n
 
-    def reject_next_orders(self, n: int, reason: str) -> None:
+    def reject_next_orders(self, n: int, reason: str, after_ack: bool = False) -> None:
         server = self._server()
         server.reject_orders, server.reject_reason = n, reason
+        server.reject_after_ack = after_ack
 
     def pause(self) -> None:
         self._server().pause()
@@ -278,6 +310,12 @@ class Commands:
 
     def save(self, path: str) -> None:
         self.state.save(path)
+
+    def delay_commission_reports(self, seconds: float) -> None:
+        self._server().commission_delay = seconds
+
+    def trade_outside(self, symbol: str, qty: float, price: float | None, client_id: int) -> None:
+        self._server().trade_outside(symbol, qty, price, client_id)
 
 
 class _InProcess:
@@ -348,6 +386,8 @@ class _InProcess:
                 "drop_orders": server.drop_orders,
                 "reject_orders": server.reject_orders,
                 "reject_reason": server.reject_reason,
+                "reject_after_ack": server.reject_after_ack,
+                "commission_delay": server.commission_delay,
             }
             await server.close()
 

@@ -15,9 +15,9 @@ import pandas as pd
 
 from quantnb.sim import history
 from quantnb.sim import messages as msg
-from quantnb.sim.account import OrderRequest
 from quantnb.sim.contracts import SimContract
 from quantnb.sim.market import EXCHANGE_TZ, NS
+from quantnb.sim.placement import read_place_order
 from quantnb.sim.wire import frame, parse_ib_time, utc_text
 
 if TYPE_CHECKING:
@@ -31,13 +31,6 @@ _WHAT_TO_SHOW = {
     "TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
     "OPTION_IMPLIED_VOLATILITY", "AGGTRADES", "SCHEDULE",
 }  # fmt: skip
-
-
-def _float(text: str) -> float | None:
-    if text in ("", "None"):
-        return None
-    value = float(text)
-    return None if value >= 1e300 else value
 
 
 def _req_mkt_data(s: Session, f: list[str]) -> None:
@@ -78,26 +71,17 @@ def _place_order(s: Session, f: list[str]) -> None:
     contract = s.contract(order_id, f, 2)
     if contract is None:
         return
-    if server.reject_orders > 0:
+    req = read_place_order(f, contract, s.version)
+    account = s.state.account
+    client_id = s.client_id or 0
+    if server.reject_orders > 0 and not req.what_if:
         server.reject_orders -= 1
-        s.send(msg.error(order_id, 201, f"Order rejected - reason:{server.reject_reason}"))
+        if server.reject_after_ack:
+            server.dispatch(account.place_then_reject(client_id, req, server.reject_reason))
+        else:
+            s.send(msg.error(order_id, 201, f"Order rejected - reason:{server.reject_reason}"))
         return
-    req = OrderRequest(
-        order_id=order_id,
-        contract=contract,
-        action=f[16].upper(),
-        qty=float(f[17] or 0),
-        order_type=f[18].upper(),
-        lmt_price=_float(f[19]),
-        aux_price=_float(f[20]),
-        tif=(f[21] or "DAY").upper(),
-        oca_group=f[22],
-        order_ref=f[26],  # f[27] transmit is not modelled: every order is transmitted at once
-        parent_id=int(f[28] or 0),
-        outside_rth=f[33] == "1",
-        trailing_percent=_float(f[70]) if len(f) > 70 else None,
-    )
-    server.dispatch(s.state.account.place(s.client_id or 0, req))
+    server.dispatch(account.place(client_id, req))
 
 
 def _cancel_order(s: Session, f: list[str]) -> None:
@@ -144,7 +128,8 @@ def _req_executions(s: Session, f: list[str]) -> None:
     )
     for e in found:
         s.send(msg.exec_details(req_id, e))
-        s.send(msg.commission_report(e))
+        if e.exec_id not in s.server.late_reports:  # IB has not priced it yet
+            s.send(msg.commission_report(e))
     s.send(msg.exec_details_end(req_id))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from quantnb.sim.contracts import SimContract
-from quantnb.sim.records import ExecutionRecord, OrderRecord
+from quantnb.sim.records import ExecutionRecord, OrderRecord, WhatIfState
 from quantnb.sim.wire import UNSET_DOUBLE, Field, frame, utc_text
 
 
@@ -136,8 +136,24 @@ def head_timestamp(req_id: int, stamp: str) -> bytes:
 # --- orders -------------------------------------------------------------------------------------
 
 
-def open_order(o: OrderRecord) -> bytes:
-    """openOrder (5): 128 fields at server version 176, no legs, params or conditions."""
+def _order_state(status: str, what_if: WhatIfState | None) -> list[Field]:
+    """whatIf, then the order state: status, margins (before, change, after), commissions,
+    warning. Margins are text on the wire; an ordinary order leaves them all unset."""
+    if what_if is None:
+        return [0, status, "", "", "", "", "", "", "", "", "", "", "", "", "", ""]
+    w = what_if
+    # initMarginBefore, maintMarginBefore, equityWithLoanBefore, then the changes, then after
+    stages = zip(w.init_margin, w.maint_margin, w.equity_with_loan, strict=True)
+    margins = [f"{value:.2f}" for stage in stages for value in stage]
+    return [
+        1, status, *margins, w.commission, w.min_commission, w.max_commission, w.currency,
+        w.warning,
+    ]  # fmt: skip
+
+
+def open_order(o: OrderRecord, what_if: WhatIfState | None = None) -> bytes:
+    """openOrder (5): 128 fields at server version 176, no legs, params or conditions;
+    ``what_if`` answers a what-if order with its margin and commission figures."""
     c = o.contract
     fields: list[Field] = [5, o.order_id, *c.c11()]
     fields += [
@@ -155,7 +171,7 @@ def open_order(o: OrderRecord) -> bytes:
     # scale fields, hedgeType, optOutSmartRouting .. deltaNeutral present, algoStrategy
     fields += ["", "", "", "", 0, "", 0, 0, 0, ""]
     # solicited, whatIf, order state (status, margins, commissions, warning), randomize
-    fields += [0, 0, o.status, "", "", "", "", "", "", "", "", "", "", "", "", "", "", 0, 0]
+    fields += [0, *_order_state(o.status, what_if), 0, 0]
     fields += [0]  # conditions
     fields += ["", "", "", "", "", "", "", 0, "", "", "", "", 0, 0, "", 0]
     fields += ["", 0, 0]  # duration, postToAts, autoCancelParent

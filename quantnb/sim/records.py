@@ -76,3 +76,18 @@ class ExecutionRecord:
     commission: float
     realized_pnl: float | None
     liquidity: int = 2  # 1 added, 2 removed
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIfState:
+    """The order state IB answers a what-if order with: margin before, change and after the
+    order, its commission (with the range it may take) and a warning, if any."""
+
+    init_margin: tuple[float, float, float]  # before, change, after
+    maint_margin: tuple[float, float, float]
+    equity_with_loan: tuple[float, float, float]
+    commission: float
+    min_commission: float
+    max_commission: float
+    currency: str = "USD"
+    warning: str = ""

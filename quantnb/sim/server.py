@@ -16,6 +16,7 @@ from quantnb.errors import GatewayError
 from quantnb.sim import messages as msg
 from quantnb.sim.account import Event
 from quantnb.sim.market import NS, Slice
+from quantnb.sim.records import ExecutionRecord
 from quantnb.sim.session import Session
 from quantnb.sim.state import SimState
 
@@ -43,6 +44,9 @@ class Server:
         self.drop_orders = 0
         self.reject_orders = 0
         self.reject_reason = ""
+        self.reject_after_ack = False
+        self.commission_delay = state.config.commission_delay
+        self.late_reports: dict[str, asyncio.TimerHandle] = {}  # exec id -> its report, due
         self.paused = False
         self._history_log: deque[tuple[float, tuple]] = deque()
         self._server: asyncio.Server | None = None
@@ -71,6 +75,9 @@ class Server:
             self._clock = None
         if self._server is not None:
             self._server.close()
+        for handle in self.late_reports.values():
+            handle.cancel()  # priced by now: reqExecutions after a restart reports them
+        self.late_reports.clear()
         for session in list(self.sessions):
             session.abort()
         if self._server is not None:
@@ -262,6 +269,21 @@ class Server:
                 if owner is not None:
                     owner.send(msg.error(req_id, code, text))
                 continue
+            if kind in ("fill", "exec"):
+                execution = event[-1]
+                report_now = self.commission_delay <= 0
+                if not report_now:
+                    self._report_later(execution)
+                owner = self.clients.get(execution.client_id)
+                if owner is None:
+                    continue  # the execution waits for reqExecutions
+                if kind == "fill":
+                    owner.send_fill(event[1], execution, report=report_now)
+                else:
+                    owner.send(msg.exec_details(-1, execution))
+                    if report_now:
+                        owner.send(msg.commission_report(execution))
+                continue
             rec = event[1]
             owner = self.clients.get(rec.client_id)
             if owner is None:
@@ -270,11 +292,29 @@ class Server:
                 owner.send_open(rec)
             elif kind == "status":
                 owner.send(msg.order_status(rec))
-            elif kind == "fill":
-                owner.send_fill(rec, event[2])
+            elif kind == "whatif":
+                owner.send(msg.open_order(rec, event[2]))
         if touched:
             for session in self._ready():
                 session.send_account_update(touched)
         if flush:
             for session in self._ready():
                 session.flush()
+
+    def _report_later(self, execution: ExecutionRecord) -> None:
+        """IB prices an execution a while after reporting it: the commission report goes to
+        whoever holds the order's client id when it is due, if anyone."""
+
+        def due() -> None:
+            self.late_reports.pop(execution.exec_id, None)
+            owner = self.clients.get(execution.client_id)
+            if owner is not None and owner.phase == "ready":
+                owner.send(msg.commission_report(execution))
+                owner.flush()
+
+        loop = asyncio.get_running_loop()
+        self.late_reports[execution.exec_id] = loop.call_later(self.commission_delay, due)
+
+    def trade_outside(self, symbol: str, qty: float, price: float | None, client_id: int) -> None:
+        """A trade made elsewhere (another client, or by hand in TWS) changes the account."""
+        self.dispatch(self.state.account.trade_outside(symbol, qty, price, client_id))

@@ -392,12 +392,15 @@ class Session(asyncio.Protocol):
         self.send(msg.open_order(rec))
         self.send(msg.order_status(rec))
 
-    def send_fill(self, rec: OrderRecord, e: ExecutionRecord) -> None:
+    def send_fill(self, rec: OrderRecord, e: ExecutionRecord, report: bool = True) -> None:
+        """An execution, then the order's status after it (and its final openOrder), then the
+        commission report unless it comes later."""
         self.send(msg.exec_details(-1, e))
         self.send(msg.order_status(rec))
         if rec.is_done:
             self.send(msg.open_order(rec))
-        self.send(msg.commission_report(e))
+        if report:
+            self.send(msg.commission_report(e))
 
     def send_account_values(self, multi_req: int | None = None) -> None:
         account = self.state.account

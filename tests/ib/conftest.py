@@ -145,3 +145,50 @@ def loop_thread():
     lt = LoopThread().start()
     yield lt
     lt.stop()
+
+
+class OrderLog(list):
+    """The order messages a client decodes, in arrival order: ("open", orderId, status),
+    ("status", orderId, status, filled), ("exec", orderId, shares), ("commission", execId)."""
+
+    def kinds(self, order_id: int | None = None) -> list[str]:
+        """Kinds of the messages (of one order, if given; commissions count for every order)."""
+        return [
+            m[0] if m[0] != "status" else f"status:{m[2]}"
+            for m in self
+            if order_id is None or m[0] == "commission" or m[1] == order_id
+        ]
+
+
+@pytest.fixture
+def order_log() -> Callable[[object], OrderLog]:
+    """``order_log(ib)``: records the openOrder, orderStatus, execDetails and commissionReport
+    messages ``ib`` receives from now on, at the client's wrapper (before any Trade logic)."""
+
+    def _record(ib) -> OrderLog:
+        log = OrderLog()
+        wrapper = ib.wrapper
+        open_order, order_status = wrapper.openOrder, wrapper.orderStatus
+        exec_details, commission = wrapper.execDetails, wrapper.commissionReport
+
+        def on_open(order_id, contract, order, state):
+            log.append(("open", order_id, state.status))
+            open_order(order_id, contract, order, state)
+
+        def on_status(order_id, status, filled, *args, **kwargs):
+            log.append(("status", order_id, status, float(filled)))
+            order_status(order_id, status, filled, *args, **kwargs)
+
+        def on_exec(req_id, contract, execution):
+            log.append(("exec", execution.orderId, float(execution.shares)))
+            exec_details(req_id, contract, execution)
+
+        def on_commission(report):
+            log.append(("commission", report.execId))
+            commission(report)
+
+        wrapper.openOrder, wrapper.orderStatus = on_open, on_status
+        wrapper.execDetails, wrapper.commissionReport = on_exec, on_commission
+        return log
+
+    return _record

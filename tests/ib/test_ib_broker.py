@@ -128,12 +128,13 @@ def test_bracket_goes_out_with_parent_id_and_oca(ib_sim, make_broker):
     assert ib_orders[tp.id].ocaGroup == ib_orders[sl.id].ocaGroup == "run1:b1"
 
 
-def test_gateway_rejection_is_recorded_not_raised(ib_sim, make_broker, client_errors):
+@pytest.mark.parametrize("after_ack", [False, True], ids=["at-once", "after-ack"])
+def test_gateway_rejection_is_recorded_not_raised(ib_sim, make_broker, client_errors, after_ack):
     client_errors.allow(201)
     broker = make_broker()
     errors: list[object] = []
     broker.register_error_callback(errors.append)
-    ib_sim.reject_next_orders(1, "no way today")
+    ib_sim.reject_next_orders(1, "no way today", after_ack=after_ack)
     rejected = broker.execute_order(order("BUY", 3))
     eventually(lambda: rejected.status is OrderStatus.REJECTED)
     assert "no way today" in rejected.reason
@@ -142,6 +143,40 @@ def test_gateway_rejection_is_recorded_not_raised(ib_sim, make_broker, client_er
     assert rejected.id in str(errors[0])
     ok = broker.execute_order(order("BUY", 3))  # the next one goes through
     eventually(lambda: ok.status is OrderStatus.FILLED)
+
+
+@pytest.mark.ib_sim(commission=0.003, commission_delay=0.5)
+def test_a_late_commission_report_is_waited_for_and_booked(ib_sim, make_broker):
+    broker = make_broker()  # its own estimate is 0.1%: IB's 0.3% must win
+    fills: list[Fill] = []
+    broker.register_fill_callback(fills.append)
+    buy = broker.execute_order(order("BUY", 100))
+    eventually(lambda: buy.status is OrderStatus.FILLED)
+    (fill,) = fills
+    (sim_exec,) = ib_sim.executions()
+    assert fill.commission == pytest.approx(sim_exec["commission"])
+    assert sim_exec["commission"] == pytest.approx(100 * sim_exec["price"] * 0.003, abs=1e-3)
+    assert broker.get_cash_balance() == pytest.approx(ib_sim.account_values()["TotalCashValue"])
+
+
+def test_a_trade_made_outside_the_session_is_booked_from_the_gateway(ib_sim, make_broker):
+    broker = make_broker()
+    errors: list[object] = []
+    broker.register_error_callback(errors.append)
+    buy = broker.execute_order(order("BUY", 10))
+    eventually(lambda: buy.status is OrderStatus.FILLED)
+    ib_sim.trade_outside("AAPL", -4)  # sold by hand in TWS
+    eventually(lambda: broker.get_position("AAPL").qty == 6)
+    outside = broker.fills[-1]
+    assert len(broker.fills) == 2 and outside.order_id.startswith("ib-")
+    assert outside.commission == pytest.approx(ib_sim.executions()[-1]["commission"])
+    eventually(
+        lambda: (
+            broker.get_cash_balance()
+            == pytest.approx(ib_sim.account_values()["TotalCashValue"], abs=0.01)
+        )
+    )
+    assert any("outside this session" in str(e) for e in errors)
 
 
 def test_risk_and_buying_power_refuse_before_sending(ib_sim, make_broker):
@@ -338,7 +373,7 @@ class _StubIB:
     """Just enough of the client for ``reconcile``: one execution the broker has not seen."""
 
     orderStatusEvent = execDetailsEvent = commissionReportEvent = _Event()
-    accountValueEvent = updatePortfolioEvent = _Event()
+    accountValueEvent = updatePortfolioEvent = positionEvent = _Event()
 
     def __init__(self, fills: list[object]) -> None:
         self._fills = fills

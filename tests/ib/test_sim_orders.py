@@ -29,6 +29,9 @@ def test_market_order_fills_with_the_message_sequence_of_a_gateway(ib_sim, ib, a
     assert trade.orderStatus.status == "Filled"
     kinds = [k for k, _ in seen]
     assert kinds.index("exec") < kinds.index("commission") < kinds.index("position")
+    # IB's order: acknowledged (Submitted) first, Filled only after the execution
+    submitted, filled = seen.index(("status", "Submitted")), seen.index(("status", "Filled"))
+    assert kinds[0] == "open" and submitted < kinds.index("exec") < filled
     fill = trade.fills[0]
     last = ib_sim.price("AAPL")
     assert fill.execution.price == pytest.approx(last * 1.0005)  # the cost model's slippage

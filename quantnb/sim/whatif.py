@@ -1,0 +1,89 @@
+"""What-if orders: the margin and commission an order would cost, and nothing traded.
+
+IB answers ``order.whatIf=True`` with one openOrder whose order state carries the figures; it
+never works or fills the order, keeps no record and sends no orderStatus. The figures come from
+the simulator's one cost model and the account's own margin rules (``Account.values``), applied
+to a copy of the portfolio as if the order had filled at the price it would trade at now.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING
+
+from quantnb.domain.matching import match
+from quantnb.domain.model import Fill
+from quantnb.sim.records import PRE_SUBMITTED, OrderRecord, WhatIfState
+
+if TYPE_CHECKING:
+    from quantnb.sim.account import Account, Event
+    from quantnb.sim.placement import OrderRequest
+
+
+def what_if(account: Account, client_id: int, req: OrderRequest) -> list[Event]:
+    """The answer to a what-if order: its figures, or error 201 when IB would refuse it."""
+    problem = account.check(client_id, req)
+    if problem:
+        return [("error", client_id, req.order_id, 201, f"Order rejected - reason:{problem}")]
+    order = account.domain_order(client_id, req)
+    symbol = order.symbol
+    last = account.market.last[symbol]
+    hit = match(order, last, last, last)
+    if hit is not None:
+        price, slips = hit
+        price = account.costs.fill_price(price, order.side.value) if slips else price
+    else:  # it would rest: judged at its own price
+        price = order.limit or order.stop or last
+    costs = account.costs
+    commission = costs.commission(req.qty, price)
+    worst = order.limit if order.limit is not None else price
+    low, high = sorted((commission, costs.commission(req.qty, worst)))
+    before = account.values()
+    after = _values_after(
+        account, Fill("what-if", symbol, order.side, req.qty, price, commission, order.created)
+    )
+    state = WhatIfState(
+        init_margin=_stages(before, after, "InitMarginReq"),
+        maint_margin=_stages(before, after, "MaintMarginReq"),
+        equity_with_loan=_stages(before, after, "EquityWithLoanValue"),
+        commission=round(commission, 4),
+        min_commission=round(low, 4),
+        max_commission=round(high, 4),
+    )
+    rec = OrderRecord(
+        client_id=client_id,
+        order_id=req.order_id,
+        perm_id=0,
+        contract=req.contract,
+        action=req.action,
+        qty=req.qty,
+        order_type=req.order_type,
+        lmt_price=order.limit,
+        aux_price=req.aux_price,
+        tif=order.tif.value,
+        order_ref=req.order_ref,
+        account=account.id,
+        order=order,
+        parent_id=req.parent_id,
+        oca_group=req.oca_group,
+        outside_rth=req.outside_rth,
+        status=PRE_SUBMITTED,
+    )
+    return [("whatif", rec, state)]
+
+
+def _values_after(account: Account, fill: Fill) -> dict[str, float]:
+    """The account values with ``fill`` booked on a copy of the portfolio."""
+    real = account.portfolio
+    trial = copy.deepcopy(real)
+    trial.apply_fill(fill)
+    trial.mark(fill.symbol, account.market.last[fill.symbol])
+    account.portfolio = trial
+    try:
+        return account.values()
+    finally:
+        account.portfolio = real
+
+
+def _stages(before: dict[str, float], after: dict[str, float], tag: str) -> tuple[float, ...]:
+    return before[tag], after[tag] - before[tag], after[tag]
