@@ -11,6 +11,7 @@ import pandas as pd
 from quantnb.errors import ConfigError
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "SPY")
+MARKET_DATA = ("live", "delayed", "none")
 _ACCOUNT_RE = re.compile(r"^[A-Z]{1,3}\d{4,10}$")
 
 
@@ -31,7 +32,8 @@ class SimConfig:
     ``start`` is where the market clock starts (default: 2024-01-03 10:00 New York for generated
     data, the first bar for bars handed in). ``speed`` is market seconds per wall second
     (``mode="realtime"``); ``mode="manual"`` moves the clock only on ``step()``. ``liquidity``
-    caps the shares one symbol fills per bar.
+    caps the shares one symbol fills per bar. ``market_data`` is the login's market-data
+    permission: ``"live"``, ``"delayed"`` (no live subscription) or ``"none"``.
     """
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -52,6 +54,7 @@ class SimConfig:
     spread: float = 0.0002
     pacing: PacingRule | None = field(default_factory=PacingRule)
     farm_notices: bool = True
+    market_data: str = "live"
 
     def __post_init__(self) -> None:
         symbols = (self.symbols,) if isinstance(self.symbols, str) else tuple(self.symbols)
@@ -75,6 +78,10 @@ class SimConfig:
             raise ConfigError(f"leverage={self.leverage!r} must be at least 1")
         if self.liquidity is not None and not self.liquidity > 0:
             raise ConfigError(f"liquidity={self.liquidity!r} must be positive or None")
+        if self.market_data not in MARKET_DATA:
+            raise ConfigError(
+                f"market_data={self.market_data!r} is not known; use one of {MARKET_DATA}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed={self.seed!r} must be a non-negative integer")
         if self.history_days < 1:

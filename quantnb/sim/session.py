@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from quantnb.sim import handlers, history
 from quantnb.sim import messages as msg
 from quantnb.sim.contracts import ContractQuery, SimContract, resolve
+from quantnb.sim.faults import FARM_BROKEN, FARM_OK
 from quantnb.sim.market import EXCHANGE_TZ, NS, Slice
 from quantnb.sim.records import ExecutionRecord, OrderRecord
 from quantnb.sim.wire import FrameReader, ProtocolError, handshake_reply, negotiate
@@ -46,8 +47,9 @@ class Session(asyncio.Protocol):
         self.out: list[bytes] = []
         self.sent = 0  # messages sent, for statistics
         self.pending: list[list[str]] = []
-        self.data_type = 1
+        self.data_type = 1  # asked for by reqMarketDataType
         self.ticks: dict[str, list[int]] = {}  # symbol -> reqIds
+        self.delayed: set[int] = set()  # reqIds served delayed data
         self.tick_symbols: dict[int, str] = {}
         self.rt_bars: dict[int, str] = {}
         self.live_bars: dict[int, history.LiveBars] = {}
@@ -168,7 +170,7 @@ class Session(asyncio.Protocol):
         self.send(msg.managed_accounts([account.id]))
         self.send(msg.next_valid_id(account.next_order_id))
         if self.server.config.farm_notices:
-            self.send(msg.error(-1, 2104, "Market data farm connection is OK:usfarm"))
+            self.send(msg.error(-1, *(FARM_BROKEN if self.state.faults.farm_down else FARM_OK)))
             self.send(msg.error(-1, 2106, "HMDS data farm connection is OK:ushmds"))
             self.send(msg.error(-1, 2158, "Sec-def data farm connection is OK:secdefnj"))
         if self.server.paused:
@@ -186,19 +188,24 @@ class Session(asyncio.Protocol):
 
     # --- market data pushes ---
 
-    def on_slices(self, slices: list[Slice], quotes: dict[str, tuple[float, float]]) -> None:
+    def on_slices(
+        self,
+        slices: list[Slice],
+        quotes: dict[str, tuple[float, float]],
+        muted: frozenset[str] = frozenset(),
+    ) -> None:
         """Ticks, real-time bars and keep-up-to-date bars for what this client subscribed;
-        ``quotes`` holds each slice's bid and ask."""
+        ``quotes`` holds each slice's bid and ask. Nothing goes out for ``muted`` symbols, but
+        keep-up-to-date bars still follow them, so the first update after a stall is whole."""
         market = self.state.market
-        delayed = self.data_type in (3, 4)
-        types = _DELAYED_TICKS if delayed else _LIVE_TICKS
         for s in slices:
             req_ids = self.ticks.get(s.symbol)
-            if req_ids:
+            if req_ids and s.symbol not in muted:
                 bid, ask = quotes[s.symbol]
                 day = market.days[s.symbol]
                 size = max(s.volume, 1.0)
                 for req_id in req_ids:
+                    types = _DELAYED_TICKS if req_id in self.delayed else _LIVE_TICKS
                     self.send(msg.tick_price(req_id, types[0], bid, 100.0))
                     self.send(msg.tick_price(req_id, types[1], ask, 100.0))
                     self.send(msg.tick_price(req_id, types[2], s.close, size))
@@ -210,7 +217,7 @@ class Session(asyncio.Protocol):
         if self.rt_bars:
             for req_id, symbol in self.rt_bars.items():
                 for s in slices:
-                    if s.symbol == symbol:
+                    if s.symbol == symbol and symbol not in muted:
                         wap = round((s.high + s.low + s.close) / 3, 4)
                         count = max(int(s.volume // 100), 1)
                         self.send(
@@ -241,16 +248,17 @@ class Session(asyncio.Protocol):
                     else:
                         sub.h, sub.lo, sub.c = max(sub.h, s.high), min(sub.lo, s.low), s.close
                         sub.v += s.volume
-                    self._send_live_bar(req_id, sub)
+                    if s.symbol not in muted:
+                        self._send_live_bar(req_id, sub)
 
-    def open_live_bars(self, start: int) -> None:
+    def open_live_bars(self, start: int, muted: frozenset[str] = frozenset()) -> None:
         """Start the bar beginning at ``start`` (ns) for each keep-up-to-date subscription whose
         bar it is, at the last price with no volume yet; the first slice replaces it."""
         market = self.state.market
         day = market.day_key(start)
         for req_id, sub in self.live_bars.items():
             key = history.group_key(sub.size, start, day)
-            if key == sub.key:
+            if key == sub.key or sub.symbol in muted:
                 continue
             price = market.last[sub.symbol]
             sub.key = key
@@ -288,7 +296,7 @@ class Session(asyncio.Protocol):
 
     def send_ticks_now(self, req_id: int, symbol: str) -> None:
         market = self.state.market
-        types = _DELAYED_TICKS if self.data_type in (3, 4) else _LIVE_TICKS
+        types = _DELAYED_TICKS if req_id in self.delayed else _LIVE_TICKS
         bid, ask = market.quote(symbol)
         day = market.days[symbol]
         self.send(msg.tick_price(req_id, types[0], bid, 100.0))
