@@ -5,7 +5,14 @@ the request handlers act on it. The codes and texts are IB's own."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+if TYPE_CHECKING:
+    from quantnb.sim.market import Market
+
+NS = 1_000_000_000
+DELAY_NS = 15 * 60 * NS  # US stocks' delayed data is 15 minutes old
+_LOOKBACK_NS = 10 * 86_400 * NS  # far enough back to cross a long weekend
 FARM_BROKEN = (2103, "Market data farm connection is broken:usfarm")
 FARM_OK = (2104, "Market data farm connection is OK:usfarm")
 
@@ -43,3 +50,16 @@ class Faults:
         if served == 3 and requested == 4:
             served = 4
         return served, code, text
+
+
+def delayed_quote(market: Market, symbol: str) -> tuple[float, float, float]:
+    """Bid, ask and last as delayed data shows them now: the close of the last bar that ended
+    ``DELAY_NS`` ago or earlier, with today's spread around it."""
+    now = market.now_ns()
+    cutoff = now - DELAY_NS
+    times, values = market.history(symbol, cutoff - _LOOKBACK_NS, cutoff - market.interval_ns + 1)
+    last = market.last[symbol]
+    then = float(values[3, -1]) if len(times) else last
+    bid, ask = market.quote(symbol)
+    shift = then - last
+    return round(bid + shift, 2), round(ask + shift, 2), then

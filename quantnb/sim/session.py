@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from quantnb.sim import handlers, history
 from quantnb.sim import messages as msg
 from quantnb.sim.contracts import ContractQuery, SimContract, resolve
-from quantnb.sim.faults import FARM_BROKEN, FARM_OK
+from quantnb.sim.faults import FARM_BROKEN, FARM_OK, delayed_quote
 from quantnb.sim.market import EXCHANGE_TZ, NS, Slice
 from quantnb.sim.records import ExecutionRecord, OrderRecord
 from quantnb.sim.wire import FrameReader, ProtocolError, handshake_reply, negotiate
@@ -205,7 +205,10 @@ class Session(asyncio.Protocol):
                 day = market.days[s.symbol]
                 size = max(s.volume, 1.0)
                 for req_id in req_ids:
-                    types = _DELAYED_TICKS if req_id in self.delayed else _LIVE_TICKS
+                    if req_id in self.delayed:
+                        self._send_delayed(req_id, s.symbol, size)
+                        continue
+                    types = _LIVE_TICKS
                     self.send(msg.tick_price(req_id, types[0], bid, 100.0))
                     self.send(msg.tick_price(req_id, types[1], ask, 100.0))
                     self.send(msg.tick_price(req_id, types[2], s.close, size))
@@ -294,14 +297,26 @@ class Session(asyncio.Protocol):
             )
         )
 
+    def _send_delayed(self, req_id: int, symbol: str, size: float) -> None:
+        """Delayed bid, ask, last (15 minutes old) and the day's volume."""
+        bid, ask, last = delayed_quote(self.state.market, symbol)
+        self.send(msg.tick_price(req_id, _DELAYED_TICKS[0], bid, 100.0))
+        self.send(msg.tick_price(req_id, _DELAYED_TICKS[1], ask, 100.0))
+        self.send(msg.tick_price(req_id, _DELAYED_TICKS[2], last, size))
+        self.send(msg.tick_size(req_id, _DELAYED_TICKS[7], self.state.market.days[symbol].volume))
+
     def send_ticks_now(self, req_id: int, symbol: str) -> None:
         market = self.state.market
-        types = _DELAYED_TICKS if req_id in self.delayed else _LIVE_TICKS
+        delayed = req_id in self.delayed
+        types = _DELAYED_TICKS if delayed else _LIVE_TICKS
         bid, ask = market.quote(symbol)
+        last = market.last[symbol]
+        if delayed:
+            bid, ask, last = delayed_quote(market, symbol)
         day = market.days[symbol]
         self.send(msg.tick_price(req_id, types[0], bid, 100.0))
         self.send(msg.tick_price(req_id, types[1], ask, 100.0))
-        self.send(msg.tick_price(req_id, types[2], market.last[symbol], 100.0))
+        self.send(msg.tick_price(req_id, types[2], last, 100.0))
         for tick, value in (
             (types[3], day.high),
             (types[4], day.low),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import math
 
+import pandas as pd
 import pytest
 
 from quantnb.ib.config import is_paper_account
@@ -237,15 +238,23 @@ def test_without_live_permission_delayed_data_needs_type_3(ib_sim, ib, aapl, wai
     (snap,) = ib.reqTickers(aapl)  # a snapshot ends with the error too
     assert math.isnan(snap.last)
 
+    def fifteen_minutes_ago() -> float:  # the close of the last bar over by then
+        bars = ib.reqHistoricalData(aapl, "", "7200 S", "1 min", "TRADES", False)
+        cutoff = ib_sim.now - pd.Timedelta(minutes=16)
+        return [b.close for b in bars if b.date <= cutoff][-1]
+
     ib.reqMarketDataType(3)
     ticker = ib.reqMktData(aapl)
-    wait(ib, lambda: ticker.last == ib_sim.price("AAPL"))
-    assert ticker.marketDataType == 3 and ticker.bid < ticker.ask
+    then = fifteen_minutes_ago()
+    wait(ib, lambda: ticker.last == then)
+    assert ticker.marketDataType == 3 and ticker.bid < then < ticker.ask
+    assert then != ib_sim.price("AAPL")
     assert (10167, "Requested market data is not subscribed. Displaying delayed market data.") in (
         codes
     )  # IB's notice; the clients treat it as a warning
     ib_sim.step()
-    wait(ib, lambda: ticker.last == ib_sim.price("AAPL"))
+    then = fifteen_minutes_ago()
+    wait(ib, lambda: ticker.last == then)
     assert {t.tickType for t in ticker.ticks} <= {66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76}
 
 
