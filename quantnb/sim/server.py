@@ -52,6 +52,7 @@ class Server:
         self.down = ""  # "restart": in the restart window; "login": waiting at the login screen
         self._relogin = False
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._background: set[asyncio.Task] = set()
 
     # --- life cycle ---
 
@@ -285,9 +286,12 @@ class Server:
             session.close()
         if down_for is not None:
             loop = asyncio.get_running_loop()
-            self._timers["restart"] = loop.call_later(
-                down_for, lambda: asyncio.ensure_future(self.end_restart())
-            )
+            self._timers["restart"] = loop.call_later(down_for, self._end_restart_later)
+
+    def _end_restart_later(self) -> None:
+        task = asyncio.ensure_future(self.end_restart())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def end_restart(self) -> None:
         """The restart window ends: the gateway listens again, or waits for ``login``."""
@@ -304,7 +308,12 @@ class Server:
         self._cancel_timer("restart")
         if not self.down:
             return
-        await self._listen()
+        try:
+            await self._listen()
+        except OSError as exc:
+            raise GatewayError(
+                f"cannot listen on {self.host}:{self.port} again: {exc.strerror or exc}"
+            ) from exc
         self.down, self._relogin = "", False
 
     def _notify(self, code: int, text: str) -> None:
