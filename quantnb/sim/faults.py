@@ -5,12 +5,9 @@ the request handlers act on it. The codes and texts are IB's own."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from quantnb.sim.market import Market
+from quantnb.sim.market import NS, Market
 
-NS = 1_000_000_000
 DELAY_NS = 15 * 60 * NS  # US stocks' delayed data is 15 minutes old
 _LOOKBACK_NS = 10 * 86_400 * NS  # far enough back to cross a long weekend
 FARM_BROKEN = (2103, "Market data farm connection is broken:usfarm")
