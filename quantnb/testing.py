@@ -50,7 +50,9 @@ def ib_sim(request: pytest.FixtureRequest) -> Iterator[GatewaySimulator]:
     """A gateway simulator on a free loopback port, stopped after the test.
 
     Manual clock by default (the market moves on ``ib_sim.step()``); change any setting with a
-    marker: ``@pytest.mark.ib_sim(mode="realtime", speed=60, symbols=["AAPL"])``.
+    marker: ``@pytest.mark.ib_sim(mode="realtime", speed=60, symbols=["AAPL"])``, faults that
+    are settings too (``market_data="delayed"``). Other faults are methods of the simulator
+    (``ib_sim.stall_stream()``, ``ib_sim.nightly_restart()``, ...): see docs/simulator.md.
     """
     from quantnb.sim import GatewaySimulator
 

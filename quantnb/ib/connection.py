@@ -86,6 +86,7 @@ class IBConnection:
         self.reconnects = 0
         self._ib: Any = None
         self._account: str | None = None
+        self._other_account: str | None = None  # another login seen at a reconnect, refused
         self._listeners: list[_Listener] = []
         self._supervisor: asyncio.Task[None] | None = None
         self._connect_errors: list[ErrorEvent] = []
@@ -192,6 +193,7 @@ class IBConnection:
             return
         self._create_ib()
         self.state = "connecting"
+        self._account = None  # a connect of one's own may choose another account
         try:
             await self._connect_once()
         except BaseException:
@@ -278,7 +280,10 @@ class IBConnection:
                 f"account {mask_account(cfg.account)} is not managed by this login; available: "
                 f"{', '.join(mask_account(a) for a in accounts) or 'none'}. Fix QUANTNB_IB_ACCOUNT"
             )
-        self._account = cfg.account or (accounts[0] if accounts else None)
+        account = cfg.account or (accounts[0] if accounts else None)
+        if self._account is not None and account != self._account:
+            self._refuse_other_account(account)
+        self._account, self._other_account = account, None
         log.info(
             "connected to IB gateway %s as client %d, account %s (%s)",
             cfg.address,
@@ -286,6 +291,22 @@ class IBConnection:
             mask_account(self._account),
             "paper" if self.is_paper else "LIVE",
         )
+
+    def _refuse_other_account(self, account: str | None) -> None:
+        """The gateway came back logged in to another account (another paper account, or a
+        live one): never carry on there. Reported once; reconnecting goes on until it is back."""
+        assert self._ib is not None
+        self._ib.disconnect()
+        text = (
+            f"the IB gateway at {self.config.address} is logged in to account "
+            f"{mask_account(account)} now, not {mask_account(self._account)}: not trading in "
+            f"another account. Log the gateway back in to {mask_account(self._account)}, or "
+            "stop and connect again to use the other account"
+        )
+        if account != self._other_account:
+            self._other_account = account
+            self._emit_error(ErrorEvent(-1, 0, ErrorKind.ERROR, text))
+        raise GatewayError(text)
 
     def _client_id_message(self) -> str:
         cid = self.config.client_id

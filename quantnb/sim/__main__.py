@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--account", default="DU1234567", help="paper account id")
     p.add_argument("--cash", type=float, default=100_000.0, help="starting cash in USD")
     p.add_argument("--account-type", choices=("margin", "cash"), default="margin")
+    p.add_argument(
+        "--market-data",
+        choices=("live", "delayed", "none"),
+        default="live",
+        help="the login's market-data permission (live)",
+    )
     p.add_argument("--start", default=None, help="market start time, e.g. '2024-01-03 15:00'")
     p.add_argument("--state", default=None, help="state file: loaded if present, saved at exit")
     p.add_argument("--control-port", type=int, default=None, help=argparse.SUPPRESS)
@@ -64,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             account=args.account,
             cash=args.cash,
             account_type=args.account_type,
+            market_data=args.market_data,
         )
         state_path = Path(args.state) if args.state else None
         if state_path is not None and state_path.exists():

@@ -102,8 +102,12 @@ class _Subprocess:
                 stream.close()
         self._control = self._reader = None
 
-    def restart(self) -> None:
+    def restart(self, account: str | None = None) -> None:
         self.stop()
+        if account is not None:  # the stopped child saved its state: log that in to ``account``
+            state = SimState.load(self.state_path)
+            state.switch_account(account)
+            state.save(self.state_path)
         self.start()
 
 

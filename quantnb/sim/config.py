@@ -11,6 +11,7 @@ import pandas as pd
 from quantnb.errors import ConfigError
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "SPY")
+MARKET_DATA = ("live", "delayed", "none")
 _ACCOUNT_RE = re.compile(r"^[A-Z]{1,3}\d{4,10}$")
 
 
@@ -33,7 +34,9 @@ class SimConfig:
     (``mode="realtime"``); ``mode="manual"`` moves the clock only on ``step()``. ``liquidity``
     caps the shares one symbol fills per bar. A connection that has not finished the API
     handshake after ``handshake_timeout`` seconds is closed. ``commission_delay`` is how many
-    wall seconds each commission report comes after its execution (0: at once).
+    wall seconds each commission report comes after its execution (0: at once). ``market_data``
+    is the login's market-data permission: ``"live"``, ``"delayed"`` (no live subscription) or
+    ``"none"``.
     """
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -56,6 +59,7 @@ class SimConfig:
     farm_notices: bool = True
     handshake_timeout: float = 10.0
     commission_delay: float = 0.0
+    market_data: str = "live"
 
     def __post_init__(self) -> None:
         symbols = (self.symbols,) if isinstance(self.symbols, str) else tuple(self.symbols)
@@ -81,6 +85,10 @@ class SimConfig:
             raise ConfigError(f"liquidity={self.liquidity!r} must be positive or None")
         if not self.commission_delay >= 0:
             raise ConfigError(f"commission_delay={self.commission_delay!r} must be 0 or more")
+        if self.market_data not in MARKET_DATA:
+            raise ConfigError(
+                f"market_data={self.market_data!r} is not known; use one of {MARKET_DATA}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ConfigError(f"seed={self.seed!r} must be a non-negative integer")
         if not isinstance(self.handshake_timeout, int | float) or not (

@@ -48,6 +48,7 @@ class GatewaySimulator:
             settings["symbols"] = tuple(str(s).upper() for s in bars)
         self.config = config.with_overrides(**settings) if settings else config
         self._bars = bars
+        self._account = self.config.account
         self._backend: _InProcess | _Subprocess
         if subprocess:
             from quantnb.sim.child import _Subprocess
@@ -73,6 +74,7 @@ class GatewaySimulator:
         sim = cls.__new__(cls)
         sim.config = state.config
         sim._bars = None
+        sim._account = state.account.id
         sim._backend = _InProcess(state)
         sim._started = False
         return sim
@@ -92,10 +94,15 @@ class GatewaySimulator:
             self._backend.stop()
             self._started = False
 
-    def restart(self) -> None:
-        """Stop and start again on the same port, keeping market and account state."""
-        self._backend.restart()
+    def restart(self, account: str | None = None) -> None:
+        """Stop and start again on the same port, keeping market and account state; with
+        ``account``, the gateway comes back logged in to that account (see ``switch_account``)."""
+        if account is not None:
+            account = self._check_account(account)
+        self._backend.restart(account)
         self._started = True
+        if account is not None:
+            self._account = account
 
     def __enter__(self) -> GatewaySimulator:
         return self.start()
@@ -119,7 +126,8 @@ class GatewaySimulator:
 
     @property
     def account(self) -> str:
-        return self.config.account
+        """The account the gateway is logged in to."""
+        return self._account
 
     @property
     def symbols(self) -> list[str]:
@@ -159,6 +167,74 @@ class GatewaySimulator:
     def resume(self, data_lost: bool = False) -> None:
         """Restore it: 1102 (or 1101 and market-data subscriptions dropped if ``data_lost``)."""
         self._backend.call("resume", bool(data_lost))
+
+    def stall_stream(self, symbols: str | list[str] | None = None) -> None:
+        """The stream goes stale: no ticks or bars for ``symbols`` (None: all), no notice; the
+        clock, prices and order matching go on. ``restore_stream()`` ends it."""
+        if isinstance(symbols, str):
+            symbols = [symbols]
+        self._backend.call("stall_stream", None if symbols is None else self._known(symbols))
+
+    def restore_stream(self) -> None:
+        """Stalled streams flow again from the next price."""
+        self._backend.call("restore_stream")
+
+    def farm_flap(self, down_for: float | None = None) -> None:
+        """Market-data farm down: 2103 to clients and no market data, then after ``down_for``
+        wall seconds (None: on ``farm_restore()``) 2104 and data again; subscriptions are kept."""
+        if down_for is not None and not down_for >= 0:
+            raise ConfigError(f"down_for={down_for!r} must be zero or more seconds, or None")
+        self._backend.call("farm_flap", None if down_for is None else float(down_for))
+
+    def farm_restore(self) -> None:
+        """End a farm flap now: 2104 to clients, market data flows again."""
+        self._backend.call("farm_restore")
+
+    def nightly_restart(self, down_for: float | None = None, relogin: bool = False) -> None:
+        """IB's nightly restart: 1100 to clients, connections close and are refused while the
+        market goes on; back after ``down_for`` wall seconds (None: on ``end_restart()``), and
+        with ``relogin=True`` only once ``login()`` is called (the gateway's login screen)."""
+        if down_for is not None and not down_for >= 0:
+            raise ConfigError(f"down_for={down_for!r} must be zero or more seconds, or None")
+        self._backend.call(
+            "nightly_restart", None if down_for is None else float(down_for), bool(relogin)
+        )
+
+    def end_restart(self) -> None:
+        """End the restart window now: the gateway listens again (or waits for ``login()``)."""
+        self._backend.call("end_restart")
+
+    def login(self, account: str | None = None) -> None:
+        """Log the gateway in after a restart (to ``account``, if given); it listens again."""
+        if account is not None:
+            account = self._check_account(account)
+        self._backend.call("login", account)
+        if account is not None:
+            self._account = account
+
+    def switch_account(self, account: str, cash: float | None = None) -> None:
+        """The gateway is logged in to ``account`` now: connections drop, and clients that
+        reconnect see that account, its positions, cash, orders and executions. A new account
+        starts with ``cash`` (default: the configured cash). Live ids start with U."""
+        account = self._check_account(account)
+        self._backend.call("switch_account", account, None if cash is None else float(cash))
+        self._account = account
+
+    def set_market_data(self, live: bool = True, delayed: bool = True) -> None:
+        """The login's market-data permissions, for requests from now on: without ``live``, a
+        request for live data gets 354 and delayed data needs ``reqMarketDataType(3)``."""
+        self._backend.call("set_market_data", "live" if live else "delayed" if delayed else "none")
+
+    def _known(self, symbols: list[str]) -> list[str]:
+        out = [str(s).upper() for s in symbols]
+        unknown = [s for s in out if s not in self.config.symbols]
+        if unknown:
+            raise GatewayError(f"unknown symbol(s) {unknown}; the universe is {self.symbols}")
+        return out
+
+    def _check_account(self, account: str) -> str:
+        self.config.with_overrides(account=account)  # raises ConfigError for a malformed id
+        return account
 
     def set_price(self, symbol: str, price: float) -> None:
         """Move ``symbol`` to ``price`` now; ticks go out and working orders are matched."""
@@ -261,6 +337,38 @@ class Commands:
 
     def resume(self, data_lost: bool) -> None:
         self._server().resume(data_lost)
+
+    def stall_stream(self, symbols: list[str] | None) -> None:
+        self._server().stall_stream(symbols)
+
+    def restore_stream(self) -> None:
+        self._server().restore_stream()
+
+    def farm_flap(self, down_for: float | None) -> None:
+        self._server().farm_flap(down_for)
+
+    def farm_restore(self) -> None:
+        self._server().farm_restore()
+
+    def nightly_restart(self, down_for: float | None, relogin: bool) -> None:
+        self._server().nightly_restart(down_for, relogin)
+
+    async def end_restart(self) -> None:
+        await self._server().end_restart()
+
+    async def login(self, account: str | None) -> None:
+        server = self._server()
+        if account is not None:
+            self.state.switch_account(account)
+            server.drop_connections()
+        await server.login()
+
+    def switch_account(self, account: str, cash: float | None) -> None:
+        self.state.switch_account(account, cash)
+        self._server().drop_connections()
+
+    def set_market_data(self, permission: str) -> None:
+        self.state.faults.market_data = permission
 
     def set_price(self, symbol: str, price: float) -> None:
         self._server().set_price(symbol, price)
@@ -391,8 +499,10 @@ class _InProcess:
             }
             await server.close()
 
-    def restart(self) -> None:
+    def restart(self, account: str | None = None) -> None:
         self._run(self._stop_server())
+        if account is not None:
+            self.state.switch_account(account)
         self._run(self._start_server())
 
     def call(self, name: str, *args: Any) -> Any:
@@ -408,7 +518,8 @@ class _InProcess:
             return method(*args)  # stopped: nothing else touches the state
 
         async def run() -> Any:
-            return method(*args)
+            result = method(*args)
+            return await result if asyncio.iscoroutine(result) else result
 
         return self._run(run())
 

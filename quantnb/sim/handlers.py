@@ -43,8 +43,16 @@ def _req_mkt_data(s: Session, f: list[str]) -> None:
         i += 3
     i += 1
     snapshot = f[i + 1] == "1" or f[i + 2] == "1"
-    s.send(msg.market_data_type(req_id, s.data_type if s.data_type in (1, 2, 3, 4) else 1))
-    s.send_ticks_now(req_id, contract.symbol)
+    served, code, text = s.state.faults.serve(s.data_type)
+    if code:
+        s.send(msg.error(req_id, code, text))
+    if not served:
+        return  # the request is over: IB sends nothing more for it
+    if served in (3, 4):
+        s.delayed.add(req_id)
+    s.send(msg.market_data_type(req_id, served))
+    if contract.symbol not in s.state.faults.muted(s.state.market.symbols):
+        s.send_ticks_now(req_id, contract.symbol)
     if snapshot:
         s.send(msg.tick_snapshot_end(req_id))
         return
@@ -54,6 +62,7 @@ def _req_mkt_data(s: Session, f: list[str]) -> None:
 
 def _cancel_mkt_data(s: Session, f: list[str]) -> None:
     req_id = int(f[2])
+    s.delayed.discard(req_id)
     symbol = s.tick_symbols.pop(req_id, None)
     if symbol is not None:
         s.ticks[symbol].remove(req_id)

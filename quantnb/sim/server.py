@@ -15,6 +15,7 @@ from collections import deque
 from quantnb.errors import GatewayError
 from quantnb.sim import messages as msg
 from quantnb.sim.account import Event
+from quantnb.sim.faults import FARM_BROKEN, FARM_OK
 from quantnb.sim.market import NS, Slice
 from quantnb.sim.records import ExecutionRecord
 from quantnb.sim.session import Session
@@ -52,22 +53,30 @@ class Server:
         self._server: asyncio.Server | None = None
         self._clock: asyncio.Task | None = None
         self._wake = asyncio.Event()
+        self.down = ""  # "restart": in the restart window; "login": waiting at the login screen
+        self._relogin = False
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._background: set[asyncio.Task] = set()
 
     # --- life cycle ---
 
     async def start(self) -> None:
         """Listen, and run the clock unless the market moves only on ``step``."""
+        await self._listen()
+        if self.config.mode == "realtime":
+            self._clock = asyncio.create_task(self._run_clock())
+        log.info("gateway simulator listening on %s:%s", self.host, self.port)
+
+    async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: Session(self), self.host, self.port, reuse_address=True
         )
         self.port = self._server.sockets[0].getsockname()[1]
-        if self.config.mode == "realtime":
-            self._clock = asyncio.create_task(self._run_clock())
-        log.info("gateway simulator listening on %s:%s", self.host, self.port)
 
     async def close(self) -> None:
         """Stop listening and close every connection; the state is kept."""
+        self._cancel_timers()
         if self._clock is not None:
             self._clock.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -154,15 +163,20 @@ class Server:
     def _play(self, slices: list[Slice], sessions: list[Session], account) -> None:
         account.mark(slices)
         quotes: dict[str, tuple[float, float]] | None = None
+        muted = self.state.faults.muted(self.state.market.symbols)
         for session in sessions:
             if session.ticks or session.rt_bars or session.live_bars:
                 if quotes is None:
                     quotes = {s.symbol: self.state.market.quote(s.symbol) for s in slices}
-                session.on_slices(slices, quotes)
+                session.on_slices(slices, quotes, muted)
         if account.working:
             events = account.on_slices(slices)
             if events:
                 self.dispatch(events, flush=False)
+        for other in self.state.other_accounts():  # no client hears them, their orders work
+            other.mark(slices)
+            if other.working:
+                other.on_slices(slices)
 
     def step(self, n_bars: int = 1) -> int:
         """Manual mode: complete the current bar and ``n_bars - 1`` more. Returns slices played."""
@@ -182,9 +196,10 @@ class Server:
         start = market.next_bar_ns()
         if start is None or start != market.now_ns():
             return
+        muted = self.state.faults.muted(market.symbols)
         for session in self._ready():
             if session.live_bars:
-                session.open_live_bars(start)
+                session.open_live_bars(start, muted)
                 session.flush()
 
     def set_price(self, symbol: str, price: float) -> None:
@@ -228,6 +243,99 @@ class Server:
             )
             session.flush()
             session.run_pending()
+
+    def stall_stream(self, symbols: list[str] | None = None) -> None:
+        """The stream of ``symbols`` (None: every symbol) goes quiet: no ticks, 5-second bars or
+        keep-up-to-date bars, and no notice; the clock, the market and the orders go on."""
+        faults = self.state.faults
+        if symbols is None:
+            faults.stall_all = True
+        else:
+            faults.stalled.update(symbols)
+
+    def restore_stream(self) -> None:
+        """Every stalled stream flows again from the next slice; bars come back whole."""
+        self.state.faults.stall_all = False
+        self.state.faults.stalled.clear()
+
+    def farm_flap(self, down_for: float | None = None) -> None:
+        """The market-data farm breaks: 2103 to clients and market data stops; 2104 and it flows
+        again (subscriptions kept) after ``down_for`` wall seconds, or on ``farm_restore``."""
+        self._cancel_timer("farm")
+        if not self.state.faults.farm_down:
+            self.state.faults.farm_down = True
+            self._notify(*FARM_BROKEN)
+        if down_for is not None:
+            loop = asyncio.get_running_loop()
+            self._timers["farm"] = loop.call_later(down_for, self.farm_restore)
+
+    def farm_restore(self) -> None:
+        """The market-data farm is back: 2104 to clients; the subscriptions they had flow again."""
+        self._cancel_timer("farm")
+        if self.state.faults.farm_down:
+            self.state.faults.farm_down = False
+            self._notify(*FARM_OK)
+
+    def nightly_restart(self, down_for: float | None = None, relogin: bool = False) -> None:
+        """IB's nightly restart: 1100 to clients, then the gateway is gone (connections close,
+        new ones are refused) while the market and the orders go on. It is back after
+        ``down_for`` wall seconds or ``end_restart``; with ``relogin`` only after ``login``."""
+        if self.down:
+            raise GatewayError(
+                f"the gateway is already down ({self.down}): end_restart() or login() first"
+            )
+        self._notify(1100, _LOST)
+        self.down, self._relogin = "restart", relogin
+        if self._server is not None:
+            self._server.close()  # stops listening now: new connections are refused
+            self._server = None
+        for session in list(self.sessions):
+            session.close()
+        if down_for is not None:
+            loop = asyncio.get_running_loop()
+            self._timers["restart"] = loop.call_later(down_for, self._end_restart_later)
+
+    def _end_restart_later(self) -> None:
+        task = asyncio.ensure_future(self.end_restart())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def end_restart(self) -> None:
+        """The restart window ends: the gateway listens again, or waits for ``login``."""
+        self._cancel_timer("restart")
+        if self.down != "restart":
+            return
+        if self._relogin:
+            self.down = "login"
+            return
+        await self.login()
+
+    async def login(self) -> None:
+        """Someone logs the gateway in: it listens again (a no-op when it is up)."""
+        self._cancel_timer("restart")
+        if not self.down:
+            return
+        try:
+            await self._listen()
+        except OSError as exc:
+            raise GatewayError(
+                f"cannot listen on {self.host}:{self.port} again: {exc.strerror or exc}"
+            ) from exc
+        self.down, self._relogin = "", False
+
+    def _notify(self, code: int, text: str) -> None:
+        for session in self._ready():
+            session.send(msg.error(-1, code, text))
+            session.flush()
+
+    def _cancel_timer(self, name: str) -> None:
+        handle = self._timers.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _cancel_timers(self) -> None:
+        for name in list(self._timers):
+            self._cancel_timer(name)
 
     def pacing_violation(self, key: tuple) -> str:
         """Record a historical request; the reason it breaks the pacing rule, or ''."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from quantnb.sim import handlers, history
 from quantnb.sim import messages as msg
 from quantnb.sim.contracts import ContractQuery, SimContract, resolve
+from quantnb.sim.faults import FARM_BROKEN, FARM_OK, delayed_quote
 from quantnb.sim.market import EXCHANGE_TZ, NS, Slice
 from quantnb.sim.records import ExecutionRecord, OrderRecord
 from quantnb.sim.versions import MIN_VERSION, adapt
@@ -54,8 +55,9 @@ class Session(asyncio.Protocol):
         self.out: list[bytes] = []
         self.sent = 0  # messages sent, for statistics
         self.pending: list[list[str]] = []
-        self.data_type = 1
+        self.data_type = 1  # asked for by reqMarketDataType
         self.ticks: dict[str, list[int]] = {}  # symbol -> reqIds
+        self.delayed: set[int] = set()  # reqIds served delayed data
         self.tick_symbols: dict[int, str] = {}
         self.rt_bars: dict[int, str] = {}
         self.live_bars: dict[int, history.LiveBars] = {}
@@ -250,7 +252,7 @@ class Session(asyncio.Protocol):
         self.send(msg.managed_accounts([account.id]))
         self.send(msg.next_valid_id(account.next_order_id))
         if self.server.config.farm_notices:
-            self.send(msg.error(-1, 2104, "Market data farm connection is OK:usfarm"))
+            self.send(msg.error(-1, *(FARM_BROKEN if self.state.faults.farm_down else FARM_OK)))
             self.send(msg.error(-1, 2106, "HMDS data farm connection is OK:ushmds"))
             self.send(msg.error(-1, 2158, "Sec-def data farm connection is OK:secdefnj"))
         if self.server.paused:
@@ -268,19 +270,27 @@ class Session(asyncio.Protocol):
 
     # --- market data pushes ---
 
-    def on_slices(self, slices: list[Slice], quotes: dict[str, tuple[float, float]]) -> None:
+    def on_slices(
+        self,
+        slices: list[Slice],
+        quotes: dict[str, tuple[float, float]],
+        muted: frozenset[str] = frozenset(),
+    ) -> None:
         """Ticks, real-time bars and keep-up-to-date bars for what this client subscribed;
-        ``quotes`` holds each slice's bid and ask."""
+        ``quotes`` holds each slice's bid and ask. Nothing goes out for ``muted`` symbols, but
+        keep-up-to-date bars still follow them, so the first update after a stall is whole."""
         market = self.state.market
-        delayed = self.data_type in (3, 4)
-        types = _DELAYED_TICKS if delayed else _LIVE_TICKS
         for s in slices:
             req_ids = self.ticks.get(s.symbol)
-            if req_ids:
+            if req_ids and s.symbol not in muted:
                 bid, ask = quotes[s.symbol]
                 day = market.days[s.symbol]
                 size = max(s.volume, 1.0)
                 for req_id in req_ids:
+                    if req_id in self.delayed:
+                        self._send_delayed(req_id, s.symbol, size)
+                        continue
+                    types = _LIVE_TICKS
                     self.send(msg.tick_price(req_id, types[0], bid, 100.0))
                     self.send(msg.tick_price(req_id, types[1], ask, 100.0))
                     self.send(msg.tick_price(req_id, types[2], s.close, size))
@@ -292,7 +302,7 @@ class Session(asyncio.Protocol):
         if self.rt_bars:
             for req_id, symbol in self.rt_bars.items():
                 for s in slices:
-                    if s.symbol == symbol:
+                    if s.symbol == symbol and symbol not in muted:
                         wap = round((s.high + s.low + s.close) / 3, 4)
                         count = max(int(s.volume // 100), 1)
                         self.send(
@@ -323,16 +333,17 @@ class Session(asyncio.Protocol):
                     else:
                         sub.h, sub.lo, sub.c = max(sub.h, s.high), min(sub.lo, s.low), s.close
                         sub.v += s.volume
-                    self._send_live_bar(req_id, sub)
+                    if s.symbol not in muted:
+                        self._send_live_bar(req_id, sub)
 
-    def open_live_bars(self, start: int) -> None:
+    def open_live_bars(self, start: int, muted: frozenset[str] = frozenset()) -> None:
         """Start the bar beginning at ``start`` (ns) for each keep-up-to-date subscription whose
         bar it is, at the last price with no volume yet; the first slice replaces it."""
         market = self.state.market
         day = market.day_key(start)
         for req_id, sub in self.live_bars.items():
             key = history.group_key(sub.size, start, day)
-            if key == sub.key:
+            if key == sub.key or sub.symbol in muted:
                 continue
             price = market.last[sub.symbol]
             sub.key = key
@@ -368,14 +379,26 @@ class Session(asyncio.Protocol):
             )
         )
 
+    def _send_delayed(self, req_id: int, symbol: str, size: float) -> None:
+        """Delayed bid, ask, last (15 minutes old) and the day's volume."""
+        bid, ask, last = delayed_quote(self.state.market, symbol)
+        self.send(msg.tick_price(req_id, _DELAYED_TICKS[0], bid, 100.0))
+        self.send(msg.tick_price(req_id, _DELAYED_TICKS[1], ask, 100.0))
+        self.send(msg.tick_price(req_id, _DELAYED_TICKS[2], last, size))
+        self.send(msg.tick_size(req_id, _DELAYED_TICKS[7], self.state.market.days[symbol].volume))
+
     def send_ticks_now(self, req_id: int, symbol: str) -> None:
         market = self.state.market
-        types = _DELAYED_TICKS if self.data_type in (3, 4) else _LIVE_TICKS
+        delayed = req_id in self.delayed
+        types = _DELAYED_TICKS if delayed else _LIVE_TICKS
         bid, ask = market.quote(symbol)
+        last = market.last[symbol]
+        if delayed:
+            bid, ask, last = delayed_quote(market, symbol)
         day = market.days[symbol]
         self.send(msg.tick_price(req_id, types[0], bid, 100.0))
         self.send(msg.tick_price(req_id, types[1], ask, 100.0))
-        self.send(msg.tick_price(req_id, types[2], market.last[symbol], 100.0))
+        self.send(msg.tick_price(req_id, types[2], last, 100.0))
         for tick, value in (
             (types[3], day.high),
             (types[4], day.low),

@@ -15,18 +15,46 @@ import pandas as pd
 from quantnb.errors import ConfigError
 from quantnb.sim.account import Account
 from quantnb.sim.config import SimConfig
+from quantnb.sim.faults import Faults
 from quantnb.sim.market import Market
 
-_FORMAT = 1
+_FORMAT = 2
 
 
 class SimState:
-    """The market and the account of one simulated gateway."""
+    """The market, the accounts and IB's side faults of one simulated gateway.
+
+    ``account`` is the account the gateway is logged in to; ``accounts`` holds every account it
+    has been logged in to, each with its own cash, positions, orders and executions.
+    """
 
     def __init__(self, config: SimConfig, bars: dict[str, pd.DataFrame] | None = None) -> None:
         self.config = config
         self.market = Market(config, bars)
         self.account = Account(config, self.market)
+        self.accounts: dict[str, Account] = {self.account.id: self.account}
+        self.faults = Faults(market_data=config.market_data)
+
+    def switch_account(self, account_id: str, cash: float | None = None) -> Account:
+        """Log in to ``account_id``: a new account starts with ``cash`` (default: the configured
+        cash); one seen before comes back as it was left."""
+        found = self.accounts.get(account_id)
+        if found is None:
+            settings: dict = {"account": account_id}
+            if cash is not None:
+                settings["cash"] = float(cash)
+            found = Account(self.config.with_overrides(**settings), self.market)
+            self.accounts[account_id] = found
+        elif cash is not None:
+            raise ConfigError(
+                f"account {account_id} already exists with its own cash; leave cash=None"
+            )
+        self.account = found
+        return found
+
+    def other_accounts(self) -> list[Account]:
+        """The accounts the gateway is not logged in to (their orders still work at IB)."""
+        return [a for a in self.accounts.values() if a is not self.account]
 
     def save(self, path: str | Path) -> None:
         """Write the state to ``path`` atomically (a temporary file moved into place)."""

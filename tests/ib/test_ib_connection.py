@@ -93,6 +93,25 @@ def test_reconnects_after_drop_and_restart_running_callbacks_in_priority_order(
     assert conn.reconnects == 2 and conn.state == "connected"
 
 
+def test_reconnect_refuses_a_gateway_logged_in_to_another_account(ib_sim, make_conn, client_errors):
+    client_errors.allow(*LOST)
+    conn = make_conn()
+    errors = []
+    conn.add_listener(on_error=errors.append)
+    conn.connect_blocking()
+
+    ib_sim.switch_account("U7654321")  # back, but logged in to a live account
+    refused = lambda: [e for e in errors if "logged in to account U***4321" in e.message]  # noqa: E731
+    eventually(refused, timeout=10)
+    assert conn.loop_thread.run(asyncio.sleep(0.3, result=True))
+    assert not conn.is_connected() and conn.account == "DU1234567" and conn.is_paper
+    assert len(refused()) == 1 and refused()[0].kind == ErrorKind.ERROR  # reported once
+
+    ib_sim.switch_account("DU1234567")
+    eventually(conn.is_connected, timeout=10)
+    assert conn.account == "DU1234567"
+
+
 def test_no_reconnect_after_disconnect(ib_sim, make_conn, client_errors):
     client_errors.allow(*LOST)
     conn = make_conn()

@@ -612,3 +612,27 @@ def test_a_restart_needs_no_arguments(sim, tmp_path):
     eng.start(wait=True)  # what the dashboard's Start button does
     assert (eng.symbols, eng.interval.name, eng.is_running) == (("AAPL",), "1m", True)
     eng.stop()
+
+
+def test_a_gateway_back_on_another_account_is_refused_until_paper_returns(
+    sim, tmp_path, client_errors
+):
+    client_errors.allow("Peer closed", "API connection failed", "Make sure API port")
+    strat = Scripted({1: lambda c: c.buy("AAPL", 3)})
+    eng = _engine(sim, tmp_path, strat)
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    sim.switch_account("U7654321")  # the gateway comes back logged in to a live account
+    refused = lambda: eng.errors["message"].str.contains("logged in to account U\\*\\*\\*4321")  # noqa: E731
+    eventually(lambda: refused().any(), 10)
+    sim.step(3)
+    assert eng.status["connection"] != "connected" and strat.i == -1
+    assert sim.executions() == [] and sim.positions() == {}  # nothing reached the live account
+    assert "U7654321" not in eng.errors["message"].str.cat()  # masked
+
+    sim.switch_account("DU1234567")
+    eventually(lambda: eng.status["connection"] == "connected", 20)
+    sim.step(1)
+    _step(sim, eng, 2)
+    eng.stop()
+    assert refused().sum() == 1
+    assert sim.positions() == {"AAPL": 3.0} and strat.i >= 1

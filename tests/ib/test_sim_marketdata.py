@@ -50,11 +50,12 @@ def test_snapshots_end_with_tick_snapshot_end(ib_sim, ib, ibc):
     assert all(t.bid < t.ask for t in tickers)
 
 
-def test_delayed_market_data_type(ib_sim, ib, aapl, wait):
+def test_live_data_wins_over_a_delayed_request(ib_sim, ib, aapl, wait):
+    # IB: "If live data is available, it will always be returned instead of delayed data."
     ib.reqMarketDataType(3)
     ticker = ib.reqMktData(aapl)
     wait(ib, lambda: ticker.last == ib_sim.price("AAPL"))
-    assert ticker.marketDataType == 3
+    assert ticker.marketDataType == 1
     assert ticker.bid < ticker.ask
 
 
