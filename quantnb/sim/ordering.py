@@ -204,8 +204,11 @@ class OrderDesk:
         """Why the order cannot be accepted, or ''."""
         if req.order_type not in _ORDER_TYPES:
             return f"order type {req.order_type!r} is not supported (MKT, LMT, STP, STP LMT, TRAIL)"
-        if not req.qty > 0 or math.isnan(req.qty):
-            return f"order quantity {req.qty!r} must be positive"
+        if not (req.qty > 0 and math.isfinite(req.qty)):
+            return f"order quantity {req.qty!r} must be a positive, finite number of shares"
+        for name, price in (("limit", req.lmt_price), ("aux", req.aux_price)):
+            if price is not None and not math.isfinite(price):
+                return f"{name} price {price!r} must be a finite number"
         if req.action not in ("BUY", "SELL"):
             return f"action {req.action!r} must be BUY or SELL"
         if req.order_type in ("LMT", "STP LMT") and not (req.lmt_price or 0) > 0:

@@ -201,3 +201,15 @@ def test_half_open_connections_are_closed_after_the_handshake_timeout(ib_sim, ib
     assert caplog.text.count("no API handshake within 0.3 s") == 2
     ib.sleep(0.4)  # past the timeout: a connected client stays connected
     assert ib.isConnected() and ib.reqCurrentTime()
+
+
+def test_an_order_for_nan_shares_is_rejected_with_201(ib_sim, ib, aapl, ibc, client_errors, wait):
+    client_errors.allow(201)
+    errors = []
+    ib.errorEvent += lambda req_id, code, text, contract: errors.append((req_id, code, text))
+    trade = ib.placeOrder(aapl, ibc.MarketOrder("BUY", math.nan))  # readable, but not a quantity
+    wait(ib, lambda: errors)
+    ((req_id, code, text),) = errors
+    assert (req_id, code) == (trade.order.orderId, 201)
+    assert "nan" in text and "finite" in text
+    assert ib_sim.positions() == {}
