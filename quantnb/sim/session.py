@@ -258,10 +258,9 @@ class Session(asyncio.Protocol):
             sub.o = sub.h = sub.lo = sub.c = price
             sub.v = 0.0
             sub.opening = True
+            o, h, lo, c, wap, volume, count = sub.update()
             self.send(
-                msg.historical_data_update(
-                    req_id, 1, sub.label, price, price, price, price, price, 0.0
-                )
+                msg.historical_data_update(req_id, count, sub.label, o, h, lo, c, wap, volume)
             )
 
     @staticmethod
@@ -278,13 +277,8 @@ class Session(asyncio.Protocol):
             sub.v += s.volume
 
     def _send_live_bar(self, req_id: int, sub: history.LiveBars) -> None:
-        wap = round((sub.h + sub.lo + sub.c) / 3, 4)
-        count = max(int(sub.v // 100), 1)
-        self.send(
-            msg.historical_data_update(
-                req_id, count, sub.label, sub.o, sub.h, sub.lo, sub.c, wap, sub.v
-            )
-        )
+        o, h, lo, c, wap, volume, count = sub.update()
+        self.send(msg.historical_data_update(req_id, count, sub.label, o, h, lo, c, wap, volume))
 
     def send_ticks_now(self, req_id: int, symbol: str) -> None:
         market = self.state.market
