@@ -566,14 +566,17 @@ class Account:
         }
 
     def pnl(self) -> tuple[float, float]:
-        """Unrealized and realized P&L of the account; realized is net of commissions."""
+        """Unrealized and realized P&L of the account, as IB splits them: the commissions of
+        the shares still held count against unrealized P&L, the others against realized."""
         p = self.portfolio
-        return p.unrealized_pnl, p.realized_pnl - p.commissions
+        held = sum(pos.open_commission for pos in p.positions.values() if pos.qty)
+        return p.unrealized_pnl - held, p.realized_pnl - (p.commissions - held)
 
     def positions(self) -> list[tuple[SimContract, float, float]]:
-        """(contract, qty, average cost) of every symbol ever held, flat ones included."""
+        """(contract, qty, average cost with commissions, as IB's) of every symbol ever held,
+        flat ones included."""
         return [
-            (self.market.contracts[s], pos.qty, pos.avg_price)
+            (self.market.contracts[s], pos.qty, pos.avg_cost)
             for s, pos in self.portfolio.positions.items()
             if s in self.market.contracts
         ]

@@ -337,8 +337,8 @@ class Session(asyncio.Protocol):
                     pos.qty,
                     market.last[symbol],
                     pos.market_value,
-                    pos.avg_price,
-                    round(pos.unrealized_pnl, 4),
+                    pos.avg_cost,
+                    round(pos.market_value - pos.qty * pos.avg_cost, 4),
                     round(pos.realized_pnl, 4),
                 )
             )
@@ -350,9 +350,7 @@ class Session(asyncio.Protocol):
         if self.positions_sub:
             for symbol in symbols:
                 pos = account.portfolio.position(symbol)
-                self.send(
-                    msg.position(account.id, market.contracts[symbol], pos.qty, pos.avg_price)
-                )
+                self.send(msg.position(account.id, market.contracts[symbol], pos.qty, pos.avg_cost))
         if self.account_sub:
             self.send_account_values()
             self.send_portfolio(symbols)
@@ -385,7 +383,7 @@ class Session(asyncio.Protocol):
             self.send(msg.pnl(req_id, unrealized + realized, unrealized, realized))
         for req_id, symbol in self.pnl_single.items():
             pos = account.portfolio.position(symbol)
-            un = pos.unrealized_pnl
+            un = pos.market_value - pos.qty * pos.avg_cost  # as IB: net of the commissions paid
             self.send(
                 msg.pnl_single(
                     req_id, pos.qty, un + pos.realized_pnl, un, pos.realized_pnl, pos.market_value
