@@ -18,9 +18,10 @@ from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
 from quantnb.domain.matching import match, pessimistic_pick
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from quantnb.sim import account_values
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract
-from quantnb.sim.market import Market, Slice
+from quantnb.sim.market import NS, Market, Slice
 from quantnb.sim.records import (
     CANCELLED,
     FILLED,
@@ -81,6 +82,7 @@ class Account:
         self._perm_seq = 0
         self._exec_seq = 0
         self._used: dict[str, tuple[int, float]] = {}  # symbol -> (bar index, qty filled)
+        self.previous_day_equity = self.portfolio.equity  # at the last session's close
 
     # --- orders ---
 
@@ -505,6 +507,9 @@ class Account:
         return events
 
     def mark(self, slices: list[Slice]) -> None:
+        if any(s.new_day for s in slices):
+            # still marked at the last session's closing prices
+            self.previous_day_equity = self.portfolio.equity
         for s in slices:
             pos = self.portfolio.positions.get(s.symbol)
             if pos is not None:
@@ -532,38 +537,21 @@ class Account:
         return out
 
     def values(self) -> dict[str, float]:
-        """Account values IB reports, from the one accounting."""
-        p = self.portfolio  # positions are marked at every slice and fill
-        unrealized, realized = self.pnl()
-        equity = p.equity
-        gross = p.gross_exposure
-        if self.config.account_type == "cash":
-            init = maint = 0.0
-            available = p.cash
-            buying_power = max(p.cash, 0.0)
-        else:
-            init = gross / self.config.leverage
-            maint = gross / (2 * self.config.leverage)
-            available = equity - init
-            buying_power = max(available * self.config.leverage, 0.0)
-        return {
-            "NetLiquidation": equity,
-            "EquityWithLoanValue": equity,
-            "TotalCashValue": p.cash,
-            "CashBalance": p.cash,
-            "SettledCash": p.cash,
-            "AvailableFunds": available,
-            "ExcessLiquidity": equity - maint,
-            "BuyingPower": buying_power,
-            "GrossPositionValue": gross,
-            "StockMarketValue": p.market_value,
-            "InitMarginReq": init,
-            "MaintMarginReq": maint,
-            "FullInitMarginReq": init,
-            "FullMaintMarginReq": maint,
-            "UnrealizedPnL": unrealized,
-            "RealizedPnL": realized,
-        }
+        """Account values IB reports, from the one accounting (``quantnb.sim.account_values``)."""
+        now = self.market.now_ns()
+        trades = []
+        for e in reversed(self.executions):  # the day trades of the last week count
+            if e.time.value < now - 8 * 86_400 * NS:
+                break
+            trades.append((e.contract.symbol, self.market.day_key(e.time.value), e.side))
+        return account_values.compute(
+            self.portfolio,  # positions are marked at every slice and fill
+            margin=self.config.account_type != "cash",
+            leverage=self.config.leverage,
+            previous_day_equity=self.previous_day_equity,
+            pnl=self.pnl(),
+            day_trades=account_values.count_day_trades(trades, self.market.day_key(now)),
+        )
 
     def pnl(self) -> tuple[float, float]:
         """Unrealized and realized P&L of the account, as IB splits them: the commissions of

@@ -12,7 +12,7 @@ import math
 import socket
 from typing import TYPE_CHECKING
 
-from quantnb.sim import handlers, history
+from quantnb.sim import account_values, handlers, history
 from quantnb.sim import messages as msg
 from quantnb.sim.contracts import ContractQuery, SimContract, resolve
 from quantnb.sim.market import EXCHANGE_TZ, NS, Slice
@@ -29,7 +29,7 @@ _NO_SECURITY = "No security definition has been found for the request"
 # live and delayed tick types: bid, ask, last, high, low, close, open, volume
 _LIVE_TICKS = (1, 2, 4, 6, 7, 9, 14, 8)
 _DELAYED_TICKS = (66, 67, 68, 72, 73, 75, 76, 74)
-_STRING_VALUES = (("AccountType", "INDIVIDUAL", ""), ("Currency", "USD", "USD"))
+_ACCOUNT_TYPE = "INDIVIDUAL"
 
 
 class Session(asyncio.Protocol):
@@ -313,9 +313,7 @@ class Session(asyncio.Protocol):
 
     def send_account_values(self, multi_req: int | None = None) -> None:
         account = self.state.account
-        values = account.values()
-        rows = [(tag, f"{value:.2f}", "USD") for tag, value in values.items()]
-        rows += [("AccountCode", account.id, ""), *_STRING_VALUES]
+        rows = account_values.update_rows(account.values(), account.id, _ACCOUNT_TYPE)
         for tag, value, currency in rows:
             if multi_req is None:
                 self.send(msg.account_value(account.id, tag, value, currency))
@@ -364,14 +362,10 @@ class Session(asyncio.Protocol):
 
     def send_summary(self, req_id: int, tags: set[str] | None) -> None:
         account = self.state.account
-        values = account.values()
-        values["Leverage"] = values["GrossPositionValue"] / max(values["NetLiquidation"], 1e-9)
-        values["Cushion"] = values["ExcessLiquidity"] / max(values["NetLiquidation"], 1e-9)
-        for tag, value in values.items():
-            if tags is None or tag in tags:
-                self.send(msg.account_summary(req_id, account.id, tag, f"{value:.2f}", "USD"))
-        if tags is None or "AccountType" in tags:
-            self.send(msg.account_summary(req_id, account.id, "AccountType", "INDIVIDUAL", ""))
+        for tag, value, currency in account_values.summary_rows(
+            account.values(), tags, _ACCOUNT_TYPE
+        ):
+            self.send(msg.account_summary(req_id, account.id, tag, value, currency))
         self.send(msg.account_summary_end(req_id))
 
     def send_pnl(self) -> None:
