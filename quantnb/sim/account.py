@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from quantnb.domain.accounting import Portfolio
@@ -539,11 +540,13 @@ class Account:
     def values(self) -> dict[str, float]:
         """Account values IB reports, from the one accounting (``quantnb.sim.account_values``)."""
         now = self.market.now_ns()
-        trades = []
+        recent = []
         for e in reversed(self.executions):  # the day trades of the last week count
             if e.time.value < now - 8 * 86_400 * NS:
                 break
-            trades.append((e.contract.symbol, self.market.day_key(e.time.value), e.side))
+            recent.append(e)
+        days = self.market.day_keys(np.array([e.time.value for e in recent], dtype=np.int64))
+        trades = [(e.contract.symbol, int(d), e.side) for e, d in zip(recent, days, strict=True)]
         return account_values.compute(
             self.portfolio,  # positions are marked at every slice and fill
             margin=self.config.account_type != "cash",
