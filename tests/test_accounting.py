@@ -112,3 +112,27 @@ def test_commission_moves_cash_not_realized():
     assert pf.commissions == 1.0 and pf.realized_pnl == 0.0
     pf.mark("X", 55.0)
     assert pf.equity == pytest.approx(999 + 50)
+
+
+def test_avg_cost_carries_the_commissions_of_the_shares_held():
+    """IB's avgCost: (cost + commissions) / qty long, (proceeds - commissions) / qty short."""
+    p = Position("X")
+    p.apply(100, 10.0, commission=2.0)
+    p.apply(100, 20.0, commission=4.0)
+    assert p.avg_cost == pytest.approx((3000.0 + 6.0) / 200)
+    p.apply(-50, 25.0, commission=1.0)  # a sale takes its share of the commissions away
+    assert p.avg_cost == pytest.approx(15.0 + 6.0 * 150 / 200 / 150)
+    p.apply(-200, 10.0, commission=4.0)  # flips: a quarter of the fill opens the short
+    assert p.qty == -50 and p.avg_cost == pytest.approx(10.0 - 1.0 / 50)
+    p.apply(50, 8.0, commission=1.0)
+    assert p.qty == 0 and p.avg_cost == 0.0
+
+
+def test_set_position_keeps_a_booked_position_that_agrees_with_the_gateway():
+    pf = Portfolio(10_000.0)
+    pf.apply_fill(fill("X", "BUY", 10, 50.0, commission=1.0))
+    pos = pf.position("X")
+    pf.set_position("X", 10, 50.1)  # IB's avgCost: (500 + 1) / 10
+    assert (pos.avg_price, pos.open_commission) == (50.0, 1.0)
+    pf.set_position("X", 12, 51.0)  # disagrees: the gateway's report wins
+    assert (pos.qty, pos.avg_price, pos.avg_cost) == (12, 51.0, 51.0)

@@ -184,3 +184,31 @@ def _const(clock: FakeClock, sent: list):
         return 0
 
     return request
+
+
+def test_bars_over_30_seconds_are_not_held_back() -> None:
+    """IB's pacing rules are for bars of 30 s or less: a long one-minute lookback never waits."""
+    clock = FakeClock()
+    guard = make(clock, max_requests=3, window=600.0)
+    sent = []
+
+    async def main():
+        for i in range(10):
+            await guard.fetch(("AAPL", i), _const(clock, sent), group="AAPL", paced=False)
+
+    run(main())
+    assert sent == [1000.0] * 10
+    assert guard.requests == 10 and clock.slept == []
+
+
+def test_a_bid_ask_request_counts_twice() -> None:
+    clock = FakeClock()
+    guard = make(clock, max_requests=4, window=600.0, max_per_group=100)
+    sent = []
+
+    async def main():
+        for i in range(3):
+            await guard.fetch(("AAPL", i), _const(clock, sent), weight=2)
+
+    run(main())
+    assert sent == [1000.0, 1000.0, 1600.0]  # 2 + 2 fill the window; the third waits

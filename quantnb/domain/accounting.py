@@ -22,6 +22,7 @@ class Position:
     avg_price: float = 0.0
     realized_pnl: float = 0.0
     last_price: float = 0.0
+    open_commission: float = 0.0  # commissions paid on the shares still held
 
     def __bool__(self) -> bool:
         return self.qty != 0.0
@@ -38,23 +39,37 @@ class Position:
     def cost_basis(self) -> float:
         return self.qty * self.avg_price
 
-    def apply(self, signed_qty: float, price: float) -> float:
-        """Add a signed quantity at ``price``; returns the P&L this realizes (before commission)."""
+    @property
+    def avg_cost(self) -> float:
+        """Average cost per share with the commissions of the shares held, as IB reports it:
+        (cost + commissions) / qty long, (proceeds - commissions) / qty short."""
+        return self.avg_price + self.open_commission / self.qty if self.qty else 0.0
+
+    def apply(self, signed_qty: float, price: float, commission: float = 0.0) -> float:
+        """Add a signed quantity at ``price``; returns the P&L this realizes (before commission).
+
+        ``commission`` of the fill is kept with the shares it opens (for ``avg_cost``).
+        """
         old = self.qty
         new = old + signed_qty
         realized = 0.0
         if old == 0.0 or (old > 0) == (signed_qty > 0):
             # opening or adding: the average price moves
             self.avg_price = (old * self.avg_price + signed_qty * price) / new
+            self.open_commission += commission
         else:
             closed = min(abs(signed_qty), abs(old))
             realized = closed * (price - self.avg_price) * (1.0 if old > 0 else -1.0)
             if abs(new) <= _EPS:
                 new = 0.0
                 self.avg_price = 0.0
+                self.open_commission = 0.0
             elif (new > 0) != (old > 0):
                 # flipped through zero: the remainder opens at the fill price
                 self.avg_price = price
+                self.open_commission = commission * abs(new) / abs(signed_qty)
+            else:
+                self.open_commission *= new / old
         self.qty = new
         self.realized_pnl += realized
         self.last_price = price
@@ -84,7 +99,7 @@ class Portfolio:
     def apply_fill(self, fill: Fill) -> float:
         """Book a fill: move cash, update the position, count commission. Returns realized P&L."""
         signed = fill.qty if fill.side == "BUY" else -fill.qty
-        realized = self.position(fill.symbol).apply(signed, fill.price)
+        realized = self.position(fill.symbol).apply(signed, fill.price, fill.commission)
         self.cash -= signed * fill.price + fill.commission
         self.commissions += fill.commission
         self.realized_pnl += realized
@@ -95,11 +110,20 @@ class Portfolio:
         """Set the latest price of ``symbol`` for market value and unrealized P&L."""
         self.position(symbol).last_price = price
 
-    def set_position(self, symbol: str, qty: float, avg_price: float) -> None:
-        """Overwrite a position from an outside source of truth (a gateway's position report)."""
+    def set_position(self, symbol: str, qty: float, avg_cost: float) -> None:
+        """Overwrite a position from an outside source of truth (a gateway's position report).
+
+        ``avg_cost`` is IB's, commissions included: a position that agrees with it is kept as
+        booked; one that does not takes it as its average price (its commissions unknown).
+        """
         pos = self.position(symbol)
+        if abs(pos.qty - qty) <= _EPS and abs(pos.avg_cost - avg_cost) <= 1e-6 * max(
+            abs(avg_cost), 1.0
+        ):
+            return
         pos.qty = float(qty)
-        pos.avg_price = float(avg_price) if qty else 0.0
+        pos.avg_price = float(avg_cost) if qty else 0.0
+        pos.open_commission = 0.0
 
     @property
     def market_value(self) -> float:

@@ -30,7 +30,7 @@ from quantnb.ib.cache import BarCache
 from quantnb.ib.config import IBConfig
 from quantnb.ib.connection import ErrorEvent, IBConnection
 from quantnb.ib.loop import LoopThread
-from quantnb.ib.pacing import PacingGuard
+from quantnb.ib.pacing import SMALL_BAR_SECONDS, PacingGuard
 from quantnb.ib.tables import DATA_LOST_CODES, ErrorKind
 
 log = logging.getLogger(__name__)
@@ -331,7 +331,13 @@ class LiveDataFeed:
                 )
             return bars
 
-        bars = await self.pacing.fetch(key, request, group=symbol)
+        bars = await self.pacing.fetch(
+            key,
+            request,
+            group=symbol,
+            paced=iv.seconds <= SMALL_BAR_SECONDS,
+            weight=2 if self.what_to_show.upper() == "BID_ASK" else 1,
+        )
         if bars is None:
             raise GatewayError(f"IB returned no answer to the history request {key}")
         return bars

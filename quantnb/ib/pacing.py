@@ -1,8 +1,10 @@
 """Keeps historical-data requests inside IB's pacing limits: our own traffic never earns error 162.
 
-IB allows at most 60 historical requests in any 10 minutes, no identical request within 15 s and
-at most 6 requests for one contract within 2 s. The guard waits (asyncio) instead of failing, merges
-identical requests in flight, and serves a recent identical result from memory.
+IB's rules (TWS API "Historical Data Limitations") are for bars of 30 seconds or less: no
+identical request within 15 s, fewer than six requests for one contract, exchange and tick type
+within 2 s, at most 60 requests in any 10 minutes; a BID_ASK request counts twice. Larger bars are
+not refused by them, so they are sent at once. The guard waits (asyncio) instead of failing,
+merges identical requests in flight, and serves a recent identical result from memory.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+SMALL_BAR_SECONDS = 30  # IB's pacing rules apply to bars of this many seconds or less
+
 
 class PacingGuard:
     """Rate limiter and request merger for IB historical data; clock and sleep are injectable."""
@@ -27,7 +31,7 @@ class PacingGuard:
         max_requests: int = 60,
         window: float = 600.0,
         identical_interval: float = 15.0,
-        max_per_group: int = 6,
+        max_per_group: int = 5,
         group_window: float = 2.0,
         *,
         time_fn: Callable[[], float] = time.monotonic,
@@ -52,9 +56,19 @@ class PacingGuard:
         self.waited = 0.0  # seconds spent waiting for a slot
 
     async def fetch(
-        self, key: Hashable, request: Callable[[], Awaitable[T]], group: Hashable = None
+        self,
+        key: Hashable,
+        request: Callable[[], Awaitable[T]],
+        group: Hashable = None,
+        *,
+        paced: bool = True,
+        weight: int = 1,
     ) -> T:
-        """The result of ``request()`` for ``key``, sent only when pacing allows and needed."""
+        """The result of ``request()`` for ``key``, sent only when pacing allows and needed.
+
+        ``paced=False`` for requests IB's pacing rules leave alone (bars over 30 seconds);
+        ``weight`` is how many requests IB counts (2 for BID_ASK).
+        """
         self._forget_old()
         recent = self._recent.get(key)
         if recent is not None:
@@ -67,7 +81,10 @@ class PacingGuard:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
         try:
-            await self._acquire(key, group)
+            if paced:
+                await self._acquire(key, group, weight)
+            else:
+                self.requests += 1
             result = await request()
         except asyncio.CancelledError:
             future.cancel()
@@ -87,31 +104,33 @@ class PacingGuard:
         """Forget recent results (e.g. after a reconnect, when data may have changed)."""
         self._recent.clear()
 
-    async def _acquire(self, key: Hashable, group: Hashable) -> None:
+    async def _acquire(self, key: Hashable, group: Hashable, weight: int) -> None:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
             while True:
-                delay = self._delay(key, group)
+                delay = self._delay(key, group, weight)
                 if delay <= 0:
                     break
                 log.debug("historical data pacing: waiting %.2f s before %r", delay, key)
                 self.waited += delay
                 await self._sleep(delay)
             now = self._time()
-            self._sent.append(now)
+            self._sent.extend([now] * weight)
             if group is not None:
-                self._group_sent.setdefault(group, deque()).append(now)
+                self._group_sent.setdefault(group, deque()).extend([now] * weight)
             self._last_sent[key] = now
             self.requests += 1
 
-    def _delay(self, key: Hashable, group: Hashable) -> float:
+    def _delay(self, key: Hashable, group: Hashable, weight: int) -> float:
         now = self._time()
         while self._sent and now - self._sent[0] >= self.window:
             self._sent.popleft()
         delay = 0.0
-        if len(self._sent) >= self.max_requests:
-            delay = self._sent[len(self._sent) - self.max_requests] + self.window - now
+        # room for ``weight`` more: the oldest entries that must leave the window first
+        over = len(self._sent) + weight - self.max_requests
+        if over > 0:
+            delay = self._sent[min(over, len(self._sent)) - 1] + self.window - now
         last = self._last_sent.get(key)
         if last is not None:
             delay = max(delay, last + self.identical_interval - now)
@@ -120,10 +139,9 @@ class PacingGuard:
             if sent:
                 while sent and now - sent[0] >= self.group_window:
                     sent.popleft()
-                if len(sent) >= self.max_per_group:
-                    delay = max(
-                        delay, sent[len(sent) - self.max_per_group] + self.group_window - now
-                    )
+                over = len(sent) + weight - self.max_per_group
+                if over > 0:
+                    delay = max(delay, sent[min(over, len(sent)) - 1] + self.group_window - now)
         return delay
 
     def _forget_old(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
 from quantnb.domain.accounting import Portfolio
@@ -18,9 +19,10 @@ from quantnb.domain.costs import CostModel
 from quantnb.domain.matching import match, pessimistic_pick
 from quantnb.domain.model import Fill, Order, OrderStatus, Side
 from quantnb.errors import ConfigError, GatewayError
+from quantnb.sim import account_values
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract
-from quantnb.sim.market import Market, Slice
+from quantnb.sim.market import NS, Market, Slice
 from quantnb.sim.ordering import Event, OrderDesk, status_event
 from quantnb.sim.placement import OrderRequest
 from quantnb.sim.records import (
@@ -56,6 +58,7 @@ class Account(OrderDesk):
         self._exec_seq = 0
         self._used: dict[str, tuple[int, float]] = {}  # symbol -> (bar index, qty filled)
         self.untransmitted = Untransmitted()
+        self.previous_day_equity = self.portfolio.equity  # at the last session's close
 
     # --- matching ---
 
@@ -258,6 +261,9 @@ class Account(OrderDesk):
         return [("exec", execution), ("position", symbol)]
 
     def mark(self, slices: list[Slice]) -> None:
+        if any(s.new_day for s in slices):
+            # still marked at the last session's closing prices
+            self.previous_day_equity = self.portfolio.equity
         for s in slices:
             pos = self.portfolio.positions.get(s.symbol)
             if pos is not None:
@@ -285,48 +291,36 @@ class Account(OrderDesk):
         return out
 
     def values(self) -> dict[str, float]:
-        """Account values IB reports, from the one accounting."""
-        p = self.portfolio  # positions are marked at every slice and fill
-        unrealized, realized = self.pnl()
-        equity = p.equity
-        gross = p.gross_exposure
-        if self.config.account_type == "cash":
-            init = maint = 0.0
-            available = p.cash
-            buying_power = max(p.cash, 0.0)
-        else:
-            init = gross / self.config.leverage
-            maint = gross / (2 * self.config.leverage)
-            available = equity - init
-            buying_power = max(available * self.config.leverage, 0.0)
-        return {
-            "NetLiquidation": equity,
-            "EquityWithLoanValue": equity,
-            "TotalCashValue": p.cash,
-            "CashBalance": p.cash,
-            "SettledCash": p.cash,
-            "AvailableFunds": available,
-            "ExcessLiquidity": equity - maint,
-            "BuyingPower": buying_power,
-            "GrossPositionValue": gross,
-            "StockMarketValue": p.market_value,
-            "InitMarginReq": init,
-            "MaintMarginReq": maint,
-            "FullInitMarginReq": init,
-            "FullMaintMarginReq": maint,
-            "UnrealizedPnL": unrealized,
-            "RealizedPnL": realized,
-        }
+        """Account values IB reports, from the one accounting (``quantnb.sim.account_values``)."""
+        now = self.market.now_ns()
+        recent = []
+        for e in reversed(self.executions):  # the day trades of the last week count
+            if e.time.value < now - 8 * 86_400 * NS:
+                break
+            recent.append(e)
+        days = self.market.day_keys(np.array([e.time.value for e in recent], dtype=np.int64))
+        trades = [(e.contract.symbol, int(d), e.side) for e, d in zip(recent, days, strict=True)]
+        return account_values.compute(
+            self.portfolio,  # positions are marked at every slice and fill
+            margin=self.config.account_type != "cash",
+            leverage=self.config.leverage,
+            previous_day_equity=self.previous_day_equity,
+            pnl=self.pnl(),
+            day_trades=account_values.count_day_trades(trades, self.market.day_key(now)),
+        )
 
     def pnl(self) -> tuple[float, float]:
-        """Unrealized and realized P&L of the account; realized is net of commissions."""
+        """Unrealized and realized P&L of the account, as IB splits them: the commissions of
+        the shares still held count against unrealized P&L, the others against realized."""
         p = self.portfolio
-        return p.unrealized_pnl, p.realized_pnl - p.commissions
+        held = sum(pos.open_commission for pos in p.positions.values() if pos.qty)
+        return p.unrealized_pnl - held, p.realized_pnl - (p.commissions - held)
 
     def positions(self) -> list[tuple[SimContract, float, float]]:
-        """(contract, qty, average cost) of every symbol ever held, flat ones included."""
+        """(contract, qty, average cost with commissions, as IB's) of every symbol ever held,
+        flat ones included."""
         return [
-            (self.market.contracts[s], pos.qty, pos.avg_price)
+            (self.market.contracts[s], pos.qty, pos.avg_cost)
             for s, pos in self.portfolio.positions.items()
             if s in self.market.contracts
         ]

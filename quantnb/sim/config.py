@@ -9,20 +9,11 @@ from typing import Any
 import pandas as pd
 
 from quantnb.errors import ConfigError
+from quantnb.sim.pacing import PacingRule
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "SPY")
 MARKET_DATA = ("live", "delayed", "none")
 _ACCOUNT_RE = re.compile(r"^[A-Z]{1,3}\d{4,10}$")
-
-
-@dataclass(frozen=True, slots=True)
-class PacingRule:
-    """Historical-data pacing, as IB enforces it: too many identical or total requests → 162."""
-
-    identical_max: int = 5
-    identical_window: float = 15.0
-    total_max: int = 60
-    total_window: float = 600.0
 
 
 @dataclass(frozen=True, slots=True)

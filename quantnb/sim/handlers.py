@@ -17,6 +17,7 @@ from quantnb.sim import history
 from quantnb.sim import messages as msg
 from quantnb.sim.contracts import SimContract
 from quantnb.sim.market import EXCHANGE_TZ, NS
+from quantnb.sim.pacing import VIOLATION, HistoryRequest
 from quantnb.sim.placement import read_place_order
 from quantnb.sim.wire import frame, parse_ib_time, utc_text
 
@@ -27,10 +28,6 @@ log = logging.getLogger(__name__)
 
 _NO_SECURITY = "No security definition has been found for the request"
 _HMDS = "Historical Market Data Service error message:"
-_WHAT_TO_SHOW = {
-    "TRADES", "MIDPOINT", "BID", "ASK", "BID_ASK", "ADJUSTED_LAST", "HISTORICAL_VOLATILITY",
-    "OPTION_IMPLIED_VOLATILITY", "AGGTRADES", "SCHEDULE",
-}  # fmt: skip
 
 
 def _req_mkt_data(s: Session, f: list[str]) -> None:
@@ -165,22 +162,36 @@ def _req_historical_data(s: Session, f: list[str]) -> None:
         return
     end_text, bar_text, duration, rth, what, fmt = f[15], f[16], f[17], f[18], f[19], f[20]
     keep_up = f[21] == "1" if len(f) > 21 else False
-    problem = s.server.pacing_violation((contract.symbol, end_text, bar_text, duration, what, rth))
-    if problem:
-        s.send(msg.error(req_id, 162, _HMDS + problem))
+    try:
+        size = history.parse_bar_size(bar_text)
+        what = history.check_request(end_text, size, what, keep_up)
+    except history.HistoryError as exc:
+        s.send(msg.error(req_id, exc.code, str(exc) if exc.code == 321 else _HMDS + str(exc)))
+        return
+    request = HistoryRequest(
+        contract.symbol,
+        f[9] or "SMART",
+        what,
+        size.seconds,
+        (contract.con_id, f[9], end_text, bar_text, duration, what, rth, f[14]),
+    )
+    if s.server.pacing_violation(request):
+        s.send(msg.error(req_id, 162, _HMDS + VIOLATION))
         return
     try:
-        bars, start_text, end_out, size, last_key = _history(
+        bars, start_text, end_out, size, last_key, last_trade = _history(
             s, contract, end_text, bar_text, duration, rth == "1", what, int(fmt or 1)
         )
     except history.HistoryError as exc:
-        s.send(msg.error(req_id, 162, _HMDS + str(exc)))
+        s.send(msg.error(req_id, exc.code, _HMDS + str(exc)))
         return
     s.send(msg.historical_data(req_id, start_text, end_out, bars))
     if keep_up:
-        sub = history.LiveBars(contract.symbol, size, int(fmt or 1), key=last_key)
+        sub = history.LiveBars(contract.symbol, size, int(fmt or 1), key=last_key, what=what,
+                               spread=s.server.config.spread)  # fmt: skip
         if bars:
-            sub.label, sub.o, sub.h, sub.lo, sub.c, sub.v = bars[-1][:6]
+            sub.label = bars[-1][0]
+            sub.o, sub.h, sub.lo, sub.c, sub.v = last_trade
         s.live_bars[req_id] = sub
 
 
@@ -193,7 +204,7 @@ def _history(
     rth: bool,
     what: str,
     fmt: int,
-) -> tuple[list, str, str, history.BarSize, int]:
+) -> tuple[list, str, str, history.BarSize, int, tuple | None]:
     market = s.state.market
     size = history.parse_bar_size(bar_text)
     base = market.interval_ns // NS
@@ -202,8 +213,12 @@ def _history(
         raise history.HistoryError(
             f"bar size {bar_text!r} is finer than the simulator's {served} bars"
         )
-    if what.upper() not in _WHAT_TO_SHOW:
-        raise history.HistoryError(f"whatToShow {what!r} is not valid")
+    if what not in history.SERVED:
+        # a series IB knows that the simulator does not model: IB's answer when it has none
+        raise history.HistoryError(
+            f"No historical market data for {contract.symbol}/STK@SMART "
+            f"{history.SERIES[what]} {size.seconds}"
+        )
     now = market.now()
     if end_text.strip():
         try:
@@ -225,13 +240,15 @@ def _history(
         minutes = local.hour * 60 + local.minute
         keep &= np.asarray((minutes >= 570) & (minutes < 960))
     times, values, days = times[keep], values[:, keep], days[keep]
-    label_times, label_days, out = history.aggregate(times, values, days, size)
+    spread = s.server.config.spread
+    label_times, label_days, out = history.aggregate(times, values, days, size, what, spread)
     bars = history.rows(label_times, label_days, out, size, fmt, EXCHANGE_TZ)
-    last_key = -1
+    last_key, last_trade = -1, None
     if len(label_times):
         last_key = history.group_key(size, int(times[-1]), int(days[-1]))
+        last_trade = history.last_trade_bar(times, values, days, size)
     start_text = utc_text(pd.Timestamp(max(start, 0), tz="UTC"))
-    return bars, start_text, utc_text(end), size, last_key
+    return bars, start_text, utc_text(end), size, last_key, last_trade
 
 
 def _cancel_historical_data(s: Session, f: list[str]) -> None:

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from quantnb.sim.quotes import QUOTE_SERIES, bid_ask, quote_prices
+
 NS = 1_000_000_000
 _DAY = 86_400
 
@@ -31,8 +33,49 @@ _BAR_RE = re.compile(r"^\s*(\d+)\s+([a-zA-Z]+)\s*$")
 _DURATION_RE = re.compile(r"^\s*(\d+)\s+([SDWMY])\s*$")
 
 
+# whatToShow -> the series name IB's data service uses in its messages (IB's own table)
+SERIES = {
+    "TRADES": "Last", "MIDPOINT": "MidPoint", "BID": "Bid", "ASK": "Ask", "BID_ASK": "BidAsk",
+    "ADJUSTED_LAST": "Last", "HISTORICAL_VOLATILITY": "HistVol",
+    "OPTION_IMPLIED_VOLATILITY": "OptionImpliedVol",
+    "INDICATIVE_AUCTION_PRICE_SIZE": "AuctionIndicLast", "NAV_LAST": "NavLast",
+    "YIELD_ASK": "AskYield", "YIELD_BID": "BidYield", "YIELD_BID_ASK": "BidYield",
+    "YIELD_MARK": "MarkYield", "YIELD_LAST": "LastYield", "FEE_RATE": "FeeRate",
+    "SCHEDULE": "Schedule", "AGGTRADES": "AggLast",
+}  # fmt: skip
+SERVED = ("TRADES", "ADJUSTED_LAST", "MIDPOINT", "BID", "ASK", "BID_ASK")
+_LIVE = ("TRADES", "MIDPOINT", "BID", "ASK")  # the series IB keeps up to date
+_REFUSED = "Error validating request.-'bM' : cause - "
+
+
 class HistoryError(ValueError):
-    """A historical request the simulator answers with error 321/162; the text says why."""
+    """A historical request the simulator refuses: IB's error ``code`` (162 or 321) and why."""
+
+    def __init__(self, text: str, code: int = 162) -> None:
+        super().__init__(text)
+        self.code = code
+
+
+def check_request(end_text: str, size: BarSize, what: str, keep_up: bool) -> str:
+    """IB's own checks of a historical request, in IB's order; the whatToShow, upper-cased.
+
+    Raises HistoryError 321 with IB's words: an end date or bars longer than a day with
+    ADJUSTED_LAST, an unknown whatToShow, an end date or a series with no live bars when kept up
+    to date.
+    """
+    what = (what or "").upper()
+    has_end = bool((end_text or "").strip())
+    if what == "ADJUSTED_LAST" and has_end:
+        raise HistoryError(_REFUSED + "End date not supported with adjusted last", 321)
+    if what == "ADJUSTED_LAST" and size.unit in ("week", "month"):
+        raise HistoryError(_REFUSED + "Multi day bar size not supported with adjusted last", 321)
+    if what not in SERIES:
+        raise HistoryError(f"{_REFUSED}What to show value of {what} rejected.", 321)
+    if keep_up and has_end:
+        raise HistoryError(_REFUSED + "End date not supported with live updates", 321)
+    if keep_up and what not in _LIVE:
+        raise HistoryError(_REFUSED + "Source price not supported with live updates", 321)
+    return what
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,15 +168,43 @@ def group_key(size: BarSize, t: int, day: int) -> int:
 
 
 def aggregate(
-    times: np.ndarray, values: np.ndarray, day_keys: np.ndarray, size: BarSize
+    times: np.ndarray,
+    values: np.ndarray,
+    day_keys: np.ndarray,
+    size: BarSize,
+    what: str = "TRADES",
+    spread: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Group base bars into ``size`` bars.
+    """Group base (trade) bars into ``size`` bars of the series ``what``.
 
     Returns ``(label_times, label_days, out)``: each group's first base bar time and day key, and
-    rows open, high, low, close, volume, wap, count.
+    rows open, high, low, close, volume, wap, count. Quote series come from the quote model
+    (``spread``) with volume, wap and count -1, as IB sends them; BID_ASK bars are IB's: open the
+    time-average bid, high the highest ask, low the lowest bid, close the time-average ask (the
+    average over base bars of the quote at each base bar's mean price).
     """
     if len(times) == 0:
         return times, day_keys, np.empty((7, 0))
+    out_times, out_days, out = _aggregate_trades(times, values, day_keys, size)
+    if what not in QUOTE_SERIES:
+        return out_times, out_days, out
+    if what == "BID_ASK":
+        starts = np.flatnonzero(np.r_[True, np.diff(group_keys(size, times, day_keys)) != 0])
+        n = np.diff(np.r_[starts, len(times)])
+        bid, ask = bid_ask(values[:4].mean(axis=0), spread)
+        out[0] = np.round(np.add.reduceat(bid, starts) / n, 4)
+        out[3] = np.round(np.add.reduceat(ask, starts) / n, 4)
+        out[1] = bid_ask(out[1], spread)[1]
+        out[2] = bid_ask(out[2], spread)[0]
+    else:
+        out[:4] = quote_prices(out[:4], what, spread)
+    out[4:] = -1
+    return out_times, out_days, out
+
+
+def _aggregate_trades(
+    times: np.ndarray, values: np.ndarray, day_keys: np.ndarray, size: BarSize
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keys = group_keys(size, times, day_keys)
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     o = values[0][starts]
@@ -148,6 +219,16 @@ def aggregate(
     count = np.maximum(np.round(v / 100), 1)
     out = np.vstack([o, h, lo, c, v, np.round(wap, 4), count])
     return times[starts], day_keys[starts], out
+
+
+def last_trade_bar(
+    times: np.ndarray, values: np.ndarray, day_keys: np.ndarray, size: BarSize
+) -> tuple[float, float, float, float, float]:
+    """Open, high, low, close and volume of the trades of the last ``size`` bar so far."""
+    keys = group_keys(size, times, day_keys)
+    mine = values[:, keys == keys[-1]]
+    volume = float(np.nansum(mine[4]))
+    return float(mine[0][0]), float(mine[1].max()), float(mine[2].min()), float(mine[3][-1]), volume
 
 
 def labels(
@@ -203,6 +284,8 @@ class LiveBars:
     size: BarSize
     format_date: int
     key: int = -1
+    what: str = "TRADES"
+    spread: float = 0.0
     label: str = ""
     o: float = math.nan
     h: float = math.nan
@@ -212,3 +295,12 @@ class LiveBars:
     base: int = -1  # the base bar of the last slice: its index and end (ns)
     base_end: int = 0
     opening: bool = False  # the bar was started by open_live_bars; its first slice replaces it
+
+    def update(self) -> tuple[float, float, float, float, float, float, int]:
+        """The bar as sent: open, high, low, close, wap, volume and count, of its series."""
+        o, h, lo, c = self.o, self.h, self.lo, self.c
+        if self.what in QUOTE_SERIES:
+            o, h, lo, c = (float(x) for x in quote_prices([o, h, lo, c], self.what, self.spread))
+            return o, h, lo, c, -1.0, -1.0, -1
+        wap = round((h + lo + c) / 3, 4)
+        return o, h, lo, c, wap, self.v, max(int(self.v // 100), 1)

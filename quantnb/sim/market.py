@@ -21,6 +21,7 @@ from quantnb.domain.interval import VALID_INTERVALS, Interval
 from quantnb.errors import ConfigError, DataError
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract, make_universe
+from quantnb.sim.quotes import bid_ask
 
 NS = 1_000_000_000
 SLICE_SECONDS = 5
@@ -430,12 +431,8 @@ class Market:
 
     def quote(self, symbol: str) -> tuple[float, float]:
         """Bid and ask around the last price, at least a cent apart."""
-        last = self.last[symbol]
-        half = max(0.01, last * self.config.spread) / 2
-        bid, ask = round(last - half, 2), round(last + half, 2)
-        if ask <= bid:
-            ask = round(bid + 0.01, 2)
-        return bid, ask
+        bid, ask = bid_ask(self.last[symbol], self.config.spread)
+        return float(bid), float(ask)
 
     def set_price(self, symbol: str, price: float) -> Slice:
         """Move ``symbol`` to ``price`` from now on; later bars continue from there."""

@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections import deque
 
 from quantnb.errors import GatewayError
 from quantnb.sim import messages as msg
 from quantnb.sim.account import Event
 from quantnb.sim.faults import FARM_BROKEN, FARM_OK
 from quantnb.sim.market import NS, Slice
+from quantnb.sim.pacing import HistoryRequest, Pacer
 from quantnb.sim.records import ExecutionRecord
 from quantnb.sim.session import Session
 from quantnb.sim.state import SimState
@@ -49,7 +48,7 @@ class Server:
         self.commission_delay = state.config.commission_delay
         self.late_reports: dict[str, asyncio.TimerHandle] = {}  # exec id -> its report, due
         self.paused = False
-        self._history_log: deque[tuple[float, tuple]] = deque()
+        self.pacer = Pacer(self.config.pacing)
         self._server: asyncio.Server | None = None
         self._clock: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -337,28 +336,9 @@ class Server:
         for name in list(self._timers):
             self._cancel_timer(name)
 
-    def pacing_violation(self, key: tuple) -> str:
-        """Record a historical request; the reason it breaks the pacing rule, or ''."""
-        rule = self.config.pacing
-        if rule is None:
-            return ""
-        now = time.monotonic()
-        log_ = self._history_log
-        while log_ and now - log_[0][0] > rule.total_window:
-            log_.popleft()
-        identical = sum(1 for t, k in log_ if k == key and now - t <= rule.identical_window)
-        if identical >= rule.identical_max:
-            return (
-                f"Historical data request pacing violation: more than {rule.identical_max} "
-                f"identical requests within {rule.identical_window:g} seconds"
-            )
-        if len(log_) >= rule.total_max:
-            return (
-                f"Historical data request pacing violation: more than {rule.total_max} "
-                f"requests within {rule.total_window:g} seconds"
-            )
-        log_.append((now, key))
-        return ""
+    def pacing_violation(self, request: HistoryRequest) -> str:
+        """Record a historical request; the reason it breaks IB's pacing rules, or ''."""
+        return self.pacer.violation(request)
 
     # --- order and account events ---
 

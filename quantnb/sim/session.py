@@ -12,7 +12,7 @@ import math
 import socket
 from typing import TYPE_CHECKING
 
-from quantnb.sim import handlers, history
+from quantnb.sim import account_values, handlers, history
 from quantnb.sim import messages as msg
 from quantnb.sim.contracts import ContractQuery, SimContract, resolve
 from quantnb.sim.faults import FARM_BROKEN, FARM_OK, delayed_quote
@@ -31,7 +31,7 @@ _NO_SECURITY = "No security definition has been found for the request"
 # live and delayed tick types: bid, ask, last, high, low, close, open, volume
 _LIVE_TICKS = (1, 2, 4, 6, 7, 9, 14, 8)
 _DELAYED_TICKS = (66, 67, 68, 72, 73, 75, 76, 74)
-_STRING_VALUES = (("AccountType", "INDIVIDUAL", ""), ("Currency", "USD", "USD"))
+_ACCOUNT_TYPE = "INDIVIDUAL"
 # Where a request carries its id (field index); requests not listed have none. An unreadable
 # request is answered with IB's error 320 about that id.
 _REQUEST_ID_AT = {
@@ -351,10 +351,9 @@ class Session(asyncio.Protocol):
             sub.o = sub.h = sub.lo = sub.c = price
             sub.v = 0.0
             sub.opening = True
+            o, h, lo, c, wap, volume, count = sub.update()
             self.send(
-                msg.historical_data_update(
-                    req_id, 1, sub.label, price, price, price, price, price, 0.0
-                )
+                msg.historical_data_update(req_id, count, sub.label, o, h, lo, c, wap, volume)
             )
 
     @staticmethod
@@ -371,13 +370,8 @@ class Session(asyncio.Protocol):
             sub.v += s.volume
 
     def _send_live_bar(self, req_id: int, sub: history.LiveBars) -> None:
-        wap = round((sub.h + sub.lo + sub.c) / 3, 4)
-        count = max(int(sub.v // 100), 1)
-        self.send(
-            msg.historical_data_update(
-                req_id, count, sub.label, sub.o, sub.h, sub.lo, sub.c, wap, sub.v
-            )
-        )
+        o, h, lo, c, wap, volume, count = sub.update()
+        self.send(msg.historical_data_update(req_id, count, sub.label, o, h, lo, c, wap, volume))
 
     def _send_delayed(self, req_id: int, symbol: str, size: float) -> None:
         """Delayed bid, ask, last (15 minutes old) and the day's volume."""
@@ -427,9 +421,7 @@ class Session(asyncio.Protocol):
 
     def send_account_values(self, multi_req: int | None = None) -> None:
         account = self.state.account
-        values = account.values()
-        rows = [(tag, f"{value:.2f}", "USD") for tag, value in values.items()]
-        rows += [("AccountCode", account.id, ""), *_STRING_VALUES]
+        rows = account_values.update_rows(account.values(), account.id, _ACCOUNT_TYPE)
         for tag, value, currency in rows:
             if multi_req is None:
                 self.send(msg.account_value(account.id, tag, value, currency))
@@ -451,8 +443,8 @@ class Session(asyncio.Protocol):
                     pos.qty,
                     market.last[symbol],
                     pos.market_value,
-                    pos.avg_price,
-                    round(pos.unrealized_pnl, 4),
+                    pos.avg_cost,
+                    round(pos.market_value - pos.qty * pos.avg_cost, 4),
                     round(pos.realized_pnl, 4),
                 )
             )
@@ -464,9 +456,7 @@ class Session(asyncio.Protocol):
         if self.positions_sub:
             for symbol in symbols:
                 pos = account.portfolio.position(symbol)
-                self.send(
-                    msg.position(account.id, market.contracts[symbol], pos.qty, pos.avg_price)
-                )
+                self.send(msg.position(account.id, market.contracts[symbol], pos.qty, pos.avg_cost))
         if self.account_sub:
             self.send_account_values()
             self.send_portfolio(symbols)
@@ -480,14 +470,10 @@ class Session(asyncio.Protocol):
 
     def send_summary(self, req_id: int, tags: set[str] | None) -> None:
         account = self.state.account
-        values = account.values()
-        values["Leverage"] = values["GrossPositionValue"] / max(values["NetLiquidation"], 1e-9)
-        values["Cushion"] = values["ExcessLiquidity"] / max(values["NetLiquidation"], 1e-9)
-        for tag, value in values.items():
-            if tags is None or tag in tags:
-                self.send(msg.account_summary(req_id, account.id, tag, f"{value:.2f}", "USD"))
-        if tags is None or "AccountType" in tags:
-            self.send(msg.account_summary(req_id, account.id, "AccountType", "INDIVIDUAL", ""))
+        for tag, value, currency in account_values.summary_rows(
+            account.values(), tags, _ACCOUNT_TYPE
+        ):
+            self.send(msg.account_summary(req_id, account.id, tag, value, currency))
         self.send(msg.account_summary_end(req_id))
 
     def send_pnl(self) -> None:
@@ -499,7 +485,7 @@ class Session(asyncio.Protocol):
             self.send(msg.pnl(req_id, unrealized + realized, unrealized, realized))
         for req_id, symbol in self.pnl_single.items():
             pos = account.portfolio.position(symbol)
-            un = pos.unrealized_pnl
+            un = pos.market_value - pos.qty * pos.avg_cost  # as IB: net of the commissions paid
             self.send(
                 msg.pnl_single(
                     req_id, pos.qty, un + pos.realized_pnl, un, pos.realized_pnl, pos.market_value

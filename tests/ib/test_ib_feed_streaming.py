@@ -191,7 +191,8 @@ def test_scheduled_flush_writes_without_unsubscribing(sim, make_feed):
 
 def test_a_refused_history_chunk_raises_and_is_not_kept(loop_thread, tmp_path, client_errors):
     client_errors.allow(162)
-    pacing = PacingRule(total_max=3, total_window=60)  # the 4th request within a minute: 162
+    # the 4th request within a minute: 162 (IB paces bars of 30 s or less; here 1-minute bars too)
+    pacing = PacingRule(total_max=3, total_window=60, bar_seconds_max=60)
     with GatewaySimulator(symbols=["AAPL"], mode="manual", pacing=pacing) as gw:
         conn = IBConnection(IBConfig(host=gw.host, port=gw.port, client_id=1, timeout=5),
                             loop_thread)  # fmt: skip

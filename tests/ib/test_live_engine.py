@@ -354,7 +354,8 @@ def test_pacing_errors_are_clear_and_refused_subscriptions_are_asked_again(
 ):
     client_errors.allow(162)
     monkeypatch.setattr("quantnb.ib.feed.RETRY_DELAY", 0.3)
-    pacing = PacingRule(total_max=3, total_window=0.5)  # the 4th request within 0.5 s: 162
+    # the 4th request within 0.5 s: 162 (IB paces bars of 30 s or less; here 1-minute bars too)
+    pacing = PacingRule(total_max=3, total_window=0.5, bar_seconds_max=60)
     with GatewaySimulator(symbols=SYMBOLS, mode="manual", seed=3, pacing=pacing) as sim:
         eng = _engine(sim, tmp_path, Sma(fast=2, slow=3, qty=1))
         eng.start(SYMBOLS, lookback_days=1, interval="1m", wait=True)

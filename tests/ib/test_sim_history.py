@@ -1,4 +1,4 @@
-"""Historical bars, keep-up-to-date updates, head timestamp and pacing."""
+"""Historical bars, keep-up-to-date updates and head timestamp (pacing: test_sim_pacing)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-
-from quantnb.sim import GatewaySimulator, PacingRule
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(60)]
 
@@ -111,17 +109,3 @@ def test_bad_bar_size_is_error_162(ib, aapl, client_errors):
     client_errors.allow(162)
     assert len(_bars(ib, aapl, "1 D", "7 fortnights")) == 0
     assert len(_bars(ib, aapl, "1 D", "5 secs")) == 0
-
-
-def test_pacing_violation_is_error_162(connect, client_errors, ibc):
-    client_errors.allow(162)
-    with GatewaySimulator(mode="manual", pacing=PacingRule(identical_max=2)) as sim:
-        ib = connect(sim)
-        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
-        codes = []
-        ib.errorEvent += lambda req_id, code, text, contract: codes.append(code)
-        assert _bars(ib, aapl, "1 D", "1 hour") and _bars(ib, aapl, "1 D", "1 hour")
-        assert len(_bars(ib, aapl, "1 D", "1 hour")) == 0
-        assert codes == [162]
-        assert _bars(ib, aapl, "2 D", "1 hour")  # a different request is fine
-        ib.disconnect()
