@@ -114,7 +114,9 @@ def test_two_ibapi_clients_side_by_side(ib_sim, ibapi_connect):
     assert ib_sim.connected_clients() == [1, 2]
 
 
-def test_account_order_and_lookup_requests_after_a_fill(ib_sim, ibapi_connect):
+@pytest.mark.ib_sim(market_data="delayed")  # so that type 3 really gets delayed ticks
+def test_account_order_and_lookup_requests_after_a_fill(ib_sim, ibapi_connect, ibapi_errors):
+    ibapi_errors.allow(10167)  # "Displaying delayed market data": a notice, not a failure
     client = ibapi_connect(ib_sim)
     order_id = client.take_id()
     client.client.placeOrder(order_id, stock(), _order("BUY", 7))
