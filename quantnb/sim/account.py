@@ -20,7 +20,7 @@ from quantnb.domain.matching import match, pessimistic_pick
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract
-from quantnb.sim.market import Market, Slice
+from quantnb.sim.market import POST, REGULAR, Market, Slice
 from quantnb.sim.records import (
     CANCELLED,
     FILLED,
@@ -134,7 +134,7 @@ class Account:
             status=PRE_SUBMITTED
             if order.type in (OrderType.STOP, OrderType.STOP_LIMIT)
             else SUBMITTED,
-            day=self.market.session_of_next_trade(),
+            day=self.market.session_of_next_trade(not _extended(req.order_type, req.outside_rth)),
         )
         parent = self.orders.get((client_id, req.parent_id)) if req.parent_id else None
         if parent is not None and parent.status != FILLED:
@@ -357,25 +357,38 @@ class Account:
     # --- matching ---
 
     def _match_now(self, rec: OrderRecord) -> list[Event]:
-        """Match a new or modified order against the current price, as a one-price bar."""
-        if rec.held:
+        """Match a new or modified order against the current price, as a one-price bar, when
+        the market is open for it."""
+        if rec.held or not self.market.trading_now(_extended(rec.order_type, rec.outside_rth)):
             return []
         last = self.market.last[rec.contract.symbol]
         return self._try(rec, last, last, last)
 
     def on_slices(self, slices: list[Slice]) -> list[Event]:
-        """Expire DAY orders at a new session, then match working orders against each slice."""
+        """Expire DAY orders whose session is over, then match working orders against each
+        slice: outside regular hours only the orders allowed to trade there."""
         events: list[Event] = []
         for s in slices:
             recs = self.working.get(s.symbol)
             if not recs:
                 continue
-            if s.new_day:
-                for rec in list(recs):
-                    if rec.tif == "DAY" and rec.day != self.market.days[s.symbol].key:
-                        self._finish(rec, CANCELLED, "DAY order expired")
-                        events.append(("status", rec))
+            if s.new_day or s.phase == POST:
+                events += self._expire(recs, self.market.days[s.symbol].key, s.phase == POST)
+            if s.phase != REGULAR:
+                recs = [r for r in recs if _extended(r.order_type, r.outside_rth)]
             events += self._match_slice(recs, s.open, s.high, s.low)
+        return events
+
+    def _expire(self, recs: list[OrderRecord], day: int, after_close: bool) -> list[Event]:
+        """DAY orders end with their session: regular-hours ones at its close, the ones that
+        trade outside regular hours when the after-hours session ends."""
+        events: list[Event] = []
+        for rec in list(recs):
+            if rec.tif != "DAY" or rec.day > day:
+                continue
+            if rec.day < day or (after_close and not _extended(rec.order_type, rec.outside_rth)):
+                self._finish(rec, CANCELLED, "DAY order expired")
+                events.append(("status", rec))
         return events
 
     def _match_slice(self, recs: list[OrderRecord], o: float, h: float, lo: float) -> list[Event]:
@@ -577,3 +590,9 @@ class Account:
             for s, pos in self.portfolio.positions.items()
             if s in self.market.contracts
         ]
+
+
+def _extended(order_type: str, outside_rth: bool) -> bool:
+    """Whether an order may trade outside regular hours: IB takes only limit-type orders there;
+    the flag is ignored on the others (warning 2109)."""
+    return outside_rth and order_type in ("LMT", "STP LMT")

@@ -29,9 +29,12 @@ class SimConfig:
     """Everything that shapes a simulated gateway: universe, clock, account, costs, faults.
 
     ``start`` is where the market clock starts (default: 2024-01-03 10:00 New York for generated
-    data, the first bar for bars handed in). ``speed`` is market seconds per wall second
-    (``mode="realtime"``); ``mode="manual"`` moves the clock only on ``step()``. ``liquidity``
-    caps the shares one symbol fills per bar.
+    data, the first bar for bars handed in). Generated data trades the NYSE calendar's sessions
+    with pre-market (from 04:00 New York) and after-hours (to 20:00, 17:00 after an early close).
+    ``speed`` is market seconds per wall second (``mode="realtime"``); closed hours (nights,
+    weekends, holidays) take their time too, unless ``skip_closed=True`` jumps the clock over
+    them to the next bar. ``mode="manual"`` moves the clock only on ``step()``, bar by bar,
+    where closed hours hold no bars. ``liquidity`` caps the shares one symbol fills per bar.
     """
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -40,6 +43,7 @@ class SimConfig:
     history_days: int = 730
     mode: str = "realtime"
     speed: float = 1.0
+    skip_closed: bool = False
     host: str = "127.0.0.1"
     port: int = 0
     account: str = "DU1234567"

@@ -156,7 +156,9 @@ def _req_contract_details(s: Session, f: list[str]) -> None:
     req_id = int(f[2])
     contract = s.contract(req_id, f, 3)
     if contract is not None:
-        s.send(msg.contract_details(req_id, contract))
+        market = s.state.market
+        hours = market.trading_hours(), market.trading_hours(liquid=True)
+        s.send(msg.contract_details(req_id, contract, "", *hours))
         s.send(msg.contract_details_end(req_id))
 
 
@@ -227,9 +229,7 @@ def _history(
         start -= start % (size.seconds * NS)  # whole bars only
     keep = times >= start
     if rth and not market.daily and len(times):
-        local = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(EXCHANGE_TZ)
-        minutes = local.hour * 60 + local.minute
-        keep &= np.asarray((minutes >= 570) & (minutes < 960))
+        keep &= market.regular_hours(times)
     times, values, days = times[keep], values[:, keep], days[keep]
     label_times, label_days, out = history.aggregate(times, values, days, size)
     bars = history.rows(label_times, label_days, out, size, fmt, EXCHANGE_TZ)

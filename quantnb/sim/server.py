@@ -29,6 +29,14 @@ _RESTORED_LOST = "Connectivity between IB and Trader Workstation has been restor
 _MAX_BATCH = 2000
 
 
+def clock_text(config) -> str:
+    """How the market clock runs, as the start-up line says it."""
+    if config.mode == "manual":
+        return "manual clock (step() moves it bar by bar; closed hours hold no bars)"
+    closed = "closed hours skipped" if config.skip_closed else "closed hours take their time"
+    return f"realtime clock at {config.speed:g}x, {closed}"
+
+
 class Server:
     """One listening socket on ``host:port`` serving API sessions for a ``SimState``."""
 
@@ -60,7 +68,8 @@ class Server:
         self.port = self._server.sockets[0].getsockname()[1]
         if self.config.mode == "realtime":
             self._clock = asyncio.create_task(self._run_clock())
-        log.info("gateway simulator listening on %s:%s", self.host, self.port)
+        clock = clock_text(self.config)
+        log.info("gateway simulator listening on %s:%s, %s", self.host, self.port, clock)
 
     async def close(self) -> None:
         """Stop listening and close every connection; the state is kept."""
@@ -105,22 +114,38 @@ class Server:
     # --- the clock ---
 
     async def _run_clock(self) -> None:
+        """Play slices as market time passes at ``speed``: closed hours take their time too,
+        unless ``skip_closed`` counts only the slices played."""
         loop = asyncio.get_running_loop()
         market = self.state.market
-        slice_wall = market.slice_ns / NS / self.config.speed
-        anchor, done = loop.time(), 0
+        speed = self.config.speed
+        skip = self.config.skip_closed
+        slice_wall = market.slice_ns / NS / speed
+        anchor, base, done = loop.time(), market.now_ns(), 0
         while not market.done:
             if self.paused:
                 self._wake.clear()
                 await self._wake.wait()
-                anchor, done = loop.time(), 0
+                anchor, base, done = loop.time(), market.now_ns(), 0
                 continue
-            due = int((loop.time() - anchor) / slice_wall) - done
-            if due > 0:
-                n = min(due, _MAX_BATCH)
+            if skip:
+                due = int((loop.time() - anchor) / slice_wall) - done
+                if due > 0:
+                    n = min(due, _MAX_BATCH)
+                    self.advance(n)
+                    done += n
+                await asyncio.sleep(max(anchor + (done + 1) * slice_wall - loop.time(), 0.0))
+                continue
+            target = base + int((loop.time() - anchor) * speed * NS)
+            n = market.slices_until(target, _MAX_BATCH)
+            if n > 0:
                 self.advance(n)
-                done += n
-            await asyncio.sleep(max(anchor + (done + 1) * slice_wall - loop.time(), 0.0))
+            market.wait_until(target)
+            nxt = market.next_slice_ns()
+            if nxt is None:  # the bars handed in are used up
+                self.advance(1)
+                continue
+            await asyncio.sleep(max(anchor + (nxt - base) / NS / speed - loop.time(), 0.0))
 
     def advance(self, n_slices: int) -> int:
         """Play ``n_slices`` slices: ticks, bars and fills go out to clients. Returns how many."""
