@@ -228,6 +228,8 @@ def _history(
     if size.unit == "intraday":
         start -= start % (size.seconds * NS)  # whole bars only
     keep = times >= start
+    if sessions is not None:  # whole sessions: not the evening before in UTC terms
+        keep &= days >= start // (86_400 * NS)
     if rth and not market.daily and len(times):
         keep &= market.regular_hours(times)
     times, values, days = times[keep], values[:, keep], days[keep]

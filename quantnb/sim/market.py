@@ -136,12 +136,14 @@ class GeneratedPrices:
             .T
             for k in range(3)
         ]
+        # extended-hours volume: a twentieth of the regular walk's, whatever the walks' scales
+        thin = [_EXTENDED_VOLUME * walks[0][4].mean() / w[4].mean() for w in walks]
         parts = []
         for q, j in enumerate(range(a, b)):
             slot = int((s.days[j] + 3) % 7) * width  # the session's weekday picks its piece
             reg = walks[0][:, slot : slot + int(reg_n[q])]
-            pre = _extended(walks[1][:, slot : slot + int(pre_n[q])], reg[0, 0], last=True)
-            post = _extended(walks[2][:, slot : slot + int(post_n[q])], reg[3, -1], last=False)
+            pre = _extended(walks[1][:, slot : slot + int(pre_n[q])], reg[0, 0], thin[1], True)
+            post = _extended(walks[2][:, slot : slot + int(post_n[q])], reg[3, -1], thin[2], False)
             parts += [pre, reg, post]
         return np.concatenate(parts, axis=1)
 
@@ -210,15 +212,15 @@ class GeneratedPrices:
         return float(col[0]), float(col[1]), float(col[2]), float(col[3]), float(col[4])
 
 
-def _extended(raw: np.ndarray, join: float, last: bool) -> np.ndarray:
+def _extended(raw: np.ndarray, join: float, volume: float, last: bool) -> np.ndarray:
     """Extended-hours bars from a sample walk: damped to half its log-moves, scaled so that they
-    end (``last``) or start at ``join``, a twentieth of the volume."""
+    end (``last``) or start at ``join``, with ``volume`` times its volume."""
     out = raw.copy()
     if out.shape[1] == 0:
         return out
     ref = raw[3, -1] if last else raw[0, 0]
     out[:4] = np.maximum(np.round(join * np.sqrt(raw[:4] / ref), 2), 0.01)
-    out[4] = np.maximum(np.round(raw[4] * _EXTENDED_VOLUME), 1.0)
+    out[4] = np.maximum(np.round(raw[4] * volume), 1.0)
     return out
 
 

@@ -27,6 +27,7 @@ _RESTORED_KEPT = (
 )
 _RESTORED_LOST = "Connectivity between IB and Trader Workstation has been restored - data lost."
 _MAX_BATCH = 2000
+_IDLE_WAKE = 0.05  # seconds between clock updates while the market is closed
 
 
 def clock_text(config) -> str:
@@ -145,7 +146,8 @@ class Server:
             if nxt is None:  # the bars handed in are used up
                 self.advance(1)
                 continue
-            await asyncio.sleep(max(anchor + (nxt - base) / NS / speed - loop.time(), 0.0))
+            due = anchor + (nxt - base) / NS / speed - loop.time()
+            await asyncio.sleep(min(max(due, 0.0), _IDLE_WAKE))  # the clock moves while closed
 
     def advance(self, n_slices: int) -> int:
         """Play ``n_slices`` slices: ticks, bars and fills go out to clients. Returns how many."""
