@@ -20,7 +20,7 @@ from quantnb.domain.matching import match, pessimistic_pick
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract
-from quantnb.sim.market import POST, REGULAR, Market, Slice
+from quantnb.sim.market import EXCHANGE_TZ, POST, REGULAR, Market, Slice
 from quantnb.sim.records import (
     CANCELLED,
     FILLED,
@@ -39,6 +39,11 @@ _ORDER_TYPES = {
     "STP LMT": OrderType.STOP_LIMIT,
     "TRAIL": OrderType.TRAILING_STOP,
 }
+
+_IGNORED_OUTSIDE_RTH = (
+    "Order Event Warning: Attribute 'Outside Regular Trading Hours' is ignored based on the "
+    "order type and destination. PlaceOrder is now being processed."
+)
 
 # Events: ("open", rec) openOrder+orderStatus; ("status", rec); ("fill", rec, execution);
 # ("error", client_id, req_id, code, text); ("position", symbol).
@@ -145,10 +150,27 @@ class Account:
             rec.status = PRE_SUBMITTED
         self.orders[key] = rec
         self.working.setdefault(rec.contract.symbol, []).append(rec)
-        events: list[Event] = [("open", rec)]
+        events: list[Event] = [("open", rec), *self._hours_warnings(rec)]
         if not rec.held:
             events += self._match_now(rec)
         return events
+
+    def _hours_warnings(self, rec: OrderRecord) -> list[Event]:
+        """IB's warnings about market hours on a new order: 2109 when outsideRth cannot apply to
+        its type, 399 when a regular-hours order must wait for the next open."""
+        out: list[Event] = []
+        extended = _extended(rec.order_type, rec.outside_rth)
+        if rec.outside_rth and not extended:
+            out.append(("error", rec.client_id, rec.order_id, 2109, _IGNORED_OUTSIDE_RTH))
+        if not extended and not self.market.trading_now(False):
+            opens = pd.Timestamp(self.market.next_open_ns(), tz="UTC").tz_convert(EXCHANGE_TZ)
+            text = (
+                f"Order Message:\n{rec.action} {rec.qty:g} {rec.contract.symbol} "
+                f"{rec.contract.exchange}\nWarning: your order will not be placed at the "
+                f"exchange until {opens:%Y-%m-%d %H:%M:%S} US/Eastern"
+            )
+            out.append(("error", rec.client_id, rec.order_id, 399, text))
+        return out
 
     def _set_trail(self, order: Order, req: OrderRequest) -> None:
         """A TRAIL order trails by an amount (auxPrice) or a percentage, from the price now."""

@@ -21,6 +21,13 @@ def _ny(text: str) -> pd.Timestamp:
     return pd.Timestamp(text, tz=NY)
 
 
+def _warnings(ib) -> list[tuple[int, int, str]]:
+    """The warnings IB sends about orders, as they come."""
+    seen: list[tuple[int, int, str]] = []
+    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
+    return seen
+
+
 def _local(bars) -> list[str]:
     return [pd.Timestamp(b.date).tz_convert(NY).strftime("%Y-%m-%d %H:%M") for b in bars]
 
@@ -88,15 +95,22 @@ def test_ticks_and_realtime_bars_flow_in_the_pre_market(ib_sim, ib, aapl, wait):
 
 @pytest.mark.ib_sim(start="2024-01-03 21:00", commission=0.0)  # 16:00 New York
 def test_orders_placed_after_the_close_wait_for_the_next_open(ib_sim, ib, aapl, ibc, wait):
+    warnings = _warnings(ib)
     last = ib_sim.price("AAPL")
     limit = ib.placeOrder(aapl, ibc.LimitOrder("BUY", 10, round(last * 1.5, 2)))
     market = ib.placeOrder(aapl, ibc.MarketOrder("BUY", 5))
-    wait(ib, lambda: market.orderStatus.status in ("PreSubmitted", "Submitted"))
+    wait(ib, lambda: len(warnings) == 2)
+    assert [(w[0], w[1]) for w in warnings] == [
+        (limit.order.orderId, 399),
+        (market.order.orderId, 399),
+    ]
+    assert "BUY 5 AAPL SMART" in warnings[1][2]
+    assert "not be placed at the exchange until 2024-01-04 09:30:00 US/Eastern" in warnings[1][2]
     ib_sim.step(239 + 330)  # the after-hours session, the night, the pre-market
     assert ib_sim.now == _ny("2024-01-04 09:30")
     ib.sleep(0.05)
     assert not limit.fills and not market.fills
-    assert limit.orderStatus.status in ("PreSubmitted", "Submitted")  # working, for Jan 4
+    assert not limit.isDone() and not market.isDone()  # working, for Jan 4
     ib_sim.step()
     wait(ib, lambda: limit.isDone() and market.isDone())
     bars = ib.reqHistoricalData(aapl, "", "1 D", "1 min", "TRADES", True)
@@ -112,21 +126,29 @@ def test_only_outside_rth_limit_orders_trade_after_hours(ib_sim, ib, aapl, ibc, 
     outside = ibc.LimitOrder("BUY", 10, round(last * 1.01, 2), outsideRth=True)
     regular = ibc.LimitOrder("BUY", 10, round(last * 1.01, 2))
     market = ibc.MarketOrder("BUY", 10, outsideRth=True)  # IB ignores the flag on MKT
+    warnings = _warnings(ib)
     trades = [ib.placeOrder(aapl, o) for o in (outside, regular, market)]
     wait(ib, lambda: trades[0].isDone())
+    wait(ib, lambda: len(warnings) == 3)
+    ids = [t.order.orderId for t in trades]
+    assert [(w[0], w[1]) for w in warnings] == [(ids[1], 399), (ids[2], 2109), (ids[2], 399)]
+    assert "'Outside Regular Trading Hours' is ignored" in warnings[1][2]
     assert trades[0].fills[0].execution.price == last  # the after-hours price
     ib_sim.step(30)
     ib.sleep(0.05)
     assert not trades[1].fills and not trades[2].fills
-    assert all(t.orderStatus.status == "Submitted" for t in trades[1:])
+    assert not trades[1].isDone() and not trades[2].isDone()
 
 
 @pytest.mark.ib_sim(start="2024-01-01 17:00", commission=0.0)  # New Year's Day, 12:00 New York
 def test_nothing_fills_on_a_holiday(ib_sim, ib, aapl, ibc, wait):
+    warnings = _warnings(ib)
     last = ib_sim.price("AAPL")
     outside = ib.placeOrder(aapl, ibc.LimitOrder("BUY", 10, round(last * 1.2, 2), outsideRth=True))
     market = ib.placeOrder(aapl, ibc.MarketOrder("BUY", 10))
-    wait(ib, lambda: outside.orderStatus.status == "Submitted")
+    wait(ib, lambda: outside.orderStatus.status == "Submitted" and warnings)
+    assert warnings[0][:2] == (market.order.orderId, 399)
+    assert "until 2024-01-02 09:30:00 US/Eastern" in warnings[0][2]
     ib.sleep(0.05)
     assert not outside.fills and not market.fills
     ib_sim.step()  # the first bar after the holiday: 04:00 on Jan 2
@@ -157,12 +179,13 @@ def test_day_orders_end_at_the_close_or_after_hours_end(ib_sim, ib, aapl, ibc, w
 @pytest.mark.ib_sim(start="2024-01-03 22:00")  # 17:00 New York
 def test_a_day_order_placed_after_the_close_is_for_the_next_session(ib_sim, ib, aapl, ibc, wait):
     low = round(ib_sim.price("AAPL") * 0.5, 2)
+    warnings = _warnings(ib)
     trade = ib.placeOrder(aapl, ibc.LimitOrder("BUY", 1, low, tif="DAY"))
-    wait(ib, lambda: trade.orderStatus.status == "Submitted")
+    wait(ib, lambda: [w[1] for w in warnings] == [399])
     ib_sim.step(179 + 330 + 390)  # through the night and all of Jan 4's regular session
     assert ib_sim.now == _ny("2024-01-04 16:00")
     ib.sleep(0.05)
-    assert trade.orderStatus.status == "Submitted"
+    assert not trade.isDone()
     ib_sim.step()
     wait(ib, lambda: trade.orderStatus.status == "Cancelled")
 
