@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from quantnb.errors import ConfigError
 from quantnb.sim import calendar
 from quantnb.sim.calendar import CLOSED, DAY_NS, POST, PRE, REGULAR
 from quantnb.sim.config import SimConfig
@@ -161,3 +162,10 @@ def test_closed_time_passes_on_the_clock_but_no_bars():
     slices = market.advance()
     assert slices[0].time == monday and slices[0].phase == PRE and slices[0].new_day
     assert market.trading_now(extended=True) and not market.trading_now(extended=False)
+
+
+def test_skip_closed_is_a_named_setting_off_by_default():
+    assert SimConfig().skip_closed is False
+    assert SimConfig(skip_closed=True).skip_closed is True
+    with pytest.raises(ConfigError, match="skip_closed='yes' must be True or False"):
+        SimConfig(skip_closed="yes")

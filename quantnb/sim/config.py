@@ -67,6 +67,8 @@ class SimConfig:
             raise ConfigError(f"mode={self.mode!r} is not known; use 'realtime' or 'manual'")
         if not self.speed > 0:
             raise ConfigError(f"speed={self.speed!r} must be positive, e.g. speed=60")
+        if not isinstance(self.skip_closed, bool):
+            raise ConfigError(f"skip_closed={self.skip_closed!r} must be True or False")
         if not 0 <= int(self.port) <= 65535:
             raise ConfigError(f"port={self.port!r} is not a TCP port; use 0 for a free one")
         if not _ACCOUNT_RE.match(self.account):
