@@ -113,7 +113,7 @@ class GeneratedPrices:
         tl = self.timeline
         week = self.anchor + chunk
         while tl.weeks[-1] <= week:
-            tl._reach(int(tl.offsets[-1]))
+            tl.reach(int(tl.offsets[-1]))
         a, b = np.searchsorted(tl.weeks, [week, week + 1])
         return int(a), int(b)
 

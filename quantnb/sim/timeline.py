@@ -46,7 +46,7 @@ class SessionTimeline:
         self.__dict__.update(state)
         self._load()
 
-    def _reach(self, i: int) -> None:
+    def reach(self, i: int) -> None:
         """Load the calendar further ahead until bar ``i`` exists."""
         while i >= self.offsets[-1]:
             self._to += _AHEAD
@@ -57,7 +57,7 @@ class SessionTimeline:
         j, lo, hi = self._hit
         if lo <= i < hi:
             return j
-        self._reach(i)
+        self.reach(i)
         j = int(np.searchsorted(self.offsets, i, side="right")) - 1
         self._hit = (j, int(self.offsets[j]), int(self.offsets[j + 1]))
         return j
@@ -70,7 +70,7 @@ class SessionTimeline:
         i0 = max(i0, 0)
         if i1 <= i0:
             return np.empty(0, dtype=np.int64)
-        self._reach(i1 - 1)
+        self.reach(i1 - 1)
         idx = np.arange(i0, i1, dtype=np.int64)
         j = np.searchsorted(self.offsets, idx, side="right") - 1
         return self.sessions.pre[j] + (idx - self.offsets[j]) * self.interval_ns
@@ -111,7 +111,7 @@ class SessionTimeline:
         """Trading day of the first regular-hours bar at or after bar ``i``."""
         j = self.session_of(i)
         if self.time_of(i) >= self.sessions.close[j]:
-            self._reach(int(self.offsets[j + 1]))
+            self.reach(int(self.offsets[j + 1]))
             j += 1
         return int(self.sessions.days[j])
 
@@ -120,7 +120,7 @@ class SessionTimeline:
         j = self.session_of(i)
         t = self.time_of(i)
         if t >= self.sessions.close[j]:
-            self._reach(int(self.offsets[j + 1]))
+            self.reach(int(self.offsets[j + 1]))
             j += 1
         return max(int(self.sessions.open[j]), t)
 
