@@ -1,6 +1,7 @@
 """``python -m quantnb.sim``: run a gateway simulator on loopback until Ctrl-C.
 
-Example: ``python -m quantnb.sim --port 4002 --speed 60 --symbols AAPL,MSFT --seed 0``.
+Example: ``python -m quantnb.sim --port 4002 --speed 60 --symbols AAPL,MSFT --seed 0``; nights,
+weekends and holidays pass at the same speed unless ``--skip-closed``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=4002, help="API port (4002, IB Gateway paper)")
     p.add_argument("--speed", type=float, default=60.0, help="market seconds per second (60)")
     p.add_argument("--manual", action="store_true", help="the clock moves only when stepped")
+    p.add_argument(
+        "--skip-closed",
+        action="store_true",
+        help="the realtime clock jumps over nights, weekends and holidays",
+    )
     p.add_argument("--symbols", default="AAPL,MSFT,SPY", help="comma-separated universe")
     p.add_argument("--seed", type=int, default=0, help="random-walk seed (0)")
     p.add_argument("--account", default="DU1234567", help="paper account id")
@@ -57,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from quantnb.sim.child import serve_control
     from quantnb.sim.control import GatewaySimulator
+    from quantnb.sim.server import clock_text
 
     try:
         config = SimConfig(
@@ -65,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             start=args.start,
             mode="manual" if args.manual else "realtime",
             speed=args.speed,
+            skip_closed=args.skip_closed,
             host=args.host,
             port=args.port,
             account=args.account,
@@ -89,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         control = serve_control(sim, state_path, done) if args.control_port is not None else 0
         print(json.dumps({"port": sim.port, "control_port": control}), flush=True)
     else:
-        mode = "manual clock" if config.mode == "manual" else f"speed {config.speed:g}x"
+        mode = clock_text(config)
         print(f"quantnb gateway simulator listening on {sim.host}:{sim.port}")
         print(f"account {sim.account} ({config.account_type}, {config.cash:,.0f} USD)")
         print(f"symbols {', '.join(sim.symbols)}")

@@ -22,8 +22,8 @@ from quantnb.errors import ConfigError, GatewayError
 from quantnb.sim import account_values
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract
-from quantnb.sim.market import NS, Market, Slice
-from quantnb.sim.ordering import Event, OrderDesk, status_event
+from quantnb.sim.market import NS, POST, REGULAR, Market, Slice
+from quantnb.sim.ordering import Event, OrderDesk, extended_hours, status_event
 from quantnb.sim.placement import OrderRequest
 from quantnb.sim.records import (
     CANCELLED,
@@ -63,25 +63,40 @@ class Account(OrderDesk):
     # --- matching ---
 
     def _match_now(self, rec: OrderRecord) -> list[Event]:
-        """Match a new or modified order against the current price, as a one-price bar."""
-        if rec.held:
+        """Match a new or modified order against the current price, as a one-price bar, when
+        the market is open for it."""
+        if rec.held or not self.market.trading_now(extended_hours(rec.order_type, rec.outside_rth)):
             return []
         last = self.market.last[rec.contract.symbol]
         return self._try(rec, last, last, last)
 
     def on_slices(self, slices: list[Slice]) -> list[Event]:
-        """Expire DAY orders at a new session, then match working orders against each slice."""
+        """Expire DAY orders whose session is over, then match working orders against each
+        slice: outside regular hours only the orders allowed to trade there."""
         events: list[Event] = []
         for s in slices:
             recs = self.working.get(s.symbol)
             if not recs:
                 continue
-            if s.new_day:
-                for rec in list(recs):
-                    if rec.tif == "DAY" and rec.day != self.market.days[s.symbol].key:
-                        self._finish(rec, CANCELLED, "DAY order expired")
-                        events.append(("status", rec))
+            if s.new_day or s.phase == POST:
+                events += self._expire(recs, self.market.days[s.symbol].key, s.phase == POST)
+            if s.phase != REGULAR:
+                recs = [r for r in recs if extended_hours(r.order_type, r.outside_rth)]
             events += self._match_slice(recs, s.open, s.high, s.low)
+        return events
+
+    def _expire(self, recs: list[OrderRecord], day: int, after_close: bool) -> list[Event]:
+        """DAY orders end with their session: regular-hours ones at its close, the ones that
+        trade outside regular hours when the after-hours session ends."""
+        events: list[Event] = []
+        for rec in list(recs):
+            if rec.tif != "DAY" or rec.day > day:
+                continue
+            if rec.day < day or (
+                after_close and not extended_hours(rec.order_type, rec.outside_rth)
+            ):
+                self._finish(rec, CANCELLED, "DAY order expired")
+                events.append(status_event(rec))
         return events
 
     def _match_slice(self, recs: list[OrderRecord], o: float, h: float, lo: float) -> list[Event]:

@@ -21,13 +21,16 @@ class SimConfig:
     """Everything that shapes a simulated gateway: universe, clock, account, costs, faults.
 
     ``start`` is where the market clock starts (default: 2024-01-03 10:00 New York for generated
-    data, the first bar for bars handed in). ``speed`` is market seconds per wall second
-    (``mode="realtime"``); ``mode="manual"`` moves the clock only on ``step()``. ``liquidity``
-    caps the shares one symbol fills per bar. A connection that has not finished the API
-    handshake after ``handshake_timeout`` seconds is closed. ``commission_delay`` is how many
-    wall seconds each commission report comes after its execution (0: at once). ``market_data``
-    is the login's market-data permission: ``"live"``, ``"delayed"`` (no live subscription) or
-    ``"none"``.
+    data, the first bar for bars handed in). Generated data trades the NYSE calendar's sessions
+    with pre-market (from 04:00 New York) and after-hours (to 20:00, 17:00 after an early close).
+    ``speed`` is market seconds per wall second (``mode="realtime"``); closed hours (nights,
+    weekends, holidays) take their time too, unless ``skip_closed=True`` jumps the clock over
+    them to the next bar. ``mode="manual"`` moves the clock only on ``step()``, bar by bar,
+    where closed hours hold no bars. ``liquidity`` caps the shares one symbol fills per bar.
+    A connection that has not finished the API handshake after ``handshake_timeout`` seconds is
+    closed. ``commission_delay`` is how many wall seconds each commission report comes after its
+    execution (0: at once). ``market_data`` is the login's market-data permission: ``"live"``,
+    ``"delayed"`` (no live subscription) or ``"none"``.
     """
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -36,6 +39,7 @@ class SimConfig:
     history_days: int = 730
     mode: str = "realtime"
     speed: float = 1.0
+    skip_closed: bool = False
     host: str = "127.0.0.1"
     port: int = 0
     account: str = "DU1234567"
@@ -62,6 +66,8 @@ class SimConfig:
             raise ConfigError(f"mode={self.mode!r} is not known; use 'realtime' or 'manual'")
         if not self.speed > 0:
             raise ConfigError(f"speed={self.speed!r} must be positive, e.g. speed=60")
+        if not isinstance(self.skip_closed, bool):
+            raise ConfigError(f"skip_closed={self.skip_closed!r} must be True or False")
         if not 0 <= int(self.port) <= 65535:
             raise ConfigError(f"port={self.port!r} is not a TCP port; use 0 for a free one")
         if not _ACCOUNT_RE.match(self.account):

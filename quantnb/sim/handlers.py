@@ -147,7 +147,9 @@ def _req_contract_details(s: Session, f: list[str]) -> None:
     req_id = int(f[2])
     contract = s.contract(req_id, f, 3)
     if contract is not None:
-        s.send(msg.contract_details(req_id, contract))
+        market = s.state.market
+        hours = market.trading_hours(), market.trading_hours(liquid=True)
+        s.send(msg.contract_details(req_id, contract, "", *hours))
         s.send(msg.contract_details_end(req_id))
 
 
@@ -235,10 +237,10 @@ def _history(
     if size.unit == "intraday":
         start -= start % (size.seconds * NS)  # whole bars only
     keep = times >= start
+    if sessions is not None:  # whole sessions: not the evening before in UTC terms
+        keep &= days >= start // (86_400 * NS)
     if rth and not market.daily and len(times):
-        local = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(EXCHANGE_TZ)
-        minutes = local.hour * 60 + local.minute
-        keep &= np.asarray((minutes >= 570) & (minutes < 960))
+        keep &= market.regular_hours(times)
     times, values, days = times[keep], values[:, keep], days[keep]
     spread = s.server.config.spread
     label_times, label_days, out = history.aggregate(times, values, days, size, what, spread)

@@ -2,8 +2,10 @@
 
 Each bar is played as ``slices`` sub-steps (5 s each for 1-minute bars) along a deterministic
 open → extreme → extreme → close path; every slice is a small bar that drives ticks, 5-second
-real-time bars and order matching. The clock moves over bars, not wall time, so nights and
-weekends take no time. State here knows nothing of sockets and survives any restart.
+real-time bars and order matching. The generated market trades the exchange calendar's sessions,
+pre-market and after-hours included; holidays and nights have no bars. The clock moves over
+bars: the realtime clock of the server lets closed hours pass (``wait_until``) unless told to
+skip them. State here knows nothing of sockets and survives any restart.
 """
 
 from __future__ import annotations
@@ -19,17 +21,22 @@ from quantnb.data import align, sample, validate
 from quantnb.data.resample import infer_interval
 from quantnb.domain.interval import VALID_INTERVALS, Interval
 from quantnb.errors import ConfigError, DataError
+from quantnb.sim import calendar
+from quantnb.sim.calendar import CLOSED, EXCHANGE_TZ, NS, POST, PRE, REGULAR
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract, make_universe
 from quantnb.sim.quotes import bid_ask
+from quantnb.sim.timeline import FrameTimeline, SessionTimeline, Timeline
 
-NS = 1_000_000_000
+__all__ = ["CLOSED", "EXCHANGE_TZ", "NS", "POST", "PRE", "REGULAR", "Market", "Slice"]
+
 SLICE_SECONDS = 5
 MAX_SLICES = 12
-EXCHANGE_TZ = "America/New_York"
 _DAY_NS = 86_400 * NS
-_WEEK_NS = 7 * _DAY_NS
-_WEEK_BARS = 5 * 390
+_SESSION_BARS = 390
+_SAMPLE_MONDAY = "2024-01-01"  # sample walks are laid on this week; only their values are used
+_EXTENDED_VOLUME = 0.05
+_EXTENDED_SPREAD = 5.0  # the quoted spread outside regular hours, as a multiple of the regular
 _CHUNK_CACHE = 64
 DEFAULT_START = "2024-01-03 15:00"  # a Wednesday, 10:00 in New York
 
@@ -47,6 +54,7 @@ class Slice:
     volume: float
     index: int  # bar index
     new_day: bool = False
+    phase: int = REGULAR  # PRE, REGULAR or POST: the part of the trading day of its bar
 
 
 @dataclass(slots=True)
@@ -71,164 +79,150 @@ class DayStats:
     key: int = -1
 
 
-# --- timelines ----------------------------------------------------------------------------------
-
-
-class WeeklyTimeline:
-    """US-session 1-minute bars, five days a week; index 0 is the first bar of the anchor week."""
-
-    interval_ns = 60 * NS
-
-    def __init__(self, anchor: pd.Timestamp, history_days: int) -> None:
-        monday = anchor.tz_convert("UTC").tz_localize(None).normalize()
-        self.anchor = monday - pd.Timedelta(days=monday.weekday())
-        self.anchor_ns = int(self.anchor.value)
-        self.first = -math.ceil(history_days / 7) * _WEEK_BARS
-        self.last: int | None = None
-        self._weeks: dict[int, np.ndarray] = {}
-
-    def monday(self, week: int) -> pd.Timestamp:
-        return self.anchor + pd.Timedelta(weeks=week)
-
-    def week_times(self, week: int) -> np.ndarray:
-        times = self._weeks.get(week)
-        if times is None:
-            days = pd.bdate_range(self.monday(week), periods=5)
-            opens = (days + pd.Timedelta(hours=9, minutes=30)).tz_localize(EXCHANGE_TZ)
-            opens_ns = opens.tz_convert("UTC").as_unit("ns").asi8
-            minutes = np.arange(390, dtype=np.int64) * 60 * NS
-            times = (opens_ns[:, None] + minutes[None, :]).ravel()
-            self._weeks[week] = times
-        return times
-
-    def times(self, i0: int, i1: int) -> np.ndarray:
-        parts = []
-        i = i0
-        while i < i1:
-            week, k = divmod(i, _WEEK_BARS)
-            take = min(_WEEK_BARS - k, i1 - i)
-            parts.append(self.week_times(week)[k : k + take])
-            i += take
-        return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-
-    def time_of(self, i: int) -> int:
-        week, k = divmod(i, _WEEK_BARS)
-        return int(self.week_times(week)[k])
-
-    def index_at(self, t: int) -> int:
-        """Index of the last bar starting at or before ``t``."""
-        week = (t - self.anchor_ns) // _WEEK_NS
-        k = int(np.searchsorted(self.week_times(week), t, side="right")) - 1
-        return week * _WEEK_BARS + k
-
-
-class FrameTimeline:
-    """The union of the timestamps of the bars handed in."""
-
-    def __init__(self, times: np.ndarray, interval_ns: int) -> None:
-        self._times = times
-        self.interval_ns = interval_ns
-        self.first = 0
-        self.last: int | None = len(times) - 1
-
-    def times(self, i0: int, i1: int) -> np.ndarray:
-        return self._times[max(i0, 0) : max(i1, 0)]
-
-    def time_of(self, i: int) -> int:
-        return int(self._times[i])
-
-    def index_at(self, t: int) -> int:
-        return int(np.searchsorted(self._times, t, side="right")) - 1
-
-
-Timeline = WeeklyTimeline | FrameTimeline
-
-
 # --- prices -------------------------------------------------------------------------------------
 
 
 class GeneratedPrices:
-    """A seeded random walk in weekly chunks of ``quantnb.data.sample`` bars, chained by scaling.
+    """A seeded random walk over the timeline's sessions, one calendar week per chunk.
 
-    Chunk 0 is the sample series as generated; each later (earlier) chunk is scaled so it opens
-    at the previous chunk's close (closes at the next chunk's open). Generated on demand.
+    A chunk's regular hours are ``quantnb.data.sample`` one-minute bars; its pre-market and
+    after-hours bars are two more sample walks, damped (half the log-moves), joined to the
+    regular open and close and with a twentieth of the volume. Chunk 0 (the start's week) is as
+    generated; each later (earlier) chunk is scaled so it opens at the previous chunk's close
+    (closes at the next chunk's open). Generated on demand.
     """
 
-    def __init__(self, symbol: str, seed: int, timeline: WeeklyTimeline) -> None:
+    def __init__(self, symbol: str, seed: int, timeline: SessionTimeline, anchor: int) -> None:
         self.symbol = symbol
         self.seed = seed
         self.timeline = timeline
+        self.anchor = anchor  # week number (Monday-based, since the epoch) of chunk 0
         self._scales: dict[int, float] = {0: 1.0}
         self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
 
     def __getstate__(self) -> dict:
-        return {"symbol": self.symbol, "seed": self.seed, "timeline": self.timeline}
+        return {
+            "symbol": self.symbol, "seed": self.seed, "timeline": self.timeline,
+            "anchor": self.anchor,
+        }  # fmt: skip
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["symbol"], state["seed"], state["timeline"])  # type: ignore[misc]
+        self.__init__(state["symbol"], state["seed"], state["timeline"], state["anchor"])  # type: ignore[misc]
 
-    def _raw(self, week: int) -> np.ndarray:
-        monday = self.timeline.monday(week)
-        chunk_seed = self.seed * 1_000_003 + week + 10_000_000
-        frame = sample(
-            self.symbol, "1m", start=monday, end=monday + pd.Timedelta(days=4), seed=chunk_seed
-        )[self.symbol]
-        values = frame[["open", "high", "low", "close", "volume"]].to_numpy(dtype=float).T.copy()
-        if values.shape[1] != _WEEK_BARS:
-            raise DataError(f"sample week {monday.date()} has {values.shape[1]} bars, not 1950")
-        return values
+    def _sessions(self, chunk: int) -> tuple[int, int]:
+        """Positions ``[a, b)`` of the chunk's sessions in the timeline."""
+        tl = self.timeline
+        week = self.anchor + chunk
+        while tl.weeks[-1] <= week:
+            tl.reach(int(tl.offsets[-1]))
+        a, b = np.searchsorted(tl.weeks, [week, week + 1])
+        return int(a), int(b)
 
-    def _scale(self, week: int) -> float:
-        scale = self._scales.get(week)
+    def _raw(self, chunk: int) -> np.ndarray:
+        tl = self.timeline
+        a, b = self._sessions(chunk)
+        s = tl.sessions
+        if b <= a:
+            return np.empty((5, 0))
+        pre_n = (s.open[a:b] - s.pre[a:b]) // tl.interval_ns
+        reg_n = (s.close[a:b] - s.open[a:b]) // tl.interval_ns
+        post_n = (s.post[a:b] - s.close[a:b]) // tl.interval_ns
+        width = int(max(_SESSION_BARS, pre_n.max(), reg_n.max(), post_n.max()))
+        base = self.seed * 1_000_003 + (self.anchor + chunk) * 3 + 30_000_000
+        walks = [
+            sample(self.symbol, "1m", start=_SAMPLE_MONDAY, bars=5 * width, seed=base + k)[
+                self.symbol
+            ][["open", "high", "low", "close", "volume"]]
+            .to_numpy(dtype=float)
+            .T
+            for k in range(3)
+        ]
+        # extended-hours volume: a twentieth of the regular walk's, whatever the walks' scales
+        thin = [_EXTENDED_VOLUME * walks[0][4].mean() / w[4].mean() for w in walks]
+        parts = []
+        for q, j in enumerate(range(a, b)):
+            slot = int((s.days[j] + 3) % 7) * width  # the session's weekday picks its piece
+            reg = walks[0][:, slot : slot + int(reg_n[q])]
+            pre = _extended(walks[1][:, slot : slot + int(pre_n[q])], reg[0, 0], thin[1], True)
+            post = _extended(walks[2][:, slot : slot + int(post_n[q])], reg[3, -1], thin[2], False)
+            parts += [pre, reg, post]
+        return np.concatenate(parts, axis=1)
+
+    def _span(self, chunk: int) -> tuple[int, int]:
+        a, b = self._sessions(chunk)
+        return int(self.timeline.offsets[a]), int(self.timeline.offsets[b])
+
+    def _chunk_of(self, i: int) -> int:
+        tl = self.timeline
+        return int(tl.weeks[tl.session_of(i)]) - self.anchor
+
+    def _scale(self, chunk: int) -> float:
+        scale = self._scales.get(chunk)
         if scale is not None:
             return scale
-        step = 1 if week > 0 else -1
-        known = week
+        step = 1 if chunk > 0 else -1
+        known = chunk
         while known not in self._scales:
             known -= step
-        for w in range(known + step, week + step, step):
+        for w in range(known + step, chunk + step, step):
             raw = self._raw(w)
             neighbour = self.chunk(w - step)
-            if step > 0:
+            if raw.shape[1] == 0 or neighbour.shape[1] == 0:
+                scale = self._scales[w - step]
+            elif step > 0:
                 scale = neighbour[3, -1] / raw[0, 0]
             else:
                 scale = neighbour[0, 0] / raw[3, -1]
             self._scales[w] = float(scale)
             self._store(w, _scaled(raw, float(scale)))
-        return self._scales[week]
+        return self._scales[chunk]
 
-    def _store(self, week: int, values: np.ndarray) -> None:
-        self._chunks[week] = values
-        self._chunks.move_to_end(week)
+    def _store(self, chunk: int, values: np.ndarray) -> None:
+        self._chunks[chunk] = values
+        self._chunks.move_to_end(chunk)
         while len(self._chunks) > _CHUNK_CACHE:
             self._chunks.popitem(last=False)
 
-    def chunk(self, week: int) -> np.ndarray:
-        values = self._chunks.get(week)
+    def chunk(self, chunk: int) -> np.ndarray:
+        values = self._chunks.get(chunk)
         if values is None:
-            scale = self._scale(week)
-            values = self._chunks.get(week)
+            scale = self._scale(chunk)
+            values = self._chunks.get(chunk)
             if values is None:
-                values = _scaled(self._raw(week), scale)
-                self._store(week, values)
+                values = _scaled(self._raw(chunk), scale)
+                self._store(chunk, values)
         else:
-            self._chunks.move_to_end(week)
+            self._chunks.move_to_end(chunk)
         return values
 
     def window(self, i0: int, i1: int) -> np.ndarray:
         parts = []
-        i = i0
+        i = max(i0, 0)
         while i < i1:
-            week, k = divmod(i, _WEEK_BARS)
-            take = min(_WEEK_BARS - k, i1 - i)
-            parts.append(self.chunk(week)[:, k : k + take])
+            c = self._chunk_of(i)
+            lo, hi = self._span(c)
+            take = min(hi, i1) - i
+            parts.append(self.chunk(c)[:, i - lo : i - lo + take])
             i += take
         return np.concatenate(parts, axis=1) if parts else np.empty((5, 0))
 
     def bar(self, i: int) -> tuple[float, float, float, float, float]:
-        week, k = divmod(i, _WEEK_BARS)
-        col = self.chunk(week)[:, k]
+        c = self._chunk_of(i)
+        lo, _ = self._span(c)
+        col = self.chunk(c)[:, i - lo]
         return float(col[0]), float(col[1]), float(col[2]), float(col[3]), float(col[4])
+
+
+def _extended(raw: np.ndarray, join: float, volume: float, last: bool) -> np.ndarray:
+    """Extended-hours bars from a sample walk: damped to half its log-moves, scaled so that they
+    end (``last``) or start at ``join``, with ``volume`` times its volume."""
+    out = raw.copy()
+    if out.shape[1] == 0:
+        return out
+    ref = raw[3, -1] if last else raw[0, 0]
+    out[:4] = np.maximum(np.round(join * np.sqrt(raw[:4] / ref), 2), 0.01)
+    out[4] = np.maximum(np.round(raw[4] * volume), 1.0)
+    return out
 
 
 def _scaled(raw: np.ndarray, scale: float) -> np.ndarray:
@@ -271,10 +265,12 @@ class Market:
         else:
             if start is None:
                 start = pd.Timestamp(DEFAULT_START, tz="UTC")
-            self.timeline = WeeklyTimeline(start, config.history_days)
+            timeline = SessionTimeline(start, config.history_days)
+            self.timeline = timeline
+            anchor = int(timeline.weeks[timeline.session_of(timeline.index_at(start.value))])
             for symbol in config.symbols:
-                self.prices[symbol] = GeneratedPrices(symbol, config.seed, self.timeline)
-            self.index = self.timeline.index_at(start.value)
+                self.prices[symbol] = GeneratedPrices(symbol, config.seed, timeline, anchor)
+            self.index = timeline.index_at(start.value)
         self.symbols: list[str] = list(self.prices)
         self.contracts: dict[str, SimContract] = make_universe(self.symbols)
         self.interval_ns = self.timeline.interval_ns
@@ -282,6 +278,9 @@ class Market:
         self.slice_ns = self.interval_ns // self.slices
         self.daily = self.interval_ns >= _DAY_NS
         self.elapsed = self.slices  # slices of bar ``index`` that have happened
+        self.idle_ns = 0  # closed time that has passed since bar ``index`` ended
+        self.bar_ns = self.timeline.time_of(self.index) if self.index >= 0 else 0
+        self.bar_phase = self.timeline.phase(self.index) if self.index >= 0 else CLOSED
         # (index from which it applies, cumulative factor) per symbol, from set_price
         self.factors: dict[str, list[tuple[int, float]]] = {s: [] for s in self.symbols}
         self.last: dict[str, float] = {}
@@ -290,6 +289,8 @@ class Market:
         self.done = False
         self._new_day_flags: dict[str, bool] = {}
         self._prime()
+        if start is not None:
+            self.wait_until(start.value)
 
     def _from_frames(self, bars: dict[str, pd.DataFrame]) -> FrameTimeline:
         """Validate the bars handed in, put them on one clock and learn their interval."""
@@ -346,7 +347,7 @@ class Market:
 
     def _day_so_far(self, symbol: str) -> DayStats:
         key = self.day_key(self.timeline.time_of(self.index)) if self.index >= 0 else -1
-        lo = max(self.index - 400, self.timeline.first)
+        lo = max(self.timeline.day_start(max(self.index, 0)) - 1, self.timeline.first)
         times = self.timeline.times(lo, self.index + 1)
         window = self._scaled_window(symbol, lo, self.index + 1)
         keys = self.day_keys(times)
@@ -378,16 +379,91 @@ class Market:
         return local.tz_localize(None).normalize().asi8 // _DAY_NS
 
     def now_ns(self) -> int:
-        """Market time: the start of the current bar plus the slices that have happened."""
-        return self.timeline.time_of(self.index) + self.elapsed * self.slice_ns
+        """Market time: the start of the current bar plus the slices that have happened, plus
+        the closed time that has passed since it ended."""
+        return self.bar_ns + self.elapsed * self.slice_ns + self.idle_ns
 
-    def session_of_next_trade(self) -> int:
-        """Day key of the session the next price belongs to (a DAY order lives until its end)."""
-        i = self.index
+    def _next_index(self) -> int:
+        """The bar the next price belongs to."""
         last = self.timeline.last
-        if self.elapsed >= self.slices and (last is None or i < last):
-            i += 1
+        if self.elapsed >= self.slices and (last is None or self.index < last):
+            return self.index + 1
+        return self.index
+
+    def session_of_next_trade(self, regular_only: bool = False) -> int:
+        """Day key of the session an order placed now is for (a DAY order lives until its end):
+        for a regular-hours order placed after the close, the next day's."""
+        i = self._next_index()
+        if regular_only:
+            return self.timeline.regular_day_from(i)
         return self.day_key(self.timeline.time_of(i))
+
+    def phase_now(self) -> int:
+        """The part of the trading day the market is in now: PRE, REGULAR, POST or CLOSED."""
+        if self.elapsed < self.slices:
+            return self.bar_phase
+        if self.daily:
+            return self.bar_phase  # daily bars carry no hours
+        start = self.next_bar_ns()
+        if start is None or start != self.now_ns():
+            return CLOSED
+        return self.timeline.phase(self.index + 1)
+
+    def trading_now(self, extended: bool) -> bool:
+        """Whether an order may trade at the price now: regular hours only, or (``extended``)
+        the pre-market and after-hours sessions too. A session's first trade opens it."""
+        if self.index < 0:
+            return False
+        now = self.phase_now()
+        if extended:
+            return now != CLOSED and self.bar_phase != CLOSED
+        return now == REGULAR and self.bar_phase == REGULAR
+
+    def next_open_ns(self) -> int:
+        """When the regular session an order placed now would first trade in opens."""
+        return self.timeline.open_at_or_after(self._next_index())
+
+    def wait_until(self, t: int) -> None:
+        """Let closed time pass up to ``t`` (ns), never past the start of the next bar."""
+        if self.elapsed < self.slices:
+            return
+        end = self.bar_ns + self.elapsed * self.slice_ns
+        start = self.next_bar_ns()
+        limit = t if start is None else min(t, start)
+        self.idle_ns = max(limit - end, self.idle_ns, 0)
+
+    def next_slice_ns(self) -> int | None:
+        """When the next slice ends (it is played then); None when the bars are used up."""
+        if self.elapsed < self.slices:
+            return self.bar_ns + (self.elapsed + 1) * self.slice_ns
+        start = self.next_bar_ns()
+        return None if start is None else start + self.slice_ns
+
+    def slices_until(self, t: int, cap: int) -> int:
+        """How many slices end at or before ``t`` (ns), at most ``cap``."""
+        tl, last = self.timeline, self.timeline.last
+        i, e, n = self.index, self.elapsed, 0
+        while n < cap:
+            if e >= self.slices:
+                if last is not None and i >= last:
+                    break
+                i, e = i + 1, 0
+            k = min(self.slices, (t - tl.time_of(i)) // self.slice_ns)
+            if k <= e:
+                break
+            n += k - e
+            e = k
+        return min(n, cap)
+
+    def trading_hours(self, liquid: bool = False) -> str:
+        """IB's tradingHours (extended session) or liquidHours (regular) for the coming week."""
+        now = self.now().tz_convert(EXCHANGE_TZ).tz_localize(None).normalize()
+        sessions = calendar.sessions(now, now + pd.Timedelta(days=7))
+        return calendar.ib_hours(sessions, now.value // _DAY_NS, 7, liquid)
+
+    def regular_hours(self, times: np.ndarray) -> np.ndarray:
+        """Which of the bar start ``times`` are regular-hours bars."""
+        return self.timeline.phases(times) == REGULAR
 
     def now(self) -> pd.Timestamp:
         return pd.Timestamp(self.now_ns(), tz="UTC")
@@ -430,8 +506,10 @@ class Market:
         return values
 
     def quote(self, symbol: str) -> tuple[float, float]:
-        """Bid and ask around the last price, at least a cent apart."""
-        bid, ask = bid_ask(self.last[symbol], self.config.spread)
+        """Bid and ask around the last price, at least a cent apart; wider outside regular
+        hours."""
+        spread = self.config.spread * (1.0 if self.bar_phase == REGULAR else _EXTENDED_SPREAD)
+        bid, ask = bid_ask(self.last[symbol], spread)
         return float(bid), float(ask)
 
     def set_price(self, symbol: str, price: float) -> Slice:
@@ -462,7 +540,10 @@ class Market:
         self.last[symbol] = price
         day = self.days[symbol]
         day.high, day.low = max(day.high, price), min(day.low, price)
-        return Slice(symbol, self.now_ns(), price, price, price, price, 0.0, self.index)
+        return Slice(
+            symbol, self.now_ns(), price, price, price, price, 0.0, self.index,
+            phase=self.phase_now(),
+        )  # fmt: skip
 
     # --- the clock ---
 
@@ -475,9 +556,11 @@ class Market:
                 return None
             self.index += 1
             self.elapsed = 0
+            self.idle_ns = 0
             self._enter_bar()
         k = self.elapsed
-        t = self.timeline.time_of(self.index) + k * self.slice_ns
+        t = self.bar_ns + k * self.slice_ns
+        phase = self.bar_phase
         out = []
         for symbol in self.symbols:
             state = self.bar_state[symbol]
@@ -499,13 +582,15 @@ class Market:
                 day.open, day.high, day.low = o, h, lo
             day.high, day.low = max(day.high, h), min(day.low, lo)
             day.volume += v
-            out.append(Slice(symbol, t, o, h, lo, c, v, self.index, new_day))
+            out.append(Slice(symbol, t, o, h, lo, c, v, self.index, new_day, phase))
         self.elapsed += 1
         return out
 
     def _enter_bar(self) -> None:
         t = self.timeline.time_of(self.index)
-        key = self.day_key(t)
+        self.bar_ns = t
+        self.bar_phase = self.timeline.phase(self.index)
+        key = self.timeline.day_of(self.index)
         self._new_day_flags = {}
         for symbol in self.symbols:
             o, h, lo, c, v = self._bar(symbol, self.index)

@@ -41,17 +41,23 @@ def error(req_id: int, code: int, message: str, advanced: str = "") -> bytes:
 # --- contracts ----------------------------------------------------------------------------------
 
 
-def contract_details(req_id: int, c: SimContract, long_name: str = "") -> bytes:
-    """Contract details (10) without the version field, as sent at server version ≥ 164."""
-    hours = "20240101:0930-20240101:1600"
+def contract_details(
+    req_id: int,
+    c: SimContract,
+    long_name: str = "",
+    trading_hours: str = "20240101:0400-20240101:2000",
+    liquid_hours: str = "20240101:0930-20240101:1600",
+) -> bytes:
+    """Contract details (10) without the version field, as sent at server version ≥ 164;
+    ``trading_hours`` (extended session) and ``liquid_hours`` (regular) in IB's format."""
     return frame(
         [
             10, req_id, c.symbol, c.sec_type, "", 0.0, "", c.exchange, c.currency,
             c.local_symbol, c.trading_class, c.trading_class, c.con_id, 0.01,
             "", "ACTIVETIM,AD,ALERT,ALLOC,DAY,GTC,LMT,MKT,STP,STPLMT",
             f"{c.exchange},{c.primary_exchange}", 1, 0, long_name or c.symbol,
-            c.primary_exchange, "", "", "", "", "US/Eastern", hours, hours, "", "", 0,
-            1, "", "", "26", "", "COMMON", 1, 1, 100,
+            c.primary_exchange, "", "", "", "", "US/Eastern", trading_hours, liquid_hours,
+            "", "", 0, 1, "", "", "26", "", "COMMON", 1, 1, 100,
         ]
     )  # fmt: skip
 

@@ -11,8 +11,11 @@ import math
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.model import Order, OrderStatus, OrderType, Side, TimeInForce
+from quantnb.sim.market import EXCHANGE_TZ
 from quantnb.sim.placement import OrderRequest
 from quantnb.sim.records import (
     CANCELLED,
@@ -40,11 +43,22 @@ _ORDER_TYPES = {
     "TRAIL": OrderType.TRAILING_STOP,
 }
 
+_IGNORED_OUTSIDE_RTH = (
+    "Order Event Warning: Attribute 'Outside Regular Trading Hours' is ignored based on the "
+    "order type and destination. PlaceOrder is now being processed."
+)
+
 # Events: ("open", rec) openOrder+orderStatus; ("status", rec); ("fill", rec, execution);
 # ("whatif", rec, state) a what-if answer; ("exec", execution) a fill of an order made outside
 # the API; ("error", client_id, req_id, code, text); ("position", symbol). ``rec`` is a copy
 # taken when the event happened, so each message says what was true at that moment.
 Event = tuple
+
+
+def extended_hours(order_type: str, outside_rth: bool) -> bool:
+    """Whether an order may trade outside regular hours: IB takes only limit-type orders there;
+    the flag is ignored on the others (warning 2109)."""
+    return outside_rth and order_type in ("LMT", "STP LMT")
 
 
 def open_event(rec: OrderRecord) -> Event:
@@ -160,7 +174,9 @@ class OrderDesk:
             status=PRE_SUBMITTED
             if order.type in (OrderType.STOP, OrderType.STOP_LIMIT)
             else SUBMITTED,
-            day=self.market.session_of_next_trade(),
+            day=self.market.session_of_next_trade(
+                not extended_hours(req.order_type, req.outside_rth)
+            ),
         )
 
     def _place_one(self, client_id: int, req: OrderRequest) -> list[Event]:
@@ -181,10 +197,27 @@ class OrderDesk:
             rec.status = PRE_SUBMITTED
         self.orders[key] = rec
         self.working.setdefault(rec.contract.symbol, []).append(rec)
-        events: list[Event] = [open_event(rec)]
+        events: list[Event] = [open_event(rec), *self._hours_warnings(rec)]
         if not rec.held:
             events += self._match_now(rec)
         return events
+
+    def _hours_warnings(self, rec: OrderRecord) -> list[Event]:
+        """IB's warnings about market hours on a new order: 2109 when outsideRth cannot apply to
+        its type, 399 when a regular-hours order must wait for the next open."""
+        out: list[Event] = []
+        extended = extended_hours(rec.order_type, rec.outside_rth)
+        if rec.outside_rth and not extended:
+            out.append(("error", rec.client_id, rec.order_id, 2109, _IGNORED_OUTSIDE_RTH))
+        if not extended and not self.market.trading_now(False):
+            opens = pd.Timestamp(self.market.next_open_ns(), tz="UTC").tz_convert(EXCHANGE_TZ)
+            text = (
+                f"Order Message:\n{rec.action} {rec.qty:g} {rec.contract.symbol} "
+                f"{rec.contract.exchange}\nWarning: your order will not be placed at the "
+                f"exchange until {opens:%Y-%m-%d %H:%M:%S} US/Eastern"
+            )
+            out.append(("error", rec.client_id, rec.order_id, 399, text))
+        return out
 
     def _set_trail(self, order: Order, req: OrderRequest) -> None:
         """A TRAIL order trails by an amount (auxPrice) or a percentage, from the price now."""

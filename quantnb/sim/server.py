@@ -28,6 +28,15 @@ _RESTORED_KEPT = (
 )
 _RESTORED_LOST = "Connectivity between IB and Trader Workstation has been restored - data lost."
 _MAX_BATCH = 2000
+_IDLE_WAKE = 0.05  # seconds between clock updates while the market is closed
+
+
+def clock_text(config) -> str:
+    """How the market clock runs, as the start-up line says it."""
+    if config.mode == "manual":
+        return "manual clock (step() moves it bar by bar; closed hours hold no bars)"
+    closed = "closed hours skipped" if config.skip_closed else "closed hours take their time"
+    return f"realtime clock at {config.speed:g}x, {closed}"
 
 
 class Server:
@@ -64,7 +73,8 @@ class Server:
         await self._listen()
         if self.config.mode == "realtime":
             self._clock = asyncio.create_task(self._run_clock())
-        log.info("gateway simulator listening on %s:%s", self.host, self.port)
+        clock = clock_text(self.config)
+        log.info("gateway simulator listening on %s:%s, %s", self.host, self.port, clock)
 
     async def _listen(self) -> None:
         loop = asyncio.get_running_loop()
@@ -120,22 +130,39 @@ class Server:
     # --- the clock ---
 
     async def _run_clock(self) -> None:
+        """Play slices as market time passes at ``speed``: closed hours take their time too,
+        unless ``skip_closed`` counts only the slices played."""
         loop = asyncio.get_running_loop()
         market = self.state.market
-        slice_wall = market.slice_ns / NS / self.config.speed
-        anchor, done = loop.time(), 0
+        speed = self.config.speed
+        skip = self.config.skip_closed
+        slice_wall = market.slice_ns / NS / speed
+        anchor, base, done = loop.time(), market.now_ns(), 0
         while not market.done:
             if self.paused:
                 self._wake.clear()
                 await self._wake.wait()
-                anchor, done = loop.time(), 0
+                anchor, base, done = loop.time(), market.now_ns(), 0
                 continue
-            due = int((loop.time() - anchor) / slice_wall) - done
-            if due > 0:
-                n = min(due, _MAX_BATCH)
+            if skip:
+                due = int((loop.time() - anchor) / slice_wall) - done
+                if due > 0:
+                    n = min(due, _MAX_BATCH)
+                    self.advance(n)
+                    done += n
+                await asyncio.sleep(max(anchor + (done + 1) * slice_wall - loop.time(), 0.0))
+                continue
+            target = base + int((loop.time() - anchor) * speed * NS)
+            n = market.slices_until(target, _MAX_BATCH)
+            if n > 0:
                 self.advance(n)
-                done += n
-            await asyncio.sleep(max(anchor + (done + 1) * slice_wall - loop.time(), 0.0))
+            market.wait_until(target)
+            nxt = market.next_slice_ns()
+            if nxt is None:  # the bars handed in are used up
+                self.advance(1)
+                continue
+            due = anchor + (nxt - base) / NS / speed - loop.time()
+            await asyncio.sleep(min(max(due, 0.0), _IDLE_WAKE))  # the clock moves while closed
 
     def advance(self, n_slices: int) -> int:
         """Play ``n_slices`` slices: ticks, bars and fills go out to clients. Returns how many."""

@@ -69,7 +69,7 @@ def test_long_range_is_split_into_requests_ib_accepts(ib_sim, make_feed, capsys)
     feed = make_feed()
     feed.progress = True  # a progress bar at once, whatever the download takes
     end = ib_sim.now
-    start = end - pd.Timedelta(days=4)
+    start = end - pd.Timedelta(days=6)  # 2023-12-28 on: 2024-01-01 is a holiday
     one = feed.get_historical_data("AAPL", start, end, "1m")
     assert feed.pacing.requests >= 4  # 1-minute bars: at most one day per request
     shown = capsys.readouterr().err

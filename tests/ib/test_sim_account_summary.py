@@ -81,11 +81,11 @@ def test_account_updates_carry_the_same_values(ib_sim, ib, aapl, ibc, wait):
 def test_previous_day_equity_is_the_equity_at_the_last_close(ib_sim, ib, aapl, ibc, wait):
     _buy(ib, aapl, ibc, wait, 100)
     now = ib_sim.now.tz_convert("America/New_York")
-    close = now.normalize() + pd.Timedelta(hours=16)
+    close = now.normalize() + pd.Timedelta(hours=20)  # the end of after-hours trading
     ib_sim.step(int((close - now).total_seconds() // 60))
-    assert ib_sim.now.tz_convert("America/New_York").hour == 16
+    assert ib_sim.now.tz_convert("America/New_York").hour == 20
     at_close = ib_sim.account_values()["NetLiquidation"]
-    ib_sim.step()  # the next session's first bar
+    ib_sim.step()  # the next session's first bar, in its pre-market
     assert ib_sim.now.tz_convert("America/New_York").day != now.day
     assert ib_sim.account_values()["NetLiquidation"] != at_close
     got = _summary(ib)

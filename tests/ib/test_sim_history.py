@@ -20,9 +20,9 @@ def _bars(ib, contract, duration, size, end="", rth=True, fmt=1, keep=False):
         ("1800 S", "1 min", 30),
         ("1 D", "5 mins", 7),
         ("2 D", "1 hour", 7 + 2),
-        ("1 W", "15 mins", 24 + 26 * 4 + 3),
-        ("1 M", "1 day", 23),
-        ("1 Y", "1 day", 262),
+        ("1 W", "15 mins", 24 + 26 * 3 + 3),  # 2024-01-01 is a holiday
+        ("1 M", "1 day", 23 - 2),  # without 2023-12-25 and 2024-01-01
+        ("1 Y", "1 day", 262 - 10),  # 262 weekdays, 10 of them NYSE holidays
         ("1 Y", "1 week", 53),
     ],
 )
