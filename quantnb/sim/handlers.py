@@ -190,7 +190,7 @@ def _req_historical_data(s: Session, f: list[str]) -> None:
     s.send(msg.historical_data(req_id, start_text, end_out, bars))
     if keep_up:
         sub = history.LiveBars(contract.symbol, size, int(fmt or 1), key=last_key, what=what,
-                               spread=s.server.config.spread)  # fmt: skip
+                               spread=s.server.config.spread, rth=rth == "1")  # fmt: skip
         if bars:
             sub.label = bars[-1][0]
             sub.o, sub.h, sub.lo, sub.c, sub.v = last_trade

@@ -286,6 +286,7 @@ class LiveBars:
     key: int = -1
     what: str = "TRADES"
     spread: float = 0.0
+    rth: bool = False  # useRTH: regular-hours bars only
     label: str = ""
     o: float = math.nan
     h: float = math.nan

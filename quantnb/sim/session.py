@@ -16,7 +16,7 @@ from quantnb.sim import account_values, handlers, history
 from quantnb.sim import messages as msg
 from quantnb.sim.contracts import ContractQuery, SimContract, resolve
 from quantnb.sim.faults import FARM_BROKEN, FARM_OK, delayed_quote
-from quantnb.sim.market import EXCHANGE_TZ, NS, Slice
+from quantnb.sim.market import EXCHANGE_TZ, NS, REGULAR, Slice
 from quantnb.sim.records import ExecutionRecord, OrderRecord
 from quantnb.sim.versions import MIN_VERSION, adapt
 from quantnb.sim.wire import SERVER_VERSION, FrameReader, ProtocolError, handshake_reply, negotiate
@@ -322,7 +322,7 @@ class Session(asyncio.Protocol):
             for s in slices:
                 day: int | None = None  # the slice's trading day, found once a bar starts
                 for req_id, sub in self.live_bars.items():
-                    if s.symbol != sub.symbol:
+                    if s.symbol != sub.symbol or (sub.rth and s.phase != REGULAR):
                         continue
                     if sub.opening or s.index != sub.base or s.time >= sub.base_end:
                         if day is None:
@@ -341,9 +341,10 @@ class Session(asyncio.Protocol):
         bar it is, at the last price with no volume yet; the first slice replaces it."""
         market = self.state.market
         day = market.day_key(start)
+        regular = market.phase_now() == REGULAR
         for req_id, sub in self.live_bars.items():
             key = history.group_key(sub.size, start, day)
-            if key == sub.key or sub.symbol in muted:
+            if key == sub.key or sub.symbol in muted or (sub.rth and not regular):
                 continue
             price = market.last[sub.symbol]
             sub.key = key

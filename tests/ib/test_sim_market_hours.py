@@ -82,6 +82,20 @@ def test_history_skips_holidays_and_honours_early_closes(ib, aapl):
     assert _local(late)[0] == "2023-11-24 04:00" and _local(late)[-1] == "2023-11-24 16:59"
 
 
+@pytest.mark.ib_sim(start="2024-01-03 20:57")  # 15:57 New York
+def test_kept_up_to_date_bars_follow_use_rth(ib_sim, ib, aapl, wait):
+    regular = ib.reqHistoricalData(aapl, "", "1800 S", "1 min", "TRADES", True, keepUpToDate=True)
+    every = ib.reqHistoricalData(aapl, "", "1800 S", "1 min", "TRADES", False, keepUpToDate=True)
+    ib_sim.step(10)  # through the 16:00 close into the after-hours session
+    wait(ib, lambda: _local(every)[-1] >= "2024-01-03 16:06")
+    ib.reqCurrentTime()  # a round trip: what was sent before it has arrived
+    assert _local(regular)[-1] == "2024-01-03 15:59"
+    assert "2024-01-03 16:00" in _local(every)
+    ib_sim.step(12 * 60 + 20)  # through the night to the next regular open
+    wait(ib, lambda: _local(regular)[-1] >= "2024-01-04 09:30")
+    assert all(t[-5:] < "16:00" and t[-5:] >= "09:30" for t in _local(regular))
+
+
 @pytest.mark.ib_sim(start="2024-01-03 13:00")  # 08:00 New York, pre-market
 def test_ticks_and_realtime_bars_flow_in_the_pre_market(ib_sim, ib, aapl, wait):
     bars = ib.reqRealTimeBars(aapl, 5, "TRADES", False)
