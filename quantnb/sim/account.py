@@ -166,8 +166,9 @@ class Account(OrderDesk):
     def _book(
         self, symbol: str, side: Side, qty: float, price: float, slips: bool, perm_id: int
     ) -> tuple[Fill, float | None]:
-        """Book one execution in the portfolio, priced by the cost model: the fill, and the
-        realized P&L net of commission when it closes a position (else None)."""
+        """Book one execution in the portfolio, priced by the cost model: the fill, and IB's
+        realized P&L (net of the opening and closing commissions) when it closes a position
+        (else None)."""
         fill_price = round(self.costs.fill_price(price, side.value), 4) if slips else price
         commission = round(self.costs.commission(qty, fill_price), 4)
         self._exec_seq += 1
@@ -183,13 +184,19 @@ class Account(OrderDesk):
             slippage=abs(fill_price - price),
             source="sim",
         )
-        before = self.portfolio.position(symbol).qty
+        pos = self.portfolio.position(symbol)
+        before, held_commission = pos.qty, pos.open_commission
         realized = self.portfolio.apply_fill(fill)
         self.portfolio.mark(symbol, self.market.last[symbol])
         index, used = self._used.get(symbol, (self.market.index, 0.0))
         self._used[symbol] = (self.market.index, (used if index == self.market.index else 0) + qty)
-        closing = before != 0 and (before > 0) != (side is Side.BUY)
-        return fill, (round(realized - commission, 4) if closing else None)
+        if before == 0 or (before > 0) == (side is Side.BUY):
+            return fill, None
+        # IB measures realized P&L from the average cost, so the commissions paid to open the
+        # closed shares count against it, with this fill's commission on the shares it closes
+        closed = min(qty, abs(before))
+        costs = held_commission * closed / abs(before) + commission * closed / qty
+        return fill, round(realized - costs, 4)
 
     def _fill(self, rec: OrderRecord, qty: float, price: float, slips: bool) -> list[Event]:
         symbol = rec.contract.symbol

@@ -279,9 +279,13 @@ def test_round_trip_realizes_pnl(ib_sim, ib, aapl, ibc, wait):
     sell = ib.placeOrder(aapl, ibc.MarketOrder("SELL", 10))
     wait(ib, lambda: sell.isDone() and sell.fills[0].commissionReport.execId)
     report = sell.fills[0].commissionReport
-    expected = (
-        10 * (sell.fills[0].execution.price - buy.fills[0].execution.price) - report.commission
+    opening = buy.fills[0].commissionReport.commission
+    expected = (  # IB's realized P&L is measured from the average cost, commissions included
+        10 * (sell.fills[0].execution.price - buy.fills[0].execution.price)
+        - opening
+        - report.commission
     )
+    assert opening > 0
     assert report.realizedPNL == pytest.approx(expected, abs=0.01)
     wait(ib, lambda: not ib.positions())
 
