@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_MONEY_KEYS = frozenset({"Initial equity", "Final equity", "Commissions"})
+_MONEY_KEYS = frozenset(
+    {"Initial equity", "Final equity", "Equity peak", "Expectancy", "Commissions"}
+)
 _TD = "padding:1px 8px;text-align:right;border:none"
 _TH = "padding:1px 8px;text-align:left;font-weight:normal;color:#555;border:none;cursor:help"
 _TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
