@@ -80,9 +80,10 @@ def test_adjust_none_keeps_raw_prices_and_warns_of_the_split():
     assert issubclass(UnadjustedSplitWarning, QuantnbWarning)
 
 
-def test_without_adj_close_the_default_is_none():
-    df = quiet_load(qn.data.sample("AAPL", bars=300)["AAPL"])
-    assert df.attrs["adjustment"] == "none"
+def test_without_adj_close_the_default_is_none_and_unrecorded():
+    bars = qn.data.sample("AAPL", bars=300)["AAPL"]
+    assert "adjustment" not in quiet_load(bars).attrs
+    assert quiet_load(bars, adjust="none").attrs["adjustment"] == "none"
 
 
 def test_a_table_of_splits_and_dividends_back_adjusts_prices_and_volume():

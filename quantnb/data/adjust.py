@@ -49,7 +49,8 @@ def adjust_bars(
     adj_close: np.ndarray | None = None,
     tz: str | None = None,
 ) -> pd.DataFrame:
-    """``bars`` (canonical, validated) adjusted as ``adjust`` says, the choice in ``attrs``.
+    """``bars`` (canonical, validated) adjusted as ``adjust`` says, the choice said recorded in
+    ``attrs["adjustment"]`` (absent when none was said: the prices as given).
 
     ``adjust``: None (only allowed when there is no Adj Close column), "none", "adj_close", or a
     table of splits and dividends (see ``corporate_actions``). ``adj_close``: the file's Adj Close
@@ -66,9 +67,11 @@ def adjust_bars(
         raise ConfigError(
             f"adjust={adjust!r}: use 'none', 'adj_close' or a table of splits and dividends"
         )
-    if adjust is None or (isinstance(adjust, str) and adjust == "none"):
-        out = bars
-        kind = before
+    if adjust is None:
+        out = bars  # nothing chosen, nothing to record: an absent record means "none"
+    elif isinstance(adjust, str) and adjust == "none":
+        out = bars.copy(deep=False)
+        out.attrs = {**bars.attrs, "adjustment": before}
     else:
         if before != "none":
             raise ConfigError(
@@ -90,10 +93,7 @@ def adjust_bars(
                 f"adjust= takes 'none', 'adj_close' or a DataFrame of splits and dividends, "
                 f"got {type(adjust).__name__}"
             )
-    if out is bars:
-        out = bars.copy(deep=False)
-        out.attrs = dict(bars.attrs)
-    out.attrs["adjustment"] = kind
+        out.attrs["adjustment"] = kind
     warn_unadjusted_splits(out, symbol)
     return out
 
