@@ -201,3 +201,16 @@ def test_result_compute_stats_overrides_conventions_and_keeps_the_default():
     with_rf = res.compute_stats(risk_free=0.05)
     assert with_rf["Sharpe ratio"] < default["Sharpe ratio"]
     assert with_rf["Total return [%]"] == default["Total return [%]"]
+
+
+def test_average_durations_are_whole_seconds():
+    rows = []
+    for i, hold in enumerate([1, 1, 1, 1, 1, 1, 2]):  # a mean of 8/7 days, 98742.857 s
+        rows += [(3 * i, "A", "BUY", 1, 10, 0), (3 * i + hold, "A", "SELL", 1, 10, 0)]
+    s = stats_of(equity_frame([1000] * 22), fills_frame(rows))
+    assert s["Average trade duration"] == pd.Timedelta(seconds=98743)
+    assert s["Max trade duration"] == pd.Timedelta(days=2)
+    dd = stats_of(equity_frame([3, 2, 3, 2, 2, 3, 2, 2, 2, 3]), cash=3)  # 2, 3 and 4 days down
+    assert dd["Average drawdown duration"] == pd.Timedelta(days=3)
+    dd = stats_of(equity_frame([3, 2, 3, 2, 2, 3, 3]), cash=3)  # 2 and 3 days
+    assert dd["Average drawdown duration"] == pd.Timedelta(days=2.5)

@@ -39,7 +39,8 @@ STATS_DOC: dict[str, str] = {
     "Max drawdown [%]": "Deepest fall of equity below its running maximum (negative).",
     "Average drawdown [%]": "Mean depth of the drawdowns (each from a peak until regained).",
     "Max drawdown duration": "Longest time from an equity peak until it was regained (or the end).",
-    "Average drawdown duration": "Mean time from an equity peak until it was regained (or end).",
+    "Average drawdown duration": "Mean time from an equity peak until it was regained (or the "
+    "end), in whole seconds.",
     "Calmar ratio": "CAGR over the absolute max drawdown.",
     "Trades": "Number of closed round trips (FIFO-matched entry and exit quantities).",
     "Win rate [%]": "Share of round trips with a positive net P&L.",
@@ -51,7 +52,8 @@ STATS_DOC: dict[str, str] = {
     "Best trade [%]": "Highest net return of a round trip on its entry notional.",
     "Worst trade [%]": "Lowest net return of a round trip on its entry notional.",
     "Max trade duration": "Longest time from a round trip's entry fill to its exit fill.",
-    "Average trade duration": "Mean time from a round trip's entry fill to its exit fill.",
+    "Average trade duration": "Mean time from a round trip's entry fill to its exit fill, in whole "
+    "seconds.",
     "Exposure [%]": "Share of bars with any open position (gross exposure above zero).",
     "Commissions": "Total commission paid over all fills.",
 }
@@ -231,7 +233,7 @@ def compute_stats(
             "Max drawdown [%]": max_dd * 100,
             "Average drawdown [%]": float(avg_dd),
             "Max drawdown duration": pd.Timedelta(max_dur),
-            "Average drawdown duration": pd.Timedelta(avg_dur),
+            "Average drawdown duration": pd.Timedelta(avg_dur).round("s"),
             "Calmar ratio": _ratio(cagr, abs(max_dd)),
         }
     )
@@ -284,4 +286,4 @@ def _trade_stats(out: dict[str, object], trades: pd.DataFrame) -> None:
     out["Best trade [%]"] = float(ret.max() * 100)
     out["Worst trade [%]"] = float(ret.min() * 100)
     out["Max trade duration"] = pd.Timedelta(durations.max())
-    out["Average trade duration"] = pd.Timedelta(durations.mean())
+    out["Average trade duration"] = pd.Timedelta(durations.mean()).round("s")
