@@ -158,6 +158,10 @@ def test_the_result_records_the_adjustment():
     }
     res = qn.backtest(Scripted(), bars, progress=False)
     assert res.meta["adjustment"] == {"AAPL": "actions", "MSFT": "none"}
+    assert " · prices adjusted (AAPL: actions)</div>" in res._repr_html_()
+    plain = qn.backtest(Scripted(), bars["MSFT"], progress=False)
+    assert plain.meta["adjustment"] == {"MSFT": "none"}
+    assert "adjusted" not in plain._repr_html_()
 
 
 def test_an_unadjusted_split_reads_as_a_loss_and_an_adjusted_one_does_not():
