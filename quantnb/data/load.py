@@ -2,7 +2,7 @@
 
 Canonical: a tz-aware UTC ``DatetimeIndex`` (ns) named "time" holding bar start times, ascending,
 and float64 columns exactly ``open high low close volume``; ``df.attrs["symbol"]`` names the symbol
-and ``df.attrs["adjustment"]`` says how the prices were adjusted (see ``quantnb.data.adjust``).
+and, once ``load(adjust=...)`` chose it, ``df.attrs["adjustment"]`` how the prices were adjusted.
 """
 
 from __future__ import annotations
