@@ -36,6 +36,8 @@ from quantnb.errors import (
     NotConnectedError,
     OrderError,
     QuantnbError,
+    QuantnbWarning,
+    UnadjustedSplitWarning,
 )
 from quantnb.results import BacktestResult
 
@@ -68,10 +70,12 @@ __all__ = [
     "PercentCommission",
     "PercentSlippage",
     "QuantnbError",
+    "QuantnbWarning",
     "RiskLimits",
     "Side",
     "Strategy",
     "TimeInForce",
+    "UnadjustedSplitWarning",
     "backtest",
     "data",
     "ind",

@@ -51,3 +51,11 @@ class LiveTradingError(QuantnbError):
 
 class JournalError(QuantnbError):
     """The live journal cannot be opened, read or written."""
+
+
+class QuantnbWarning(UserWarning):
+    """Base class of every warning quantnb issues: filter them all with this."""
+
+
+class UnadjustedSplitWarning(QuantnbWarning):
+    """Bars with a one-bar jump that looks like a stock split their prices are not adjusted for."""

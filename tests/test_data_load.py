@@ -16,7 +16,6 @@ def raw(n=5, start="2024-01-02"):
             "High": np.arange(n) + 11.0,
             "Low": np.arange(n) + 9.0,
             "Close": np.arange(n) + 10.5,
-            "Adj Close": np.arange(n) + 10.4,
             "Volume": np.arange(n) * 100 + 1000,
         }
     )

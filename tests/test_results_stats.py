@@ -11,7 +11,7 @@ import pytest
 
 from quantnb.errors import IntervalError
 from quantnb.results import STATS_DOC, STATS_KEYS, compute_stats, round_trips
-from quantnb.results.stats import max_drawdown_duration, periods_per_year
+from quantnb.results.stats import bars_per_year, max_drawdown_duration
 
 T0 = pd.Timestamp("2024-01-01", tz="UTC")
 
@@ -46,16 +46,20 @@ def prices_for(closes, freq="D") -> pd.DataFrame:
     return pd.DataFrame({"open": c, "high": c, "low": c, "close": c, "volume": 1.0}, index=idx)
 
 
-def stats_of(equity, fills=None, prices=None, cash=1000.0, interval="1d") -> pd.Series:
+def stats_of(
+    equity, fills=None, prices=None, cash=1000.0, interval="1d", **conventions
+) -> pd.Series:
     fills = fills_frame([]) if fills is None else fills
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        return compute_stats(equity, round_trips(fills), fills, prices or {}, cash, interval)
+        return compute_stats(
+            equity, round_trips(fills), fills, prices or {}, cash, interval, **conventions
+        )
 
 
 def test_keys_in_order_and_documented():
     assert STATS_KEYS[0] == "Start" and STATS_KEYS[-1] == "Commissions"
-    assert len(STATS_KEYS) == 22
+    assert len(STATS_KEYS) == 32
     assert all(doc and "\n" not in doc for doc in STATS_DOC.values())
     s = stats_of(equity_frame([1000, 1010]))
     assert list(s.index) == STATS_KEYS
@@ -168,8 +172,8 @@ def test_inputs_are_not_changed():
 
 
 @pytest.mark.parametrize(("interval", "ppy"), [("1d", 252), ("1w", 52)])
-def test_periods_per_year(interval, ppy):
-    assert periods_per_year(interval) == pytest.approx(ppy)
+def test_bars_per_year(interval, ppy):
+    assert bars_per_year(interval) == pytest.approx(ppy)
 
 
 @pytest.mark.parametrize("interval", ["1m", "5m", "15m", "30m", "1h"])
@@ -177,10 +181,10 @@ def test_intraday_periods_are_the_bars_a_session_holds(interval):
     from quantnb.data import sample
 
     day = sample("X", interval, start="2024-03-04", end="2024-03-04")["X"]
-    assert periods_per_year(interval) == 252 * len(day)  # 7 hourly bars: 09:30 is its own
+    assert bars_per_year(interval) == 252 * len(day)  # 7 hourly bars: 09:30 is its own
 
 
 @pytest.mark.parametrize("bad", ["", "d", "0d", "5x", "1 fortnight"])
 def test_unknown_interval_raises(bad):
     with pytest.raises(IntervalError, match="interval"):
-        periods_per_year(bad)
+        bars_per_year(bad)

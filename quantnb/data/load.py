@@ -1,7 +1,8 @@
 """Turn bars from files and frames of many shapes into canonical, validated frames.
 
 Canonical: a tz-aware UTC ``DatetimeIndex`` (ns) named "time" holding bar start times, ascending,
-and float64 columns exactly ``open high low close volume``; ``df.attrs["symbol"]`` names the symbol.
+and float64 columns exactly ``open high low close volume``; ``df.attrs["symbol"]`` names the symbol
+and, once ``load(adjust=...)`` chose it, ``df.attrs["adjustment"]`` how the prices were adjusted.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from quantnb.data.adjust import ADJ_CLOSE_NAMES, Adjust, adjust_bars, check_actions_name_symbols
 from quantnb.data.validate import REQUIRED, validate
 from quantnb.errors import ConfigError, DataError
 
@@ -27,7 +29,6 @@ _FIELD_NAMES = {
     "volume": "volume",
     "vol": "volume",
 }
-_IGNORED = frozenset({"adj close", "adjclose", "adjusted close", "adj. close"})
 _CSV = (".csv", ".txt", ".csv.gz", ".csv.zip", ".csv.bz2")
 _PARQUET = (".parquet", ".pq")
 
@@ -41,16 +42,21 @@ def _norm(name: object) -> str:
 
 
 def load(
-    src: Source, symbol: str | None = None, tz: str | None = None
+    src: Source, symbol: str | None = None, tz: str | None = None, *, adjust: Adjust = None
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """Load bars from a CSV/Parquet path, a DataFrame or a dict of DataFrames.
 
     One symbol gives one canonical frame; several give a dict keyed by symbol in order of first
     appearance (``symbol=`` picks one of them). Naive times are UTC unless ``tz`` names their zone.
     A lone frame with no symbol anywhere is called "ASSET".
+
+    ``adjust``: "none" keeps the prices as given, "adj_close" back-adjusts them by an Adj Close
+    column, a table of splits and dividends back-adjusts them by it (``adjust.corporate_actions``).
+    Bars with an Adj Close column need the choice said; without one the default is "none".
     """
     if isinstance(src, dict):
-        frames = {str(k): to_canonical(v, str(k), tz) for k, v in src.items()}
+        check_actions_name_symbols(adjust, [str(k) for k in src])
+        frames = {str(k): to_canonical(v, str(k), tz, adjust) for k, v in src.items()}
         return _pick(frames, symbol, "the dict") if symbol is not None else frames
     default = symbol
     where = "the DataFrame"
@@ -70,8 +76,9 @@ def load(
         if not name:
             name = UNNAMED
             log.info("bars have no symbol; calling them %r (pass symbol= to name them)", name)
-        return to_canonical(src, str(name), tz)
-    frames = {k: to_canonical(v, k, tz) for k, v in frames.items()}
+        return to_canonical(src, str(name), tz, adjust)
+    check_actions_name_symbols(adjust, list(frames))
+    frames = {k: to_canonical(v, k, tz, adjust) for k, v in frames.items()}
     if symbol is not None:
         return _pick(frames, symbol, where)
     if len(frames) == 1:
@@ -79,17 +86,20 @@ def load(
     return frames
 
 
-def to_canonical(df: pd.DataFrame, symbol: str, tz: str | None = None) -> pd.DataFrame:
-    """One symbol's bars in canonical form (see the module docstring), validated."""
+def to_canonical(
+    df: pd.DataFrame, symbol: str, tz: str | None = None, adjust: Adjust = None
+) -> pd.DataFrame:
+    """One symbol's bars in canonical form (see the module docstring), validated and adjusted as
+    ``adjust`` says (see ``load``)."""
     if not isinstance(df, pd.DataFrame):
         raise DataError(f"{symbol}: expected a DataFrame of bars, got {type(df).__name__}")
     if _is_canonical(df):
         # already canonical (e.g. from sample()): share the data, only check it
         out = df.copy(deep=False)
         out.attrs = {**df.attrs, "symbol": symbol}
-        return validate(out, symbol)
+        return adjust_bars(validate(out, symbol), symbol, adjust, None, tz)
     fields: dict[str, object] = {}
-    time_col = None
+    time_col = adj_col = None
     for col in df.columns:
         key = _norm(col)
         if key in _FIELD_NAMES:
@@ -104,7 +114,9 @@ def to_canonical(df: pd.DataFrame, symbol: str, tz: str | None = None) -> pd.Dat
             time_col = col
         elif key in _SYMBOL_NAMES:
             _check_one_symbol(df[col], symbol)
-        elif key not in _IGNORED:
+        elif key in ADJ_CLOSE_NAMES and adj_col is None:
+            adj_col = col
+        else:
             log.debug("%s: ignoring column %r", symbol, col)
     missing = [f for f in REQUIRED[:4] if f not in fields]
     if missing:
@@ -118,13 +130,15 @@ def to_canonical(df: pd.DataFrame, symbol: str, tz: str | None = None) -> pd.Dat
         data["volume"] = _floats(df[fields["volume"]], symbol, "volume", index)
     else:
         data["volume"] = np.zeros(len(df))
+    adj = None if adj_col is None else _floats(df[adj_col], symbol, "adj close", index)
     out = pd.DataFrame(data, index=index, columns=list(REQUIRED))
     if len(out) > 1 and out.index.is_monotonic_decreasing and out.index.is_unique:
         out = out.iloc[::-1]  # newest-first files are common and unambiguous
+        adj = None if adj is None else adj[::-1]
     out.attrs = {"symbol": symbol}
     if "interval" in df.attrs:
         out.attrs["interval"] = df.attrs["interval"]
-    return validate(out, symbol)
+    return adjust_bars(validate(out, symbol), symbol, adjust, adj, tz)
 
 
 def _is_canonical(df: pd.DataFrame) -> bool:

@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_MONEY_KEYS = frozenset({"Initial equity", "Final equity", "Commissions"})
+_MONEY_KEYS = frozenset(
+    {"Initial equity", "Final equity", "Equity peak", "Expectancy", "Commissions"}
+)
 _TD = "padding:1px 8px;text-align:right;border:none"
 _TH = "padding:1px 8px;text-align:left;font-weight:normal;color:#555;border:none;cursor:help"
 _TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
@@ -127,6 +129,10 @@ def result_html(result: BacktestResult) -> str:
         f"<b>{html.escape(str(result.strategy))}</b>({html.escape(params)}) · "
         f"{html.escape(span)} · {html.escape(str(result.interval))}"
     )
+    adjusted = {s: a for s, a in result.meta["adjustment"].items() if a != "none"}
+    if adjusted:
+        listed = ", ".join(f"{s}: {a}" for s, a in adjusted.items())
+        header += f" · prices adjusted ({html.escape(listed)})"
     return (
         '<div style="font-family:sans-serif;font-size:12px;line-height:1.3">'
         f"<div>{header}</div>{_stats_table(stats)}{_trades_table(result.trades)}</div>"

@@ -10,6 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from quantnb.errors import ConfigError
+from quantnb.results.stats import buy_and_hold_curve
 
 if TYPE_CHECKING:
     from quantnb.results.result import BacktestResult
@@ -23,20 +24,6 @@ def naive_utc(times) -> np.ndarray:
     if idx.tz is not None:
         idx = idx.tz_convert("UTC").tz_localize(None)
     return idx.to_numpy()
-
-
-def buy_and_hold_curve(result: BacktestResult) -> pd.Series:
-    """Equal-weight buy-and-hold of every symbol on the equity clock, scaled to initial cash."""
-    clock = result.equity.index
-    curves = []
-    for frame in result.prices.values():
-        close = frame["close"].reindex(clock).ffill().bfill()
-        first = close.iloc[0] if len(close) else np.nan
-        if np.isfinite(first) and first > 0:
-            curves.append(close / first)
-    if not curves:
-        return pd.Series(np.nan, index=clock)
-    return pd.concat(curves, axis=1).mean(axis=1) * result.initial_cash
 
 
 def plot_result(
@@ -56,9 +43,8 @@ def plot_result(
     x = naive_utc(eq.index)
 
     ax_eq.plot(x, eq["equity"].to_numpy(), color="tab:blue", lw=1.2, label="Strategy")
-    ax_eq.plot(
-        x, buy_and_hold_curve(result).to_numpy(), color="grey", lw=1, alpha=0.8, label="Buy & hold"
-    )
+    hold = buy_and_hold_curve(result.prices, eq.index, result.initial_cash)
+    ax_eq.plot(x, hold.to_numpy(), color="grey", lw=1, alpha=0.8, label="Buy & hold")
     ax_eq.set_ylabel("Equity")
     ax_eq.legend(loc="upper left", framealpha=0.8)
 

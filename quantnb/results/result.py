@@ -53,12 +53,38 @@ class BacktestResult:
 
     @cached_property
     def stats(self) -> pd.Series:
-        """Performance statistics (keys ``STATS_KEYS``, meanings ``STATS_DOC``)."""
+        """Performance statistics (keys ``STATS_KEYS``, meanings ``STATS_DOC``) with the default
+        conventions: risk-free 0 and the interval's bars per year (see ``compute_stats``)."""
+        return self.compute_stats()
+
+    def compute_stats(
+        self, *, risk_free: float = 0.0, periods_per_year: float | None = None
+    ) -> pd.Series:
+        """The statistics under other conventions: ``risk_free`` an annual rate (0.02 is 2%),
+        ``periods_per_year`` the bars in a year (e.g. 365 for daily crypto bars)."""
         stats = compute_stats(
-            self.equity, self.trades, self.fills, self.prices, self.initial_cash, self.interval
+            self.equity,
+            self.trades,
+            self.fills,
+            self.prices,
+            self.initial_cash,
+            self.interval,
+            risk_free=risk_free,
+            periods_per_year=periods_per_year,
         )
         stats.name = self.strategy
         return stats
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        """How the run's prices were prepared: ``meta["adjustment"]`` maps each symbol to
+        "none", "adj_close" or "actions" (see ``qn.data.load(adjust=...)``)."""
+        return {
+            "adjustment": {
+                symbol: frame.attrs.get("adjustment", "none")
+                for symbol, frame in self.prices.items()
+            }
+        }
 
     def plot(self, symbol: str | None = None, figsize: tuple[float, float] | None = None) -> Figure:
         """Equity vs buy-and-hold, drawdown, and one symbol's price with entries and exits."""

@@ -1,4 +1,9 @@
-"""Performance statistics of a backtest: one pure function from results to a pandas Series."""
+"""Performance statistics of a backtest: one pure function from results to a pandas Series.
+
+Conventions (README "Statistics"): per-bar returns are the equity curve's percent changes;
+"bars per year" annualises them (``bars_per_year``); the risk-free rate is 0 unless given, as an
+annual rate compounded per bar; standard deviations are sample ones (ddof=1).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from quantnb.domain.interval import Interval
+from quantnb.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -18,21 +24,36 @@ STATS_DOC: dict[str, str] = {
     "Duration": "Time between the first and the last bar.",
     "Initial equity": "Cash the backtest started with.",
     "Final equity": "Cash plus market value of all positions at the last bar.",
+    "Equity peak": "Highest equity at any bar's close.",
     "Total return [%]": "Final equity over initial equity, minus one.",
     "Buy & hold return [%]": "Equal-weight return of holding each symbol from first to last close.",
-    "CAGR [%]": "Compound annual growth rate, with years counted in bars of the interval.",
-    "Annual volatility [%]": "Standard deviation of per-bar returns, times sqrt(bars per year).",
-    "Sharpe ratio": "Mean over standard deviation of per-bar returns, annualised (risk-free 0).",
-    "Sortino ratio": "Mean per-bar return over downside deviation, annualised (target 0).",
+    "CAGR [%]": "Compound annual growth rate; years are (bars − 1) / bars per year.",
+    "Annual volatility [%]": "Sample standard deviation of per-bar returns × √(bars per year).",
+    "Sharpe ratio": "Mean over sample standard deviation of per-bar excess returns, "
+    "× √(bars per year).",
+    "Sortino ratio": "Mean per-bar excess return over downside deviation (target: risk-free), "
+    "× √(bars per year).",
+    "Alpha [%]": "Annualised Jensen's alpha against the buy & hold curve: "
+    "(1 + mean(r − rf − β·(b − rf)))^(bars per year) − 1.",
+    "Beta": "Covariance of per-bar returns with buy & hold's over buy & hold's variance.",
     "Max drawdown [%]": "Deepest fall of equity below its running maximum (negative).",
+    "Average drawdown [%]": "Mean depth of the drawdowns (each from a peak until regained).",
     "Max drawdown duration": "Longest time from an equity peak until it was regained (or the end).",
+    "Average drawdown duration": "Mean time from an equity peak until it was regained (or the "
+    "end), in whole seconds.",
     "Calmar ratio": "CAGR over the absolute max drawdown.",
     "Trades": "Number of closed round trips (FIFO-matched entry and exit quantities).",
     "Win rate [%]": "Share of round trips with a positive net P&L.",
     "Profit factor": "Sum of net gains of winning trades over sum of net losses of losing trades.",
+    "Expectancy": "Mean net P&L of a round trip, in account currency.",
+    "SQN": "System quality number: √(trades) × mean over sample standard deviation of net P&L.",
+    "Kelly criterion": "Win rate − loss share / (mean win / mean loss), from net P&L.",
     "Average trade [%]": "Arithmetic mean of the net return of round trips on entry notional.",
     "Best trade [%]": "Highest net return of a round trip on its entry notional.",
     "Worst trade [%]": "Lowest net return of a round trip on its entry notional.",
+    "Max trade duration": "Longest time from a round trip's entry fill to its exit fill.",
+    "Average trade duration": "Mean time from a round trip's entry fill to its exit fill, in whole "
+    "seconds.",
     "Exposure [%]": "Share of bars with any open position (gross exposure above zero).",
     "Commissions": "Total commission paid over all fills.",
 }
@@ -43,7 +64,7 @@ _SESSION_SECONDS = 6.5 * 3600
 _WEEK_SECONDS = 7 * 86400
 
 
-def periods_per_year(interval: Interval | str) -> float:
+def bars_per_year(interval: Interval | str) -> float:
     """Bars per year: 252 for "1d", 52 for "1w", and 252 sessions times the bars a 6.5 h session
     holds (7 hourly bars: 09:30 is a bar of its own, as IB and the sample data stamp them)."""
     seconds = Interval.parse(interval).seconds
@@ -52,6 +73,11 @@ def periods_per_year(interval: Interval | str) -> float:
     if seconds >= 86400:
         return _TRADING_DAYS * 86400 / seconds
     return _TRADING_DAYS * math.ceil(_SESSION_SECONDS / seconds)
+
+
+def per_bar_rate(annual: float, periods: float) -> float:
+    """An annual rate as the per-bar rate that compounds to it: (1 + annual)^(1/periods) − 1."""
+    return (1.0 + annual) ** (1.0 / periods) - 1.0
 
 
 def _ratio(num: float, den: float) -> float:
@@ -68,18 +94,45 @@ def drawdown(equity: pd.Series) -> pd.Series:
     return equity / equity.cummax() - 1.0
 
 
-def max_drawdown_duration(dd: pd.Series) -> pd.Timedelta:
-    """Longest span from a peak to the bar that regains it, or to the last bar if never regained."""
-    under = dd.to_numpy() < 0
+def drawdown_episodes(dd: pd.Series) -> pd.DataFrame:
+    """One row per drawdown: ``peak`` (last bar at the high), ``end`` (first bar back at it, or
+    the last bar if never regained), ``duration`` (end − peak) and ``depth`` (lowest dd, < 0)."""
+    values = dd.to_numpy()
+    under = values < 0
+    columns = ["peak", "end", "duration", "depth"]
     if not under.any():
-        return pd.Timedelta(0)
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
     times = dd.index
     edges = np.diff(np.concatenate([[False], under, [False]]).astype(np.int8))
     starts = np.flatnonzero(edges == 1)  # first bar under water; the bar before is the peak
     stops = np.flatnonzero(edges == -1)  # first bar back at a peak (may be one past the end)
     peaks = times[np.maximum(starts - 1, 0)]
     ends = times[np.minimum(stops, len(times) - 1)]
-    return pd.Timedelta((ends - peaks).max())
+    depth = np.minimum.reduceat(values, starts)
+    return pd.DataFrame(
+        {"peak": peaks, "end": ends, "duration": ends - peaks, "depth": depth}, columns=columns
+    )
+
+
+def max_drawdown_duration(dd: pd.Series) -> pd.Timedelta:
+    """Longest span from a peak to the bar that regains it, or to the last bar if never regained."""
+    episodes = drawdown_episodes(dd)
+    return pd.Timedelta(episodes["duration"].max()) if len(episodes) else pd.Timedelta(0)
+
+
+def buy_and_hold_curve(
+    prices: dict[str, pd.DataFrame], clock: pd.DatetimeIndex, initial_cash: float
+) -> pd.Series:
+    """Equal-weight buy-and-hold of every symbol on the equity clock, scaled to initial cash."""
+    curves = []
+    for frame in prices.values():
+        close = frame["close"].reindex(clock).ffill().bfill()
+        first = close.iloc[0] if len(close) else np.nan
+        if np.isfinite(first) and first > 0:
+            curves.append(close / first)
+    if not curves:
+        return pd.Series(np.nan, index=clock)
+    return pd.concat(curves, axis=1).mean(axis=1) * initial_cash
 
 
 def buy_and_hold_return(prices: dict[str, pd.DataFrame], start=None, end=None) -> float:
@@ -92,6 +145,18 @@ def buy_and_hold_return(prices: dict[str, pd.DataFrame], start=None, end=None) -
     return float(np.mean(rets)) if rets else math.nan
 
 
+def _check_conventions(risk_free: float, periods: float) -> None:
+    if not (isinstance(periods, int | float) and math.isfinite(periods) and periods > 0):
+        raise ConfigError(
+            f"periods_per_year={periods!r}: give the number of bars in a year, e.g. 252 for "
+            "daily stock bars or 365 for daily crypto bars"
+        )
+    if not (isinstance(risk_free, int | float) and math.isfinite(risk_free) and risk_free > -1):
+        raise ConfigError(
+            f"risk_free={risk_free!r}: give an annual rate as a fraction, e.g. 0.02 for 2%"
+        )
+
+
 def compute_stats(
     equity: pd.DataFrame,
     trades: pd.DataFrame,
@@ -99,9 +164,18 @@ def compute_stats(
     prices: dict[str, pd.DataFrame],
     initial_cash: float,
     interval: Interval | str,
+    *,
+    risk_free: float = 0.0,
+    periods_per_year: float | None = None,
 ) -> pd.Series:
-    """The ``STATS_KEYS`` statistics of one backtest (see ``STATS_DOC``); inputs are not changed."""
-    ppy = periods_per_year(interval)
+    """The ``STATS_KEYS`` statistics of one backtest (see ``STATS_DOC``); inputs are not changed.
+
+    ``risk_free``: annual rate (0.02 is 2%); ``periods_per_year``: bars per year, by default
+    ``bars_per_year(interval)``. Both are kept in the Series' ``attrs``.
+    """
+    ppy = bars_per_year(interval) if periods_per_year is None else periods_per_year
+    _check_conventions(risk_free, ppy)
+    rf = per_bar_rate(float(risk_free), float(ppy))
     eq = equity["equity"].astype(float)
     n = len(eq)
     out: dict[str, object] = dict.fromkeys(STATS_KEYS, math.nan)
@@ -110,9 +184,10 @@ def compute_stats(
     out["Commissions"] = float(fills["commission"].sum()) if len(fills) else 0.0
     _trade_stats(out, trades)
     if n == 0:
-        out.update({"Start": pd.NaT, "End": pd.NaT, "Duration": pd.NaT})
-        out["Max drawdown duration"] = pd.NaT
-        return pd.Series(out, index=STATS_KEYS, dtype=object)
+        for key in ("Start", "End", "Duration", "Max drawdown duration"):
+            out[key] = pd.NaT
+        out["Average drawdown duration"] = pd.NaT
+        return _series(out, risk_free, ppy)
 
     start, end = eq.index[0], eq.index[-1]
     final = float(eq.iloc[-1])
@@ -122,13 +197,23 @@ def compute_stats(
 
     rets = eq.pct_change().iloc[1:]
     rets = rets[np.isfinite(rets)]
-    mean = float(rets.mean()) if len(rets) else math.nan
+    excess = rets.to_numpy() - rf
+    mean = float(excess.mean()) if len(rets) else math.nan
     std = float(rets.std(ddof=1)) if len(rets) > 1 else math.nan
-    downside = float(np.sqrt(np.mean(np.minimum(rets.to_numpy(), 0.0) ** 2))) if len(rets) else 0
+    downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if len(rets) else 0
     root = math.sqrt(ppy)
 
     dd = equity["drawdown"] if "drawdown" in equity else drawdown(eq)
     max_dd = float(dd.min())
+    episodes = drawdown_episodes(dd)
+    if len(episodes):
+        durations = pd.to_timedelta(episodes["duration"])
+        avg_dd, max_dur, avg_dur = episodes["depth"].mean() * 100, durations.max(), durations.mean()
+    else:
+        avg_dd, max_dur, avg_dur = 0.0, pd.Timedelta(0), pd.Timedelta(0)
+
+    benchmark = buy_and_hold_curve(prices, eq.index, float(initial_cash))
+    alpha, beta = _alpha_beta(eq, benchmark, rf, ppy)
 
     out.update(
         {
@@ -136,30 +221,69 @@ def compute_stats(
             "End": end,
             "Duration": end - start,
             "Final equity": final,
+            "Equity peak": float(eq.max()),
             "Total return [%]": (growth - 1) * 100,
             "Buy & hold return [%]": buy_and_hold_return(prices, start, end) * 100,
             "CAGR [%]": cagr * 100,
             "Annual volatility [%]": std * root * 100,
             "Sharpe ratio": _ratio(mean, std) * root if len(rets) > 1 else math.nan,
             "Sortino ratio": _ratio(mean, downside) * root if len(rets) else math.nan,
+            "Alpha [%]": alpha * 100,
+            "Beta": beta,
             "Max drawdown [%]": max_dd * 100,
-            "Max drawdown duration": max_drawdown_duration(dd),
+            "Average drawdown [%]": float(avg_dd),
+            "Max drawdown duration": pd.Timedelta(max_dur),
+            "Average drawdown duration": pd.Timedelta(avg_dur).round("s"),
             "Calmar ratio": _ratio(cagr, abs(max_dd)),
         }
     )
     if "gross_exposure" in equity:
         out["Exposure [%]"] = float((equity["gross_exposure"] > 0).mean() * 100)
-    return pd.Series(out, index=STATS_KEYS, dtype=object)
+    return _series(out, risk_free, ppy)
+
+
+def _series(out: dict[str, object], risk_free: float, ppy: float) -> pd.Series:
+    stats = pd.Series(out, index=STATS_KEYS, dtype=object)
+    stats.attrs = {"risk_free": float(risk_free), "periods_per_year": float(ppy)}
+    return stats
+
+
+def _alpha_beta(eq: pd.Series, benchmark: pd.Series, rf: float, ppy: float) -> tuple[float, float]:
+    """Annualised Jensen's alpha and beta of per-bar returns against the benchmark's."""
+    r = eq.pct_change().to_numpy()[1:]
+    b = benchmark.pct_change().to_numpy()[1:]
+    ok = np.isfinite(r) & np.isfinite(b)
+    r, b = r[ok], b[ok]
+    if len(r) < 2:
+        return math.nan, math.nan
+    b_res = b - b.mean()
+    var = float(np.mean(b_res**2))
+    if var < 1e-30:  # a flat benchmark explains nothing
+        return math.nan, math.nan
+    beta = float(np.mean(b_res * r)) / var
+    alpha = (1.0 + float(np.mean((r - rf) - beta * (b - rf)))) ** ppy - 1.0
+    return alpha, beta
 
 
 def _trade_stats(out: dict[str, object], trades: pd.DataFrame) -> None:
-    """Fill in the per-trade statistics; they stay NaN when there are no trades."""
+    """Fill in the per-trade statistics; they stay NaN (NaT) when there are no trades."""
     if len(trades) == 0:
+        out["Max trade duration"] = out["Average trade duration"] = pd.NaT
         return
     pnl = trades["pnl"].astype(float)
     ret = trades["return"].astype(float)
-    out["Win rate [%]"] = float((pnl > 0).mean() * 100)
-    out["Profit factor"] = _ratio(float(pnl[pnl > 0].sum()), float(-pnl[pnl < 0].sum()))
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    win_rate = float((pnl > 0).mean())
+    durations = pd.to_timedelta(trades["duration"])
+    out["Win rate [%]"] = win_rate * 100
+    out["Profit factor"] = _ratio(float(wins.sum()), float(-losses.sum()))
+    out["Expectancy"] = float(pnl.mean())
+    if len(pnl) > 1:
+        out["SQN"] = math.sqrt(len(pnl)) * _ratio(float(pnl.mean()), float(pnl.std(ddof=1)))
+    if len(wins) and len(losses):
+        out["Kelly criterion"] = win_rate - (1 - win_rate) / (wins.mean() / -losses.mean())
     out["Average trade [%]"] = float(ret.mean() * 100)
     out["Best trade [%]"] = float(ret.max() * 100)
     out["Worst trade [%]"] = float(ret.min() * 100)
+    out["Max trade duration"] = pd.Timedelta(durations.max())
+    out["Average trade duration"] = pd.Timedelta(durations.mean()).round("s")
