@@ -36,6 +36,7 @@ from quantnb.engine.indicators import (
 )
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
+from quantnb.options import checked_options
 from quantnb.results import BacktestResult
 from quantnb.results.frames import fills_frame, orders_frame, rejections_frame
 
@@ -174,7 +175,9 @@ class BacktestEngine:
         if not self.frames:
             raise ConfigError("no data: pass a DataFrame or a dict of symbol -> DataFrame")
         self.symbols = tuple(self.frames)
-        self.interval = Interval.parse(interval) if interval else _infer_interval(self.frames)
+        self.interval = (
+            Interval.parse(interval) if interval is not None else _infer_interval(self.frames)
+        )
         self.aligned = align(self.frames)
         self.clock = self.aligned.index.asi8
         self.cols = {
@@ -435,6 +438,7 @@ def _infer_interval(frames: Mapping[str, pd.DataFrame]) -> Interval:
     return known.pop()
 
 
+@checked_options
 def backtest(
     strategy: Strategy,
     data: Any,

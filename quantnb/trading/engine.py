@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantnb.domain import checks
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
@@ -388,7 +389,7 @@ class LiveStrategyEngine:
         if self.strategy is None:
             raise ConfigError("no strategy: call engine.add_strategy(MyStrategy()) first")
         syms = _symbols(symbols if symbols is not None else self.symbols)
-        ival = Interval.parse(interval or self.interval or "5m")
+        ival = Interval.parse(interval if interval is not None else self.interval or "5m")
         if lookback_days is None:
             lookback_days = self.lookback_days
         if not (isinstance(lookback_days, int | float) and lookback_days >= 0):
@@ -1111,15 +1112,4 @@ def _state_key(order: Order) -> tuple:
 
 
 def _symbols(symbols: Iterable[str] | str) -> tuple[str, ...]:
-    if isinstance(symbols, str):
-        symbols = [symbols]
-    out: list[str] = []
-    for s in symbols:
-        if not isinstance(s, str) or not s.strip():
-            raise DataError(f"symbol {s!r}: give ticker strings such as 'AAPL'")
-        s = s.strip().upper()
-        if s not in out:
-            out.append(s)
-    if not out:
-        raise ConfigError("no symbols: start(['AAPL', 'MSFT'], ...)")
-    return tuple(out)
+    return checks.symbols(symbols)

@@ -15,10 +15,12 @@ from typing import Any
 
 import pandas as pd
 
+from quantnb.domain.interval import Interval
 from quantnb.domain.model import OrderType
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, GatewayError, LiveTradingError
 from quantnb.ib.config import ENV_HOST, ENV_PORT, IBConfig, is_configured
+from quantnb.options import check_options, keyword_names
 from quantnb.trading.engine import (
     ALLOW_LIVE_ENV,
     LiveStrategyEngine,
@@ -223,6 +225,8 @@ def _session(
             f"{strategy!r} is not a quantnb.Strategy: subclass qn.Strategy and pass an instance"
         )
     syms = _symbols(symbols)
+    Interval.parse(interval)  # "" or "5 min" fail here, not as a silent default later
+    check_options("paper()" if paper_trading else "live()", config, session_options())
     config = dict(config)
     lookback_days = config.pop("lookback_days", 30)
     ib, sim, engine_options = _split(config)
@@ -260,6 +264,14 @@ def _session(
             "client_id="
         )
     return session
+
+
+def session_options() -> frozenset[str]:
+    """The keyword options ``paper()`` and ``live()`` take (besides interval and gateway)."""
+    engine = keyword_names(
+        LiveStrategyEngine.__init__, exclude=("self", "paper_trading", "config", "registry_key")
+    )
+    return engine | {"lookback_days", "sim", *_IB_KEYS}
 
 
 def paper(

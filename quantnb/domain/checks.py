@@ -1,0 +1,106 @@
+"""Argument checks shared by the backtest and the live context: prices, share quantities, order
+references and symbol lists. Each raises a quantnb error that names the value and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from quantnb.errors import ConfigError, DataError, OrderError
+
+
+def number(
+    name: str, value: Any, *, allow_zero: bool = False, allow_negative: bool = False
+) -> float:
+    """``value`` as a finite float; OrderError for text, booleans, NaN, inf, zero or negatives."""
+    if isinstance(value, bool | np.bool_ | str | bytes) or not _numeric(value):
+        hint = ""
+        if _numeric_text(value):
+            hint = f"; write it as a number, e.g. {name}={value.strip()}"
+        raise OrderError(f"{name}={value!r} is not a number ({type(value).__name__}){hint}")
+    try:
+        x = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise OrderError(f"{name}={value!r} is not a number") from None
+    if not math.isfinite(x):
+        raise OrderError(f"{name}={value!r} must be a finite number")
+    if x < 0 and not allow_negative:
+        raise OrderError(f"{name}={value!r} must be positive")
+    if x == 0 and not allow_zero:
+        raise OrderError(f"{name}={value!r} must be positive, not zero")
+    return x
+
+
+def quantity(
+    name: str, value: Any, *, allow_zero: bool = False, allow_negative: bool = False
+) -> float:
+    """A number of whole shares (as a float): quantnb has no fractional-share setting, so 0.5 or
+    1e-9 shares is an error, never rounded silently."""
+    x = number(name, value, allow_zero=allow_zero, allow_negative=allow_negative)
+    if x != math.trunc(x):
+        raise OrderError(
+            f"{name}={value!r} is not a whole number of shares: orders are in whole shares "
+            f"(quantnb has no fractional-share setting); round it yourself, e.g. int({name}) "
+            f"gives {math.trunc(x)} and round({name}) gives {round(x)}"
+        )
+    return x
+
+
+def order_ref(value: Any) -> Any:
+    """What ``cancel()`` takes: an order object (anything with ``is_done``) or an order id."""
+    if isinstance(value, str):
+        if not value:
+            raise OrderError("cancel(''): give an order returned by buy()/sell() or its .id")
+        return value
+    if hasattr(value, "is_done") and hasattr(value, "id"):
+        return value
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        raise OrderError(
+            f"cancel({value!r}): order ids are strings (order.id, e.g. {str(value)!r}); pass the "
+            "order that buy()/sell()/order() returned, or its .id"
+        )
+    raise OrderError(
+        f"cancel({value!r}): not an order ({type(value).__name__}); pass the order that "
+        "buy()/sell()/order() returned, or its .id string"
+    )
+
+
+def symbols(value: Any) -> tuple[str, ...]:
+    """Ticker strings, upper-cased and without repeats, in order: 'AAPL' or ['AAPL', 'MSFT']."""
+    if isinstance(value, str):
+        value = [value]
+    elif not isinstance(value, Iterable) or isinstance(value, bytes | dict):
+        raise ConfigError(
+            f"symbols={value!r} ({type(value).__name__}): give a ticker string such as 'AAPL' "
+            "or a list of them, e.g. ['AAPL', 'MSFT']"
+        )
+    out: list[str] = []
+    for s in value:
+        if not isinstance(s, str) or not s.strip():
+            raise DataError(f"symbol {s!r}: give ticker strings such as 'AAPL'")
+        s = s.strip().upper()
+        if s not in out:
+            out.append(s)
+    if not out:
+        raise ConfigError("no symbols: start(['AAPL', 'MSFT'], ...)")
+    return tuple(out)
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, numbers.Real | np.number | Decimal)
+
+
+def _numeric_text(value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
