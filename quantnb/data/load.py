@@ -271,7 +271,8 @@ def _times(df: pd.DataFrame, time_col: object, symbol: str, tz: str | None) -> p
     try:
         index = _parse_times(raw)
     except (ValueError, TypeError):
-        parsed = pd.to_datetime(pd.Series(raw), errors="coerce")
+        # only to find the first unreadable row: UTC lets naive and offset times mix here
+        parsed = pd.to_datetime(pd.Series(raw), errors="coerce", utc=True)
         bad = np.flatnonzero((parsed.isna() & pd.Series(raw).notna()).to_numpy())
         value = pd.Series(raw).iloc[int(bad[0])] if len(bad) else raw
         row = int(bad[0]) if len(bad) else "?"

@@ -14,6 +14,9 @@ import numpy as np
 
 from quantnb.errors import ConfigError, DataError, OrderError
 
+# No exchange takes an order this large; past it float share counts stop being exact to the cent.
+MAX_SHARES = 1e9
+
 
 def number(
     name: str, value: Any, *, allow_zero: bool = False, allow_negative: bool = False
@@ -43,7 +46,14 @@ def quantity(
     """A number of whole shares (as a float): quantnb has no fractional-share setting, so 0.5 or
     1e-9 shares is an error, never rounded silently."""
     x = number(name, value, allow_zero=allow_zero, allow_negative=allow_negative)
-    if x != math.trunc(x):
+    if abs(x) > MAX_SHARES:
+        raise OrderError(
+            f"{name}={value!r} shares is beyond any real order (at most {MAX_SHARES:,.0f}); "
+            "check how the quantity was computed"
+        )
+    # a Fraction or Decimal may be fractional although its nearest float is whole
+    exact = isinstance(value, numbers.Integral | np.number | float) or value == int(value)
+    if x != math.trunc(x) or not exact:
         raise OrderError(
             f"{name}={value!r} is not a whole number of shares: orders are in whole shares "
             f"(quantnb has no fractional-share setting); round it yourself, e.g. int({name}) "

@@ -88,15 +88,26 @@ class LiveSession:
             f"{self.engine.state})"
         )
 
-    def start(self, wait: bool = False, timeout: float = 60.0) -> LiveSession:
-        """Start trading in the background (the simulator first, when used); returns at once."""
+    def start(
+        self, wait: bool = False, timeout: float = 60.0, skip_unknown: bool = False
+    ) -> LiveSession:
+        """Start trading in the background (the simulator first, when used); returns at once.
+
+        Symbols the gateway does not know fail the start with UnknownSymbolError naming them;
+        ``skip_unknown=True`` starts with the others only (the skipped ones are in ``errors``).
+        """
         if self.engine.is_running:
             return self
         if self.simulated:
             self._start_sim()
         try:
             self.engine.start(
-                self.symbols, self.lookback_days, self.interval, wait=wait, timeout=timeout
+                self.symbols,
+                self.lookback_days,
+                self.interval,
+                wait=wait,
+                timeout=timeout,
+                skip_unknown=skip_unknown,
             )
         except BaseException:
             if self.simulated and not self.engine.is_active:
