@@ -34,8 +34,10 @@ from quantnb.errors import (
     LiveTradingError,
     LookAheadError,
     NotConnectedError,
+    OptionError,
     OrderError,
     QuantnbError,
+    UnknownSymbolError,
 )
 from quantnb.results import BacktestResult
 
@@ -60,6 +62,7 @@ __all__ = [
     "LookAheadError",
     "NoCommission",
     "NotConnectedError",
+    "OptionError",
     "Order",
     "OrderError",
     "OrderStatus",
@@ -72,6 +75,7 @@ __all__ = [
     "Side",
     "Strategy",
     "TimeInForce",
+    "UnknownSymbolError",
     "backtest",
     "data",
     "ind",
