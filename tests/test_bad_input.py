@@ -353,6 +353,29 @@ CONFIG_CASES: list[tuple[str, Callable[[], object], type[QuantnbError], tuple[st
     ),
     ("client-id-arg", lambda: IBConfig(client_id="7"), ConfigError, ("client_id='7'",)),
     ("sim-setting", lambda: _paper(sim={"sped": 2}).start(), ConfigError, ("'sped'",)),
+    ("sim-not-dict", lambda: _paper(sim=[1]), ConfigError, ("sim=[1]", "dict")),
+    ("paper-lookback", lambda: _paper(lookback_days=-1), ConfigError, ("lookback_days=-1",)),
+    ("paper-lookback-text", lambda: _paper(lookback_days="x"), ConfigError, ("'x'", "30")),
+    ("paper-capacity", lambda: _paper(capacity=0.5), ConfigError, ("capacity=0.5", "integer")),
+    ("paper-group-timeout", lambda: _paper(group_timeout="x"), ConfigError, ("'x'",)),
+    ("paper-timeout", lambda: _paper(timeout="x"), ConfigError, ("timeout='x'",)),
+    ("paper-journal", lambda: _paper(journal=5), ConfigError, ("journal=5", "path")),
+    ("paper-risk", lambda: _paper(risk={"max_order_qty": 1}), ConfigError, ("RiskLimits",)),
+    ("paper-allow-short", lambda: _paper(allow_short="no"), ConfigError, ("True or False",)),
+    ("paper-commission", lambda: _paper(commission=True), ConfigError, ("commission=True",)),
+    ("backtest-cash-bool", lambda: _bt(cash=True), ConfigError, ("cash=True",)),
+    ("backtest-leverage-inf", lambda: _bt(leverage=float("inf")), ConfigError, ("leverage=inf",)),
+    ("backtest-leverage-bool", lambda: _bt(leverage=True), ConfigError, ("leverage=True",)),
+    ("backtest-short-text", lambda: _bt(allow_short="no"), ConfigError, ("allow_short='no'",)),
+    ("backtest-lookahead", lambda: _bt(check_lookahead=0), ConfigError, ("check_lookahead=0",)),
+    ("backtest-risk-dict", lambda: _bt(risk={"max_order_qty": 1}), ConfigError, ("RiskLimits",)),
+    ("backtest-slippage-2", lambda: _bt(slippage=2), ConfigError, ("rate=2.0", "200%")),
+    ("backtest-slippage-bool", lambda: _bt(slippage=True), ConfigError, ("slippage=True",)),
+    ("backtest-commission-1", lambda: _bt(commission=1), ConfigError, ("100%",)),
+    ("model-rate-text", lambda: qn.PercentCommission(rate="x"), ConfigError, ("rate='x'",)),
+    ("sample-int", lambda: qn.data.sample(123), ConfigError, ("symbols=123",)),
+    ("sample-misspelt", lambda: qn.data.sample("AAPL", seeed=1), OptionError, ("'seed'",)),
+    ("load-misspelt", lambda: qn.data.load(DATA["AAPL"], symbl="X"), OptionError, ("'symbol'",)),
 ]
 
 
@@ -395,7 +418,7 @@ def test_live_names_its_options_too(monkeypatch):
 
 def test_every_engine_option_is_accepted_by_paper():
     """The option list comes from the engine's signature: a new engine option is known at once."""
-    from quantnb.trading.front import session_options
+    from quantnb.trading.arguments import session_options
 
     known = session_options()
     assert {"journal_dir", "commission", "risk", "lookback_days", "sim", "client_id"} <= known
@@ -406,7 +429,7 @@ def test_every_engine_option_is_accepted_by_paper():
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=14))
 def test_fuzz_unknown_option_names(name):
     from quantnb.options import keyword_names
-    from quantnb.trading.front import session_options
+    from quantnb.trading.arguments import session_options
 
     bt_known = keyword_names(qn.backtest)
     if name not in bt_known:

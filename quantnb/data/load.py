@@ -14,6 +14,7 @@ import pandas as pd
 
 from quantnb.data.validate import REQUIRED, validate
 from quantnb.errors import ConfigError, DataError
+from quantnb.options import checked_options
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def _norm(name: object) -> str:
     return " ".join(str(name).strip().lower().replace("_", " ").replace("-", " ").split())
 
 
+@checked_options
 def load(
     src: Source, symbol: str | None = None, tz: str | None = None
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:

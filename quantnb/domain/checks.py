@@ -114,3 +114,33 @@ def _numeric_text(value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+def flag(name: str, value: Any) -> bool:
+    """A True/False setting; ConfigError for anything else ('no' would be truthy)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ConfigError(f"{name}={value!r}: use True or False")
+    return bool(value)
+
+
+def setting(
+    name: str,
+    value: Any,
+    example: str,
+    *,
+    minimum: float = 0.0,
+    above: bool = False,
+    integer: bool = False,
+) -> float:
+    """A finite number ``>= minimum`` (``> minimum`` with ``above``); ConfigError naming an
+    example otherwise (text, booleans, NaN and inf included)."""
+    kind = numbers.Integral | np.integer if integer else numbers.Real | np.number
+    ok = isinstance(value, kind) and not isinstance(value, bool | np.bool_)
+    if ok:
+        x = float(value)
+        ok = math.isfinite(x) and (x > minimum if above else x >= minimum)
+    if not ok:
+        what = "an integer" if integer else "a number"
+        bound = f"{'>' if above else '>='} {minimum:g}"
+        raise ConfigError(f"{name}={value!r}: use {what} {bound}, e.g. {name}={example}")
+    return int(value) if integer else float(value)

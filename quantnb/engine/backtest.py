@@ -20,6 +20,7 @@ from quantnb.broker.simulated import SimulatedBroker
 from quantnb.data import align
 from quantnb.data.load import load_frames
 from quantnb.data.resample import infer_interval, session_days
+from quantnb.domain import checks
 from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
@@ -167,10 +168,23 @@ class BacktestEngine:
         check_lookahead: bool = True,
         progress: bool | None = None,
     ) -> None:
-        if not (isinstance(cash, int | float) and np.isfinite(cash) and cash > 0):
+        if isinstance(cash, bool) or not (
+            isinstance(cash, int | float) and np.isfinite(cash) and cash > 0
+        ):
             raise ConfigError(f"cash={cash!r}: starting cash must be a positive number")
-        if not (isinstance(leverage, int | float) and leverage >= 1.0):
+        if isinstance(leverage, bool) or not (
+            isinstance(leverage, int | float) and 1.0 <= leverage < np.inf
+        ):
             raise ConfigError(f"leverage={leverage!r}: use 1.0 (cash account) or more")
+        checks.flag("allow_short", allow_short)
+        checks.flag("check_lookahead", check_lookahead)
+        if progress is not None:
+            checks.flag("progress", progress)
+        if risk is not None and not isinstance(risk, RiskLimits):
+            raise ConfigError(
+                f"risk={risk!r} ({type(risk).__name__}): pass qn.RiskLimits(...), e.g. "
+                "risk=qn.RiskLimits(max_order_qty=100)"
+            )
         self.frames = dict(data)
         if not self.frames:
             raise ConfigError("no data: pass a DataFrame or a dict of symbol -> DataFrame")

@@ -15,12 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from quantnb.domain.interval import Interval
 from quantnb.domain.model import OrderType
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, GatewayError, LiveTradingError
 from quantnb.ib.config import ENV_HOST, ENV_PORT, IBConfig, is_configured
-from quantnb.options import check_options, keyword_names
+from quantnb.trading.arguments import IB_KEYS, check_session_args
 from quantnb.trading.engine import (
     ALLOW_LIVE_ENV,
     LiveStrategyEngine,
@@ -31,8 +30,6 @@ from quantnb.trading.engine import (
 )
 
 logger = logging.getLogger(__name__)
-
-_IB_KEYS = ("host", "port", "client_id", "account", "timeout")
 
 
 def use_simulator(gateway: str | None, env: Mapping[str, str] | None = None) -> bool:
@@ -218,7 +215,7 @@ class LiveSession:
 
 
 def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    ib = {k: config.pop(k) for k in _IB_KEYS if k in config}
+    ib = {k: config.pop(k) for k in IB_KEYS if k in config}
     sim = dict(config.pop("sim", None) or {})
     return ib, sim, config
 
@@ -236,8 +233,7 @@ def _session(
             f"{strategy!r} is not a quantnb.Strategy: subclass qn.Strategy and pass an instance"
         )
     syms = _symbols(symbols)
-    Interval.parse(interval)  # "" or "5 min" fail here, not as a silent default later
-    check_options("paper()" if paper_trading else "live()", config, session_options())
+    check_session_args("paper()" if paper_trading else "live()", interval, config)
     config = dict(config)
     lookback_days = config.pop("lookback_days", 30)
     ib, sim, engine_options = _split(config)
@@ -275,14 +271,6 @@ def _session(
             "client_id="
         )
     return session
-
-
-def session_options() -> frozenset[str]:
-    """The keyword options ``paper()`` and ``live()`` take (besides interval and gateway)."""
-    engine = keyword_names(
-        LiveStrategyEngine.__init__, exclude=("self", "paper_trading", "config", "registry_key")
-    )
-    return engine | {"lookback_days", "sim", *_IB_KEYS}
 
 
 def paper(
