@@ -119,6 +119,24 @@ def test_bad_orders_raise_order_error_in_the_live_context(case):
     assert ctx.outbox == []  # nothing was queued for the broker
 
 
+OPTION_TYPOS = [
+    (lambda c: c.buy("AAPL", 1, limt=99.0), ("buy('AAPL', ...)", "'limt'", "'limit'")),
+    (lambda c: c.order("AAPL", -1, stop_price=90.0), ("sell('AAPL', ...)", "'stop_price'")),
+    (lambda c: c.order_target("AAPL", 5, time_in_force="GTC"), ("'time_in_force'", "tif")),
+    (lambda c: c.bracket("AAPL", 1, stop_los=90.0), ("bracket()", "'stop_loss'")),
+]
+
+
+@pytest.mark.parametrize("mode", ["backtest", "live"])
+@pytest.mark.parametrize("case", OPTION_TYPOS)
+def test_a_misspelt_order_option_is_named_in_both_contexts(mode, case):
+    action, words = case
+    with pytest.raises(OptionError) as info:
+        _backtest(action) if mode == "backtest" else action(_live_ctx())
+    for word in words:
+        assert word in str(info.value)
+
+
 def test_good_quantities_still_trade_in_both_contexts():
     ctx = _live_ctx()
     for qty in (3, 3.0, np.int64(3), np.float32(3.0)):

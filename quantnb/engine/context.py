@@ -20,6 +20,7 @@ from quantnb.domain import checks
 from quantnb.domain.accounting import Position
 from quantnb.domain.model import Bar, Order, OrderType, Side, TimeInForce
 from quantnb.errors import OrderError
+from quantnb.options import check_options, checked_options, keyword_names
 
 FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -213,6 +214,7 @@ class Context:
         target = math.trunc(percent * self.equity / price)
         return self.order_target(symbol, target, **kwargs)
 
+    @checked_options
     def bracket(
         self,
         symbol: str,
@@ -286,6 +288,8 @@ class Context:
 
     # ---- checks and order building ----------------------------------------------------------
     def _place(self, symbol: str, side: Side, qty: float, **kwargs: Any) -> Order:
+        if not _ORDER_OPTIONS.issuperset(kwargs):
+            check_options(f"{side.name.lower()}({symbol!r}, ...)", kwargs, _ORDER_OPTIONS)
         return self._submit(self._build(symbol, side, qty, **kwargs))
 
     def _build(
@@ -384,3 +388,7 @@ class Context:
         name: str, value: Any, *, allow_zero: bool = False, allow_negative: bool = False
     ) -> float:
         return checks.number(name, value, allow_zero=allow_zero, allow_negative=allow_negative)
+
+
+# the keyword options of buy(), sell(), order(), order_target() and close()
+_ORDER_OPTIONS = keyword_names(Context._build, exclude=("self", "symbol", "side", "qty"))
