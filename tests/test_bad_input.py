@@ -30,6 +30,9 @@ from quantnb.errors import (
 from quantnb.ib.config import IBConfig
 from quantnb.trading.context import LiveContext
 
+# garbage times make pandas warn that it parses them one by one: expected here
+pytestmark = pytest.mark.filterwarnings("ignore:Could not infer format:UserWarning")
+
 DATA = qn.data.sample(["AAPL", "MSFT"], bars=6, interval="1d", seed=1)
 
 # ---- orders ---------------------------------------------------------------------------------
