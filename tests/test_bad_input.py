@@ -373,6 +373,10 @@ CONFIG_CASES: list[tuple[str, Callable[[], object], type[QuantnbError], tuple[st
         ("QUANTNB_IB_PORT='gw'", "4002"),
     ),
     ("client-id-arg", lambda: IBConfig(client_id="7"), ConfigError, ("client_id='7'",)),
+    ("timeout-arg", lambda: IBConfig(timeout="10"), ConfigError, ("timeout='10'",)),
+    ("timeout-nan", lambda: IBConfig(timeout=float("nan")), ConfigError, ("timeout=nan",)),
+    ("engine-interval-empty", lambda: _engine_start(interval=""), IntervalError, ("''",)),
+    ("engine-symbols-int", lambda: _engine_start(symbols=123), ConfigError, ("symbols=123",)),
     ("sim-setting", lambda: _paper(sim={"sped": 2}).start(), ConfigError, ("'sped'",)),
     ("sim-not-dict", lambda: _paper(sim=[1]), ConfigError, ("sim=[1]", "dict")),
     ("paper-lookback", lambda: _paper(lookback_days=-1), ConfigError, ("lookback_days=-1",)),
@@ -398,6 +402,15 @@ CONFIG_CASES: list[tuple[str, Callable[[], object], type[QuantnbError], tuple[st
     ("sample-misspelt", lambda: qn.data.sample("AAPL", seeed=1), OptionError, ("'seed'",)),
     ("load-misspelt", lambda: qn.data.load(DATA["AAPL"], symbl="X"), OptionError, ("'symbol'",)),
 ]
+
+
+def _engine_start(symbols=("AAPL",), **kw):
+    """LiveStrategyEngine.start() checks its arguments before it connects (nothing listens)."""
+    from quantnb.trading import LiveStrategyEngine
+
+    eng = LiveStrategyEngine(config=IBConfig(port=1, timeout=0.5), journal_dir="/nonexistent")
+    eng.add_strategy(Once(None))
+    return eng.start(symbols, lookback_days=0, **kw)
 
 
 def _bt(**kw):

@@ -62,7 +62,9 @@ class IBConfig:
             raise ConfigError(f"host={self.host!r}: give a host name or address, e.g. 127.0.0.1")
         _check_port("port", self.port)
         _check_int("client_id", self.client_id, lo=0)
-        if not self.timeout > 0:
+        if isinstance(self.timeout, bool) or not (
+            isinstance(self.timeout, int | float) and 0 < self.timeout < float("inf")
+        ):
             raise ConfigError(f"timeout={self.timeout!r}: must be a positive number of seconds")
 
     @classmethod
