@@ -34,10 +34,12 @@ from quantnb.errors import (
     LiveTradingError,
     LookAheadError,
     NotConnectedError,
+    OptionError,
     OrderError,
     QuantnbError,
     QuantnbWarning,
     UnadjustedSplitWarning,
+    UnknownSymbolError,
 )
 from quantnb.results import BacktestResult
 
@@ -62,6 +64,7 @@ __all__ = [
     "LookAheadError",
     "NoCommission",
     "NotConnectedError",
+    "OptionError",
     "Order",
     "OrderError",
     "OrderStatus",
@@ -76,6 +79,7 @@ __all__ = [
     "Strategy",
     "TimeInForce",
     "UnadjustedSplitWarning",
+    "UnknownSymbolError",
     "backtest",
     "data",
     "ind",

@@ -14,6 +14,10 @@ class ConfigError(QuantnbError, ValueError):
     """A setting or argument that cannot work (bad cash, unknown option, bad environment)."""
 
 
+class OptionError(ConfigError, TypeError):
+    """A keyword option that a function does not take (a typo such as ``jurnal_dir=``)."""
+
+
 class DataError(QuantnbError, ValueError):
     """Market data that fails validation: unsorted, duplicate, NaN, non-positive, high < low."""
 
@@ -31,6 +35,14 @@ class OrderError(QuantnbError, ValueError):
     def __init__(self, *args: object, order_id: str | None = None) -> None:
         super().__init__(*args)
         self.order_id = order_id
+
+
+class UnknownSymbolError(DataError):
+    """Symbols the gateway does not know; ``symbols`` lists them."""
+
+    def __init__(self, *args: object, symbols: tuple[str, ...] = ()) -> None:
+        super().__init__(*args)
+        self.symbols = tuple(symbols)
 
 
 class LookAheadError(QuantnbError):

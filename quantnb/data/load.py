@@ -16,6 +16,7 @@ import pandas as pd
 from quantnb.data.adjust import ADJ_CLOSE_NAMES, Adjust, adjust_bars, check_actions_name_symbols
 from quantnb.data.validate import REQUIRED, validate
 from quantnb.errors import ConfigError, DataError
+from quantnb.options import checked_options
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ def _norm(name: object) -> str:
     return " ".join(str(name).strip().lower().replace("_", " ").replace("-", " ").split())
 
 
+@checked_options
 def load(
     src: Source, symbol: str | None = None, tz: str | None = None, *, adjust: Adjust = None
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
@@ -57,6 +59,7 @@ def load(
     if isinstance(src, dict):
         check_actions_name_symbols(adjust, [str(k) for k in src])
         frames = {str(k): to_canonical(v, str(k), tz, adjust) for k, v in src.items()}
+        _no_bars(frames, "the dict")
         return _pick(frames, symbol, "the dict") if symbol is not None else frames
     default = symbol
     where = "the DataFrame"
@@ -76,9 +79,12 @@ def load(
         if not name:
             name = UNNAMED
             log.info("bars have no symbol; calling them %r (pass symbol= to name them)", name)
-        return to_canonical(src, str(name), tz, adjust)
+        out = to_canonical(src, str(name), tz, adjust)
+        _no_bars({str(name): out}, where)
+        return out
     check_actions_name_symbols(adjust, list(frames))
     frames = {k: to_canonical(v, k, tz, adjust) for k, v in frames.items()}
+    _no_bars(frames, where)
     if symbol is not None:
         return _pick(frames, symbol, where)
     if len(frames) == 1:
@@ -165,14 +171,38 @@ def _read(path: Path) -> pd.DataFrame:
     name = path.name.lower()
     try:
         if name.endswith(_CSV):
-            return pd.read_csv(path)
+            return _checked_csv(pd.read_csv(path), path)
         if name.endswith(_PARQUET):
             return pd.read_parquet(path)
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from exc
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"cannot read {path}: {exc}; is it a CSV of bars?") from exc
     raise ConfigError(
         f"unknown file type {path.suffix!r} for {path}; use {', '.join(_CSV + _PARQUET)}"
     )
+
+
+def _checked_csv(df: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """A CSV whose rows are longer than its header comes back with the extra fields as an index
+    (a MultiIndex of them, often): not bars, so say what is wrong with the file instead."""
+    if not isinstance(df.index, pd.RangeIndex):
+        raise DataError(
+            f"{path}: rows have more fields than the header {list(df.columns)}; is it a CSV "
+            "of bars with one header line (time, open, high, low, close, volume) and the same "
+            "number of fields on every row?"
+        )
+    return df
+
+
+def _no_bars(frames: dict[str, pd.DataFrame], where: str) -> None:
+    """A source without a single bar backtests to NaN: refuse it here instead."""
+    for symbol, df in frames.items():
+        if not len(df):
+            raise DataError(
+                f"{symbol}: no bars in {where} (it has the columns {list(df.columns)} but no "
+                "rows); check the file or the filter that built the frame"
+            )
 
 
 def _split(df: pd.DataFrame) -> dict[str, pd.DataFrame] | None:
@@ -257,7 +287,8 @@ def _times(df: pd.DataFrame, time_col: object, symbol: str, tz: str | None) -> p
     try:
         index = _parse_times(raw)
     except (ValueError, TypeError):
-        parsed = pd.to_datetime(pd.Series(raw), errors="coerce")
+        # only to find the first unreadable row: UTC lets naive and offset times mix here
+        parsed = pd.to_datetime(pd.Series(raw), errors="coerce", utc=True)
         bad = np.flatnonzero((parsed.isna() & pd.Series(raw).notna()).to_numpy())
         value = pd.Series(raw).iloc[int(bad[0])] if len(bad) else raw
         row = int(bad[0]) if len(bad) else "?"
@@ -273,7 +304,23 @@ def _times(df: pd.DataFrame, time_col: object, symbol: str, tz: str | None) -> p
                 f"{symbol}: cannot place naive times in time zone {tz!r}: {exc}; "
                 "pass times with an explicit UTC offset"
             ) from exc
-    return index.tz_convert("UTC").as_unit("ns").rename("time")
+    try:
+        return index.tz_convert("UTC").as_unit("ns").rename("time")
+    except pd.errors.OutOfBoundsDatetime:
+        raise _out_of_range(index, symbol) from None
+
+
+def _out_of_range(index: pd.DatetimeIndex, symbol: str) -> DataError:
+    """The DataError for times pandas cannot hold in nanoseconds (before 1677 or after 2262)."""
+    lo, hi = pd.Timestamp.min, pd.Timestamp.max
+    lo_, hi_ = lo.tz_localize(index.tz), hi.tz_localize(index.tz)
+    bad = np.flatnonzero(np.asarray((index < lo_) | (index > hi_)))
+    row = int(bad[0]) if len(bad) else 0
+    return DataError(
+        f"{symbol}: time {index[row]} at row {row} is outside the range pandas can hold "
+        f"({lo.date()} to {hi.date()}; {len(bad)} row(s) outside); drop those rows or fix "
+        "their year"
+    )
 
 
 def _parse_times(raw: pd.Series | pd.Index) -> pd.DatetimeIndex:

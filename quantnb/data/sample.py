@@ -16,6 +16,7 @@ import pandas as pd
 
 from quantnb.domain.interval import Interval
 from quantnb.errors import ConfigError
+from quantnb.options import checked_options
 
 NEW_YORK = "America/New_York"
 COLUMNS = ("open", "high", "low", "close", "volume")
@@ -56,6 +57,7 @@ def time_bounds(start: TimeLike, end: TimeLike) -> tuple[pd.Timestamp | None, pd
     return lo, stop
 
 
+@checked_options
 def sample(
     symbols: str | Iterable[str],
     interval: Interval | str = "1d",
@@ -84,6 +86,11 @@ def sample(
 
 
 def _symbols(symbols: str | Iterable[str]) -> list[str]:
+    if not isinstance(symbols, str | Iterable):
+        raise ConfigError(
+            f"symbols={symbols!r} ({type(symbols).__name__}): give a ticker such as 'AAPL' or a "
+            "list of them"
+        )
     items = [symbols] if isinstance(symbols, str) else list(symbols)
     if not items:
         raise ConfigError("sample() needs at least one symbol, e.g. sample('AAPL')")

@@ -5,15 +5,25 @@ Each model has one method to implement and a ``__repr__`` that shows its paramet
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
 
 from quantnb.errors import ConfigError
 
 
-def _check(name: str, value: float, *, allow_zero: bool = True) -> float:
+def _check(
+    name: str, value: float, *, allow_zero: bool = True, below: float | None = None
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name}={value!r} is not a number: use a non-negative number")
     value = float(value)
-    if value < 0 or (value == 0 and not allow_zero) or value != value:
+    if value < 0 or (value == 0 and not allow_zero) or value != value or value == float("inf"):
         raise ConfigError(f"{name}={value!r} is not allowed: use a non-negative number")
+    if below is not None and value >= below:
+        raise ConfigError(
+            f"{name}={value!r} is {value:.0%} of the price: a rate is a fraction, "
+            "e.g. 0.001 for 0.1%"
+        )
     return value
 
 
@@ -25,7 +35,7 @@ class PercentCommission:
     minimum: float = 1.0
 
     def __post_init__(self) -> None:
-        _check("rate", self.rate)
+        _check("rate", self.rate, below=1.0)
         _check("minimum", self.minimum)
 
     def commission(self, qty: float, price: float) -> float:
@@ -45,7 +55,7 @@ class PerShareCommission:
     def __post_init__(self) -> None:
         _check("per_share", self.per_share)
         _check("minimum", self.minimum)
-        _check("max_percent", self.max_percent)
+        _check("max_percent", self.max_percent, below=1.0)
 
     def commission(self, qty: float, price: float) -> float:
         if qty == 0:
@@ -70,7 +80,7 @@ class PercentSlippage:
     rate: float = 0.0005
 
     def __post_init__(self) -> None:
-        _check("rate", self.rate)
+        _check("rate", self.rate, below=1.0)
 
     def adjust(self, price: float, side: str) -> float:
         return price * (1.0 + self.rate) if side == "BUY" else price * (1.0 - self.rate)
@@ -119,7 +129,7 @@ class CostModel:
 def _commission(value: object) -> CommissionModel:
     if value is None:
         return PercentCommission()
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return PercentCommission(rate=float(value)) if value else NoCommission()
     if hasattr(value, "commission"):
         return value  # type: ignore[return-value]
@@ -132,7 +142,7 @@ def _commission(value: object) -> CommissionModel:
 def _slippage(value: object) -> SlippageModel:
     if value is None:
         return PercentSlippage()
-    if isinstance(value, int | float):
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return PercentSlippage(rate=float(value))
     if hasattr(value, "adjust"):
         return value  # type: ignore[return-value]

@@ -20,6 +20,7 @@ from quantnb.broker.simulated import SimulatedBroker
 from quantnb.data import align
 from quantnb.data.load import load_frames
 from quantnb.data.resample import infer_interval, session_days
+from quantnb.domain import checks
 from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
@@ -36,6 +37,7 @@ from quantnb.engine.indicators import (
 )
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
+from quantnb.options import checked_options
 from quantnb.results import BacktestResult
 from quantnb.results.frames import fills_frame, orders_frame, rejections_frame
 
@@ -166,15 +168,30 @@ class BacktestEngine:
         check_lookahead: bool = True,
         progress: bool | None = None,
     ) -> None:
-        if not (isinstance(cash, int | float) and np.isfinite(cash) and cash > 0):
+        if isinstance(cash, bool) or not (
+            isinstance(cash, int | float) and np.isfinite(cash) and cash > 0
+        ):
             raise ConfigError(f"cash={cash!r}: starting cash must be a positive number")
-        if not (isinstance(leverage, int | float) and leverage >= 1.0):
+        if isinstance(leverage, bool) or not (
+            isinstance(leverage, int | float) and 1.0 <= leverage < np.inf
+        ):
             raise ConfigError(f"leverage={leverage!r}: use 1.0 (cash account) or more")
+        checks.flag("allow_short", allow_short)
+        checks.flag("check_lookahead", check_lookahead)
+        if progress is not None:
+            checks.flag("progress", progress)
+        if risk is not None and not isinstance(risk, RiskLimits):
+            raise ConfigError(
+                f"risk={risk!r} ({type(risk).__name__}): pass qn.RiskLimits(...), e.g. "
+                "risk=qn.RiskLimits(max_order_qty=100)"
+            )
         self.frames = dict(data)
         if not self.frames:
             raise ConfigError("no data: pass a DataFrame or a dict of symbol -> DataFrame")
         self.symbols = tuple(self.frames)
-        self.interval = Interval.parse(interval) if interval else _infer_interval(self.frames)
+        self.interval = (
+            Interval.parse(interval) if interval is not None else _infer_interval(self.frames)
+        )
         self.aligned = align(self.frames)
         self.clock = self.aligned.index.asi8
         self.cols = {
@@ -435,6 +452,7 @@ def _infer_interval(frames: Mapping[str, pd.DataFrame]) -> Interval:
     return known.pop()
 
 
+@checked_options
 def backtest(
     strategy: Strategy,
     data: Any,

@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantnb.domain import checks
 from quantnb.domain.accounting import Position
 from quantnb.domain.model import Bar, Order, OrderType, Side, TimeInForce
 from quantnb.errors import OrderError
+from quantnb.options import check_options, checked_options, keyword_names
 
 FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -171,7 +173,7 @@ class Context:
 
     def order(self, symbol: str, qty: float, **kwargs: Any) -> Order | None:
         """Buy (positive) or sell (negative) ``qty``; zero places nothing."""
-        qty = self._number("qty", qty, allow_zero=True, allow_negative=True)
+        qty = checks.quantity("qty", qty, allow_zero=True, allow_negative=True)
         if qty == 0:
             return None
         side = Side.BUY if qty > 0 else Side.SELL
@@ -190,7 +192,7 @@ class Context:
     def order_target(self, symbol: str, target: float, **kwargs: Any) -> Order | None:
         """Trade so the position (counting orders already working) becomes ``target`` shares."""
         self._check_symbol(symbol)
-        target = self._number("target", target, allow_zero=True, allow_negative=True)
+        target = checks.quantity("target", target, allow_zero=True, allow_negative=True)
         working = sum(
             o.remaining * o.side.sign for o in self.open_orders(symbol) if o.parent_id is None
         )
@@ -212,6 +214,7 @@ class Context:
         target = math.trunc(percent * self.equity / price)
         return self.order_target(symbol, target, **kwargs)
 
+    @checked_options
     def bracket(
         self,
         symbol: str,
@@ -269,6 +272,7 @@ class Context:
 
     def cancel(self, order: Order | str) -> bool:
         """Cancel a working order (by object or id); False when it is already done."""
+        order = checks.order_ref(order)
         if isinstance(order, str):
             found = self._find_order(order)
             if found is None:
@@ -284,6 +288,8 @@ class Context:
 
     # ---- checks and order building ----------------------------------------------------------
     def _place(self, symbol: str, side: Side, qty: float, **kwargs: Any) -> Order:
+        if not _ORDER_OPTIONS.issuperset(kwargs):
+            check_options(f"{side.name.lower()}({symbol!r}, ...)", kwargs, _ORDER_OPTIONS)
         return self._submit(self._build(symbol, side, qty, **kwargs))
 
     def _build(
@@ -301,7 +307,7 @@ class Context:
         tag: str = "",
     ) -> Order:
         self._check_symbol(symbol)
-        qty = self._number("qty", qty)
+        qty = checks.quantity("qty", qty)
         if limit is not None:
             limit = self._number("limit", limit)
         if stop is not None:
@@ -325,7 +331,11 @@ class Context:
             kind = OrderType.TRAILING_STOP if trailing else OrderType.MARKET
         key = type.lower() if isinstance(type, str) else type
         if key not in _TYPES:
-            raise OrderError(f"type={type!r} is not an order type; use one of {sorted(_TYPES)[1:]}")
+            names = ", ".join(repr(k) for k in _TYPES if k is not None)
+            raise OrderError(
+                f"type={type!r} is not an order type: use one of {names} (or leave it out and "
+                "give limit=/stop=/trail_amount= to pick the type)"
+            )
         wanted = _TYPES[key]
         if wanted is not None and wanted is not kind:
             need = {
@@ -377,14 +387,8 @@ class Context:
     def _number(
         name: str, value: Any, *, allow_zero: bool = False, allow_negative: bool = False
     ) -> float:
-        try:
-            x = float(value)
-        except (TypeError, ValueError):
-            raise OrderError(f"{name}={value!r} is not a number") from None
-        if not math.isfinite(x):
-            raise OrderError(f"{name}={value!r} must be a finite number")
-        if x < 0 and not allow_negative:
-            raise OrderError(f"{name}={value!r} must be positive")
-        if x == 0 and not allow_zero:
-            raise OrderError(f"{name}={value!r} must be positive, not zero")
-        return x
+        return checks.number(name, value, allow_zero=allow_zero, allow_negative=allow_negative)
+
+
+# the keyword options of buy(), sell(), order(), order_target() and close()
+_ORDER_OPTIONS = keyword_names(Context._build, exclude=("self", "symbol", "side", "qty"))

@@ -16,8 +16,10 @@ from quantnb.data.load import load_frames
 from quantnb.engine.backtest import BacktestEngine
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError
+from quantnb.options import check_options, keyword_names
 
 _FRAMES: dict[str, pd.DataFrame] | None = None  # a pool worker's copy, sent to it once
+_SWEEP_OPTIONS = keyword_names(BacktestEngine.__init__, exclude=("self", "data", "progress"))
 
 
 def _keep_frames(frames: dict[str, pd.DataFrame]) -> None:
@@ -66,6 +68,7 @@ def sweep(
         raise ConfigError(
             f"sweep() takes the strategy class, not {strategy!r}: e.g. sweep(SmaCross, data, grid)"
         )
+    check_options("sweep()", backtest_kwargs, _SWEEP_OPTIONS | {"metric", "executor", "progress"})
     combos = _grid(grid)
     for params in combos:
         try:

@@ -62,7 +62,9 @@ class IBConfig:
             raise ConfigError(f"host={self.host!r}: give a host name or address, e.g. 127.0.0.1")
         _check_port("port", self.port)
         _check_int("client_id", self.client_id, lo=0)
-        if not self.timeout > 0:
+        if isinstance(self.timeout, bool) or not (
+            isinstance(self.timeout, int | float) and 0 < self.timeout < float("inf")
+        ):
             raise ConfigError(f"timeout={self.timeout!r}: must be a positive number of seconds")
 
     @classmethod
@@ -75,10 +77,12 @@ class IBConfig:
             kwargs["host"] = host
         port = env.get(ENV_PORT, "").strip()
         if port:
-            kwargs["port"] = _env_int(ENV_PORT, port, lo=1, hi=65535)
+            kwargs["port"] = _env_int(ENV_PORT, port, "4002 (IB Gateway paper)", lo=1, hi=65535)
         client_id = env.get(ENV_CLIENT_ID, "").strip()
         if client_id:
-            kwargs["client_id"] = _env_int(ENV_CLIENT_ID, client_id, lo=0)
+            kwargs["client_id"] = _env_int(
+                ENV_CLIENT_ID, client_id, "1 (one id per connection to the gateway)", lo=0
+            )
         account = env.get(ENV_ACCOUNT, "").strip()
         if account:
             kwargs["account"] = account
@@ -97,11 +101,11 @@ class IBConfig:
         return f"{self.host}:{self.port}"
 
 
-def _env_int(name: str, raw: str, *, lo: int, hi: int | None = None) -> int:
+def _env_int(name: str, raw: str, example: str, *, lo: int, hi: int | None = None) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not an integer; e.g. {name}=4002") from None
+        raise ConfigError(f"{name}={raw!r} is not an integer; set it to e.g. {example}") from None
     if value < lo or (hi is not None and value > hi):
         bound = f"between {lo} and {hi}" if hi is not None else f">= {lo}"
         raise ConfigError(f"{name}={raw!r} is out of range: must be {bound}")

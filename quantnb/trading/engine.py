@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantnb.domain import checks
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
@@ -35,12 +36,14 @@ from quantnb.errors import (
     LiveTradingError,
     NotConnectedError,
     QuantnbError,
+    UnknownSymbolError,
 )
 from quantnb.ib.config import IBConfig, is_paper_account, mask_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
+from quantnb.trading.symbols import known_symbols
 
 logger = logging.getLogger(__name__)
 
@@ -375,10 +378,13 @@ class LiveStrategyEngine:
         *,
         wait: bool = False,
         timeout: float = 60.0,
+        skip_unknown: bool = False,
     ) -> LiveStrategyEngine:
         """Connect if needed, then load history, subscribe and run, in the background.
 
         Returns at once (``wait=True`` blocks until the strategy is initialised and subscribed).
+        A symbol the gateway does not know fails the start (UnknownSymbolError naming it);
+        ``skip_unknown=True`` starts with the others only.
         A second call while running does nothing. Symbols, lookback and interval default to the
         last run's (30 days of 5m bars the first time), so a restart needs no arguments.
         """
@@ -388,12 +394,14 @@ class LiveStrategyEngine:
         if self.strategy is None:
             raise ConfigError("no strategy: call engine.add_strategy(MyStrategy()) first")
         syms = _symbols(symbols if symbols is not None else self.symbols)
-        ival = Interval.parse(interval or self.interval or "5m")
+        ival = Interval.parse(interval if interval is not None else self.interval or "5m")
         if lookback_days is None:
             lookback_days = self.lookback_days
         if not (isinstance(lookback_days, int | float) and lookback_days >= 0):
             raise ConfigError(f"lookback_days={lookback_days!r}: a number of days >= 0")
+        connected = self.is_active
         self.connect()
+        syms = self._known_symbols(syms, skip_unknown, connected)
         self.symbols, self.interval, self.lookback_days = syms, ival, lookback_days
         self._reset_run_state()
         bars = int(lookback_days * 86400 / ival.seconds) + 1
@@ -412,6 +420,26 @@ class LiveStrategyEngine:
         if wait:
             future.result(timeout)
         return self
+
+    def _known_symbols(
+        self, syms: tuple[str, ...], skip_unknown: bool, was_connected: bool
+    ) -> tuple[str, ...]:
+        """The symbols the gateway knows (see ``trading.symbols``); a refused start leaves the
+        engine connected only if it was before."""
+        check = known_symbols(
+            self.connection.contracts,
+            syms,
+            skip_unknown=skip_unknown,
+            timeout=self.config.timeout,
+            on_skip=lambda s, why: self._record_error("data", f"skipped {s}: {why}", symbol=s),
+        )
+        try:
+            return self._loop.run(check, timeout=self.config.timeout * 2 + 5)
+        except UnknownSymbolError as exc:
+            self._record_error("data", f"start refused: {exc}")
+            if not was_connected:
+                self._loop.run(self._abort_start())
+            raise
 
     async def _start_async(self, lookback_days: float) -> None:
         try:
@@ -1111,15 +1139,4 @@ def _state_key(order: Order) -> tuple:
 
 
 def _symbols(symbols: Iterable[str] | str) -> tuple[str, ...]:
-    if isinstance(symbols, str):
-        symbols = [symbols]
-    out: list[str] = []
-    for s in symbols:
-        if not isinstance(s, str) or not s.strip():
-            raise DataError(f"symbol {s!r}: give ticker strings such as 'AAPL'")
-        s = s.strip().upper()
-        if s not in out:
-            out.append(s)
-    if not out:
-        raise ConfigError("no symbols: start(['AAPL', 'MSFT'], ...)")
-    return tuple(out)
+    return checks.symbols(symbols)

@@ -19,6 +19,7 @@ from quantnb.domain.model import OrderType
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, GatewayError, LiveTradingError
 from quantnb.ib.config import ENV_HOST, ENV_PORT, IBConfig, is_configured
+from quantnb.trading.arguments import IB_KEYS, check_session_args
 from quantnb.trading.engine import (
     ALLOW_LIVE_ENV,
     LiveStrategyEngine,
@@ -29,8 +30,6 @@ from quantnb.trading.engine import (
 )
 
 logger = logging.getLogger(__name__)
-
-_IB_KEYS = ("host", "port", "client_id", "account", "timeout")
 
 
 def use_simulator(gateway: str | None, env: Mapping[str, str] | None = None) -> bool:
@@ -86,15 +85,26 @@ class LiveSession:
             f"{self.engine.state})"
         )
 
-    def start(self, wait: bool = False, timeout: float = 60.0) -> LiveSession:
-        """Start trading in the background (the simulator first, when used); returns at once."""
+    def start(
+        self, wait: bool = False, timeout: float = 60.0, skip_unknown: bool = False
+    ) -> LiveSession:
+        """Start trading in the background (the simulator first, when used); returns at once.
+
+        Symbols the gateway does not know fail the start with UnknownSymbolError naming them;
+        ``skip_unknown=True`` starts with the others only (the skipped ones are in ``errors``).
+        """
         if self.engine.is_running:
             return self
         if self.simulated:
             self._start_sim()
         try:
             self.engine.start(
-                self.symbols, self.lookback_days, self.interval, wait=wait, timeout=timeout
+                self.symbols,
+                self.lookback_days,
+                self.interval,
+                wait=wait,
+                timeout=timeout,
+                skip_unknown=skip_unknown,
             )
         except BaseException:
             if self.simulated and not self.engine.is_active:
@@ -205,7 +215,7 @@ class LiveSession:
 
 
 def _split(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    ib = {k: config.pop(k) for k in _IB_KEYS if k in config}
+    ib = {k: config.pop(k) for k in IB_KEYS if k in config}
     sim = dict(config.pop("sim", None) or {})
     return ib, sim, config
 
@@ -223,6 +233,7 @@ def _session(
             f"{strategy!r} is not a quantnb.Strategy: subclass qn.Strategy and pass an instance"
         )
     syms = _symbols(symbols)
+    check_session_args("paper()" if paper_trading else "live()", interval, config)
     config = dict(config)
     lookback_days = config.pop("lookback_days", 30)
     ib, sim, engine_options = _split(config)

@@ -160,7 +160,7 @@ def test_bad_symbol_rejected_order_and_strategy_error_are_logged_and_it_goes_on(
     script = {0: lambda c: c.buy("AAPL", 5), 1: boom, 3: lambda c: c.buy("AAPL", 5)}
     strat = Scripted(script)
     eng = _engine(sim, tmp_path, strat)
-    eng.start(["AAPL", "NOPE"], lookback_days=0, interval="1m", wait=True)
+    eng.start(["AAPL", "NOPE"], lookback_days=0, interval="1m", wait=True, skip_unknown=True)
     errors = eng.errors
     assert errors["message"].str.contains("NOPE").any()
     assert eng.status["symbols"] == 1
