@@ -2,7 +2,9 @@
 
 Per bar it does only O(1) work outside the strategy: set the current rows, match any working
 orders of that bar's symbols, call ``on_data``. Orders placed on bar *t* are matched from bar
-*t+1* on because matching for a bar runs before the strategy sees that bar. The equity curve is
+*t+1* on because matching for a bar runs before the strategy sees that bar; matching runs while
+the context still shows bar *t-1*, so ``on_fill`` sees no more than was known at the fill. The
+orders of one call are settled (checked) together when it returns. The equity curve is
 derived after the loop from the fills and the closes, not rebuilt per bar.
 """
 
