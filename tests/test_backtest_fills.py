@@ -4,6 +4,8 @@ gap, on_fill's view of the market, slippage inside the bar and rebalances paid b
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import quantnb as qn
 from tests.helpers import Scripted, bars_from
@@ -130,3 +132,56 @@ def test_rebalance_with_costs_truncates_and_still_fits_the_cash():
     assert res.fills.symbol.tolist() == ["A", "A", "B"]
     assert res.fills.side.tolist() == ["BUY", "SELL", "BUY"]
     assert res.equity.cash.iloc[-1] > 0
+
+
+bar_rows = st.lists(
+    st.tuples(st.floats(80, 120), st.floats(0, 5), st.floats(0, 5), st.floats(0, 1)).map(
+        lambda t: (t[0], t[0] + t[1], t[0] - t[2], t[0] - t[2] + t[3] * (t[1] + t[2]))
+    ),
+    min_size=3,
+    max_size=12,
+)
+order_kw = st.sampled_from(
+    [
+        {},
+        {"limit": 99.0},
+        {"limit": 101.0},
+        {"stop": 101.0},
+        {"stop": 99.0},
+        {"stop": 101.0, "limit": 100.5},
+        {"stop": 99.0, "limit": 99.5},
+        {"trail_amount": 2.0},
+    ]
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(bar_rows, st.lists(st.tuples(st.integers(0, 11), order_kw, st.booleans()), max_size=6))
+def test_every_fill_is_inside_its_bar_after_its_decision_and_on_fill_sees_only_the_past(
+    rows, orders
+):
+    script: dict[int, list] = {}
+    for i, kw, buy in orders:
+        script.setdefault(i % len(rows), []).append((kw, buy))
+    seen: list[tuple] = []
+
+    class Random(Scripted):
+        def on_fill(self, ctx, fill):
+            seen.append((fill.time, ctx.bar("X").time))
+
+    def act(entries):
+        def go(c):
+            for kw, buy in entries:
+                (c.buy if buy else c.sell)("X", 1, tif="GTC", **kw)
+
+        return go
+
+    strat = Random({i: act(e) for i, e in script.items()})
+    data = bars_from(rows)
+    res = qn.backtest(strat, data, progress=False, allow_short=True, leverage=2.0, slippage=0.01)
+    orders_by_id = res.orders.set_index("order_id")
+    for f in res.fills.itertuples():
+        bar = data.loc[f.time]
+        assert bar.low - 1e-9 <= f.price <= bar.high + 1e-9
+        assert f.time > orders_by_id.loc[f.order_id, "created"]
+    assert all(bar_time < fill_time for fill_time, bar_time in seen)
