@@ -50,7 +50,11 @@ def trailing_stop_level(order: Order) -> float:
 
 
 def within_bar(price: float, h: float, lo: float) -> float:
-    """A slipped price kept inside the bar's range: no fill at a price the bar never traded."""
+    """A slipped price kept inside the bar's range: no fill at a price the bar never traded.
+
+    The backtest's rule for bars. The gateway simulator leaves its slippage uncapped: there it
+    stands for the spread around the last trade, which a one-price bar cannot bound.
+    """
     return h if price > h else lo if price < lo else price
 
 
