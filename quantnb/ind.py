@@ -37,13 +37,13 @@ def sma(x: np.ndarray, n: int) -> np.ndarray:
 def ema(x: np.ndarray, n: int) -> np.ndarray:
     """Exponential moving average with span ``n`` (alpha = 2/(n+1)), NaN for the first n-1."""
     n = _window(n)
-    out = pd.Series(_f64(x)).ewm(span=n, adjust=False).mean().to_numpy()
+    out = pd.Series(_f64(x)).ewm(span=n, adjust=False).mean().to_numpy(copy=True)
     out[: n - 1] = np.nan
     return out
 
 
 def _wilder(x: np.ndarray, n: int) -> np.ndarray:
-    return pd.Series(x).ewm(alpha=1.0 / n, adjust=False).mean().to_numpy()
+    return pd.Series(x).ewm(alpha=1.0 / n, adjust=False).mean().to_numpy(copy=True)
 
 
 def rsi(x: np.ndarray, n: int = 14) -> np.ndarray:

@@ -15,11 +15,25 @@ from quantnb.broker.base import BrokerBase
 from quantnb.domain.accounting import Portfolio
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
-from quantnb.domain.matching import match, pessimistic_pick
+from quantnb.domain.matching import match, pessimistic_pick, within_bar
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection, Side, TimeInForce
 from quantnb.domain.risk import RiskLimits
 
 logger = logging.getLogger(__name__)
+
+BarPrices = tuple[str, float, float, float, float]  # symbol, open, high, low, close
+
+
+def _sells_first(order: Order) -> bool:
+    return order.side is Side.BUY
+
+
+def _open_sells_first(hit: tuple[Order, float, bool, BarPrices]) -> tuple[int, int]:
+    """Sort key: fills at the open before fills inside the bar; at the open, sells first."""
+    order, raw, _, bar = hit
+    if raw == bar[1]:
+        return 0, order.side is Side.BUY
+    return 1, 0
 
 
 class SimulatedBroker(BrokerBase):
@@ -54,26 +68,23 @@ class SimulatedBroker(BrokerBase):
         self.fills: list[Fill] = []
         self.fill_ticks: list[int] = []
         self.rejections: list[Rejection] = []
+        self.queued: list[Order] = []  # placed, not yet settled
         self.day_start_equity: float | None = None
         self.tick = 0
 
     # ---- IBroker --------------------------------------------------------------------------
     def execute_order(self, order: Order) -> Order:
-        """Accept or reject ``order`` now; accepted orders trade from the next bar on."""
+        """Take ``order``; ``settle`` accepts or rejects it when the strategy's call returns,
+        together with the orders decided with it. Accepted orders trade from the next bar on."""
         now = self._now()
         order.created = order.updated = now
         self.orders.append(order)
         self.by_id[order.id] = order
         parent = self.by_id.get(order.parent_id) if order.parent_id else None
         if parent is None:
-            ref = self._price(order.symbol)
-            reason = self._pre_trade(order, ref)
-            if reason:
-                self._reject(order, reason)
-                return order
-            if order.type is OrderType.TRAILING_STOP:
-                order.trail_ref = ref
-            order.status = OrderStatus.SUBMITTED
+            self._price(order.symbol)  # no price yet is the caller's error, raised here
+            order.status = OrderStatus.PENDING
+            self.queued.append(order)
         elif parent.is_done and parent.status is not OrderStatus.FILLED:
             self._cancel(order, f"parent order {parent.id} is {parent.status}")
             return order
@@ -87,9 +98,32 @@ class SimulatedBroker(BrokerBase):
         self.n_working += 1
         return order
 
+    def settle(self) -> None:
+        """Accept or reject the orders placed since the last call, as one decision: sells
+        first, so the cash (or exposure) a rebalance's sells free pays for its buys."""
+        queued, self.queued = self.queued, []
+        queued.sort(key=_sells_first)
+        for order in queued:
+            if order.is_done:
+                continue
+            ref = self._price(order.symbol)
+            reason = self._pre_trade(order, ref)
+            if reason:
+                self._reject(order, reason)
+                continue
+            if order.type is OrderType.TRAILING_STOP:
+                order.trail_ref = ref
+            order.status = OrderStatus.SUBMITTED
+
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
         """Whether the account can pay for ``order`` at about ``price``, and why not."""
-        working = (o for orders in self.working.values() for o in orders)
+        # orders not yet settled commit nothing: they are checked after this one, if at all
+        working = (
+            o
+            for orders in self.working.values()
+            for o in orders
+            if o.status is not OrderStatus.PENDING or o.parent_id is not None
+        )
         selling, reserved = commitments(order, working, self._price, self.costs)
         margin = self.leverage > 1.0 or self.allow_short
         pf = self.portfolio
@@ -97,6 +131,7 @@ class SimulatedBroker(BrokerBase):
             available = pf.equity * self.leverage - pf.gross_exposure
         else:
             available = pf.cash
+        available += self._freed_at_open(order, margin)
         return check_buying_power(
             order,
             price,
@@ -108,6 +143,27 @@ class SimulatedBroker(BrokerBase):
             reserved=reserved,
             available=available,
         )
+
+    def _freed_at_open(self, order: Order, margin: bool) -> float:
+        """What the working market orders that shrink positions free when the next open fills
+        them, before the buys decided with them: net sale proceeds (cash) or exposure (margin).
+        """
+        freed = 0.0
+        for orders in self.working.values():
+            for o in orders:
+                if o.type is not OrderType.MARKET or o.status is not OrderStatus.SUBMITTED:
+                    continue
+                held = self.portfolio.position(o.symbol).qty
+                if held * o.side.sign >= 0:
+                    continue
+                qty = min(o.remaining, abs(held))
+                price = self._price(o.symbol)
+                if margin:
+                    freed += qty * price
+                else:
+                    est = self.costs.fill_price(price, o.side)
+                    freed += qty * est - self.costs.commission(qty, est)
+        return freed
 
     def get_account_value(self) -> float:
         self._mark()
@@ -125,19 +181,47 @@ class SimulatedBroker(BrokerBase):
             return list(self.working.get(symbol, ()))
         return [o for orders in self.working.values() for o in orders]
 
-    def process(self, symbol: str, o: float, h: float, lo: float, day: object, tick: int) -> None:
-        """Match the working orders of ``symbol`` against its bar (o, h, lo) at ``tick``."""
-        orders = self.working.get(symbol)
-        if not orders:
-            return
-        self.tick = tick
-        activated = self._match_pass(symbol, orders, o, h, lo, day, at_open_only=False)
-        if activated:
-            # Exits of a bracket whose entry filled at this bar's open see the rest of this bar.
-            self._match_pass(symbol, activated, o, h, lo, day, at_open_only=True)
+    def process(self, bars: list[BarPrices], day: object, tick: int) -> None:
+        """Match the working orders against the bars of one tick, ``(symbol, o, h, lo, c)`` each.
 
-    def _match_pass(self, symbol, orders, o, h, lo, day, at_open_only: bool) -> list[Order]:
-        hits: list[tuple[Order, float, bool]] = []
+        Every order is matched before any fills, so an order placed from ``on_fill`` trades
+        from the next bar on. Fills at the open come first, sells before buys, so the cash a
+        rebalance's sells free pays for its buys; fills inside the bars follow.
+        """
+        self.tick = tick
+        hits: list[tuple[Order, float, bool, BarPrices]] = []
+        for bar in bars:
+            orders = self.working.get(bar[0])
+            if orders:
+                hits += self._hits(orders, bar, day)
+        if not hits:
+            return
+        if len(hits) > 1:
+            hits.sort(key=_open_sells_first)
+        activated: list[tuple[Order, BarPrices]] = []
+        for order, raw, slips, bar in hits:
+            if order.is_done or not self._fill(order, raw, slips, bar):
+                continue
+            for child in self._children(order):
+                child.status = OrderStatus.SUBMITTED
+                if child.type is OrderType.TRAILING_STOP:
+                    child.trail_ref = raw
+                if raw == bar[1]:
+                    activated.append((child, bar))
+        # Exits of a bracket whose entry filled at this bar's open see the rest of this bar.
+        late: list[tuple[Order, float, bool, BarPrices]] = []
+        for child, bar in activated:
+            late += self._hits([child], bar, day)
+        for order, raw, slips, bar in self._pick(late):
+            if not order.is_done:
+                self._fill(order, raw, slips, bar)
+
+    def _hits(
+        self, orders: list[Order], bar: BarPrices, day: object
+    ) -> list[tuple[Order, float, bool, BarPrices]]:
+        """The orders that trade in ``bar``, one per OCA group (the worst for the holder)."""
+        _, o, h, lo, c = bar
+        hits: list[tuple[Order, float, bool, BarPrices]] = []
         for order in list(orders):
             if order.status is OrderStatus.PENDING or order.is_done:
                 continue
@@ -147,37 +231,35 @@ class SimulatedBroker(BrokerBase):
                 elif order.day != day:
                     self._finish(order, OrderStatus.EXPIRED, "DAY order expired unfilled")
                     continue
-            m = match(order, o, h, lo)
+            m = match(order, o, h, lo, c)
             if m is not None:
-                hits.append((order, m[0], m[1]))
-        if not hits:
-            return []
-        groups: dict[str, list[tuple[Order, float, bool]]] = {}
+                hits.append((order, m[0], m[1], bar))
+        return self._pick(hits)
+
+    @staticmethod
+    def _pick(
+        hits: list[tuple[Order, float, bool, BarPrices]],
+    ) -> list[tuple[Order, float, bool, BarPrices]]:
+        if len(hits) < 2:
+            return hits
+        groups: dict[str, list[tuple[Order, float, bool, BarPrices]]] = {}
         chosen = []
         for hit in hits:
             if hit[0].oca_group:
                 groups.setdefault(hit[0].oca_group, []).append(hit)
             else:
                 chosen.append(hit)
-        chosen.extend(pessimistic_pick(g) if len(g) > 1 else g[0] for g in groups.values())
-        activated: list[Order] = []
-        for order, raw, slips in chosen:
-            if order.is_done:
+        for g in groups.values():
+            if len(g) == 1:
+                chosen.append(g[0])
                 continue
-            filled = self._fill(order, raw, slips)
-            if filled and not at_open_only:
-                at_open = raw == o
-                for child in self._children(order):
-                    child.status = OrderStatus.SUBMITTED
-                    if child.type is OrderType.TRAILING_STOP:
-                        child.trail_ref = raw
-                    if at_open:
-                        activated.append(child)
-        return activated
+            order, _, _ = pessimistic_pick([(o, p, sl) for o, p, sl, _ in g])
+            chosen.extend(x for x in g if x[0] is order)
+        return chosen
 
-    def _fill(self, order: Order, raw: float, slips: bool) -> bool:
+    def _fill(self, order: Order, raw: float, slips: bool, bar: BarPrices) -> bool:
         side = order.side
-        price = self.costs.fill_price(raw, side) if slips else raw
+        price = within_bar(self.costs.fill_price(raw, side), bar[2], bar[3]) if slips else raw
         qty = order.remaining
         commission = self.costs.commission(qty, price)
         pos = self.portfolio.position(order.symbol)

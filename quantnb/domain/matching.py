@@ -3,6 +3,10 @@
 A decision made on bar *t* is matched against bar *t+1* (the caller guarantees that); these
 functions only answer "at which price would this order trade inside this bar?". Gaps: when the
 bar opens through the order's price, the fill is at the open, never at a price the market skipped.
+
+What OHLC proves about the order of prices inside a bar: the open comes first and the close
+last; the high and the low come in between, in an unknown order. A fill needs a proof from these
+facts, never a guess that the market happened to move in the holder's favour.
 """
 
 from __future__ import annotations
@@ -45,12 +49,38 @@ def trailing_stop_level(order: Order) -> float:
     return ref + (order.trail_amount or 0.0)
 
 
-def match(order: Order, o: float, h: float, lo: float) -> tuple[float, bool] | None:
-    """The price at which ``order`` trades in the bar (o, h, lo), or None.
+def within_bar(price: float, h: float, lo: float) -> float:
+    """A slipped price kept inside the bar's range: no fill at a price the bar never traded.
+
+    The backtest's rule for bars. The gateway simulator leaves its slippage uncapped: there it
+    stands for the spread around the last trade, which a one-price bar cannot bound.
+    """
+    return h if price > h else lo if price < lo else price
+
+
+def after_trigger(
+    buy: bool, limit: float, trigger: float, o: float, h: float, lo: float, c: float
+) -> float | None:
+    """Fill price of a stop-limit in the bar its stop triggered at ``trigger``, or None.
+
+    A trigger on the limit's side fills there. Beyond the limit, a fill needs a later trade
+    through the limit: after a trigger at the open the rest of the bar (its low for a buy, its
+    high for a sell) proves one; after a trigger inside the bar only the close comes later.
+    """
+    if (trigger <= limit) if buy else (trigger >= limit):
+        return trigger
+    later = (lo if buy else h) if trigger == o else c
+    return limit if ((later <= limit) if buy else (later >= limit)) else None
+
+
+def match(order: Order, o: float, h: float, lo: float, c: float) -> tuple[float, bool] | None:
+    """The price at which ``order`` trades in the bar (o, h, lo, c), or None.
 
     Returns ``(price, slips)``: ``slips`` is True when the fill is a market fill (market orders
-    and triggered stops), which pays slippage; limit fills trade at their price. Updates the
-    order's stop-limit trigger and trailing reference as the bar is consumed.
+    and triggered stops), which pays slippage (kept inside the bar by ``within_bar``); limit
+    fills, stop-limits included, trade at their price and pay none. Updates the order's
+    stop-limit trigger and trailing reference as the bar is consumed: a trailing stop is checked
+    against the level earlier bars set, then trails this bar's high (a buy: its low).
     """
     kind = order.type
     buy = order.side is Side.BUY
@@ -64,16 +94,12 @@ def match(order: Order, o: float, h: float, lo: float) -> tuple[float, bool] | N
         return None if p is None else (p, True)
     if kind is OrderType.STOP_LIMIT:
         if not order.triggered:
-            p = stop_price(buy, order.stop, o, h, lo)  # type: ignore[arg-type]
-            if p is None:
+            trigger = stop_price(buy, order.stop, o, h, lo)  # type: ignore[arg-type]
+            if trigger is None:
                 return None
             order.triggered = True
-            limit = order.limit
-            if (buy and p <= limit) or (not buy and p >= limit):  # type: ignore[operator]
-                return p, False
-            # Triggered beyond the limit: whether the price came back to the limit later in this
-            # bar is unknowable from OHLC, so assume it did not (pessimistic) and work it next bar.
-            return None
+            p = after_trigger(buy, order.limit, trigger, o, h, lo, c)  # type: ignore[arg-type]
+            return None if p is None else (p, False)
         p = limit_price(buy, order.limit, o, h, lo)  # type: ignore[arg-type]
         return None if p is None else (p, False)
     if kind is OrderType.TRAILING_STOP:

@@ -2,7 +2,9 @@
 
 Per bar it does only O(1) work outside the strategy: set the current rows, match any working
 orders of that bar's symbols, call ``on_data``. Orders placed on bar *t* are matched from bar
-*t+1* on because matching for a bar runs before the strategy sees that bar. The equity curve is
+*t+1* on because matching for a bar runs before the strategy sees that bar; matching runs while
+the context still shows bar *t-1*, so ``on_fill`` sees no more than was known at the fill. The
+orders of one call are settled (checked) together when it returns. The equity curve is
 derived after the loop from the fills and the closes, not rebuilt per bar.
 """
 
@@ -251,6 +253,7 @@ class BacktestEngine:
         self._reset(strategy)
         ctx = self.ctx
         strategy.initialize(ctx)
+        self.broker.settle()
         try:
             self._loop(strategy)
         except Exception as exc:
@@ -258,6 +261,7 @@ class BacktestEngine:
                 exc.add_note(f"quantnb: raised while processing the bar at {ctx.now}")
             raise
         strategy.finalize(ctx)
+        self.broker.settle()
         self.mark()
         elapsed = time.perf_counter() - started
         return self._result(strategy, elapsed)
@@ -296,17 +300,22 @@ class BacktestEngine:
                         if daily_loss and days[t] != current_day:
                             current_day = days[t]
                             broker.day_start_equity = self.portfolio.equity
-                        ctx._t = row[single] = t
+                        ctx._t = t
                         if broker.n_working:
+                            # matched while ctx still shows the last bar: on_fill sees no more
                             c = cols[single]
-                            broker.process(
-                                single, c["open"][t], c["high"][t], c["low"][t], days[t], t
-                            )
+                            bar_t = (single, c["open"][t], c["high"][t], c["low"][t], close[i])
+                            broker.process([bar_t], days[t], t)
+                            if broker.queued:
+                                broker.settle()  # orders placed in on_fill
+                        row[single] = t
                         if pos.qty:
                             pos.last_price = close[i]
                         for ind, lst in lists:
                             ind[single] = lst[i]
                         on_data(ctx, full_view)
+                        if broker.queued:
+                            broker.settle()
                         if len(declared) != n_declared:
                             n_declared = len(declared)
                             # declared mid-run: read the new ones directly from here on
@@ -321,6 +330,19 @@ class BacktestEngine:
                             current_day = days[t]
                             broker.day_start_equity = self.portfolio.equity
                         ctx._t = t
+                        if broker.n_working:
+                            # matched while ctx still shows the last bars: on_fill sees no more
+                            batch = []
+                            for s in broker.working:
+                                r = t if rows is None else rows[t][sym_index[s]]
+                                if r >= 0:
+                                    c = cols[s]
+                                    batch.append(
+                                        (s, c["open"][r], c["high"][r], c["low"][r], c["close"][r])
+                                    )
+                            broker.process(batch, days[t], t)
+                            if broker.queued:
+                                broker.settle()  # orders placed in on_fill
                         if rows is None:
                             for s in symbols:
                                 row[s] = t
@@ -331,15 +353,6 @@ class BacktestEngine:
                             for s in present:
                                 row[s] = rows[t][sym_index[s]]
                             view = BarView(ctx, tuple(present))
-                        if broker.n_working:
-                            for s in list(broker.working):
-                                r = t if rows is None else rows[t][sym_index[s]]
-                                if r < 0:
-                                    continue
-                                c = cols[s]
-                                broker.process(
-                                    s, c["open"][r], c["high"][r], c["low"][r], days[t], t
-                                )
                         for s, p in held.items():
                             p.last_price = closes[s][row[s]]
                         for ind in self.indicators:
@@ -347,6 +360,8 @@ class BacktestEngine:
                             for s in present:
                                 ind[s] = values[s][row[s]]
                         on_data(ctx, view)
+                        if broker.queued:
+                            broker.settle()
                 if bar is not None:
                     bar.update((stop - start) * len(symbols))
         finally:

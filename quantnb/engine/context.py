@@ -164,7 +164,11 @@ class Context:
 
     def buy(self, symbol: str, qty: float, **kwargs: Any) -> Order:
         """Buy ``qty``: market by default; ``limit=``, ``stop=``, ``trail_amount=``,
-        ``trail_percent=``, ``tif=`` ("DAY"/"GTC") and ``tag=`` are optional."""
+        ``trail_percent=``, ``tif=`` ("DAY"/"GTC") and ``tag=`` are optional.
+
+        A trailing stop trails the high since it started (the low for a buy); a backtest moves
+        it after matching each bar. Limit fills, stop-limits included, pay no slippage.
+        """
         return self._place(symbol, Side.BUY, qty, **kwargs)
 
     def sell(self, symbol: str, qty: float, **kwargs: Any) -> Order:
@@ -202,7 +206,11 @@ class Context:
         return self.order(symbol, delta, **kwargs)
 
     def order_target_percent(self, symbol: str, percent: float, **kwargs: Any) -> Order | None:
-        """Trade so ``symbol`` is ``percent`` of equity (0.5 = half), in whole shares."""
+        """Trade so ``symbol`` is ``percent`` of equity (0.5 = half), in whole shares.
+
+        The target is ``trunc(percent * equity / price)`` shares at the latest price, with
+        nothing kept back for costs; a backtest matches the sells of one decision first.
+        """
         percent = self._number("percent", percent, allow_zero=True, allow_negative=True)
         if abs(percent) > 10:
             raise OrderError(
@@ -230,7 +238,9 @@ class Context:
         """Entry (market, or limit at ``limit``) with a take-profit limit and a stop-loss stop.
 
         The exits start working when the entry fills; when one exits fills the other is
-        cancelled (one cancels the other).
+        cancelled (one cancels the other). In a backtest an entry filled at the open lets its
+        exits trade the rest of that bar, and when both exits could trade in one bar the
+        stop-loss is assumed to have come first.
         """
         entry_side = self._side(side)
         if take_profit is None and stop_loss is None:

@@ -23,7 +23,12 @@ class Strategy:
         """Called with the newest bar of each symbol that has one at ``ctx.now``."""
 
     def on_fill(self, ctx: Context, fill: Fill) -> None:
-        """Called when one of this strategy's orders (partly) fills."""
+        """Called when one of this strategy's orders (partly) fills.
+
+        ``ctx.now`` is the fill's time; in a backtest the market data (``ctx.bar``, prices,
+        history, indicators) is still the previous bar's, and orders placed here trade from
+        the next bar on.
+        """
 
     def finalize(self, ctx: Context) -> None:
         """Called once when the run ends (the backtest's last bar, or ``stop()`` live)."""

@@ -68,7 +68,7 @@ class Account(OrderDesk):
         if rec.held or not self.market.trading_now(extended_hours(rec.order_type, rec.outside_rth)):
             return []
         last = self.market.last[rec.contract.symbol]
-        return self._try(rec, last, last, last)
+        return self._try(rec, last, last, last, last)
 
     def on_slices(self, slices: list[Slice]) -> list[Event]:
         """Expire DAY orders whose session is over, then match working orders against each
@@ -82,7 +82,7 @@ class Account(OrderDesk):
                 events += self._expire(recs, self.market.days[s.symbol].key, s.phase == POST)
             if s.phase != REGULAR:
                 recs = [r for r in recs if extended_hours(r.order_type, r.outside_rth)]
-            events += self._match_slice(recs, s.open, s.high, s.low)
+            events += self._match_slice(recs, s.open, s.high, s.low, s.close)
         return events
 
     def _expire(self, recs: list[OrderRecord], day: int, after_close: bool) -> list[Event]:
@@ -99,7 +99,9 @@ class Account(OrderDesk):
                 events.append(status_event(rec))
         return events
 
-    def _match_slice(self, recs: list[OrderRecord], o: float, h: float, lo: float) -> list[Event]:
+    def _match_slice(
+        self, recs: list[OrderRecord], o: float, h: float, lo: float, c: float
+    ) -> list[Event]:
         """Match working orders against one slice. When several orders that cancel each other
         (an OCA group, or the exits of one bracket) all trade in it, OHLC cannot say which came
         first: ``pessimistic_pick`` chooses, as the backtest broker does."""
@@ -109,7 +111,7 @@ class Account(OrderDesk):
         for rec in list(recs):
             if rec.is_done or rec.held:
                 continue
-            hit = self._match(rec, o, h, lo, events)
+            hit = self._match(rec, o, h, lo, c, events)
             if hit is not None:
                 hits.append((rec.order, *hit))
                 owner[id(rec.order)] = rec
@@ -142,18 +144,18 @@ class Account(OrderDesk):
         return max(limit - used, 0.0)
 
     def _match(
-        self, rec: OrderRecord, o: float, h: float, lo: float, events: list[Event]
+        self, rec: OrderRecord, o: float, h: float, lo: float, c: float, events: list[Event]
     ) -> tuple[float, bool] | None:
         """The domain's match; a stop that triggers becomes Submitted, and says so."""
-        hit = match(rec.order, o, h, lo)
+        hit = match(rec.order, o, h, lo, c)
         if rec.status == PRE_SUBMITTED and (rec.order.triggered or hit is not None):
             rec.status = SUBMITTED
             events.append(status_event(rec))
         return hit
 
-    def _try(self, rec: OrderRecord, o: float, h: float, lo: float) -> list[Event]:
+    def _try(self, rec: OrderRecord, o: float, h: float, lo: float, c: float) -> list[Event]:
         events: list[Event] = []
-        hit = self._match(rec, o, h, lo, events)
+        hit = self._match(rec, o, h, lo, c, events)
         return events if hit is None else events + self._take(rec, *hit)
 
     def _take(self, rec: OrderRecord, price: float, slips: bool) -> list[Event]:

@@ -28,7 +28,7 @@ def what_if(account: Account, client_id: int, req: OrderRequest) -> list[Event]:
     order = account.domain_order(client_id, req)
     symbol = order.symbol
     last = account.market.last[symbol]
-    hit = match(order, last, last, last)
+    hit = match(order, last, last, last, last)
     if hit is not None:
         price, slips = hit
         price = account.costs.fill_price(price, order.side.value) if slips else price
