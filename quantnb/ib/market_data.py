@@ -26,6 +26,7 @@ NOT_SUBSCRIBED_CODES = frozenset({354, 10089, 10090, 10186})
 DELAYED_SHOWN = 10167  # "...Displaying delayed market data."
 DELAYED_DISABLED = 10168  # "...Delayed market data is not enabled."
 _DELAYED_AVAILABLE = "delayed market data is available"
+DELAYED_NOTE = "delayed market data (15 min): live data is not subscribed"
 
 
 class MarketDataMode:
@@ -83,14 +84,11 @@ class MarketDataMode:
                 log.info("reqMarketDataType not sent: %s", exc)
 
     def _on_error(self, event: ErrorEvent) -> None:
-        code, text = event.code, event.message.lower()
-        if code in NOT_SUBSCRIBED_CODES and _DELAYED_AVAILABLE in text:
-            self._note(event, "delayed market data (15 min): live data is not subscribed")
+        what, delayed = read_permission_error(event.code, event.message)
+        if what is not None:
+            self._note(event, what)
+        if delayed:
             self.use_delayed()
-        elif code == DELAYED_SHOWN:
-            self._note(event, "delayed market data (15 min): live data is not subscribed")
-        elif code == DELAYED_DISABLED or code in NOT_SUBSCRIBED_CODES:
-            self._note(event, f"no market data (IB error {code}: {event.message})")
 
     def _note(self, event: ErrorEvent, what: str) -> None:
         symbol = event.symbol or "market data"
@@ -102,6 +100,25 @@ class MarketDataMode:
         from quantnb.ib.connection import ErrorEvent
 
         self.connection._emit_error(ErrorEvent(event.req_id, 0, ErrorKind.WARNING, note, symbol))
+
+
+def read_permission_error(code: int, message: str) -> tuple[str | None, bool]:
+    """What an IB error says about the login's market data: (the note, or None when it says
+    nothing of it; True when delayed data is offered instead of live)."""
+    text = message.lower()
+    if code in NOT_SUBSCRIBED_CODES and _DELAYED_AVAILABLE in text:
+        return DELAYED_NOTE, True
+    if code == DELAYED_SHOWN:
+        return DELAYED_NOTE, False
+    if code == DELAYED_DISABLED or code in NOT_SUBSCRIBED_CODES:
+        return f"no market data, live or delayed (IB error {code}: {message})", False
+    if code == 162 and "no market data permission" in text:
+        return (
+            f"no history or bars without a live market-data subscription (IB error {code}: "
+            f"{message}); subscribe to this exchange's data, or share the live account's "
+            "subscriptions with the paper account"
+        ), False
+    return None, False
 
 
 def _price(ticker: Any) -> float | None:
