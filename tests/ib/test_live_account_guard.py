@@ -62,8 +62,11 @@ def test_a_paper_session_sends_and_cancels_nothing_in_a_live_account(sim, tmp_pa
     eng = _engine(sim, tmp_path)
     try:
         resting = _resting_order(sim, eng)
-        sim.switch_account("U7654321")  # the gateway comes back logged in to a live account
-        sim.trade_outside("AAPL", 5)  # the live account holds something of its own
+        cash = eng.broker.get_cash_balance()
+        values = eng.broker.account_values
+        # the gateway comes back logged in to a live account, with money and shares of its own
+        sim.switch_account("U7654321", cash=5_000_000)
+        sim.trade_outside("AAPL", 5)
         eventually(lambda: len(_refused(eng, "U***4321")) == 1, 10)
         status = eng.status
         assert status["connection"] == "reconnecting" and not eng.is_connected
@@ -78,7 +81,11 @@ def test_a_paper_session_sends_and_cancels_nothing_in_a_live_account(sim, tmp_pa
             eng.broker.cancel(resting)
         sim.step(2)
         assert len(sim.executions()) == 1  # the outside trade only
+        eventually(lambda: eng.connection.attempts >= 4, 20)
         assert _refused(eng, "U***4321").shape[0] == 1  # reported once, however many attempts
+        assert _messages(eng).count("lost the connection") == 1
+        assert eng.broker.get_cash_balance() == cash  # nothing of the live account is read
+        assert eng.broker.account_values["TotalCashValue"] == values["TotalCashValue"]
 
         sim.switch_account("DU1234567")
         eventually(lambda: eng.status["connection"] == "connected", 20)
@@ -115,9 +122,9 @@ def test_a_relogin_to_a_live_account_is_refused(sim, tmp_path, client_errors):
         sim.login("U7654321")
         eventually(lambda: len(_refused(eng, "U***4321")) == 1, 20)
         assert "LIVE (real-money)" in eng.status["alert"]
-        sim.switch_account("DU1234567")
-        eventually(lambda: eng.status["connection"] == "connected", 20)
-        assert eng.status["alert"] is None
+        eng.stop()  # stopping while refused: nothing to finish there, nothing sent
+        assert eng.state == "stopped" and eng.connection.state == "stopped"
+        assert sim.executions() == [] and sim.connected_clients() == []
     finally:
         eng.stop()
 
