@@ -484,9 +484,10 @@ def _status_html(status: dict[str, Any]) -> str:
             "fallback mode</span>"
         )
     if status["market_data"]:
+        what = "delayed data" if "delayed" in status["market_data"] else "no market data"
         badges.append(
             '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px" '
-            f'title="{html.escape(status["market_data"])}">delayed data</span>'
+            f'title="{html.escape(status["market_data"])}">{what}</span>'
         )
     bar = status["last_bar_time"]
     bar_text = (
