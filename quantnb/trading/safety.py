@@ -38,5 +38,5 @@ def _waiting_for(connection: Any, refusal: Any) -> str:
     elif failure:
         why = failure
     else:
-        return f"{where} (reconnecting)"
+        return f"{where} ({connection.state})"
     return f"{where}, attempt {connection.attempts}: {why}"
