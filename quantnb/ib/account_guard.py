@@ -35,6 +35,20 @@ def check_account_kind(account: str | None, paper_trading: bool) -> None:
         )
 
 
+def check_account_was(account: str | None, account_was: str, address: str) -> None:
+    """Raise LiveTradingError unless ``account`` is the one a resumed session traded before
+    (``account_was``, full or masked: compared masked, as journals keep it)."""
+    if mask_account(account) == mask_account(account_was):
+        return
+    raise LiveTradingError(
+        f"the IB gateway at {address} is logged in to account {mask_account(account)}, not "
+        f"{mask_account(account_was)} that this session's journal traded: its orders and fills "
+        f"are in {mask_account(account_was)}, so nothing was reconciled or sent. Log the gateway "
+        f"in to {mask_account(account_was)}, or give the session a new journal to trade "
+        f"{mask_account(account)}"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRefusal:
     """A reconnect found the gateway on another account than the session's: nothing is sent

@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from quantnb.errors import GatewayError, NotConnectedError
-from quantnb.ib.account_guard import AccountRefusal, check_account_kind, check_reconnect
+from quantnb.ib.account_guard import (
+    AccountRefusal,
+    check_account_kind,
+    check_account_was,
+    check_reconnect,
+)
 from quantnb.ib.client import CLIENT_NAME, IB
 from quantnb.ib.config import IBConfig, install_account_mask, is_paper_account, mask_account
 from quantnb.ib.contracts import ContractCache
@@ -80,11 +85,14 @@ class IBConnection:
         enable_reconnect: bool = True,
         backoff: tuple[float, float] = (0.25, 5.0),
         paper: bool | None = None,
+        account_was: str | None = None,
     ) -> None:
-        """``paper``: the kind of account to trade (True paper, False live, None either), checked
-        at every connect before the on-connected callbacks run."""
+        """``paper``: the kind of account to trade (True paper, False live, None either);
+        ``account_was``: the account a resumed session traded (full or masked), the only one its
+        first connect accepts. Both are checked before the on-connected callbacks run."""
         self.config = config or IBConfig.from_env()
         self.paper = paper
+        self.account_was = account_was
         self.loop_thread = loop_thread or LoopThread()
         self.enable_reconnect = enable_reconnect
         self.backoff = (float(backoff[0]), float(backoff[1]))
@@ -291,9 +299,12 @@ class IBConnection:
                 f"{', '.join(mask_account(a) for a in accounts) or 'none'}. Fix QUANTNB_IB_ACCOUNT"
             )
         account = cfg.account or (accounts[0] if accounts else None)
-        if self._account is None and self.paper is not None:
+        if self._account is None:
             try:
-                check_account_kind(account, self.paper)
+                if self.paper is not None:
+                    check_account_kind(account, self.paper)
+                if self.account_was:
+                    check_account_was(account, self.account_was, cfg.address)
             except Exception:
                 self._ib.disconnect()
                 raise

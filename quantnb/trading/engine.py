@@ -43,7 +43,7 @@ from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
-from quantnb.trading.safety import safety_status
+from quantnb.trading.safety import journal_account, safety_status
 
 logger = logging.getLogger(__name__)
 
@@ -322,6 +322,7 @@ class LiveStrategyEngine:
         self.connection = IBConnection(
             self.config, self._loop, enable_reconnect=self.enable_reconnect,
             paper=self.paper_trading,
+            account_was=journal_account(self.journal) if self._resume is not None else None,
         )  # fmt: skip
         self.feed = LiveDataFeed(self.connection)
         self.broker = LiveBroker(

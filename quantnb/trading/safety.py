@@ -7,6 +7,7 @@ is not live (``market_data``). Each is None when all is well.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 SAFETY_KEYS = ("alert", "waiting_for", "market_data")
@@ -40,3 +41,14 @@ def _waiting_for(connection: Any, refusal: Any) -> str:
     else:
         return f"{where} ({connection.state})"
     return f"{where}, attempt {connection.attempts}: {why}"
+
+
+def journal_account(journal: Any) -> str | None:
+    """The (masked) account of the journal's last run, None when it names none."""
+    try:
+        runs = journal.runs()
+        meta = json.loads(runs["meta"].iloc[-1]) if len(runs) else {}
+    except (KeyError, TypeError, ValueError):
+        return None
+    account = meta.get("account")
+    return str(account) if account and account != "<none>" else None

@@ -163,3 +163,25 @@ def test_the_first_connect_checks_the_kind_before_anything_is_reconciled(tmp_pat
             eng.connect()
         assert not eng.broker.is_reconciled and eng.broker.portfolio.open_positions() == {}
         assert eng.state == "disconnected" and sim.connected_clients() == []
+
+
+def test_a_resumed_journal_is_refused_on_another_account(sim, tmp_path, client_errors):
+    """A session started again on its journal trades the account the journal traded: on
+    another one its orders would look unknown to the gateway and be closed in the journal."""
+    client_errors.allow(*LOST)
+    eng = _engine(sim, tmp_path)
+    resting = _resting_order(sim, eng)
+    eng.stop()
+    sim.switch_account("DU7654321")
+    with pytest.raises(LiveTradingError, match=r"DU\*\*\*4321, not DU\*\*\*4567 that this session"):
+        eng.start(wait=True)
+    assert eng.state == "disconnected"
+    assert dict(zip(eng.orders["order_id"], eng.orders["status"])) == {resting.id: "submitted"}
+
+    sim.switch_account("DU1234567")
+    eng.start(wait=True)
+    try:
+        (again,) = eng.broker.open_orders()
+        assert again.id == resting.id and again.status is qn.OrderStatus.SUBMITTED
+    finally:
+        eng.stop()
