@@ -62,6 +62,7 @@ _LOG_LEVEL = {
     ErrorKind.PACING: logging.WARNING,
     ErrorKind.CONTRACT: logging.WARNING,
     ErrorKind.CONNECTIVITY: logging.WARNING,
+    ErrorKind.ACCOUNT: logging.ERROR,
     ErrorKind.ERROR: logging.ERROR,
 }
 
@@ -333,7 +334,7 @@ class IBConnection:
         if self.refusal is None or self.refusal.found != refusal.found:
             self.refusal = refusal
             log.error("%s", refusal.message)
-            self._emit_error(ErrorEvent(-1, 0, ErrorKind.ERROR, refusal.message))
+            self._emit_error(ErrorEvent(-1, 0, ErrorKind.ACCOUNT, refusal.message))
         raise GatewayError(refusal.message)
 
     def _client_id_message(self) -> str:

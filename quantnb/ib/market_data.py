@@ -99,7 +99,8 @@ class MarketDataMode:
         log.warning("%s", note)
         from quantnb.ib.connection import ErrorEvent
 
-        self.connection._emit_error(ErrorEvent(event.req_id, 0, ErrorKind.WARNING, note, symbol))
+        notice = ErrorEvent(event.req_id, 0, ErrorKind.MARKET_DATA, note, symbol)
+        self.connection._emit_error(notice)
 
 
 def read_permission_error(code: int, message: str) -> tuple[str | None, bool]:
