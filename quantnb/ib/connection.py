@@ -309,7 +309,7 @@ class IBConnection:
             except Exception:
                 self._ib.disconnect()
                 raise
-        if self._account is not None:
+        else:
             refusal = check_reconnect(account, self._account, self.paper, cfg.address)
             if refusal is not None:
                 self._refuse(refusal)
