@@ -192,6 +192,37 @@ def test_reconnecting_and_fallback_are_shown(engine):
     dash.close()
 
 
+def test_an_account_alert_the_wait_and_delayed_data_are_shown(engine):
+    dash = make(engine)
+    assert "Not trading" not in dash.header.value and "delayed data" not in dash.header.value
+    alert = (
+        "the IB gateway at 127.0.0.1:4002 is logged in to account U***4321 now, a LIVE "
+        "(real-money) account, not DU***4567 that this paper session trades"
+    )
+    engine.status = {
+        "connection": "reconnecting",
+        "attempts": 7,
+        "alert": alert,
+        "waiting_for": "the IB gateway at 127.0.0.1:4002 to log back in to account DU***4567",
+        "market_data": "AAPL: delayed market data (15 min): live data is not subscribed",
+    }
+    dash.refresh()
+    status = dash.state()["status"]
+    assert status["alert"] == alert
+    assert status["waiting_for"].endswith("log back in to account DU***4567")
+    assert status["market_data"].startswith("AAPL: delayed market data (15 min)")
+    header = dash.header.value
+    assert "Not trading:" in header and "U***4321 now, a LIVE (real-money) account" in header
+    assert "Waiting for:" in header and "Market data:" in header and "delayed data" in header
+
+    engine.status = {"connection": "connected", "alert": None, "waiting_for": float("nan")}
+    dash.refresh()
+    status = dash.state()["status"]
+    assert (status["alert"], status["waiting_for"], status["market_data"]) == (None, None, None)
+    assert "Not trading" not in dash.header.value and "Waiting for" not in dash.header.value
+    dash.close()
+
+
 def test_bar_age_is_computed_when_the_engine_gives_only_the_time(engine):
     engine.status = {"state": "connected", "last_bar_time": T0}
     dash = make(engine, now=lambda: T0 + pd.Timedelta(minutes=2, seconds=5))

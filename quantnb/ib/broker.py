@@ -418,20 +418,10 @@ class LiveBroker(BrokerBase):
         return pos.last_price if pos is not None and pos.last_price > 0 else None
 
     async def _snapshot_price(self, contract: Any) -> float | None:
-        try:
-            tickers = await asyncio.wait_for(self.connection.ib.reqTickersAsync(contract), 3.0)
-        except (TimeoutError, ConnectionError, OSError) as exc:
-            log.debug("no snapshot price for %s: %s", contract.symbol, exc)
-            return None
-        if not tickers:
-            return None
-        price = tickers[0].marketPrice()
-        if price is None or not math.isfinite(price) or price <= 0:
-            price = tickers[0].close
-        if price is None or not math.isfinite(price) or price <= 0:
-            return None
-        self.mark(contract.symbol, price)
-        return float(price)
+        price = await self.connection.market_data.snapshot(contract)
+        if price is not None:
+            self.mark(contract.symbol, price)
+        return price
 
     def _available_funds(self) -> float:
         for tag in ("AvailableFunds", "TotalCashValue"):

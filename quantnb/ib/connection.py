@@ -15,10 +15,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from quantnb.errors import GatewayError, NotConnectedError
+from quantnb.ib.account_guard import (
+    AccountRefusal,
+    check_account_kind,
+    check_account_was,
+    check_reconnect,
+)
 from quantnb.ib.client import CLIENT_NAME, IB
 from quantnb.ib.config import IBConfig, install_account_mask, is_paper_account, mask_account
 from quantnb.ib.contracts import ContractCache
 from quantnb.ib.loop import LoopThread
+from quantnb.ib.market_data import MarketDataMode
 from quantnb.ib.tables import ErrorKind, classify_error
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ class ErrorEvent:
     code: int
     kind: ErrorKind
     message: str
+    symbol: str = ""  # the request's contract, when the client knows it
 
     def __str__(self) -> str:
         return f"IB {self.kind} {self.code} (request {self.req_id}): {self.message}"
@@ -54,6 +62,7 @@ _LOG_LEVEL = {
     ErrorKind.PACING: logging.WARNING,
     ErrorKind.CONTRACT: logging.WARNING,
     ErrorKind.CONNECTIVITY: logging.WARNING,
+    ErrorKind.ACCOUNT: logging.ERROR,
     ErrorKind.ERROR: logging.ERROR,
 }
 
@@ -76,8 +85,15 @@ class IBConnection:
         *,
         enable_reconnect: bool = True,
         backoff: tuple[float, float] = (0.25, 5.0),
+        paper: bool | None = None,
+        account_was: str | None = None,
     ) -> None:
+        """``paper``: the kind of account to trade (True paper, False live, None either);
+        ``account_was``: the account a resumed session traded (full or masked), the only one its
+        first connect accepts. Both are checked before the on-connected callbacks run."""
         self.config = config or IBConfig.from_env()
+        self.paper = paper
+        self.account_was = account_was
         self.loop_thread = loop_thread or LoopThread()
         self.enable_reconnect = enable_reconnect
         self.backoff = (float(backoff[0]), float(backoff[1]))
@@ -86,13 +102,16 @@ class IBConnection:
         self.reconnects = 0
         self._ib: Any = None
         self._account: str | None = None
-        self._other_account: str | None = None  # another login seen at a reconnect, refused
+        self.refusal: AccountRefusal | None = None  # the gateway is on another account now
+        self.last_failure: str | None = None  # why the latest reconnect attempt failed
+        self._quiet_close = False  # closing a refused login: listeners know we are away
         self._listeners: list[_Listener] = []
         self._supervisor: asyncio.Task[None] | None = None
         self._connect_errors: list[ErrorEvent] = []
         self._refused: asyncio.Future[ErrorEvent] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()  # background work, referenced until done
         self.contracts = ContractCache(self)
+        self.market_data = MarketDataMode(self)
 
     # ---- client object ---------------------------------------------------------------------
     @property
@@ -281,9 +300,20 @@ class IBConnection:
                 f"{', '.join(mask_account(a) for a in accounts) or 'none'}. Fix QUANTNB_IB_ACCOUNT"
             )
         account = cfg.account or (accounts[0] if accounts else None)
-        if self._account is not None and account != self._account:
-            self._refuse_other_account(account)
-        self._account, self._other_account = account, None
+        if self._account is None:
+            try:
+                if self.paper is not None:
+                    check_account_kind(account, self.paper)
+                if self.account_was:
+                    check_account_was(account, self.account_was, cfg.address)
+            except Exception:
+                self._ib.disconnect()
+                raise
+        else:
+            refusal = check_reconnect(account, self._account, self.paper, cfg.address)
+            if refusal is not None:
+                self._refuse(refusal)
+        self._account, self.refusal = account, None
         log.info(
             "connected to IB gateway %s as client %d, account %s (%s)",
             cfg.address,
@@ -292,21 +322,20 @@ class IBConnection:
             "paper" if self.is_paper else "LIVE",
         )
 
-    def _refuse_other_account(self, account: str | None) -> None:
-        """The gateway came back logged in to another account (another paper account, or a
-        live one): never carry on there. Reported once; reconnecting goes on until it is back."""
+    def _refuse(self, refusal: AccountRefusal) -> None:
+        """The gateway came back logged in to another account: never carry on there. Reported
+        once per account found; reconnecting goes on until the session's account is back."""
         assert self._ib is not None
-        self._ib.disconnect()
-        text = (
-            f"the IB gateway at {self.config.address} is logged in to account "
-            f"{mask_account(account)} now, not {mask_account(self._account)}: not trading in "
-            f"another account. Log the gateway back in to {mask_account(self._account)}, or "
-            "stop and connect again to use the other account"
-        )
-        if account != self._other_account:
-            self._other_account = account
-            self._emit_error(ErrorEvent(-1, 0, ErrorKind.ERROR, text))
-        raise GatewayError(text)
+        self._quiet_close = True
+        try:
+            self._ib.disconnect()
+        finally:
+            self._quiet_close = False
+        if self.refusal is None or self.refusal.found != refusal.found:
+            self.refusal = refusal
+            log.error("%s", refusal.message)
+            self._emit_error(ErrorEvent(-1, 0, ErrorKind.ACCOUNT, refusal.message))
+        raise GatewayError(refusal.message)
 
     def _client_id_message(self) -> str:
         cid = self.config.client_id
@@ -319,7 +348,7 @@ class IBConnection:
 
     # ---- supervision -----------------------------------------------------------------------
     def _on_client_disconnected(self) -> None:
-        if self.state in ("stopped", "disconnected"):
+        if self.state in ("stopped", "disconnected") or self._quiet_close:
             return
         if self.state == "connecting" and self._supervisor is None:
             return  # a failing first connect reports by raising
@@ -348,12 +377,14 @@ class IBConnection:
                 try:
                     await self._connect_once()
                 except (TimeoutError, GatewayError, OSError, ConnectionError) as exc:
+                    self.last_failure = str(exc) or type(exc).__name__
                     log.info("reconnect to %s failed (%s); retrying in %.2f s",
                              self.config.address, exc, delay)  # fmt: skip
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, cap)
                     continue
                 self.reconnects += 1
+                self.last_failure = None
                 log.info("reconnected to IB gateway %s after %d attempt(s)", self.config.address,
                          self.attempts)  # fmt: skip
                 await self._run_connected_callbacks(reconnected=True)
@@ -389,7 +420,8 @@ class IBConnection:
     # ---- errors ----------------------------------------------------------------------------
     def _on_client_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
         kind = classify_error(code)
-        event = ErrorEvent(int(req_id), int(code), kind, str(message))
+        symbol = str(getattr(contract, "symbol", "") or "")
+        event = ErrorEvent(int(req_id), int(code), kind, str(message), symbol)
         if self.state == "connecting" or self.state == "reconnecting":
             self._connect_errors.append(event)
             if event.code == 326 and self._refused is not None and not self._refused.done():

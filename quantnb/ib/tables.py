@@ -24,6 +24,7 @@ class ErrorKind(StrEnum):
     MARKET_DATA = "market_data"  # missing permissions, delayed data, too many tickers
     PACING = "pacing"  # historical-data pacing violation or a query IB gave up on
     CONTRACT = "contract"  # unknown or ambiguous contract
+    ACCOUNT = "account"  # the gateway is logged in to another account than the session's
     ERROR = "error"  # anything else
 
 

@@ -38,11 +38,14 @@ from quantnb.errors import (
     QuantnbError,
     UnknownSymbolError,
 )
-from quantnb.ib.config import IBConfig, is_paper_account, mask_account
+from quantnb.ib.account_guard import check_account_kind as check_account_kind
+from quantnb.ib.config import IBConfig, mask_account
+from quantnb.ib.config import is_paper_account as is_paper_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
+from quantnb.trading.safety import journal_account, safety_status
 from quantnb.trading.symbols import known_symbols
 
 logger = logging.getLogger(__name__)
@@ -80,21 +83,6 @@ def live_allowed(env: dict[str, str] | None = None) -> bool:
     """True when the environment opts in to real-money trading (QUANTNB_ALLOW_LIVE=1)."""
     env = os.environ if env is None else env
     return env.get(ALLOW_LIVE_ENV, "").strip() == "1"
-
-
-def check_account_kind(account: str | None, paper_trading: bool) -> None:
-    """Raise LiveTradingError unless ``account`` is the kind asked for (paper or live)."""
-    if paper_trading and not is_paper_account(account):
-        raise LiveTradingError(
-            f"paper trading was asked for but the gateway's account {mask_account(account)} is "
-            "not a paper account (paper ids start with DU or DF): log the gateway in to your "
-            "paper account, or use qn.live(...) for real money"
-        )
-    if not paper_trading and is_paper_account(account):
-        raise LiveTradingError(
-            f"live trading was asked for but the gateway's account {mask_account(account)} is a "
-            "paper account: log the gateway in to the live account, or use qn.paper(...)"
-        )
 
 
 def running_engines() -> list[LiveStrategyEngine]:
@@ -335,8 +323,10 @@ class LiveStrategyEngine:
         from quantnb.ib.feed import LiveDataFeed
 
         self.connection = IBConnection(
-            self.config, self._loop, enable_reconnect=self.enable_reconnect
-        )
+            self.config, self._loop, enable_reconnect=self.enable_reconnect,
+            paper=self.paper_trading,
+            account_was=journal_account(self.journal) if self._resume is not None else None,
+        )  # fmt: skip
         self.feed = LiveDataFeed(self.connection)
         self.broker = LiveBroker(
             self.connection,
@@ -362,12 +352,7 @@ class LiveStrategyEngine:
             on_error=self._on_gateway_error,
             priority=20,
         )
-        await self.connection.connect()
-        try:
-            check_account_kind(self.connection.account, self.paper_trading)
-        except LiveTradingError:
-            await self.connection.disconnect()
-            raise
+        await self.connection.connect()  # refuses an account of the other kind
 
     # ---- start ---------------------------------------------------------------------------------
     def start(
@@ -898,6 +883,7 @@ class LiveStrategyEngine:
             self.state,
             conn.state if conn is not None else "disconnected",
             self._fallback(),
+            *safety_status(conn).values(),
         )
 
     def _fallback(self) -> bool:
@@ -910,7 +896,8 @@ class LiveStrategyEngine:
         key = self._status_key()
         if key != self._last_status:
             self._last_status = key
-            self._emit("status", state=key[0], connection=key[1], fallback=key[2])
+            self._emit("status", state=key[0], connection=key[1], fallback=key[2],
+                       **safety_status(self.connection))  # fmt: skip
 
     def _snapshot(self, when: pd.Timestamp | None) -> None:
         if self.broker is None or self.journal is None or self.journal.closed or when is None:
@@ -1128,6 +1115,7 @@ class LiveStrategyEngine:
                 "client_id": self.config.client_id,
                 "run_id": self.run_id,
                 "journal": str(self.journal.path) if self.journal is not None else None,
+                **safety_status(conn),
             },
             name="status",
             dtype=object,

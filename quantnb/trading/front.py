@@ -285,7 +285,8 @@ def paper(
     ``config``: ``lookback_days``, engine options (``commission``, ``slippage``, ``risk``,
     ``journal``, ``update_interval`` ...), ``client_id``/``host``/``port``/``account``, and
     ``sim={...}`` for the simulator (``mode``, ``speed``, ``bars``, ``seed`` ...).
-    Refuses (at ``start()``) an account that is not a paper account.
+    Refuses (at ``start()``) an account that is not a paper account, and after a reconnect any
+    account other than the one it started on (``status["alert"]`` says so).
     """
     return _session(strategy, symbols, interval, gateway, True, config)
 

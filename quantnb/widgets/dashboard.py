@@ -36,6 +36,9 @@ _STATUS_KEYS = {  # what the dashboard shows -> the engine's status key
     "last_bar_time": "last_bar_time",
     "last_bar_age": "last_bar_age",
     "running": "running",
+    "alert": "alert",  # the gateway is on another account: nothing is traded
+    "waiting_for": "waiting_for",
+    "market_data": "market_data",  # None while every symbol's data is live
 }
 _STATE_COLORS = {
     "connected": "#1a7f37",
@@ -138,6 +141,8 @@ def read_status(engine: Any, now: pd.Timestamp) -> dict[str, Any]:
     out["connection"] = str(out["connection"] or "unknown")
     out["attempts"] = int(out["attempts"] or 0)
     out["fallback"] = bool(out["fallback"])
+    for key in ("alert", "waiting_for", "market_data"):
+        out[key] = str(out[key]) if out[key] and not pd.isna(out[key]) else None
     bar_time = out["last_bar_time"]
     if bar_time is not None and not pd.isna(bar_time):
         bar_time = pd.Timestamp(bar_time)
@@ -478,6 +483,12 @@ def _status_html(status: dict[str, Any]) -> str:
             '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px">'
             "fallback mode</span>"
         )
+    if status["market_data"]:
+        what = "delayed data" if "delayed" in status["market_data"] else "no market data"
+        badges.append(
+            '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px" '
+            f'title="{html.escape(status["market_data"])}">{what}</span>'
+        )
     bar = status["last_bar_time"]
     bar_text = (
         f"last bar {R.format_value(bar)} UTC · {R.format_age(status['last_bar_age'])} ago"
@@ -487,8 +498,27 @@ def _status_html(status: dict[str, Any]) -> str:
     return (
         '<div style="font-family:sans-serif;font-size:13px">'
         f"<b>quantnb live</b> {' '.join(badges)} "
-        f'<span style="{R.MUTED}">{html.escape(bar_text)}</span></div>'
+        f'<span style="{R.MUTED}">{html.escape(bar_text)}</span>'
+        + "".join(_notice_lines(status))
+        + "</div>"
     )
+
+
+def _notice_lines(status: dict[str, Any]) -> list[str]:
+    """Lines under the header: an account alert (red), what the session waits for, and the
+    market data that is not live (amber)."""
+    lines = []
+    for key, label, color in (
+        ("alert", "Not trading", "#cf222e"),
+        ("waiting_for", "Waiting for", "#bf8700"),
+        ("market_data", "Market data", "#bf8700"),
+    ):
+        if status[key]:
+            lines.append(
+                f'<div class="qn-{key.replace("_", "-")}" style="color:{color};margin-top:2px">'
+                f"<b>{label}:</b> {html.escape(status[key])}</div>"
+            )
+    return lines
 
 
 def _account_html(account: dict[str, Any]) -> str:

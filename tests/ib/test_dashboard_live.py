@@ -60,3 +60,37 @@ def test_dashboard_follows_a_restart(tmp_path, client_errors):
     finally:
         dash.close()
         session.stop()
+
+
+def test_dashboard_shows_a_gateway_back_on_a_live_account(tmp_path, client_errors):
+    client_errors.allow("Peer closed", "API connection failed", "Make sure API port")
+    session = qn.paper(
+        BuyOnce(),
+        ["AAPL"],
+        interval="1m",
+        lookback_days=0,
+        client_id=18,
+        journal_dir=str(tmp_path),
+        sim={"mode": "manual", "seed": 2},
+    )
+    session.start(wait=True)
+    dash = session.dashboard(heartbeat=None)
+    try:
+        session.sim.switch_account("U7654321")
+        eventually(lambda: session.status["alert"] is not None, 10)
+        dash.refresh()
+        status = dash.state()["status"]
+        assert "U***4321 now, a LIVE (real-money) account" in status["alert"]
+        assert "Not trading:" in dash.header.value and "U***4321" in dash.header.value
+        assert "Waiting for:" in dash.header.value
+        assert "U7654321" not in dash.header.value + dash.errors_html.value
+        assert "U***4321" in dash.errors_html.value  # in the error log too
+
+        session.sim.switch_account("DU1234567")
+        eventually(lambda: session.status["connection"] == "connected", 20)
+        dash.refresh()
+        assert dash.state()["status"]["alert"] is None
+        assert "Not trading" not in dash.header.value
+    finally:
+        dash.close()
+        session.stop()

@@ -105,7 +105,7 @@ def test_reconnect_refuses_a_gateway_logged_in_to_another_account(ib_sim, make_c
     eventually(refused, timeout=10)
     assert conn.loop_thread.run(asyncio.sleep(0.3, result=True))
     assert not conn.is_connected() and conn.account == "DU1234567" and conn.is_paper
-    assert len(refused()) == 1 and refused()[0].kind == ErrorKind.ERROR  # reported once
+    assert len(refused()) == 1 and refused()[0].kind == ErrorKind.ACCOUNT  # reported once
 
     ib_sim.switch_account("DU1234567")
     eventually(conn.is_connected, timeout=10)
