@@ -39,7 +39,8 @@ from quantnb.ib.tables import (
 log = logging.getLogger(__name__)
 
 _EPS = 1e-9
-# Wait this long for IB's commission report before booking a fill with the cost-model estimate.
+# Wait this long for IB's commission report before booking a fill with the cost-model estimate;
+# a report that comes later replaces the estimate (``correct_commission``).
 COMMISSION_WAIT = 2.0
 _UNSET = 1.7e308
 
@@ -49,6 +50,8 @@ _ORDER_KINDS = frozenset(
 FillCallback = Callable[[Fill], None]
 ErrorCallback = Callable[[Exception | str], None]
 OrderCallback = Callable[[Order], None]
+CommissionCallback = Callable[[Fill, Fill], None]  # (booked with the estimate, corrected)
+PositionCallback = Callable[[str, float, float], None]  # (symbol, ours before, the gateway's)
 NOT_SENT = "not sent before the restart"
 
 
@@ -91,6 +94,10 @@ class LiveBroker(BrokerBase):
         self._fill_callbacks: list[FillCallback] = []
         self._error_callbacks: list[ErrorCallback] = []
         self._order_callbacks: list[OrderCallback] = []
+        self._commission_callbacks: list[CommissionCallback] = []
+        self._booking_callbacks: list[FillCallback] = []
+        self._position_callbacks: list[PositionCallback] = []
+        self._estimated: dict[str, Fill] = {}  # exec id -> fill booked with an estimate
         self._reconciled = False
         self._hooked = False
         self._catching_up: asyncio.Task | None = None
@@ -219,6 +226,27 @@ class LiveBroker(BrokerBase):
     def register_order_callback(self, callback: OrderCallback) -> None:
         """Call ``callback(order)`` on every change of status, fill or reason of our orders."""
         self._order_callbacks.append(callback)
+
+    def register_booking_callback(self, callback: FillCallback) -> None:
+        """Call ``callback(fill)`` as each fill is booked, before its order's status changes:
+        for books that must never lag the order's state (the fill callbacks run after it)."""
+        self._booking_callbacks.append(callback)
+
+    def register_commission_callback(self, callback: CommissionCallback) -> None:
+        """Call ``callback(estimated, corrected)`` when IB's commission report replaces the
+        estimate a fill was booked with."""
+        self._commission_callbacks.append(callback)
+
+    def register_position_callback(self, callback: PositionCallback) -> None:
+        """Call ``callback(symbol, ours, gateway)`` when a position is set to the gateway's
+        because no execution seen explains it (a change made outside this session)."""
+        self._position_callbacks.append(callback)
+
+    async def sync_account(self) -> None:
+        """Book executions the pushes missed and take the gateway's positions and cash (the
+        periodic reconcile); does nothing while not connected and reconciled."""
+        if self._reconciled and self.connection.is_connected():
+            await self._catch_up()
 
     @property
     def account_values(self) -> dict[str, float]:
@@ -550,10 +578,30 @@ class LiveBroker(BrokerBase):
         exec_id = report.execId or ib_fill.execution.execId
         pending = self._pending.pop(exec_id, None)
         if pending is None:
+            self._correct(exec_id, report.commission)
             return
         if pending[1] is not None:
             pending[1].cancel()
         self._book(pending[0], report.commission)
+
+    def _correct(self, exec_id: str, commission: float) -> None:
+        """IB's report for a fill booked with an estimate: book the difference, once."""
+        booked = self._estimated.get(exec_id)
+        if booked is None or not _is_commission(commission):
+            return
+        del self._estimated[exec_id]
+        fixed = self.portfolio.correct_commission(booked, commission)
+        for i in range(len(self.fills) - 1, -1, -1):
+            if self.fills[i].exec_id == exec_id:
+                self.fills[i] = fixed
+                break
+        log.info("commission of execution %s: IB's %.4f replaces the estimate %.4f", exec_id,
+                 fixed.commission, booked.commission)  # fmt: skip
+        for callback in list(self._commission_callbacks):
+            try:
+                callback(booked, fixed)
+            except Exception:
+                log.exception("commission callback %r failed", callback)
 
     def _book_pending(self, exec_id: str) -> None:
         pending = self._pending.pop(exec_id, None)
@@ -570,7 +618,8 @@ class LiveBroker(BrokerBase):
         symbol = ib_fill.contract.symbol
         side = from_ib_side(ex.side)
         qty, price = float(ex.shares), float(ex.price)
-        if commission is None or not math.isfinite(commission) or commission >= _UNSET:
+        estimated = commission is None or not _is_commission(commission)
+        if estimated:
             commission = self.costs.commission(qty, price)
         oid = ex.orderRef if ex.orderRef in self._orders else None
         if oid is None and ex.permId in self._by_perm_id:
@@ -585,10 +634,17 @@ class LiveBroker(BrokerBase):
             commission=float(commission),
             time=time,
             exec_id=ex.execId,
-            source="ib",
+            source="ib" if oid is not None else "outside",
         )
         self.portfolio.apply_fill(fill)
         self.fills.append(fill)
+        if estimated:
+            self._estimated[ex.execId] = fill
+        for callback in list(self._booking_callbacks):
+            try:
+                callback(fill)
+            except Exception:
+                log.exception("booking callback %r failed", callback)
         if self._last_exec_time is None or time > self._last_exec_time:
             self._last_exec_time = time
         if oid is not None:
@@ -733,8 +789,11 @@ class LiveBroker(BrokerBase):
 
     def _executions_filter(self) -> Any:
         flt = ExecutionFilter(acctCode=self.connection.account or "")
+        times = [f.time for f in self._estimated.values()]  # still waiting for their reports
         if self._last_exec_time is not None:
-            since = self._last_exec_time - pd.Timedelta(seconds=1)
+            times.append(self._last_exec_time)
+        if times:
+            since = min(times) - pd.Timedelta(seconds=1)
             flt.time = since.strftime("%Y%m%d-%H:%M:%S")
         return flt
 
@@ -743,15 +802,17 @@ class LiveBroker(BrokerBase):
         missed = 0
         for ib_fill in sorted(ib_fills, key=lambda f: f.time):
             exec_id = ib_fill.execution.execId
-            if exec_id in self._seen_execs or not self._is_our_account(
-                ib_fill.execution.acctNumber
-            ):
+            if not self._is_our_account(ib_fill.execution.acctNumber):
+                continue
+            report = ib_fill.commissionReport
+            commission = report.commission if report and report.execId == exec_id else None
+            if exec_id in self._seen_execs:
+                if commission is not None:
+                    self._correct(exec_id, commission)
                 continue
             pending = self._pending.pop(exec_id, None)
             if pending is not None and pending[1] is not None:
                 pending[1].cancel()
-            report = ib_fill.commissionReport
-            commission = report.commission if report and report.execId == exec_id else None
             if self._book(ib_fill, commission) is not None:
                 missed += 1
         return missed
@@ -786,12 +847,19 @@ class LiveBroker(BrokerBase):
         for symbol in set(theirs) | set(self.portfolio.open_positions()):
             qty, avg = theirs.get(symbol, (0.0, 0.0))
             ours = self.portfolio.position(symbol)
-            if abs(ours.qty - qty) > _EPS:
+            before = ours.qty
+            if abs(before - qty) > _EPS:
                 log.warning("position %s: ours %g, gateway %g; taking the gateway's", symbol,
-                            ours.qty, qty)  # fmt: skip
+                            before, qty)  # fmt: skip
             self.portfolio.set_position(symbol, qty, avg)
             if ours.last_price <= 0 and avg > 0:
                 ours.last_price = avg
+            if abs(before - qty) > _EPS:
+                for callback in list(self._position_callbacks):
+                    try:
+                        callback(symbol, before, qty)
+                    except Exception:
+                        log.exception("position callback %r failed", callback)
 
 
 def _validate(order: Order) -> None:
@@ -804,6 +872,11 @@ def _validate(order: Order) -> None:
         raise OrderError(f"order {order.id}: a {kind.name} order needs stop=")
     if kind is OrderType.TRAILING_STOP and not (order.trail_amount or order.trail_percent):
         raise OrderError(f"order {order.id}: a trailing stop needs trail_amount= or trail_percent=")
+
+
+def _is_commission(value: Any) -> bool:
+    """A commission IB actually reported (not missing, NaN or its "unset" marker)."""
+    return value is not None and math.isfinite(value) and value < _UNSET
 
 
 def _state(order: Order) -> tuple[Any, ...]:

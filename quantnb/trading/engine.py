@@ -41,6 +41,9 @@ from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
+from quantnb.trading.ledger import Ledger
+from quantnb.trading.outside import OutsideWatch
+from quantnb.trading.sync import AccountSync
 
 logger = logging.getLogger(__name__)
 
@@ -142,9 +145,13 @@ class LiveStrategyEngine:
         group_timeout: float | None = None,
         capacity: int | None = None,
         registry_key: tuple[Any, ...] | None = None,
+        reconcile_interval: float = 60.0,
     ) -> None:
         if not (isinstance(update_interval, int | float) and update_interval > 0):
             raise ConfigError(f"update_interval={update_interval!r}: seconds, e.g. 60.0")
+        if not (isinstance(reconcile_interval, int | float) and reconcile_interval > 0):
+            raise ConfigError(f"reconcile_interval={reconcile_interval!r}: seconds, e.g. 60.0")
+        self.reconcile_interval = float(reconcile_interval)
         self.paper_trading = bool(paper_trading)
         self.costs = CostModel.from_args(commission, slippage)
         self.update_interval = float(update_interval)
@@ -171,6 +178,9 @@ class LiveStrategyEngine:
         self.feed: Any = None
         self.broker: Any = None
         self.ctx: LiveContext | None = None
+        self.ledger = Ledger()  # this session's own holdings (quantnb.trading.ledger)
+        self.outside: OutsideWatch | None = None
+        self._sync: AccountSync | None = None
         self.state = "created"
         self._loop = LoopThread(name="quantnb-live")
         self._listeners: list[Callable[[LiveEvent], Any]] = []
@@ -343,6 +353,13 @@ class LiveStrategyEngine:
             allow_short=self.allow_short,
             price=self._price_of,
         )
+        self.ledger = Ledger.from_journal(self.journal)
+        self.outside = OutsideWatch(
+            self.ledger, self.broker, self.journal, self._record_error, self._market_time
+        )
+        self.broker.register_booking_callback(self.outside.book)
+        self.broker.register_commission_callback(self.outside.on_commission)
+        self.broker.register_position_callback(self.outside.on_position)
         if self._resume is not None:
             orders = list(self._resume.orders)
             self.broker.restore(orders, self._resume.exec_ids)
@@ -406,6 +423,7 @@ class LiveStrategyEngine:
             order_seq=self._order_seq,
             on_submit=self._on_submit,
             on_cancel=self._cancel_order,
+            holdings=self.ledger.portfolio,
         )
         self.state = "starting"
         future = self._loop.submit(self._start_async(lookback_days))
@@ -429,6 +447,8 @@ class LiveStrategyEngine:
         self.state = "stopping"  # the disconnect below is not a lost connection
         if self._housekeeper is not None:
             self._housekeeper.cancel()
+        if self._sync is not None:
+            self._sync.stop()
         if self.connection is not None:
             try:
                 await self.connection.disconnect()
@@ -466,6 +486,9 @@ class LiveStrategyEngine:
         self.state = "running"
         self._status_changed()
         self._housekeeper = asyncio.get_running_loop().create_task(self._housekeeping())
+        sync = AccountSync(self.broker.sync_account, self._after_sync, self.reconcile_interval)
+        self._sync = sync
+        sync.start()
 
     async def _gateway_time(self) -> pd.Timestamp:
         """The gateway's clock (the simulator's market time), else the wall clock."""
@@ -752,6 +775,7 @@ class LiveStrategyEngine:
     def _on_fill(self, fill: Fill) -> None:
         if self.journal is not None and not self.journal.record_fill(fill):
             return
+        own = self.outside.on_fill(fill) if self.outside is not None else True
         order = self.broker.orders.get(fill.order_id) if self.broker is not None else None
         if order is not None:
             self._watch(order)
@@ -763,7 +787,7 @@ class LiveStrategyEngine:
             qty=fill.qty,
             price=fill.price,
         )
-        if self.ctx is not None and self.strategy is not None and self.state == "running":
+        if own and self.ctx is not None and self.strategy is not None and self.state == "running":
             self._call_strategy("on_fill", self.strategy.on_fill, fill)
             self._send_outbox()
 
@@ -790,6 +814,9 @@ class LiveStrategyEngine:
         )
 
     async def _on_connected(self, reconnected: bool) -> None:
+        if self.outside is not None:
+            self.outside.fit_all()  # the broker has reconciled: square the session's holdings
+            self.outside.armed = True
         if reconnected:
             logger.info("engine back on the gateway %s; bars resume", self.config.address)
             self._scan_orders()
@@ -900,6 +927,10 @@ class LiveStrategyEngine:
         except JournalError as exc:
             logger.error("%s", exc)
 
+    def _after_sync(self) -> None:
+        if self.outside is not None:
+            self.outside.fit_all()
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)
@@ -963,6 +994,8 @@ class LiveStrategyEngine:
     async def _stop_async(self) -> None:
         if self._housekeeper is not None:
             self._housekeeper.cancel()
+        if self._sync is not None:
+            self._sync.stop()
         if self._pending:
             self._dispatch_pending()
         self._accepting = False
@@ -1063,15 +1096,14 @@ class LiveStrategyEngine:
 
     @property
     def positions(self) -> pd.DataFrame:
-        """Open positions, marked at the latest prices."""
-        if self.broker is None:
-            return pd.DataFrame(columns=POSITION_COLUMNS)
-        rows = [
-            [s, p.qty, p.avg_price, p.last_price, p.market_value, p.unrealized_pnl, p.realized_pnl]
-            for s, p in list(self.broker.portfolio.positions.items())
-            if p.qty
-        ]
-        return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+        """This session's own open positions (its ledger), marked at the latest prices."""
+        return _position_table(self.ledger.portfolio if self.broker is not None else None)
+
+    @property
+    def account_positions(self) -> pd.DataFrame:
+        """The account's open positions as the gateway reports them (every session's, and
+        trades made in TWS), marked at the latest prices."""
+        return _position_table(self.broker.portfolio if self.broker is not None else None)
 
     @property
     def status(self) -> pd.Series:
@@ -1104,6 +1136,17 @@ class LiveStrategyEngine:
             name="status",
             dtype=object,
         )
+
+
+def _position_table(portfolio: Any) -> pd.DataFrame:
+    if portfolio is None:
+        return pd.DataFrame(columns=POSITION_COLUMNS)
+    rows = [
+        [s, p.qty, p.avg_price, p.last_price, p.market_value, p.unrealized_pnl, p.realized_pnl]
+        for s, p in list(portfolio.positions.items())
+        if p.qty
+    ]
+    return pd.DataFrame(rows, columns=POSITION_COLUMNS)
 
 
 def _state_key(order: Order) -> tuple:

@@ -184,6 +184,10 @@ class LiveSession:
         return self.engine.positions
 
     @property
+    def account_positions(self) -> pd.DataFrame:
+        return self.engine.account_positions
+
+    @property
     def fills(self) -> pd.DataFrame:
         return self.engine.fills
 
