@@ -101,6 +101,7 @@ class LiveBroker(BrokerBase):
         self._reconciled = False
         self._hooked = False
         self._catching_up: asyncio.Task | None = None
+        self._catch_up_again = False  # a position came while catching up: once more after
         connection.add_listener(
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
@@ -702,12 +703,23 @@ class LiveBroker(BrokerBase):
             return  # our fill waits for its commission report
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.ensure_future(self._catch_up())
+        else:
+            self._catch_up_again = True  # its answers may predate this position
 
     async def _catch_up(self) -> None:
+        """Book the executions we missed, then take the gateway's positions: only from a
+        snapshot no fill was booked around (else it would count twice), asking again if one was."""
         ib = self.connection.ib
+        missed = 0
         try:
-            missed = self._book_missed(await ib.reqExecutionsAsync(self._executions_filter()))
-            await self._reconcile_positions(await ib.reqPositionsAsync())
+            missed += self._book_missed(await ib.reqExecutionsAsync(self._executions_filter()))
+            for _ in range(3):
+                booked = self.portfolio.fill_count
+                positions = await ib.reqPositionsAsync()
+                missed += self._book_missed(await ib.reqExecutionsAsync(self._executions_filter()))
+                if self.portfolio.fill_count == booked:
+                    await self._reconcile_positions(positions)
+                    break
         except (ConnectionError, OSError) as exc:
             log.info("catching up with the account's executions failed: %s", exc)
             return
@@ -716,6 +728,9 @@ class LiveBroker(BrokerBase):
             self.portfolio.cash = cash
         if missed:
             self._report(f"{missed} execution(s) made outside this session were booked")
+        if self._catch_up_again and self._reconciled:
+            self._catch_up_again = False
+            self._catching_up = asyncio.ensure_future(self._catch_up())
 
     # ---- connection life cycle -------------------------------------------------------------
     def _hook(self) -> None:
