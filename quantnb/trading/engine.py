@@ -126,7 +126,12 @@ def new_run_id(name: str = "run") -> str:
 
 
 class LiveStrategyEngine:
-    """Paper (default) or live trading of one strategy; see ``quantnb.trading`` for the workflow."""
+    """Paper (default) or live trading of one strategy; see ``quantnb.trading`` for the workflow.
+
+    The strategy's positions are the session's own (``ledger``, fed by its own fills), the
+    ``account_positions`` the gateway's; every ``reconcile_interval`` seconds the engine asks the
+    gateway for what its pushes missed, and changes made outside the session are logged.
+    """
 
     def __init__(
         self,
