@@ -178,8 +178,18 @@ class LiveBroker(BrokerBase):
                 self._unindex(o.id, o.symbol)
         return out
 
-    def restore(self, orders: Iterable[Order], exec_ids: Iterable[str]) -> None:
-        """Adopt orders already sent and executions already booked (from a journal)."""
+    def restore(
+        self, orders: Iterable[Order], exec_ids: Iterable[str], fills: Iterable[Fill] = ()
+    ) -> None:
+        """Adopt orders already sent and executions already booked (from a journal).
+
+        ``fills`` of the last day are checked against IB's commission reports still to come:
+        any that was booked with an estimate before a restart is corrected when one comes.
+        """
+        recent = [f for f in fills if f.exec_id and f.exec_id not in self._estimated]
+        if recent:
+            since = max(f.time for f in recent) - pd.Timedelta(days=1)
+            self._estimated.update({f.exec_id: f for f in recent if f.time >= since})
         for order in orders:
             self._orders[order.id] = order
             self._notified[order.id] = _state(order)
@@ -591,6 +601,8 @@ class LiveBroker(BrokerBase):
         if booked is None or not _is_commission(commission):
             return
         del self._estimated[exec_id]
+        if abs(float(commission) - booked.commission) <= 1e-9:
+            return  # the estimate was right (or the journal had IB's already)
         fixed = self.portfolio.correct_commission(booked, commission)
         for i in range(len(self.fills) - 1, -1, -1):
             if self.fills[i].exec_id == exec_id:
@@ -785,6 +797,9 @@ class LiveBroker(BrokerBase):
         ib_fills = await ib.reqExecutionsAsync(self._executions_filter())
         known.update(f.execution.orderRef for f in ib_fills)
         missed = self._book_missed(ib_fills)
+        reported = {f.execution.execId for f in ib_fills}
+        for exec_id in [e for e in self._estimated if e not in reported]:
+            del self._estimated[exec_id]  # too old for the gateway: no report will come
         self._resolve_unknown(known)
         await self._reconcile_positions(await ib.reqPositionsAsync())
         cash = self._account_values.get("TotalCashValue")

@@ -40,7 +40,13 @@ from quantnb.ib.config import IBConfig, is_paper_account, mask_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
-from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
+from quantnb.trading.journal import (
+    EQUITY_COLUMNS,
+    ERROR_COLUMNS,
+    Journal,
+    default_path,
+    fill_from_row,
+)
 from quantnb.trading.ledger import Ledger
 from quantnb.trading.outside import OutsideWatch
 from quantnb.trading.sync import AccountSync
@@ -367,7 +373,8 @@ class LiveStrategyEngine:
         self.broker.register_position_callback(self.outside.on_position)
         if self._resume is not None:
             orders = list(self._resume.orders)
-            self.broker.restore(orders, self._resume.exec_ids)
+            fills = [fill_from_row(r) for r in self.journal.fills().itertuples(index=False)]
+            self.broker.restore(orders, self._resume.exec_ids, fills)
             for o in orders:
                 self._journaled[o.id] = _state_key(o)
                 if not o.is_done:

@@ -417,6 +417,13 @@ class Journal:
         return JournalState(orders, exec_ids, run_id, seq)
 
 
+def fill_from_row(r: Any) -> Fill:
+    """A ``Fill`` from a row of ``Journal.fills()`` (``itertuples``)."""
+    return Fill(r.order_id, r.symbol, Side(r.side), float(r.qty), float(r.price),
+                float(r.commission), r.time, exec_id=r.exec_id, slippage=float(r.slippage),
+                source=_str(r.source))  # fmt: skip
+
+
 def _order_values(order: Order) -> tuple:
     return (
         order.id,

@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from quantnb.domain.accounting import Portfolio, Position
-from quantnb.domain.model import Fill, Side
+from quantnb.domain.model import Fill
+from quantnb.trading.journal import fill_from_row
 
 logger = logging.getLogger(__name__)
 
@@ -109,10 +110,7 @@ class Ledger:
         events += [(r.recorded, 1, r) for r in cuts.itertuples(index=False)]
         for _, kind, r in sorted(events, key=lambda e: (e[0], e[1])):
             if kind == 0:
-                ledger.apply(
-                    Fill(r.order_id, r.symbol, Side(r.side), float(r.qty), float(r.price),
-                         float(r.commission), r.time, exec_id=r.exec_id, source=r.source)
-                )  # fmt: skip
+                ledger.apply(fill_from_row(r))
             else:
                 ledger._set(ledger.position(r.symbol), float(r.qty_after))
         if events:

@@ -153,3 +153,29 @@ def test_a_late_commission_report_replaces_the_estimate_once(sim, tmp_path, monk
     (row,) = j.commissions().itertuples()
     assert (row.commission, row.estimate) == pytest.approx((real, booked.commission))
     assert list(j.fills()["commission"]) == pytest.approx([real])
+
+
+def test_a_commission_report_after_a_restart_still_replaces_the_estimate(
+    sim, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(ib_broker, "COMMISSION_WAIT", 0.05)
+    sim.delay_commission_reports(1.0)
+    eng = _engine(sim, tmp_path / "a.sqlite", 11, commission=0.01)
+    _trade(eng, lambda c: c.buy("AAPL", 10), 10)
+    (booked,) = eng.broker.fills
+    eng.stop()  # before IB has priced the execution
+    real = sim.executions()[0]["commission"]
+    assert booked.commission != pytest.approx(real)
+
+    again = _engine(sim, tmp_path / "a.sqlite", 11, commission=0.01, reconcile_interval=0.2)
+    eventually(lambda: list(again.fills["commission"]) == pytest.approx([real]), 10)
+    assert again.ledger.portfolio.commissions == pytest.approx(real)
+    assert again.broker.fills == []  # booked by the first run: never twice
+    eventually(
+        lambda: (
+            again.broker.portfolio.cash
+            == pytest.approx(sim.account_values()["TotalCashValue"], abs=0.01)
+        )
+    )
+    again.stop()
+    assert len(Journal(tmp_path / "a.sqlite").commissions()) == 1
