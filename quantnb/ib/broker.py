@@ -7,6 +7,7 @@ never by client object identity, because the client forgets everything when the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -98,6 +99,7 @@ class LiveBroker(BrokerBase):
         self._booking_callbacks: list[FillCallback] = []
         self._position_callbacks: list[PositionCallback] = []
         self._estimated: dict[str, Fill] = {}  # exec id -> fill booked with an estimate
+        self._restored: set[str] = set()  # of those, booked before a restart (not in portfolio)
         self._reconciled = False
         self._hooked = False
         self._catching_up: asyncio.Task | None = None
@@ -189,7 +191,9 @@ class LiveBroker(BrokerBase):
         recent = [f for f in fills if f.exec_id and f.exec_id not in self._estimated]
         if recent:
             since = max(f.time for f in recent) - pd.Timedelta(days=1)
-            self._estimated.update({f.exec_id: f for f in recent if f.time >= since})
+            kept = {f.exec_id: f for f in recent if f.time >= since}
+            self._estimated.update(kept)
+            self._restored.update(kept)
         for order in orders:
             self._orders[order.id] = order
             self._notified[order.id] = _state(order)
@@ -603,7 +607,11 @@ class LiveBroker(BrokerBase):
         del self._estimated[exec_id]
         if abs(float(commission) - booked.commission) <= 1e-9:
             return  # the estimate was right (or the journal had IB's already)
-        fixed = self.portfolio.correct_commission(booked, commission)
+        if exec_id in self._restored:  # booked by an earlier run: only its books change
+            self._restored.discard(exec_id)
+            fixed = dataclasses.replace(booked, commission=float(commission))
+        else:
+            fixed = self.portfolio.correct_commission(booked, commission)
         for i in range(len(self.fills) - 1, -1, -1):
             if self.fills[i].exec_id == exec_id:
                 self.fills[i] = fixed
@@ -800,6 +808,7 @@ class LiveBroker(BrokerBase):
         reported = {f.execution.execId for f in ib_fills}
         for exec_id in [e for e in self._estimated if e not in reported]:
             del self._estimated[exec_id]  # too old for the gateway: no report will come
+            self._restored.discard(exec_id)
         self._resolve_unknown(known)
         await self._reconcile_positions(await ib.reqPositionsAsync())
         cash = self._account_values.get("TotalCashValue")

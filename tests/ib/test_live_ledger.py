@@ -171,6 +171,7 @@ def test_a_commission_report_after_a_restart_still_replaces_the_estimate(
     eventually(lambda: list(again.fills["commission"]) == pytest.approx([real]), 10)
     assert again.ledger.portfolio.commissions == pytest.approx(real)
     assert again.broker.fills == []  # booked by the first run: never twice
+    assert again.broker.portfolio.commissions == 0.0  # nor its commission
     eventually(
         lambda: (
             again.broker.portfolio.cash
