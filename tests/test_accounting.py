@@ -136,3 +136,37 @@ def test_set_position_keeps_a_booked_position_that_agrees_with_the_gateway():
     assert (pos.avg_price, pos.open_commission) == (50.0, 1.0)
     pf.set_position("X", 12, 51.0)  # disagrees: the gateway's report wins
     assert (pos.qty, pos.avg_price, pos.avg_cost) == (12, 51.0, 51.0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(fills_st, st.data())
+def test_a_corrected_commission_is_as_if_booked_with_it(seq, data):
+    """Booking an estimate then IB's report ends where booking the report at once does."""
+    real = data.draw(st.lists(st.floats(0.0, 20.0, allow_nan=False), min_size=len(seq),
+                              max_size=len(seq)))  # fmt: skip
+    direct, corrected = Portfolio(10_000.0), Portfolio(10_000.0)
+    for (symbol, side, qty, price, estimate), commission in zip(seq, real, strict=True):
+        direct.apply_fill(fill(symbol, side, qty, price, commission))
+        booked = fill(symbol, side, qty, price, estimate)
+        corrected.apply_fill(booked)
+        fixed = corrected.correct_commission(booked, commission)
+        assert fixed.commission == commission and fixed.exec_id == booked.exec_id
+    assert corrected.cash == pytest.approx(direct.cash)
+    assert corrected.commissions == pytest.approx(direct.commissions)
+    assert corrected.realized_pnl == pytest.approx(direct.realized_pnl)
+    assert corrected.equity == pytest.approx(direct.equity)
+    for symbol, pos in direct.positions.items():
+        assert corrected.position(symbol).avg_cost == pytest.approx(pos.avg_cost, abs=1e-6)
+
+
+def test_a_correction_after_later_fills_moves_only_cash_and_commissions():
+    pf = Portfolio(1000.0)
+    first = fill("X", "BUY", 10, 50.0, commission=5.0)  # an estimate
+    pf.apply_fill(first)
+    pf.apply_fill(fill("X", "SELL", 5, 60.0, commission=1.0))
+    realized, avg = pf.realized_pnl, pf.position("X").avg_price
+    pf.correct_commission(first, 1.0)  # IB's report, late
+    assert pf.cash == pytest.approx(1000 - 500 - 1 + 300 - 1)
+    assert pf.commissions == pytest.approx(2.0)
+    assert pf.realized_pnl == realized and pf.position("X").avg_price == avg
+    assert pf.position("X").avg_cost == pytest.approx(50.0 + 0.5 / 5)  # half the shares held

@@ -159,3 +159,52 @@ def test_writing_after_close_is_an_error(tmp_path):
     with pytest.raises(JournalError, match="closed"):
         j.record_error("x", "y")
     assert len(j.errors()) == 0
+
+
+def test_a_commission_report_replaces_the_estimate_in_the_fills_table(tmp_path):
+    j = Journal(tmp_path / "j.sqlite", run_id="run1")
+    j.record_fill(_fill("e1"))
+    j.record_fill(_fill("e2"))
+    j.record_commission("e1", 0.35, 1.0)
+    assert list(j.fills()["commission"]) == [0.35, 1.0]
+    (row,) = j.commissions().itertuples()
+    assert (row.exec_id, row.commission, row.estimate) == ("e1", 0.35, 1.0)
+    assert j.counts.corrections == 1
+
+
+def test_a_ledger_comes_back_from_its_journal_with_cuts_and_real_commissions(tmp_path):
+    from quantnb.trading.ledger import Ledger
+
+    j = Journal(tmp_path / "j.sqlite", run_id="run1")
+    j.record_order(_order(1), "created")
+    j.record_fill(_fill("e1"))  # ours: 10 bought
+    j.record_fill(_fill("e2", order_id="other-7", qty=4))  # another session's
+    j.record_commission("e1", 0.35, 1.0)
+    j.record_holding("AAPL", 10, 6, "outside change: sold in TWS", T0)
+    ledger = Ledger.from_journal(j)
+    pos = ledger.position("AAPL")
+    assert pos.qty == 6 and pos.avg_price == pytest.approx(100.5)
+    assert ledger.portfolio.commissions == pytest.approx(0.35)
+    assert ledger.exec_ids == {"e1"}
+    assert list(j.holdings()["reason"]) == ["outside change: sold in TWS"]
+    con = sqlite3.connect(j.path)
+    for table in ("commissions", "holdings"):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute(f"DELETE FROM {table}")
+    con.close()
+
+
+def test_a_holding_is_cut_only_when_the_account_holds_less():
+    from quantnb.trading.ledger import Ledger
+
+    ledger = Ledger()
+    ledger.apply(_fill("e1"))
+    assert not ledger.apply(_fill("e1"))  # once
+    assert ledger.fit("AAPL", 25) is None and ledger.position("AAPL").qty == 10
+    cut = ledger.fit("AAPL", 4)
+    assert (cut.before, cut.after) == (10, 4) and ledger.position("AAPL").qty == 4
+    assert ledger.fit("AAPL", -3).after == 0 and not ledger.open_positions()
+    short = Ledger()
+    short.apply(Fill("s-1", "MSFT", Side.SELL, 10, 50.0, 1.0, T0, exec_id="s1"))
+    assert short.fit("MSFT", -12) is None
+    assert short.fit("MSFT", -4).after == -4

@@ -6,7 +6,7 @@ step: ``cash + sum(position market value) == equity``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from quantnb.domain.model import Fill
 
@@ -105,6 +105,22 @@ class Portfolio:
         self.realized_pnl += realized
         self.fill_count += 1
         return realized
+
+    def correct_commission(self, fill: Fill, commission: float) -> Fill:
+        """Replace the commission booked with ``fill`` (an estimate) by the real one; returns the
+        corrected fill. Cash, equity and the commission total move by the difference only.
+
+        Realized P&L is before commissions here, so it does not change. The shares the fill
+        opened and still held take the difference into ``avg_cost`` (pro rata to what is held).
+        """
+        delta = float(commission) - fill.commission
+        if delta:
+            self.cash -= delta
+            self.commissions += delta
+            pos = self.position(fill.symbol)
+            if pos.qty and (pos.qty > 0) == (fill.side == "BUY") and fill.qty > 0:
+                pos.open_commission += delta * min(1.0, abs(pos.qty) / fill.qty)
+        return replace(fill, commission=float(commission))
 
     def mark(self, symbol: str, price: float) -> None:
         """Set the latest price of ``symbol`` for market value and unrealized P&L."""

@@ -7,6 +7,7 @@ never by client object identity, because the client forgets everything when the 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -39,7 +40,8 @@ from quantnb.ib.tables import (
 log = logging.getLogger(__name__)
 
 _EPS = 1e-9
-# Wait this long for IB's commission report before booking a fill with the cost-model estimate.
+# Wait this long for IB's commission report before booking a fill with the cost-model estimate;
+# a report that comes later replaces the estimate (``correct_commission``).
 COMMISSION_WAIT = 2.0
 _UNSET = 1.7e308
 
@@ -49,6 +51,8 @@ _ORDER_KINDS = frozenset(
 FillCallback = Callable[[Fill], None]
 ErrorCallback = Callable[[Exception | str], None]
 OrderCallback = Callable[[Order], None]
+CommissionCallback = Callable[[Fill, Fill], None]  # (booked with the estimate, corrected)
+PositionCallback = Callable[[str, float, float], None]  # (symbol, ours before, the gateway's)
 NOT_SENT = "not sent before the restart"
 
 
@@ -91,9 +95,15 @@ class LiveBroker(BrokerBase):
         self._fill_callbacks: list[FillCallback] = []
         self._error_callbacks: list[ErrorCallback] = []
         self._order_callbacks: list[OrderCallback] = []
+        self._commission_callbacks: list[CommissionCallback] = []
+        self._booking_callbacks: list[FillCallback] = []
+        self._position_callbacks: list[PositionCallback] = []
+        self._estimated: dict[str, Fill] = {}  # exec id -> fill booked with an estimate
+        self._restored: set[str] = set()  # of those, booked before a restart (not in portfolio)
         self._reconciled = False
         self._hooked = False
         self._catching_up: asyncio.Task | None = None
+        self._catch_up_again = False  # a position came while catching up: once more after
         connection.add_listener(
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
@@ -170,8 +180,20 @@ class LiveBroker(BrokerBase):
                 self._unindex(o.id, o.symbol)
         return out
 
-    def restore(self, orders: Iterable[Order], exec_ids: Iterable[str]) -> None:
-        """Adopt orders already sent and executions already booked (from a journal)."""
+    def restore(
+        self, orders: Iterable[Order], exec_ids: Iterable[str], fills: Iterable[Fill] = ()
+    ) -> None:
+        """Adopt orders already sent and executions already booked (from a journal).
+
+        ``fills`` of the last day are checked against IB's commission reports still to come:
+        any that was booked with an estimate before a restart is corrected when one comes.
+        """
+        recent = [f for f in fills if f.exec_id and f.exec_id not in self._estimated]
+        if recent:
+            since = max(f.time for f in recent) - pd.Timedelta(days=1)
+            kept = {f.exec_id: f for f in recent if f.time >= since}
+            self._estimated.update(kept)
+            self._restored.update(kept)
         for order in orders:
             self._orders[order.id] = order
             self._notified[order.id] = _state(order)
@@ -219,6 +241,27 @@ class LiveBroker(BrokerBase):
     def register_order_callback(self, callback: OrderCallback) -> None:
         """Call ``callback(order)`` on every change of status, fill or reason of our orders."""
         self._order_callbacks.append(callback)
+
+    def register_booking_callback(self, callback: FillCallback) -> None:
+        """Call ``callback(fill)`` as each fill is booked, before its order's status changes:
+        for books that must never lag the order's state (the fill callbacks run after it)."""
+        self._booking_callbacks.append(callback)
+
+    def register_commission_callback(self, callback: CommissionCallback) -> None:
+        """Call ``callback(estimated, corrected)`` when IB's commission report replaces the
+        estimate a fill was booked with."""
+        self._commission_callbacks.append(callback)
+
+    def register_position_callback(self, callback: PositionCallback) -> None:
+        """Call ``callback(symbol, ours, gateway)`` when a position is set to the gateway's
+        because no execution seen explains it (a change made outside this session)."""
+        self._position_callbacks.append(callback)
+
+    async def sync_account(self) -> None:
+        """Book executions the pushes missed and take the gateway's positions and cash (the
+        periodic reconcile); does nothing while not connected and reconciled."""
+        if self._reconciled and self.connection.is_connected():
+            await self._catch_up()
 
     @property
     def account_values(self) -> dict[str, float]:
@@ -540,10 +583,36 @@ class LiveBroker(BrokerBase):
         exec_id = report.execId or ib_fill.execution.execId
         pending = self._pending.pop(exec_id, None)
         if pending is None:
+            self._correct(exec_id, report.commission)
             return
         if pending[1] is not None:
             pending[1].cancel()
         self._book(pending[0], report.commission)
+
+    def _correct(self, exec_id: str, commission: float) -> None:
+        """IB's report for a fill booked with an estimate: book the difference, once."""
+        booked = self._estimated.get(exec_id)
+        if booked is None or not _is_commission(commission):
+            return
+        del self._estimated[exec_id]
+        if abs(float(commission) - booked.commission) <= 1e-9:
+            return  # the estimate was right (or the journal had IB's already)
+        if exec_id in self._restored:  # booked by an earlier run: only its books change
+            self._restored.discard(exec_id)
+            fixed = dataclasses.replace(booked, commission=float(commission))
+        else:
+            fixed = self.portfolio.correct_commission(booked, commission)
+        for i in range(len(self.fills) - 1, -1, -1):
+            if self.fills[i].exec_id == exec_id:
+                self.fills[i] = fixed
+                break
+        log.info("commission of execution %s: IB's %.4f replaces the estimate %.4f", exec_id,
+                 fixed.commission, booked.commission)  # fmt: skip
+        for callback in list(self._commission_callbacks):
+            try:
+                callback(booked, fixed)
+            except Exception:
+                log.exception("commission callback %r failed", callback)
 
     def _book_pending(self, exec_id: str) -> None:
         pending = self._pending.pop(exec_id, None)
@@ -560,7 +629,8 @@ class LiveBroker(BrokerBase):
         symbol = ib_fill.contract.symbol
         side = from_ib_side(ex.side)
         qty, price = float(ex.shares), float(ex.price)
-        if commission is None or not math.isfinite(commission) or commission >= _UNSET:
+        estimated = commission is None or not _is_commission(commission)
+        if estimated:
             commission = self.costs.commission(qty, price)
         oid = ex.orderRef if ex.orderRef in self._orders else None
         if oid is None and ex.permId in self._by_perm_id:
@@ -575,10 +645,17 @@ class LiveBroker(BrokerBase):
             commission=float(commission),
             time=time,
             exec_id=ex.execId,
-            source="ib",
+            source="ib" if oid is not None else "outside",
         )
         self.portfolio.apply_fill(fill)
         self.fills.append(fill)
+        if estimated:
+            self._estimated[ex.execId] = fill
+        for callback in list(self._booking_callbacks):
+            try:
+                callback(fill)
+            except Exception:
+                log.exception("booking callback %r failed", callback)
         if self._last_exec_time is None or time > self._last_exec_time:
             self._last_exec_time = time
         if oid is not None:
@@ -636,12 +713,23 @@ class LiveBroker(BrokerBase):
             return  # our fill waits for its commission report
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.ensure_future(self._catch_up())
+        else:
+            self._catch_up_again = True  # its answers may predate this position
 
     async def _catch_up(self) -> None:
+        """Book the executions we missed, then take the gateway's positions: only from a
+        snapshot no fill was booked around (else it would count twice), asking again if one was."""
         ib = self.connection.ib
+        missed = 0
         try:
-            missed = self._book_missed(await ib.reqExecutionsAsync(self._executions_filter()))
-            await self._reconcile_positions(await ib.reqPositionsAsync())
+            missed += self._book_missed(await ib.reqExecutionsAsync(self._executions_filter()))
+            for _ in range(3):
+                booked = self.portfolio.fill_count
+                positions = await ib.reqPositionsAsync()
+                missed += self._book_missed(await ib.reqExecutionsAsync(self._executions_filter()))
+                if self.portfolio.fill_count == booked:
+                    await self._reconcile_positions(positions)
+                    break
         except (ConnectionError, OSError) as exc:
             log.info("catching up with the account's executions failed: %s", exc)
             return
@@ -650,6 +738,9 @@ class LiveBroker(BrokerBase):
             self.portfolio.cash = cash
         if missed:
             self._report(f"{missed} execution(s) made outside this session were booked")
+        if self._catch_up_again and self._reconciled:
+            self._catch_up_again = False
+            self._catching_up = asyncio.ensure_future(self._catch_up())
 
     # ---- connection life cycle -------------------------------------------------------------
     def _hook(self) -> None:
@@ -704,6 +795,10 @@ class LiveBroker(BrokerBase):
         ib_fills = await ib.reqExecutionsAsync(self._executions_filter())
         known.update(f.execution.orderRef for f in ib_fills)
         missed = self._book_missed(ib_fills)
+        reported = {f.execution.execId for f in ib_fills}
+        for exec_id in [e for e in self._estimated if e not in reported]:
+            del self._estimated[exec_id]  # too old for the gateway: no report will come
+            self._restored.discard(exec_id)
         self._resolve_unknown(known)
         await self._reconcile_positions(await ib.reqPositionsAsync())
         cash = self._account_values.get("TotalCashValue")
@@ -723,8 +818,11 @@ class LiveBroker(BrokerBase):
 
     def _executions_filter(self) -> Any:
         flt = ExecutionFilter(acctCode=self.connection.account or "")
+        times = [f.time for f in self._estimated.values()]  # still waiting for their reports
         if self._last_exec_time is not None:
-            since = self._last_exec_time - pd.Timedelta(seconds=1)
+            times.append(self._last_exec_time)
+        if times:
+            since = min(times) - pd.Timedelta(seconds=1)
             flt.time = since.strftime("%Y%m%d-%H:%M:%S")
         return flt
 
@@ -733,15 +831,17 @@ class LiveBroker(BrokerBase):
         missed = 0
         for ib_fill in sorted(ib_fills, key=lambda f: f.time):
             exec_id = ib_fill.execution.execId
-            if exec_id in self._seen_execs or not self._is_our_account(
-                ib_fill.execution.acctNumber
-            ):
+            if not self._is_our_account(ib_fill.execution.acctNumber):
+                continue
+            report = ib_fill.commissionReport
+            commission = report.commission if report and report.execId == exec_id else None
+            if exec_id in self._seen_execs:
+                if commission is not None:
+                    self._correct(exec_id, commission)
                 continue
             pending = self._pending.pop(exec_id, None)
             if pending is not None and pending[1] is not None:
                 pending[1].cancel()
-            report = ib_fill.commissionReport
-            commission = report.commission if report and report.execId == exec_id else None
             if self._book(ib_fill, commission) is not None:
                 missed += 1
         return missed
@@ -776,12 +876,19 @@ class LiveBroker(BrokerBase):
         for symbol in set(theirs) | set(self.portfolio.open_positions()):
             qty, avg = theirs.get(symbol, (0.0, 0.0))
             ours = self.portfolio.position(symbol)
-            if abs(ours.qty - qty) > _EPS:
+            before = ours.qty
+            if abs(before - qty) > _EPS:
                 log.warning("position %s: ours %g, gateway %g; taking the gateway's", symbol,
-                            ours.qty, qty)  # fmt: skip
+                            before, qty)  # fmt: skip
             self.portfolio.set_position(symbol, qty, avg)
             if ours.last_price <= 0 and avg > 0:
                 ours.last_price = avg
+            if abs(before - qty) > _EPS:
+                for callback in list(self._position_callbacks):
+                    try:
+                        callback(symbol, before, qty)
+                    except Exception:
+                        log.exception("position callback %r failed", callback)
 
 
 def _validate(order: Order) -> None:
@@ -794,6 +901,11 @@ def _validate(order: Order) -> None:
         raise OrderError(f"order {order.id}: a {kind.name} order needs stop=")
     if kind is OrderType.TRAILING_STOP and not (order.trail_amount or order.trail_percent):
         raise OrderError(f"order {order.id}: a trailing stop needs trail_amount= or trail_percent=")
+
+
+def _is_commission(value: Any) -> bool:
+    """A commission IB actually reported (not missing, NaN or its "unset" marker)."""
+    return value is not None and math.isfinite(value) and value < _UNSET
 
 
 def _state(order: Order) -> tuple[Any, ...]:

@@ -123,7 +123,13 @@ class RollingSeries:
 
 
 class LiveContext(Context):
-    """The Context of a live run; the engine feeds it bars and sends its outbox."""
+    """The Context of a live run; the engine feeds it bars and sends its outbox.
+
+    ``holdings`` is the session's own book (its ``Ledger``'s portfolio): ``position()``,
+    ``positions`` and so ``close()`` and the target helpers act on what this session bought,
+    never on shares others hold in the same account. ``cash`` and ``equity`` are the account's.
+    Without it, positions are the account's (the broker's portfolio).
+    """
 
     def __init__(
         self,
@@ -136,9 +142,11 @@ class LiveContext(Context):
         on_submit: Callable[[], None] | None = None,
         on_cancel: Callable[[Order], bool] | None = None,
         logger: logging.Logger | None = None,
+        holdings: Portfolio | None = None,
     ) -> None:
         super().__init__(tuple(symbols), logger or logging.getLogger("quantnb.strategy"))
         self.broker = broker
+        self.holdings = holdings if holdings is not None else broker.portfolio
         self.run_id = run_id
         self._order_seq = int(order_seq)
         self.series = {s: RollingSeries(capacity) for s in self._symbols}
@@ -157,10 +165,10 @@ class LiveContext(Context):
         return True
 
     def _mark(self, symbol: str, price: float) -> None:
-        portfolio = self.broker.portfolio
-        pos = portfolio.positions.get(symbol)
-        if pos is not None and pos.qty:
-            portfolio.mark(symbol, price)
+        for portfolio in {id(p): p for p in (self.broker.portfolio, self.holdings)}.values():
+            pos = portfolio.positions.get(symbol)
+            if pos is not None and pos.qty:
+                portfolio.mark(symbol, price)
 
     def load(self, symbol: str, frame: pd.DataFrame) -> int:
         """Add historical bars from a canonical frame (oldest first); returns how many were new."""
@@ -216,15 +224,17 @@ class LiveContext(Context):
         return self._series(symbol).field(field, int(n))
 
     def position(self, symbol: str) -> Position:
-        pos = self.broker.portfolio.positions.get(symbol)
+        """This session's own position in ``symbol`` (see the class docstring)."""
+        pos = self.holdings.positions.get(symbol)
         if pos is None:
             self._check_symbol(symbol)
-            pos = self.broker.portfolio.position(symbol)
+            pos = self.holdings.position(symbol)
         return pos
 
     @property
     def positions(self) -> dict[str, Position]:
-        return self.broker.portfolio.open_positions()
+        """This session's own open positions."""
+        return self.holdings.open_positions()
 
     @property
     def cash(self) -> float:

@@ -44,7 +44,16 @@ from quantnb.ib.config import is_paper_account as is_paper_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
-from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
+from quantnb.trading.journal import (
+    EQUITY_COLUMNS,
+    ERROR_COLUMNS,
+    Journal,
+    default_path,
+    fill_from_row,
+)
+from quantnb.trading.ledger import Ledger
+from quantnb.trading.outside import OutsideWatch
+from quantnb.trading.sync import AccountSync
 from quantnb.trading.safety import journal_account, safety_status
 from quantnb.trading.symbols import known_symbols
 
@@ -114,7 +123,12 @@ def new_run_id(name: str = "run") -> str:
 
 
 class LiveStrategyEngine:
-    """Paper (default) or live trading of one strategy; see ``quantnb.trading`` for the workflow."""
+    """Paper (default) or live trading of one strategy; see ``quantnb.trading`` for the workflow.
+
+    The strategy's positions are the session's own (``ledger``, fed by its own fills), the
+    ``account_positions`` the gateway's; every ``reconcile_interval`` seconds the engine asks the
+    gateway for what its pushes missed, and changes made outside the session are logged.
+    """
 
     def __init__(
         self,
@@ -133,9 +147,13 @@ class LiveStrategyEngine:
         group_timeout: float | None = None,
         capacity: int | None = None,
         registry_key: tuple[Any, ...] | None = None,
+        reconcile_interval: float = 60.0,
     ) -> None:
         if not (isinstance(update_interval, int | float) and update_interval > 0):
             raise ConfigError(f"update_interval={update_interval!r}: seconds, e.g. 60.0")
+        if not (isinstance(reconcile_interval, int | float) and reconcile_interval > 0):
+            raise ConfigError(f"reconcile_interval={reconcile_interval!r}: seconds, e.g. 60.0")
+        self.reconcile_interval = float(reconcile_interval)
         self.paper_trading = bool(paper_trading)
         self.costs = CostModel.from_args(commission, slippage)
         self.update_interval = float(update_interval)
@@ -162,6 +180,9 @@ class LiveStrategyEngine:
         self.feed: Any = None
         self.broker: Any = None
         self.ctx: LiveContext | None = None
+        self.ledger = Ledger()  # this session's own holdings (quantnb.trading.ledger)
+        self.outside: OutsideWatch | None = None
+        self._sync: AccountSync | None = None
         self.state = "created"
         self._loop = LoopThread(name="quantnb-live")
         self._listeners: list[Callable[[LiveEvent], Any]] = []
@@ -336,9 +357,17 @@ class LiveStrategyEngine:
             allow_short=self.allow_short,
             price=self._price_of,
         )
+        self.ledger = Ledger.from_journal(self.journal)
+        self.outside = OutsideWatch(
+            self.ledger, self.broker, self.journal, self._record_error, self._market_time
+        )
+        self.broker.register_booking_callback(self.outside.book)
+        self.broker.register_commission_callback(self.outside.on_commission)
+        self.broker.register_position_callback(self.outside.on_position)
         if self._resume is not None:
             orders = list(self._resume.orders)
-            self.broker.restore(orders, self._resume.exec_ids)
+            fills = [fill_from_row(r) for r in self.journal.fills().itertuples(index=False)]
+            self.broker.restore(orders, self._resume.exec_ids, fills)
             for o in orders:
                 self._journaled[o.id] = _state_key(o)
                 if not o.is_done:
@@ -399,6 +428,7 @@ class LiveStrategyEngine:
             order_seq=self._order_seq,
             on_submit=self._on_submit,
             on_cancel=self._cancel_order,
+            holdings=self.ledger.portfolio,
         )
         self.state = "starting"
         future = self._loop.submit(self._start_async(lookback_days))
@@ -442,6 +472,8 @@ class LiveStrategyEngine:
         self.state = "stopping"  # the disconnect below is not a lost connection
         if self._housekeeper is not None:
             self._housekeeper.cancel()
+        if self._sync is not None:
+            self._sync.stop()
         if self.connection is not None:
             try:
                 await self.connection.disconnect()
@@ -479,6 +511,9 @@ class LiveStrategyEngine:
         self.state = "running"
         self._status_changed()
         self._housekeeper = asyncio.get_running_loop().create_task(self._housekeeping())
+        sync = AccountSync(self.broker.sync_account, self._after_sync, self.reconcile_interval)
+        self._sync = sync
+        sync.start()
 
     async def _gateway_time(self) -> pd.Timestamp:
         """The gateway's clock (the simulator's market time), else the wall clock."""
@@ -765,6 +800,7 @@ class LiveStrategyEngine:
     def _on_fill(self, fill: Fill) -> None:
         if self.journal is not None and not self.journal.record_fill(fill):
             return
+        own = self.outside.on_fill(fill) if self.outside is not None else True
         order = self.broker.orders.get(fill.order_id) if self.broker is not None else None
         if order is not None:
             self._watch(order)
@@ -776,7 +812,7 @@ class LiveStrategyEngine:
             qty=fill.qty,
             price=fill.price,
         )
-        if self.ctx is not None and self.strategy is not None and self.state == "running":
+        if own and self.ctx is not None and self.strategy is not None and self.state == "running":
             self._call_strategy("on_fill", self.strategy.on_fill, fill)
             self._send_outbox()
 
@@ -803,6 +839,9 @@ class LiveStrategyEngine:
         )
 
     async def _on_connected(self, reconnected: bool) -> None:
+        if self.outside is not None:
+            self.outside.fit_all()  # the broker has reconciled: square the session's holdings
+            self.outside.armed = True
         if reconnected:
             logger.info("engine back on the gateway %s; bars resume", self.config.address)
             self._scan_orders()
@@ -915,6 +954,10 @@ class LiveStrategyEngine:
         except JournalError as exc:
             logger.error("%s", exc)
 
+    def _after_sync(self) -> None:
+        if self.outside is not None:
+            self.outside.fit_all()
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.append(task)
@@ -978,6 +1021,8 @@ class LiveStrategyEngine:
     async def _stop_async(self) -> None:
         if self._housekeeper is not None:
             self._housekeeper.cancel()
+        if self._sync is not None:
+            self._sync.stop()
         if self._pending:
             self._dispatch_pending()
         self._accepting = False
@@ -1078,15 +1123,14 @@ class LiveStrategyEngine:
 
     @property
     def positions(self) -> pd.DataFrame:
-        """Open positions, marked at the latest prices."""
-        if self.broker is None:
-            return pd.DataFrame(columns=POSITION_COLUMNS)
-        rows = [
-            [s, p.qty, p.avg_price, p.last_price, p.market_value, p.unrealized_pnl, p.realized_pnl]
-            for s, p in list(self.broker.portfolio.positions.items())
-            if p.qty
-        ]
-        return pd.DataFrame(rows, columns=POSITION_COLUMNS)
+        """This session's own open positions (its ledger), marked at the latest prices."""
+        return _position_table(self.ledger.portfolio if self.broker is not None else None)
+
+    @property
+    def account_positions(self) -> pd.DataFrame:
+        """The account's open positions as the gateway reports them (every session's, and
+        trades made in TWS), marked at the latest prices."""
+        return _position_table(self.broker.portfolio if self.broker is not None else None)
 
     @property
     def status(self) -> pd.Series:
@@ -1120,6 +1164,17 @@ class LiveStrategyEngine:
             name="status",
             dtype=object,
         )
+
+
+def _position_table(portfolio: Any) -> pd.DataFrame:
+    if portfolio is None:
+        return pd.DataFrame(columns=POSITION_COLUMNS)
+    rows = [
+        [s, p.qty, p.avg_price, p.last_price, p.market_value, p.unrealized_pnl, p.realized_pnl]
+        for s, p in list(portfolio.positions.items())
+        if p.qty
+    ]
+    return pd.DataFrame(rows, columns=POSITION_COLUMNS)
 
 
 def _state_key(order: Order) -> tuple:

@@ -45,7 +45,10 @@ def use_simulator(gateway: str | None, env: Mapping[str, str] | None = None) -> 
 
 class LiveSession:
     """One strategy trading on one gateway: ``start()``, ``stop()``, ``dashboard()`` and the
-    engine's tables (``positions``, ``fills``, ``orders``, ``errors``, ``account``, ``status``)."""
+    engine's tables (``positions``, ``fills``, ``orders``, ``errors``, ``account``, ``status``).
+
+    ``positions`` are the session's own (what its orders bought); ``account_positions`` are the
+    whole account's, as the gateway reports them (see "Several sessions on one account")."""
 
     def __init__(
         self,
@@ -192,6 +195,10 @@ class LiveSession:
     @property
     def positions(self) -> pd.DataFrame:
         return self.engine.positions
+
+    @property
+    def account_positions(self) -> pd.DataFrame:
+        return self.engine.account_positions
 
     @property
     def fills(self) -> pd.DataFrame:

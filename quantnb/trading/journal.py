@@ -61,6 +61,9 @@ _FILL_COLS = (
 # the public column order of the error and equity tables (the engine shows them in this order)
 ERROR_COLUMNS = ("time", "kind", "code", "message", "symbol", "order_id", "detail")
 EQUITY_COLUMNS = ("time", "equity", "cash", "realized_pnl", "unrealized_pnl", "commissions")
+# a fill's commission replaced by IB's report; a session's holding cut by a change outside it
+COMMISSION_COLUMNS = ("exec_id", "commission", "estimate")
+HOLDING_COLUMNS = ("time", "symbol", "qty_before", "qty_after", "reason")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -78,6 +81,12 @@ CREATE TABLE IF NOT EXISTS errors (
 CREATE TABLE IF NOT EXISTS equity (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
     {", ".join(EQUITY_COLUMNS)});
+CREATE TABLE IF NOT EXISTS commissions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
+    {", ".join(COMMISSION_COLUMNS)});
+CREATE TABLE IF NOT EXISTS holdings (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
+    {", ".join(HOLDING_COLUMNS)});
 CREATE INDEX IF NOT EXISTS orders_by_id ON orders(order_id, seq);
 """ + "".join(
     f"""
@@ -85,7 +94,7 @@ CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t}
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;"""
-    for t in ("runs", "orders", "fills", "errors", "equity")
+    for t in ("runs", "orders", "fills", "errors", "equity", "commissions", "holdings")
 )
 
 
@@ -111,6 +120,7 @@ class _Counts:
     errors: int = 0
     equity: int = 0
     ignored_fills: int = 0
+    corrections: int = 0
 
 
 def default_path(run_id: str, directory: str | Path | None = None) -> Path:
@@ -234,6 +244,26 @@ class Journal:
             self.counts.ignored_fills += 1
         return new
 
+    def record_commission(self, exec_id: str, commission: float, estimate: float) -> None:
+        """Append IB's commission for a fill journaled with an estimate; ``fills()`` shows it."""
+        cols = ", ".join(COMMISSION_COLUMNS)
+        self._write(
+            f"INSERT INTO commissions (run_id, recorded, {cols}) VALUES (?, ?, ?, ?, ?)",
+            (self._run(), _now(), str(exec_id), float(commission), float(estimate)),
+        )
+        self.counts.corrections += 1
+
+    def record_holding(
+        self, symbol: str, qty_before: float, qty_after: float, reason: str, time: Any = None
+    ) -> None:
+        """Append a change of the session's own holding that none of its fills made."""
+        cols = ", ".join(HOLDING_COLUMNS)
+        self._write(
+            f"INSERT INTO holdings (run_id, recorded, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self._run(), _now(), _ts(time) or _now(), symbol, float(qty_before),
+             float(qty_after), reason),
+        )  # fmt: skip
+
     def record_error(
         self,
         kind: str,
@@ -343,8 +373,22 @@ class Journal:
         return self._times(df, "created", "updated")
 
     def fills(self) -> pd.DataFrame:
-        """Every fill once, oldest first."""
-        return self._times(self._read("SELECT * FROM fills ORDER BY seq"), "time")
+        """Every fill once, oldest first, with IB's commission where it replaced an estimate."""
+        df = self._times(self._read("SELECT * FROM fills ORDER BY seq"), "time")
+        fixes = self.commissions()
+        if len(fixes) and len(df):
+            latest = fixes.groupby("exec_id")["commission"].last()
+            real = df["exec_id"].map(latest)
+            df["commission"] = real.where(real.notna(), df["commission"]).astype(float)
+        return df
+
+    def commissions(self) -> pd.DataFrame:
+        """Commission reports that replaced a fill's estimate, oldest first."""
+        return self._times(self._read("SELECT * FROM commissions ORDER BY seq"))
+
+    def holdings(self) -> pd.DataFrame:
+        """Changes of the session's own holdings made outside it, oldest first."""
+        return self._times(self._read("SELECT * FROM holdings ORDER BY seq"), "time")
 
     def errors(self) -> pd.DataFrame:
         """Every error, oldest first."""
@@ -371,6 +415,13 @@ class Journal:
             if run_id is not None and head == run_id and tail.isdigit():
                 seq = max(seq, int(tail))
         return JournalState(orders, exec_ids, run_id, seq)
+
+
+def fill_from_row(r: Any) -> Fill:
+    """A ``Fill`` from a row of ``Journal.fills()`` (``itertuples``)."""
+    return Fill(r.order_id, r.symbol, Side(r.side), float(r.qty), float(r.price),
+                float(r.commission), r.time, exec_id=r.exec_id, slippage=float(r.slippage),
+                source=_str(r.source))  # fmt: skip
 
 
 def _order_values(order: Order) -> tuple:
