@@ -469,6 +469,6 @@ def test_fuzz_unknown_option_names(name):
     if name not in bt_known:
         with pytest.raises(OptionError, match=repr(name)):
             qn.backtest(Once(None), DATA, **{name: 1})
-    if name not in session_options() | {"interval", "gateway"}:
+    if name not in session_options() | keyword_names(qn.paper):
         with pytest.raises(OptionError, match=repr(name)):
             qn.paper(Once(None), ["AAPL"], gateway="sim", **{name: 1})

@@ -53,9 +53,9 @@ from quantnb.trading.journal import (
 )
 from quantnb.trading.ledger import Ledger
 from quantnb.trading.outside import OutsideWatch
-from quantnb.trading.sync import AccountSync
 from quantnb.trading.safety import journal_account, safety_status
 from quantnb.trading.symbols import known_symbols
+from quantnb.trading.sync import AccountSync
 
 logger = logging.getLogger(__name__)
 
