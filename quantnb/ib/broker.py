@@ -187,7 +187,9 @@ class LiveBroker(BrokerBase):
         def price_of(symbol: str) -> float | None:
             return price if symbol == order.symbol else self._known_price(symbol)
 
-        selling, reserved = commitments(order, self.open_orders(), price_of, self.costs)
+        # an order with a cancel on its way commits nothing: a cancel-and-replace is not refused
+        working = [o for o in self.open_orders() if o.id not in self._cancelling]
+        selling, reserved = commitments(order, working, price_of, self.costs)
         return check_buying_power(
             order,
             price,

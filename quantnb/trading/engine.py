@@ -41,6 +41,7 @@ from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
+from quantnb.trading.orders import OrderManager
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ class LiveStrategyEngine:
         self.connection: Any = None
         self.feed: Any = None
         self.broker: Any = None
+        self.order_manager: OrderManager | None = None
         self.ctx: LiveContext | None = None
         self.state = "created"
         self._loop = LoopThread(name="quantnb-live")
@@ -343,6 +345,7 @@ class LiveStrategyEngine:
             allow_short=self.allow_short,
             price=self._price_of,
         )
+        self.order_manager = OrderManager(self.broker, self.connection, self._cancel_failed)
         if self._resume is not None:
             orders = list(self._resume.orders)
             self.broker.restore(orders, self._resume.exec_ids)
@@ -603,14 +606,21 @@ class LiveStrategyEngine:
     def _send_outbox(self) -> None:
         """Send the orders made since the last call, each journaled before it leaves."""
         self._flush_scheduled = False
-        ctx = self.ctx
-        if ctx is None or not ctx.outbox:
+        ctx, manager = self.ctx, self.order_manager
+        holding = manager is not None and manager.holding
+        if ctx is None or not (ctx.outbox or holding):
             return
         if self._coming_back():
             # bars caught up while resubscribing: send once reconciliation and resubscription
             # are done (a few ms), not refuse them as "not connected"
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(0.005, self._send_outbox)
+            return
+        if manager is not None and self.state == "running" and manager.coming_back():
+            return  # the gateway is away, reconnecting: _on_connected sends them once it is back
+        if holding and not manager.flush():  # type: ignore[union-attr]
+            return  # new orders wait behind the queued cancels; sent once the gateway is back
+        if not ctx.outbox:
             return
         orders = ctx.take_outbox()
         self._sending = True  # their state changes are journaled together once all have left
@@ -684,25 +694,55 @@ class LiveStrategyEngine:
     def _refuse(self, order: Order, exc: BaseException) -> None:
         if order.is_done:
             return
+        ours = isinstance(exc, QuantnbError)  # our errors name the order already
         order.status = OrderStatus.REJECTED
-        order.reason = f"not sent: {exc}"
+        order.reason = str(exc) if ours else f"not sent: {exc}"
         order.updated = pd.Timestamp.now(tz="UTC")
         kind = "connection" if isinstance(exc, NotConnectedError) else "order"
-        detail = "" if isinstance(exc, QuantnbError) else traceback.format_exc()
         self._record_error(
             kind,
-            f"order {order.id} ({order.side} {order.qty:g} {order.symbol}) not sent: {exc}",
+            str(exc)
+            if ours
+            else f"order {order.id} ({order.side} {order.qty:g} {order.symbol}) not sent: {exc}",
             order_id=order.id,
             symbol=order.symbol,
-            detail=detail,
+            detail="" if ours else traceback.format_exc(),
         )
 
+    def _drop_unsent(self) -> None:
+        """At stop: record the cancels and orders still waiting for a gateway that is not back."""
+        away = f"the IB gateway at {self.config.address} was not back before stop()"
+        if self.order_manager is not None:
+            for order in self.order_manager.drop(away):
+                self._record_error(
+                    "connection",
+                    f"cancel of order {order.id} not sent: {away}; the order may still be working",
+                    order_id=order.id,
+                    symbol=order.symbol,
+                )
+        if self.ctx is not None and self.ctx.outbox:
+            orders = self.ctx.take_outbox()
+            for order in orders:
+                self._journaled[order.id] = _state_key(order)
+            try:
+                self.journal.record_orders(orders, "created")  # type: ignore[union-attr]
+            except JournalError as exc:
+                logger.error("%s", exc)
+            for order in orders:
+                self._refuse(order, NotConnectedError(f"order {order.id} not sent: {away}"))
+                self._watch(order)
+
     def _cancel_order(self, order: Order) -> bool:
-        try:
-            return bool(self.broker.cancel(order))
-        except Exception as exc:
-            self._record_error("order", f"cannot cancel order {order.id}: {exc}", order_id=order.id)
+        if self.order_manager is None:
             return False
+        return self.order_manager.cancel(order)
+
+    def _cancel_failed(self, order: Order, exc: Exception) -> None:
+        # our errors name the order already; only a foreign one needs it added
+        ours = isinstance(exc, QuantnbError)
+        text = str(exc) if ours else f"cannot cancel order {order.id}: {exc}"
+        kind = "connection" if isinstance(exc, NotConnectedError) else "order"
+        self._record_error(kind, text, order_id=order.id, symbol=order.symbol)
 
     def _watch(self, order: Order) -> None:
         if order.is_done:
@@ -793,7 +833,8 @@ class LiveStrategyEngine:
         if reconnected:
             logger.info("engine back on the gateway %s; bars resume", self.config.address)
             self._scan_orders()
-            if self.ctx is not None and self.ctx.outbox:
+            held = self.order_manager is not None and self.order_manager.holding
+            if self.ctx is not None and (self.ctx.outbox or held):
                 # runs right after the connection reports itself connected
                 asyncio.get_running_loop().call_soon(self._send_outbox)
         self._status_changed()
@@ -969,6 +1010,7 @@ class LiveStrategyEngine:
         if self.ctx is not None and self.strategy is not None and self.ctx._now is not None:
             self._call_strategy("finalize", self.strategy.finalize)
             self._send_outbox()
+        self._drop_unsent()
         if self._tasks:  # brackets still on their way (those made by finalize too)
             _, late = await asyncio.wait(list(self._tasks), timeout=_SEND_WAIT)
             if late:
@@ -1095,6 +1137,7 @@ class LiveStrategyEngine:
                 "bars_received": self.bars_received,
                 "bars_processed": self.bars_processed,
                 "symbols": len(self._active),
+                "cancels_queued": len(self.order_manager.queued()) if self.order_manager else 0,
                 "account": mask_account(conn.account) if conn is not None else None,
                 "gateway": self.config.address,
                 "client_id": self.config.client_id,
