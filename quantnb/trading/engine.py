@@ -34,12 +34,14 @@ from quantnb.errors import (
     JournalError,
     LiveTradingError,
     NotConnectedError,
+    PacingError,
     QuantnbError,
 )
 from quantnb.ib.config import IBConfig, is_paper_account, mask_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
+from quantnb.trading.history import HistoryRetry
 from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
 from quantnb.trading.orders import OrderManager
 
@@ -172,6 +174,7 @@ class LiveStrategyEngine:
         self.feed: Any = None
         self.broker: Any = None
         self.order_manager: OrderManager | None = None
+        self.history_retry: HistoryRetry | None = None
         self.ctx: LiveContext | None = None
         self.state = "created"
         self._loop = LoopThread(name="quantnb-live")
@@ -346,6 +349,12 @@ class LiveStrategyEngine:
             price=self._price_of,
         )
         self.order_manager = OrderManager(self.broker, self.connection, self._cancel_failed)
+        self.history_retry = HistoryRetry(
+            self.feed,
+            self.connection.is_connected,
+            self._history_arrived,
+            self._history_refused,
+        )
         if self._resume is not None:
             orders = list(self._resume.orders)
             self.broker.restore(orders, self._resume.exec_ids)
@@ -454,6 +463,8 @@ class LiveStrategyEngine:
             client_id=self.config.client_id,
             paper=self.paper_trading,
         )
+        self.history_retry.cancel()  # type: ignore[union-attr]
+        self.history_retry.configure(lookback_days, self.interval.name)  # type: ignore[union-attr]
         # every symbol at once: the feed paces history requests and shares the gateway's clock
         results = await asyncio.gather(
             *(self._prepare(s, lookback_days) for s in self.symbols), return_exceptions=True
@@ -490,6 +501,8 @@ class LiveStrategyEngine:
             except DataError as exc:
                 self._record_error("data", f"{symbol}: {exc}; trading the others", symbol=symbol)
                 return False
+            except PacingError as exc:
+                self.history_retry.refused_at_start(symbol, exc)  # type: ignore[union-attr]
             except Exception as exc:
                 self._record_error("data", f"no history for {symbol}: {exc}", symbol=symbol)
             else:
@@ -508,6 +521,23 @@ class LiveStrategyEngine:
         if latest is not None:
             ctx.update(latest)
         return True
+
+    def _history_refused(self, symbol: str, exc: Exception, delay: float) -> None:
+        self._record_error(
+            "pacing",
+            f"history of {symbol} refused by IB's pacing (error 162): asked again in {delay:g} s; "
+            "until it arrives the strategy sees only the bars streamed since the start",
+            code=162,
+            symbol=symbol,
+            detail=str(exc),
+        )
+
+    def _history_arrived(self, symbol: str, frame: pd.DataFrame) -> int:
+        added = self.ctx.backfill(symbol, frame) if self.ctx is not None else 0
+        logger.info("history of %s arrived late: %d bars added to the strategy's", symbol, added)
+        self._last_status = None  # listeners hear of it (the status shows what is missing)
+        self._status_changed()
+        return added
 
     # ---- bars ----------------------------------------------------------------------------------
     def _on_bar(self, bar: Bar) -> None:
@@ -1004,6 +1034,8 @@ class LiveStrategyEngine:
     async def _stop_async(self) -> None:
         if self._housekeeper is not None:
             self._housekeeper.cancel()
+        if self.history_retry is not None:
+            self.history_retry.cancel()
         if self._pending:
             self._dispatch_pending()
         self._accepting = False
@@ -1138,6 +1170,8 @@ class LiveStrategyEngine:
                 "bars_processed": self.bars_processed,
                 "symbols": len(self._active),
                 "cancels_queued": len(self.order_manager.queued()) if self.order_manager else 0,
+                "history_missing": self.history_retry.missing if self.history_retry else [],
+                "history_wait": self.history_retry.wait_seconds() if self.history_retry else None,
                 "account": mask_account(conn.account) if conn is not None else None,
                 "gateway": self.config.address,
                 "client_id": self.config.client_id,
