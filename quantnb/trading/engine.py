@@ -189,6 +189,7 @@ class LiveStrategyEngine:
         self._pending_time: pd.Timestamp | None = None
         self._pending: list[str] = []
         self._pending_timer: asyncio.TimerHandle | None = None
+        self._caught_up: list[Bar] | None = None  # bars met while resubscribing, not yet grouped
         self._in_callback = False
         self._flush_scheduled = False
         self._sending = False
@@ -548,6 +549,18 @@ class LiveStrategyEngine:
         if not self._accepting:
             ctx.update(bar)  # before initialize: history only
             return
+        if self._caught_up is not None or self._coming_back():
+            # the symbols are resubscribed one after another: group their missed bars by time
+            # once all are back (_on_connected), not hand one symbol's bars out alone
+            if self._caught_up is None:
+                self._caught_up = []
+            self._caught_up.append(bar)
+            return
+        self._take_bar(bar)
+
+    def _take_bar(self, bar: Bar) -> None:
+        ctx = self.ctx
+        assert ctx is not None
         if self._pending_time is not None and bar.time > self._pending_time:
             self._dispatch_pending()
         if not ctx.update(bar):
@@ -863,11 +876,22 @@ class LiveStrategyEngine:
         if reconnected:
             logger.info("engine back on the gateway %s; bars resume", self.config.address)
             self._scan_orders()
+            self._replay_caught_up()
             held = self.order_manager is not None and self.order_manager.holding
             if self.ctx is not None and (self.ctx.outbox or held):
                 # runs right after the connection reports itself connected
                 asyncio.get_running_loop().call_soon(self._send_outbox)
         self._status_changed()
+
+    def _replay_caught_up(self) -> None:
+        """Hand out the bars caught up while resubscribing, grouped by time as usual."""
+        bars, self._caught_up = self._caught_up, None
+        if not bars:
+            return
+        rank = {s: i for i, s in enumerate(self.symbols)}
+        bars.sort(key=lambda b: (b.time, rank.get(b.symbol, len(rank))))
+        for bar in bars:
+            self._take_bar(bar)
 
     def _on_disconnected(self) -> None:
         if self.state in ("stopping", "stopped"):
