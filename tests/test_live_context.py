@@ -247,3 +247,18 @@ def test_late_history_is_merged_in_time_order_and_earlier_views_stay():
     ctx.backfill("AAPL", many)
     assert len(ctx.history("AAPL", 100)) == 8  # at most twice the capacity, the newest kept
     assert ctx.history("AAPL", 3).tolist() == [105.0, 106.0, 107.0]
+
+
+def test_modify_an_unsent_order_changes_it_and_a_sent_one_goes_to_the_engine():
+    seen = []
+    ctx, broker = _ctx(on_modify=lambda o, ch: seen.append((o, ch)) or True)
+    ctx.update(_bar(0, 100.0))
+    ctx.set_now(_bar(0, 0).time)
+    unsent = ctx.buy("AAPL", 1, limit=90.0)
+    assert ctx.modify(unsent, limit=95.0, qty=2) and (unsent.limit, unsent.qty) == (95.0, 2.0)
+    assert ctx.outbox == [unsent] and seen == []
+    sent = Order("run7-9", "AAPL", qn.Side.BUY, 1, qn.OrderType.LIMIT, limit=80.0)
+    sent.status = OrderStatus.SUBMITTED
+    broker.orders[sent.id] = sent
+    assert ctx.modify("run7-9", limit=85.0)
+    assert seen == [(sent, {"limit": 85.0})] and sent.limit == 80.0  # the engine sends it

@@ -162,6 +162,7 @@ class LiveContext(Context):
         order_seq: int = 0,
         on_submit: Callable[[], None] | None = None,
         on_cancel: Callable[[Order], bool] | None = None,
+        on_modify: Callable[[Order, dict[str, float]], bool] | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         super().__init__(tuple(symbols), logger or logging.getLogger("quantnb.strategy"))
@@ -173,6 +174,7 @@ class LiveContext(Context):
         self._now: pd.Timestamp | None = None
         self._on_submit = on_submit
         self._on_cancel = on_cancel
+        self._on_modify = on_modify
 
     # ---- fed by the engine ---------------------------------------------------------------------
     def update(self, bar: Bar) -> bool:
@@ -311,6 +313,13 @@ class LiveContext(Context):
         if order.is_done:
             return False
         return self._on_cancel(order) if self._on_cancel is not None else False
+
+    def _modify(self, order: Order, changes: dict[str, float]) -> bool:
+        if order in self.outbox:  # not sent yet: it leaves as changed
+            for name, value in changes.items():
+                setattr(order, name, value)
+            return True
+        return self._on_modify(order, changes) if self._on_modify is not None else False
 
     def _find_order(self, order_id: str) -> Order | None:
         for o in self.outbox:

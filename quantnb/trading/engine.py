@@ -349,7 +349,7 @@ class LiveStrategyEngine:
             allow_short=self.allow_short,
             price=self._price_of,
         )
-        self.order_manager = OrderManager(self.broker, self.connection, self._cancel_failed)
+        self.order_manager = OrderManager(self.broker, self.connection, self._change_failed)
         self.history_retry = HistoryRetry(
             self.feed,
             self.connection.is_connected,
@@ -419,6 +419,7 @@ class LiveStrategyEngine:
             order_seq=self._order_seq,
             on_submit=self._on_submit,
             on_cancel=self._cancel_order,
+            on_modify=self._modify_order,
         )
         self.state = "starting"
         future = self._loop.submit(self._start_async(lookback_days))
@@ -659,8 +660,6 @@ class LiveStrategyEngine:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(0.005, self._send_outbox)
             return
-        if manager is not None and self.state == "running" and manager.coming_back():
-            return  # the gateway is away, reconnecting: _on_connected sends them once it is back
         if holding and not manager.flush():  # type: ignore[union-attr]
             return  # new orders wait behind the queued cancels; sent once the gateway is back
         if not ctx.outbox:
@@ -756,10 +755,12 @@ class LiveStrategyEngine:
         """At stop: record the cancels and orders still waiting for a gateway that is not back."""
         away = f"the IB gateway at {self.config.address} was not back before stop()"
         if self.order_manager is not None:
-            for order in self.order_manager.drop(away):
+            for action in self.order_manager.drop():
+                order = action.order
                 self._record_error(
                     "connection",
-                    f"cancel of order {order.id} not sent: {away}; the order may still be working",
+                    f"{action.kind} of order {order.id} not sent: {away}; the order may still be "
+                    "working as it was",
                     order_id=order.id,
                     symbol=order.symbol,
                 )
@@ -780,10 +781,15 @@ class LiveStrategyEngine:
             return False
         return self.order_manager.cancel(order)
 
-    def _cancel_failed(self, order: Order, exc: Exception) -> None:
+    def _modify_order(self, order: Order, changes: dict[str, float]) -> bool:
+        if self.order_manager is None:
+            return False
+        return self.order_manager.modify(order, changes)
+
+    def _change_failed(self, order: Order, exc: Exception) -> None:
         # our errors name the order already; only a foreign one needs it added
         ours = isinstance(exc, QuantnbError)
-        text = str(exc) if ours else f"cannot cancel order {order.id}: {exc}"
+        text = str(exc) if ours else f"cannot change order {order.id}: {exc}"
         kind = "connection" if isinstance(exc, NotConnectedError) else "order"
         self._record_error(kind, text, order_id=order.id, symbol=order.symbol)
 
@@ -1193,7 +1199,9 @@ class LiveStrategyEngine:
                 "bars_received": self.bars_received,
                 "bars_processed": self.bars_processed,
                 "symbols": len(self._active),
-                "cancels_queued": len(self.order_manager.queued()) if self.order_manager else 0,
+                "order_changes_queued": (
+                    len(self.order_manager.queued()) if self.order_manager else 0
+                ),
                 "history_missing": self.history_retry.missing if self.history_retry else [],
                 "history_wait": self.history_retry.wait_seconds() if self.history_retry else None,
                 "account": mask_account(conn.account) if conn is not None else None,

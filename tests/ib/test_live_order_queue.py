@@ -63,7 +63,7 @@ def test_a_cancel_and_replace_during_catch_up_leaves_only_the_new_stop(
     assert states == ["reconnecting", "submitted"]
     assert _open_refs(sim) == [stops["new"].id]  # never both working
     assert _order_errors(eng) == []
-    assert eng.status["cancels_queued"] == 0
+    assert eng.status["order_changes_queued"] == 0
     # the cancel went out before the new order: journal order of the two orders' changes
     events = eng.order_events
     old_cancelled = events.query("order_id == @stops['old'].id and event == 'cancelled'")
@@ -102,7 +102,7 @@ def test_cancels_wait_in_order_while_the_gateway_is_down_and_new_orders_wait_beh
         return ctx.buy("AAPL", 4, limit=round(ctx.price("AAPL") * 0.3, 2), tif="GTC")
 
     new = eng.call(while_away)
-    assert eng.status["cancels_queued"] == 2 and sent == []
+    assert eng.status["order_changes_queued"] == 2 and sent == []
     assert new.status is qn.OrderStatus.PENDING and new in eng.ctx.open_orders()
     assert _order_errors(eng) == []
     sim.end_restart()
@@ -151,7 +151,7 @@ def test_a_cancel_never_sent_is_reported_at_stop_and_messages_name_the_order_onc
     errors = eng.errors
     assert errors.query("order_id == @resting.id")["message"].tolist() == [
         f"cancel of order {resting.id} not sent: the IB gateway at {address} was not back "
-        "before stop(); the order may still be working"
+        "before stop(); the order may still be working as it was"
     ]
     assert errors.query("order_id == @new.id")["message"].tolist() == [
         f"order {new.id} not sent: the IB gateway at {address} was not back before stop()"
@@ -187,6 +187,67 @@ def test_without_reconnecting_a_cancel_fails_at_once_with_its_prefix_once(
     ]
     assert new.reason == errors.query("order_id == @new.id")["message"].iloc[0]
     eng.stop()
+
+
+def test_a_stop_moved_during_catch_up_is_modified_at_the_gateway_once_back(
+    sim, tmp_path, client_errors
+):
+    client_errors.allow(*AWAY)
+    stops: dict[str, qn.Order] = {}
+    states: list[str] = []
+    prices: list[float] = []
+
+    def protect(ctx):
+        prices.append(round(ctx.price("AAPL") * 0.5, 2))
+        stops["stop"] = ctx.sell("AAPL", 10, stop=prices[0], tif="GTC")
+
+    def move(ctx):
+        states.append(eng.connection.state)
+        prices.append(round(ctx.price("AAPL") * 0.6, 2))
+        assert ctx.modify(stops["stop"], stop=prices[1], qty=8)
+        assert stops["stop"].stop == prices[0]  # shown once the change is sent
+        stops["new"] = ctx.buy("MSFT", 1)  # decided after the change: goes out after it
+
+    strat = Scripted({0: lambda c: c.buy("AAPL", 10), 1: protect, 2: move})
+    eng = _engine(sim, tmp_path, strat)
+    eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
+    _step(sim, eng, 2)
+    stop = stops["stop"]
+    assert _gateway_orders(sim) == {stop.id: (10.0, prices[0])}
+    sent: list[str] = []
+    real = eng.broker.modify
+    eng.broker.modify = lambda o, ch: sent.append(o.id) or real(o, ch)
+    real_place = eng.broker.execute_order
+    eng.broker.execute_order = lambda o: sent.append(o.id) or real_place(o)
+    _away_and_back(sim, eng, 2)
+    eventually(lambda: stops["new"].status is qn.OrderStatus.FILLED, 10)
+    assert states == ["reconnecting"]
+    assert sent == [stop.id, stops["new"].id]  # the change first, then the new order
+    assert stop.status is qn.OrderStatus.SUBMITTED and (stop.qty, stop.stop) == (8.0, prices[1])
+    assert _gateway_orders(sim) == {stop.id: (8.0, prices[1])}  # the same order, changed
+    assert _order_errors(eng) == []
+    assert eng.status["order_changes_queued"] == 0
+    eng.stop()
+
+
+def _gateway_orders(sim: GatewaySimulator) -> dict[str, tuple[float, float]]:
+    """orderRef -> (quantity, stop price) of the orders working at the gateway."""
+    from quantnb.ib.config import IBConfig
+    from quantnb.ib.connection import IBConnection
+    from quantnb.ib.loop import LoopThread
+
+    with LoopThread() as loop:
+        conn = IBConnection(IBConfig(host=sim.host, port=sim.port, client_id=98), loop)
+        conn.connect_blocking()
+        try:
+
+            async def orders():
+                trades = await conn.ib.reqAllOpenOrdersAsync()
+                return {t.order.orderRef: (t.order.totalQuantity, t.order.auxPrice) for t in trades}
+
+            return loop.run(orders(), timeout=10)
+        finally:
+            conn.disconnect_blocking()
 
 
 def _order_errors(eng) -> list[str]:

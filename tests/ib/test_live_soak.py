@@ -135,7 +135,7 @@ def test_soak_with_faults_no_duplicate_orders_no_lost_fills_positions_match(
     _connected(eng)
     _step(sim, eng, 2)
 
-    eventually(lambda: eng.status["cancels_queued"] == 0, 10)
+    eventually(lambda: eng.status["order_changes_queued"] == 0, 10)
     eng.stop()
     assert strat.bars >= 18
     # every bar once, in time order, both symbols together: the missed ones caught up too
