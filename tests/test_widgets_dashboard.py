@@ -192,6 +192,21 @@ def test_reconnecting_and_fallback_are_shown(engine):
     dash.close()
 
 
+def test_refused_history_and_queued_order_changes_are_shown(engine):
+    dash = make(engine)
+    assert "refused" not in dash.header.value and "order change" not in dash.header.value
+    engine.status = {
+        **engine.status,
+        "history_missing": ["AAPL", "MSFT"],
+        "history_wait": 12.4,
+        "order_changes_queued": 2,
+    }
+    dash.refresh()
+    assert "history of AAPL, MSFT refused (162): asked again in 12 s" in dash.header.value
+    assert "2 order change(s) wait for the gateway" in dash.header.value
+    dash.close()
+
+
 def test_bar_age_is_computed_when_the_engine_gives_only_the_time(engine):
     engine.status = {"state": "connected", "last_bar_time": T0}
     dash = make(engine, now=lambda: T0 + pd.Timedelta(minutes=2, seconds=5))
