@@ -202,7 +202,9 @@ class LiveBroker(BrokerBase):
             return price if symbol == order.symbol else self._known_price(symbol)
 
         # an order with a cancel on its way commits nothing: a cancel-and-replace is not refused
-        working = [o for o in self.open_orders() if o.id not in self._cancelling]
+        working = self.open_orders()
+        if self._cancelling:
+            working = [o for o in working if o.id not in self._cancelling]
         selling, reserved = commitments(order, working, price_of, self.costs)
         return check_buying_power(
             order,
