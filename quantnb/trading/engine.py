@@ -661,7 +661,7 @@ class LiveStrategyEngine:
             asyncio.get_running_loop().call_later(0.005, self._send_outbox)
             return
         if holding and not manager.flush():  # type: ignore[union-attr]
-            return  # new orders wait behind the queued cancels; sent once the gateway is back
+            return  # new orders wait behind queued cancels and changes until the gateway is back
         if not ctx.outbox:
             return
         orders = ctx.take_outbox()
