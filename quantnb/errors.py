@@ -53,6 +53,10 @@ class GatewayError(QuantnbError):
     """The IB gateway (real or simulated) refused a request or reported an error."""
 
 
+class PacingError(GatewayError):
+    """IB refused a historical-data request for its pacing rules (error 162): ask again later."""
+
+
 class NotConnectedError(GatewayError, ConnectionError):
     """A request that needs the gateway while it is not connected; nothing was sent."""
 

@@ -368,3 +368,30 @@ def test_margin_account_counts_working_orders_against_its_leverage():
     assert "insufficient buying power" in res.rejections.reason.iloc[0]
     at_fill = res.equity.iloc[1]  # the bar both buys filled on; later moves may change it
     assert at_fill.gross_exposure <= 2.0 * at_fill.equity
+
+
+def test_modify_moves_a_working_stop_and_checks_what_it_changes():
+    errors = []
+
+    def move(c):
+        (stop,) = c.open_orders("X")
+        assert c.modify(stop.id, stop=99.5, qty=6)
+        for bad in ({"limit": 100}, {"qty": -1}, {}):
+            try:
+                c.modify(stop, **bad)
+            except OrderError as exc:
+                errors.append(str(exc))
+
+    _strat, res = run(
+        {
+            0: lambda c: c.buy("X", 10),
+            1: lambda c: c.sell("X", 10, stop=90, tif="GTC"),
+            2: move,  # bar 3's low 96 reaches the moved stop, not the old one
+        }
+    )
+    assert list(res.fills.price) == [101, 99.5] and list(res.fills.qty) == [10, 6]
+    assert errors == [
+        "order 2 is a stop order: it has no limit= price to change",
+        "qty=-1 must be positive",
+        "modify('2'): give qty=, limit= or stop= to change",
+    ]

@@ -224,3 +224,41 @@ def test_extend_matches_bar_by_bar_appends_and_keeps_old_views():
         views.append((many.field("close", 4).copy(), many.field("close", 4)))
     for copy, view in views:
         assert view.tolist() == copy.tolist()
+
+
+def test_late_history_is_merged_in_time_order_and_earlier_views_stay():
+    ctx, _ = _ctx(capacity=4)
+    for i in (5, 6, 7):
+        ctx.update(_bar(i, 100.0 + i))
+    view = ctx.history("AAPL", 10)
+    frame = pd.DataFrame(
+        {f: [float(i) for i in range(1, 9)] for f in ("open", "high", "low", "close", "volume")},
+        index=pd.DatetimeIndex([_bar(i, 0).time for i in range(1, 9)]),
+    )
+    # bars 1..4 are new, 5..7 are held (the live ones win), 8 is newer: left to the stream
+    assert ctx.backfill("AAPL", frame) == 4
+    assert ctx.history("AAPL", 10).tolist() == [1.0, 2.0, 3.0, 4.0, 105.0, 106.0, 107.0]
+    assert view.tolist() == [105.0, 106.0, 107.0]
+    assert ctx.bar("AAPL").time == _bar(7, 0).time
+    assert ctx.backfill("AAPL", frame) == 0
+    many = frame.reindex(
+        pd.DatetimeIndex([_bar(-i, 0).time for i in range(20, 0, -1)]), fill_value=1.0
+    )
+    ctx.backfill("AAPL", many)
+    assert len(ctx.history("AAPL", 100)) == 8  # at most twice the capacity, the newest kept
+    assert ctx.history("AAPL", 3).tolist() == [105.0, 106.0, 107.0]
+
+
+def test_modify_an_unsent_order_changes_it_and_a_sent_one_goes_to_the_engine():
+    seen = []
+    ctx, broker = _ctx(on_modify=lambda o, ch: seen.append((o, ch)) or True)
+    ctx.update(_bar(0, 100.0))
+    ctx.set_now(_bar(0, 0).time)
+    unsent = ctx.buy("AAPL", 1, limit=90.0)
+    assert ctx.modify(unsent, limit=95.0, qty=2) and (unsent.limit, unsent.qty) == (95.0, 2.0)
+    assert ctx.outbox == [unsent] and seen == []
+    sent = Order("run7-9", "AAPL", qn.Side.BUY, 1, qn.OrderType.LIMIT, limit=80.0)
+    sent.status = OrderStatus.SUBMITTED
+    broker.orders[sent.id] = sent
+    assert ctx.modify("run7-9", limit=85.0)
+    assert seen == [(sent, {"limit": 85.0})] and sent.limit == 80.0  # the engine sends it

@@ -220,6 +220,20 @@ def test_an_account_alert_the_wait_and_delayed_data_are_shown(engine):
     status = dash.state()["status"]
     assert (status["alert"], status["waiting_for"], status["market_data"]) == (None, None, None)
     assert "Not trading" not in dash.header.value and "Waiting for" not in dash.header.value
+
+
+def test_refused_history_and_queued_order_changes_are_shown(engine):
+    dash = make(engine)
+    assert "refused" not in dash.header.value and "order change" not in dash.header.value
+    engine.status = {
+        **engine.status,
+        "history_missing": ["AAPL", "MSFT"],
+        "history_wait": 12.4,
+        "order_changes_queued": 2,
+    }
+    dash.refresh()
+    assert "history of AAPL, MSFT refused (162): asked again in 12 s" in dash.header.value
+    assert "2 order change(s) wait for the gateway" in dash.header.value
     dash.close()
 
 

@@ -7,7 +7,7 @@ this module only holds order state and applies buying power, short-selling and r
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pandas as pd
 
@@ -174,6 +174,15 @@ class SimulatedBroker(BrokerBase):
         if order.is_done:
             return False
         self._cancel(order, reason)
+        return True
+
+    def modify(self, order: Order, changes: Mapping[str, float]) -> bool:
+        """Change a working order's qty, limit or stop price: it trades so from the next bar."""
+        if order.is_done:
+            return False
+        for name, value in changes.items():
+            setattr(order, name, value)
+        order.updated = self._now()
         return True
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:

@@ -149,6 +149,9 @@ class BacktestContext(Context):
     def _cancel(self, order: Order) -> bool:
         return self._broker.cancel(order)
 
+    def _modify(self, order: Order, changes: dict[str, float]) -> bool:
+        return self._broker.modify(order, changes)
+
     def _find_order(self, order_id: str) -> Order | None:
         return self._broker.by_id.get(order_id)
 

@@ -140,6 +140,9 @@ class Context:
     def _cancel(self, order: Order) -> bool:
         raise NotImplementedError
 
+    def _modify(self, order: Order, changes: dict[str, float]) -> bool:
+        raise NotImplementedError
+
     def _find_order(self, order_id: str) -> Order | None:
         raise NotImplementedError
 
@@ -291,6 +294,43 @@ class Context:
         if order.is_done:
             return False
         return self._cancel(order)
+
+    def modify(
+        self,
+        order: Order | str,
+        *,
+        qty: float | None = None,
+        limit: float | None = None,
+        stop: float | None = None,
+    ) -> bool:
+        """Change a working order's quantity, limit or stop price (by object or id); False when
+        it is already done. Live, IB is asked for the change (see ``Order.reason`` if refused)."""
+        if isinstance(order, str):
+            found = self._find_order(order)
+            if found is None:
+                raise OrderError(f"modify({order!r}): no order with that id in this run")
+            order = found
+        changes: dict[str, float] = {}
+        if qty is not None:
+            changes["qty"] = self._number("qty", qty)
+            if changes["qty"] < order.filled:
+                raise OrderError(f"order {order.id}: qty={qty!r} is below the {order.filled:g} "
+                                 "already filled")  # fmt: skip
+        if limit is not None:
+            if order.type not in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+                raise OrderError(f"order {order.id} is a {order.type.name.lower()} order: it has "
+                                 "no limit= price to change")  # fmt: skip
+            changes["limit"] = self._number("limit", limit)
+        if stop is not None:
+            if order.type not in (OrderType.STOP, OrderType.STOP_LIMIT):
+                raise OrderError(f"order {order.id} is a {order.type.name.lower()} order: it has "
+                                 "no stop= price to change")  # fmt: skip
+            changes["stop"] = self._number("stop", stop)
+        if not changes:
+            raise OrderError(f"modify({order.id!r}): give qty=, limit= or stop= to change")
+        if order.is_done:
+            return False
+        return self._modify(order, changes)
 
     def cancel_all(self, symbol: str | None = None) -> int:
         """Cancel every working order (of ``symbol``, if given); returns how many."""

@@ -10,7 +10,7 @@ import asyncio
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pandas as pd
@@ -45,6 +45,8 @@ _EPS = 1e-9
 COMMISSION_WAIT = 2.0
 _UNSET = 1.7e308
 
+# what a modification may change: our Order field -> the IB Order field
+_MODIFIABLE = {"qty": "totalQuantity", "limit": "lmtPrice", "stop": "auxPrice"}
 _ORDER_KINDS = frozenset(
     {ErrorKind.ORDER_REJECTED, ErrorKind.ORDER_CANCELLED, ErrorKind.ORDER_REQUEST_REFUSED}
 )
@@ -89,6 +91,7 @@ class LiveBroker(BrokerBase):
         self._by_perm_id: dict[int, str] = {}
         self._seen_execs: set[str] = set()
         self._cancelling: set[str] = set()  # our ids with a cancel sent and not yet confirmed
+        self._modified: dict[str, dict[str, Any]] = {}  # our id -> values before the last change
         self._pending: dict[str, tuple[Any, asyncio.TimerHandle | None]] = {}
         self._last_exec_time: pd.Timestamp | None = None
         self._account_values: dict[str, float] = {}
@@ -164,6 +167,17 @@ class LiveBroker(BrokerBase):
     async def cancel_async(self, order: Order | str) -> bool:
         return self._cancel_now(order)
 
+    def modify(self, order: Order, changes: Mapping[str, float]) -> bool:
+        """Ask IB to change a working order's ``qty``, ``limit`` or ``stop``; False when it is
+        done, unknown or being cancelled. The order shows the new values at once; if IB refuses
+        the change (104, 105) they are put back and the refusal is reported."""
+        if self.connection.loop_thread.in_loop():
+            return self._modify_now(order, changes)
+        return self.connection.loop_thread.run(self._modify_async(order, changes), timeout=10)
+
+    async def _modify_async(self, order: Order, changes: Mapping[str, float]) -> bool:
+        return self._modify_now(order, changes)
+
     @property
     def orders(self) -> dict[str, Order]:
         """Every order of this broker by our id (sent, rejected or restored)."""
@@ -209,7 +223,11 @@ class LiveBroker(BrokerBase):
         def price_of(symbol: str) -> float | None:
             return price if symbol == order.symbol else self._known_price(symbol)
 
-        selling, reserved = commitments(order, self.open_orders(), price_of, self.costs)
+        # an order with a cancel on its way commits nothing: a cancel-and-replace is not refused
+        working = self.open_orders()
+        if self._cancelling:
+            working = [o for o in working if o.id not in self._cancelling]
+        selling, reserved = commitments(order, working, price_of, self.costs)
         return check_buying_power(
             order,
             price,
@@ -385,6 +403,35 @@ class LiveBroker(BrokerBase):
         log.info("cancel requested for order %s", oid)
         return True
 
+    def _modify_now(self, order: Order, changes: Mapping[str, float]) -> bool:
+        oid = order.id
+        ours = self._orders.get(oid)
+        ib_order = self._ib_orders.get(oid)
+        if ours is None or ours.is_done or ib_order is None or oid in self._cancelling:
+            return False
+        if not self.connection.is_connected():
+            raise NotConnectedError(
+                f"cannot modify order {oid}: not connected to the IB gateway at "
+                f"{self.connection.config.address} (state: {self.connection.state})"
+            )
+        unknown = set(changes) - set(_MODIFIABLE)
+        if unknown:
+            raise OrderError(f"order {oid}: {sorted(unknown)} cannot be modified; only "
+                             f"{', '.join(_MODIFIABLE)}")  # fmt: skip
+        ib = self.connection.ib
+        trade = next((t for t in ib.openTrades() if t.order is ib_order), None)
+        contract = trade.contract if trade is not None else self._contract(ours.symbol)
+        for name, value in changes.items():  # the client's own order object: IB's way to modify
+            setattr(ib_order, _MODIFIABLE[name], float(value))
+        ib_order.transmit = True
+        ib.placeOrder(contract, ib_order)
+        self._modified[oid] = {name: getattr(ours, name) for name in changes}
+        for name, value in changes.items():
+            setattr(ours, name, float(value))
+        ours.updated = pd.Timestamp.now(tz="UTC")
+        log.info("modification sent for order %s: %s", oid, dict(changes))
+        return True
+
     def _require_ready(self, order: Order) -> None:
         self.connection.require_connected(f"order {order.id}")
         if not self._reconciled:
@@ -535,6 +582,9 @@ class LiveBroker(BrokerBase):
             return
         if event.kind is ErrorKind.ORDER_REQUEST_REFUSED:
             # a refused cancel or modification: the order itself is unaffected
+            before = self._modified.pop(oid, None) if event.code in (104, 105) else None
+            for name, value in (before or {}).items():
+                setattr(order, name, value)
             self._report(OrderError(f"order {oid}: IB error {event.code}: {event.message}"))
             return
         # the client cancels a refused order locally before the error arrives: still a rejection

@@ -25,7 +25,7 @@ from quantnb.data.sample import time_bounds, to_utc
 from quantnb.data.validate import REQUIRED
 from quantnb.domain.interval import Interval, ib_duration_for, max_ib_duration
 from quantnb.domain.model import Bar
-from quantnb.errors import DataError, GatewayError, NotConnectedError
+from quantnb.errors import DataError, GatewayError, NotConnectedError, PacingError
 from quantnb.ib.cache import BarCache
 from quantnb.ib.config import IBConfig
 from quantnb.ib.connection import ErrorEvent, IBConnection
@@ -324,7 +324,7 @@ class LiveDataFeed:
             refusal = self._refusal(bars)
             if refusal is not None:
                 # raised, so the pacing guard never serves the refusal as an answer
-                raise GatewayError(
+                raise PacingError(
                     f"IB refused the history request for {symbol} {iv} ({duration} up to "
                     f"{end_text}) with error {refusal.code}: {refusal.message}. Wait for IB's "
                     "pacing window (up to 10 minutes) and retry, or ask for a shorter range"

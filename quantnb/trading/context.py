@@ -111,6 +111,33 @@ class RollingSeries:
         self.last = Bar(symbol, pd.Timestamp(int(times[-1]), tz="UTC"), o, h, lo, c, v)
         return k
 
+    def merge(self, symbol: str, times: np.ndarray, cols: np.ndarray) -> int:
+        """Add bars at times not held yet, older ones too (history that arrived late), in time
+        order; the newest ``2 * capacity`` at most are kept. Returns how many were added. The
+        arrays are fresh, so earlier views stay as they were."""
+        times = np.asarray(times, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.float64)
+        held = self.times[: self.n]
+        _, first = np.unique(times, return_index=True)  # one bar per time, the first given
+        new = np.zeros(len(times), dtype=bool)
+        new[first] = True
+        new &= ~np.isin(times, held)
+        if not new.any():
+            return 0
+        all_t = np.concatenate([held, times[new]])
+        all_c = np.concatenate([self.cols[:, : self.n], cols[:, new]], axis=1)
+        order = np.argsort(all_t, kind="stable")[-len(self.times) :]
+        added = int(np.count_nonzero(order >= self.n))
+        self.cols = np.empty_like(self.cols)
+        self.times = np.empty_like(self.times)
+        self.n = len(order)
+        self.cols[:, : self.n] = all_c[:, order]
+        self.times[: self.n] = all_t[order]
+        self.version += 1
+        o, h, lo, c, v = (float(x) for x in self.cols[:, self.n - 1])
+        self.last = Bar(symbol, pd.Timestamp(int(self.times[self.n - 1]), tz="UTC"), o, h, lo, c, v)
+        return added
+
     def field(self, name: str, n: int | None = None) -> np.ndarray:
         row = self.cols[_FIELD_INDEX[name]]
         end = self.n
@@ -141,6 +168,7 @@ class LiveContext(Context):
         order_seq: int = 0,
         on_submit: Callable[[], None] | None = None,
         on_cancel: Callable[[Order], bool] | None = None,
+        on_modify: Callable[[Order, dict[str, float]], bool] | None = None,
         logger: logging.Logger | None = None,
         holdings: Portfolio | None = None,
     ) -> None:
@@ -154,6 +182,7 @@ class LiveContext(Context):
         self._now: pd.Timestamp | None = None
         self._on_submit = on_submit
         self._on_cancel = on_cancel
+        self._on_modify = on_modify
 
     # ---- fed by the engine ---------------------------------------------------------------------
     def update(self, bar: Bar) -> bool:
@@ -184,6 +213,23 @@ class LiveContext(Context):
         if added:
             self._mark(symbol, series.last.close)  # type: ignore[union-attr]
         return added
+
+    def backfill(self, symbol: str, frame: pd.DataFrame) -> int:
+        """Add history that arrived after live bars (older bars too); returns how many were new.
+
+        Indicators see the longer history from their next read on."""
+        if frame is None or not len(frame) or symbol not in self.series:
+            return 0
+        index = pd.DatetimeIndex(frame.index)
+        index = index.tz_localize("UTC") if index.tz is None else index.tz_convert("UTC")
+        times = index.as_unit("ns").asi8
+        cols = np.vstack([frame[f].to_numpy(np.float64) for f in FIELDS])
+        series = self.series[symbol]
+        if series.last is not None:
+            # bars newer than the live ones are left to the stream: each reaches on_data
+            older = times <= series.last.time.value
+            times, cols = times[older], cols[:, older]
+        return series.merge(symbol, times, cols)
 
     def set_now(self, when: pd.Timestamp) -> None:
         self._now = when
@@ -277,6 +323,13 @@ class LiveContext(Context):
         if order.is_done:
             return False
         return self._on_cancel(order) if self._on_cancel is not None else False
+
+    def _modify(self, order: Order, changes: dict[str, float]) -> bool:
+        if order in self.outbox:  # not sent yet: it leaves as changed
+            for name, value in changes.items():
+                setattr(order, name, value)
+            return True
+        return self._on_modify(order, changes) if self._on_modify is not None else False
 
     def _find_order(self, order_id: str) -> Order | None:
         for o in self.outbox:

@@ -35,6 +35,7 @@ from quantnb.errors import (
     JournalError,
     LiveTradingError,
     NotConnectedError,
+    PacingError,
     QuantnbError,
     UnknownSymbolError,
 )
@@ -44,6 +45,7 @@ from quantnb.ib.config import is_paper_account as is_paper_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
+from quantnb.trading.history import HistoryRetry
 from quantnb.trading.journal import (
     EQUITY_COLUMNS,
     ERROR_COLUMNS,
@@ -52,6 +54,7 @@ from quantnb.trading.journal import (
     fill_from_row,
 )
 from quantnb.trading.ledger import Ledger
+from quantnb.trading.orders import OrderManager
 from quantnb.trading.outside import OutsideWatch
 from quantnb.trading.safety import journal_account, safety_status
 from quantnb.trading.symbols import known_symbols
@@ -179,6 +182,8 @@ class LiveStrategyEngine:
         self.connection: Any = None
         self.feed: Any = None
         self.broker: Any = None
+        self.order_manager: OrderManager | None = None
+        self.history_retry: HistoryRetry | None = None
         self.ctx: LiveContext | None = None
         self.ledger = Ledger()  # this session's own holdings (quantnb.trading.ledger)
         self.outside: OutsideWatch | None = None
@@ -196,6 +201,7 @@ class LiveStrategyEngine:
         self._pending_time: pd.Timestamp | None = None
         self._pending: list[str] = []
         self._pending_timer: asyncio.TimerHandle | None = None
+        self._caught_up: list[Bar] | None = None  # bars met while resubscribing, not yet grouped
         self._in_callback = False
         self._flush_scheduled = False
         self._sending = False
@@ -364,6 +370,13 @@ class LiveStrategyEngine:
         self.broker.register_booking_callback(self.outside.book)
         self.broker.register_commission_callback(self.outside.on_commission)
         self.broker.register_position_callback(self.outside.on_position)
+        self.order_manager = OrderManager(self.broker, self.connection, self._change_failed)
+        self.history_retry = HistoryRetry(
+            self.feed,
+            self.connection.is_connected,
+            self._history_arrived,
+            self._history_refused,
+        )
         if self._resume is not None:
             orders = list(self._resume.orders)
             fills = [fill_from_row(r) for r in self.journal.fills().itertuples(index=False)]
@@ -429,6 +442,7 @@ class LiveStrategyEngine:
             on_submit=self._on_submit,
             on_cancel=self._cancel_order,
             holdings=self.ledger.portfolio,
+            on_modify=self._modify_order,
         )
         self.state = "starting"
         future = self._loop.submit(self._start_async(lookback_days))
@@ -496,6 +510,8 @@ class LiveStrategyEngine:
             client_id=self.config.client_id,
             paper=self.paper_trading,
         )
+        self.history_retry.cancel()  # type: ignore[union-attr]
+        self.history_retry.configure(lookback_days, self.interval.name)  # type: ignore[union-attr]
         # every symbol at once: the feed paces history requests and shares the gateway's clock
         results = await asyncio.gather(
             *(self._prepare(s, lookback_days) for s in self.symbols), return_exceptions=True
@@ -535,6 +551,8 @@ class LiveStrategyEngine:
             except DataError as exc:
                 self._record_error("data", f"{symbol}: {exc}; trading the others", symbol=symbol)
                 return False
+            except PacingError as exc:
+                self.history_retry.refused_at_start(symbol, exc)  # type: ignore[union-attr]
             except Exception as exc:
                 self._record_error("data", f"no history for {symbol}: {exc}", symbol=symbol)
             else:
@@ -554,6 +572,23 @@ class LiveStrategyEngine:
             ctx.update(latest)
         return True
 
+    def _history_refused(self, symbol: str, exc: Exception, delay: float) -> None:
+        self._record_error(
+            "pacing",
+            f"history of {symbol} refused by IB's pacing (error 162): asked again in {delay:g} s; "
+            "until it arrives the strategy sees only the bars streamed since the start",
+            code=162,
+            symbol=symbol,
+            detail=str(exc),
+        )
+
+    def _history_arrived(self, symbol: str, frame: pd.DataFrame) -> int:
+        added = self.ctx.backfill(symbol, frame) if self.ctx is not None else 0
+        logger.info("history of %s arrived late: %d bars added to the strategy's", symbol, added)
+        self._last_status = None  # listeners hear of it (the status shows what is missing)
+        self._status_changed()
+        return added
+
     # ---- bars ----------------------------------------------------------------------------------
     def _on_bar(self, bar: Bar) -> None:
         """A completed bar from the feed (loop thread): group by time, dispatch when complete."""
@@ -563,6 +598,18 @@ class LiveStrategyEngine:
         if not self._accepting:
             ctx.update(bar)  # before initialize: history only
             return
+        if self._caught_up is not None or self._coming_back():
+            # the symbols are resubscribed one after another: group their missed bars by time
+            # once all are back (_on_connected), not hand one symbol's bars out alone
+            if self._caught_up is None:
+                self._caught_up = []
+            self._caught_up.append(bar)
+            return
+        self._take_bar(bar)
+
+    def _take_bar(self, bar: Bar) -> None:
+        ctx = self.ctx
+        assert ctx is not None
         if self._pending_time is not None and bar.time > self._pending_time:
             self._dispatch_pending()
         if not ctx.update(bar):
@@ -651,14 +698,19 @@ class LiveStrategyEngine:
     def _send_outbox(self) -> None:
         """Send the orders made since the last call, each journaled before it leaves."""
         self._flush_scheduled = False
-        ctx = self.ctx
-        if ctx is None or not ctx.outbox:
+        ctx, manager = self.ctx, self.order_manager
+        holding = manager is not None and manager.holding
+        if ctx is None or not (ctx.outbox or holding):
             return
         if self._coming_back():
             # bars caught up while resubscribing: send once reconciliation and resubscription
             # are done (a few ms), not refuse them as "not connected"
             self._flush_scheduled = True
             asyncio.get_running_loop().call_later(0.005, self._send_outbox)
+            return
+        if holding and not manager.flush():  # type: ignore[union-attr]
+            return  # new orders wait behind queued cancels and changes until the gateway is back
+        if not ctx.outbox:
             return
         orders = ctx.take_outbox()
         self._sending = True  # their state changes are journaled together once all have left
@@ -732,25 +784,62 @@ class LiveStrategyEngine:
     def _refuse(self, order: Order, exc: BaseException) -> None:
         if order.is_done:
             return
+        ours = isinstance(exc, QuantnbError)  # our errors name the order already
         order.status = OrderStatus.REJECTED
-        order.reason = f"not sent: {exc}"
+        order.reason = str(exc) if ours else f"not sent: {exc}"
         order.updated = pd.Timestamp.now(tz="UTC")
         kind = "connection" if isinstance(exc, NotConnectedError) else "order"
-        detail = "" if isinstance(exc, QuantnbError) else traceback.format_exc()
         self._record_error(
             kind,
-            f"order {order.id} ({order.side} {order.qty:g} {order.symbol}) not sent: {exc}",
+            str(exc)
+            if ours
+            else f"order {order.id} ({order.side} {order.qty:g} {order.symbol}) not sent: {exc}",
             order_id=order.id,
             symbol=order.symbol,
-            detail=detail,
+            detail="" if ours else traceback.format_exc(),
         )
 
+    def _drop_unsent(self) -> None:
+        """At stop: record the cancels and orders still waiting for a gateway that is not back."""
+        away = f"the IB gateway at {self.config.address} was not back before stop()"
+        if self.order_manager is not None:
+            for action in self.order_manager.drop():
+                order = action.order
+                self._record_error(
+                    "connection",
+                    f"{action.kind} of order {order.id} not sent: {away}; the order may still be "
+                    "working as it was",
+                    order_id=order.id,
+                    symbol=order.symbol,
+                )
+        if self.ctx is not None and self.ctx.outbox:
+            orders = self.ctx.take_outbox()
+            for order in orders:
+                self._journaled[order.id] = _state_key(order)
+            try:
+                self.journal.record_orders(orders, "created")  # type: ignore[union-attr]
+            except JournalError as exc:
+                logger.error("%s", exc)
+            for order in orders:
+                self._refuse(order, NotConnectedError(f"order {order.id} not sent: {away}"))
+                self._watch(order)
+
     def _cancel_order(self, order: Order) -> bool:
-        try:
-            return bool(self.broker.cancel(order))
-        except Exception as exc:
-            self._record_error("order", f"cannot cancel order {order.id}: {exc}", order_id=order.id)
+        if self.order_manager is None:
             return False
+        return self.order_manager.cancel(order)
+
+    def _modify_order(self, order: Order, changes: dict[str, float]) -> bool:
+        if self.order_manager is None:
+            return False
+        return self.order_manager.modify(order, changes)
+
+    def _change_failed(self, order: Order, exc: Exception) -> None:
+        # our errors name the order already; only a foreign one needs it added
+        ours = isinstance(exc, QuantnbError)
+        text = str(exc) if ours else f"cannot change order {order.id}: {exc}"
+        kind = "connection" if isinstance(exc, NotConnectedError) else "order"
+        self._record_error(kind, text, order_id=order.id, symbol=order.symbol)
 
     def _watch(self, order: Order) -> None:
         if order.is_done:
@@ -845,10 +934,22 @@ class LiveStrategyEngine:
         if reconnected:
             logger.info("engine back on the gateway %s; bars resume", self.config.address)
             self._scan_orders()
-            if self.ctx is not None and self.ctx.outbox:
+            self._replay_caught_up()
+            held = self.order_manager is not None and self.order_manager.holding
+            if self.ctx is not None and (self.ctx.outbox or held):
                 # runs right after the connection reports itself connected
                 asyncio.get_running_loop().call_soon(self._send_outbox)
         self._status_changed()
+
+    def _replay_caught_up(self) -> None:
+        """Hand out the bars caught up while resubscribing, grouped by time as usual."""
+        bars, self._caught_up = self._caught_up, None
+        if not bars:
+            return
+        rank = {s: i for i, s in enumerate(self.symbols)}
+        bars.sort(key=lambda b: (b.time, rank.get(b.symbol, len(rank))))
+        for bar in bars:
+            self._take_bar(bar)
 
     def _on_disconnected(self) -> None:
         if self.state in ("stopping", "stopped"):
@@ -1023,12 +1124,15 @@ class LiveStrategyEngine:
             self._housekeeper.cancel()
         if self._sync is not None:
             self._sync.stop()
+        if self.history_retry is not None:
+            self.history_retry.cancel()
         if self._pending:
             self._dispatch_pending()
         self._accepting = False
         if self.ctx is not None and self.strategy is not None and self.ctx._now is not None:
             self._call_strategy("finalize", self.strategy.finalize)
             self._send_outbox()
+        self._drop_unsent()
         if self._tasks:  # brackets still on their way (those made by finalize too)
             _, late = await asyncio.wait(list(self._tasks), timeout=_SEND_WAIT)
             if late:
@@ -1154,6 +1258,11 @@ class LiveStrategyEngine:
                 "bars_received": self.bars_received,
                 "bars_processed": self.bars_processed,
                 "symbols": len(self._active),
+                "order_changes_queued": (
+                    len(self.order_manager.queued()) if self.order_manager else 0
+                ),
+                "history_missing": self.history_retry.missing if self.history_retry else [],
+                "history_wait": self.history_retry.wait_seconds() if self.history_retry else None,
                 "account": mask_account(conn.account) if conn is not None else None,
                 "gateway": self.config.address,
                 "client_id": self.config.client_id,

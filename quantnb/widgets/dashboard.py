@@ -39,6 +39,9 @@ _STATUS_KEYS = {  # what the dashboard shows -> the engine's status key
     "alert": "alert",  # the gateway is on another account: nothing is traded
     "waiting_for": "waiting_for",
     "market_data": "market_data",  # None while every symbol's data is live
+    "history_missing": "history_missing",
+    "history_wait": "history_wait",
+    "order_changes_queued": "order_changes_queued",
 }
 _STATE_COLORS = {
     "connected": "#1a7f37",
@@ -154,6 +157,9 @@ def read_status(engine: Any, now: pd.Timestamp) -> dict[str, Any]:
     if age is None and out["last_bar_time"] is not None:
         age = (now - out["last_bar_time"]).total_seconds()
     out["last_bar_age"] = age
+    out["history_missing"] = list(out["history_missing"] or [])
+    out["history_wait"] = _seconds(out["history_wait"])
+    out["order_changes_queued"] = int(out["order_changes_queued"] or 0)
     return out
 
 
@@ -488,6 +494,20 @@ def _status_html(status: dict[str, Any]) -> str:
         badges.append(
             '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px" '
             f'title="{html.escape(status["market_data"])}">{what}</span>'
+        )
+    if status.get("history_missing"):
+        wait = status.get("history_wait")
+        text = f"history of {', '.join(status['history_missing'])} refused (162)" + (
+            f": asked again in {wait:.0f} s" if wait is not None else ""
+        )
+        badges.append(
+            '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px">'
+            f"{html.escape(text)}</span>"
+        )
+    if status.get("order_changes_queued"):
+        badges.append(
+            '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px">'
+            f"{status['order_changes_queued']} order change(s) wait for the gateway</span>"
         )
     bar = status["last_bar_time"]
     bar_text = (
