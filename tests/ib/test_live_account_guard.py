@@ -76,7 +76,7 @@ def test_a_paper_session_sends_and_cancels_nothing_in_a_live_account(sim, tmp_pa
 
         # nothing reaches the live account: no order, no cancel
         (refused,) = eng.call(lambda c: [c.buy("AAPL", 1)])
-        assert refused.status is qn.OrderStatus.REJECTED and "not sent" in refused.reason
+        assert refused.status is qn.OrderStatus.REJECTED and "nothing was sent" in refused.reason
         with pytest.raises(qn.QuantnbError, match="not connected"):
             eng.broker.cancel(resting)
         sim.step(2)
