@@ -108,7 +108,8 @@ def open_since(t: pd.Timestamp, extended: bool = False) -> pd.Timestamp | None:
     t = pd.Timestamp(t)
     if t.tzinfo is None:
         t = t.tz_localize("UTC")
-    s = sessions(t - pd.Timedelta(days=1), t)
+    week = (t - pd.Timedelta(days=t.day_of_week)).normalize()  # a window that changes weekly
+    s = sessions(week - pd.Timedelta(days=7), week + pd.Timedelta(days=7))
     ns = t.value
     j = int(np.searchsorted(s.pre, ns, side="right")) - 1
     if j < 0:

@@ -45,6 +45,7 @@ RETRY_DELAY = 15.0  # seconds before a refused subscription is asked again: IB's
 MAX_RETRY_DELAY = 300.0
 # the 162 that answers a valid query for a span without bars: an empty answer, not a refusal
 _NO_DATA = "query returned no data"
+FARM_BROKEN, FARM_OK = 2103, 2104  # "Market data farm connection is broken / OK:<farm>"
 
 
 @dataclass(slots=True)
@@ -89,6 +90,7 @@ class LiveDataFeed:
         self._flush_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Future[Any]] = set()  # background work, referenced until done
         self._flushing: asyncio.Future[Any] | None = None  # the scheduled cache write under way
+        self._farms_down: set[str] = set()  # market-data farms IB reports broken (2103 to 2104)
         connection.add_listener(
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
@@ -467,6 +469,25 @@ class LiveDataFeed:
         sub = self._subs.get(symbol)
         return sub.latest if sub is not None else None
 
+    async def resubscribe_async(self, symbol: str) -> bool:
+        """Ask IB for ``symbol``'s stream again (the old request cancelled, the gap backfilled),
+        for a stream that went quiet without an error. False when the gateway is not connected
+        or IB refused (asked again later)."""
+        sub = self._subs.get(symbol)
+        if sub is None:
+            raise DataError(f"{symbol!r} is not subscribed; subscribed: {sorted(self._subs)}")
+        if not self.connection.is_socket_connected():
+            return False
+        log.warning("asking IB for the %s %s stream again", symbol, sub.interval)
+        await self._start(sub)
+        return sub.bars is not None
+
+    @property
+    def broken_farms(self) -> tuple[str, ...]:
+        """Market-data farms IB reports broken now (notice 2103, until 2104). IB keeps the
+        subscriptions over such a flap: data resumes on them, nothing is asked again."""
+        return tuple(sorted(self._farms_down))
+
     @property
     def subscriptions(self) -> dict[str, str]:
         """Subscribed symbols and their intervals."""
@@ -688,6 +709,7 @@ class LiveDataFeed:
                      len(self._subs))  # fmt: skip
 
     async def _on_disconnected(self) -> None:
+        self._farms_down.clear()  # the next connection's notices tell again
         for sub in self._subs.values():
             sub.bars = None
         if self.connection.state != "stopped":
@@ -716,6 +738,14 @@ class LiveDataFeed:
             self._refused[event.req_id] = event
             while len(self._refused) > 100:
                 del self._refused[next(iter(self._refused))]
+        if event.code in (FARM_BROKEN, FARM_OK):
+            farm = event.message.rpartition(":")[2].strip() or "market data"
+            if event.code == FARM_BROKEN:
+                self._farms_down.add(farm)
+                log.warning("IB's market-data farm %s is broken (2103): no data until 2104", farm)
+            elif farm in self._farms_down:
+                self._farms_down.discard(farm)
+                log.info("IB's market-data farm %s is back (2104)", farm)
         if event.code in DATA_LOST_CODES and self._subs:
             log.warning("IB reports market data lost (%d); renewing subscriptions", event.code)
             self._spawn(self._resubscribe())

@@ -41,6 +41,12 @@ from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.journal import EQUITY_COLUMNS, ERROR_COLUMNS, Journal, default_path
+from quantnb.trading.watchdog import (
+    DEFAULT_STALE_AFTER,
+    StreamGuard,
+    StreamWatchdog,
+    stale_after_delta,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -142,9 +148,12 @@ class LiveStrategyEngine:
         group_timeout: float | None = None,
         capacity: int | None = None,
         registry_key: tuple[Any, ...] | None = None,
+        stale_after: float | str | pd.Timedelta | None = DEFAULT_STALE_AFTER,
     ) -> None:
         if not (isinstance(update_interval, int | float) and update_interval > 0):
             raise ConfigError(f"update_interval={update_interval!r}: seconds, e.g. 60.0")
+        stale_after_delta(stale_after, 60)  # a bad value fails here, not at start()
+        self.stale_after = stale_after  # bar intervals (or a duration) of silence: see watchdog
         self.paper_trading = bool(paper_trading)
         self.costs = CostModel.from_args(commission, slippage)
         self.update_interval = float(update_interval)
@@ -191,6 +200,7 @@ class LiveStrategyEngine:
         self._journaled: dict[str, tuple] = {}
         self._tasks: list[asyncio.Task[Any]] = []  # brackets being sent
         self._housekeeper: asyncio.Task[Any] | None = None
+        self._guard: StreamGuard | None = None  # the stale-stream watchdog while running
         self._last_status: tuple | None = None
         self.bars_received = 0
         self.bars_processed = 0
@@ -429,6 +439,8 @@ class LiveStrategyEngine:
         self.state = "stopping"  # the disconnect below is not a lost connection
         if self._housekeeper is not None:
             self._housekeeper.cancel()
+        if self._guard is not None:
+            self._guard.stop()
         if self.connection is not None:
             try:
                 await self.connection.disconnect()
@@ -466,6 +478,30 @@ class LiveStrategyEngine:
         self.state = "running"
         self._status_changed()
         self._housekeeper = asyncio.get_running_loop().create_task(self._housekeeping())
+        self._guard = self._stream_guard()
+        if self._guard is not None:
+            self._guard.start()
+
+    def _stream_guard(self) -> StreamGuard | None:
+        """The stale-stream watchdog over the subscribed symbols (None when turned off)."""
+        assert self.interval is not None
+        delta = stale_after_delta(self.stale_after, self.interval.seconds)
+        if delta is None or not self._active:
+            return None
+        dog = StreamWatchdog(
+            sorted(self._active),
+            self.interval.seconds,
+            delta,
+            extended_hours=not getattr(self.feed, "use_rth", True),
+        )
+        return StreamGuard(
+            dog,
+            self.feed,
+            clock=self.feed.gateway_time_async,
+            connected=lambda: self.is_connected,
+            report=lambda text, symbol: self._record_error("data", text, symbol=symbol),
+            changed=self._status_changed,
+        )
 
     async def _gateway_time(self) -> pd.Timestamp:
         """The gateway's clock (the simulator's market time), else the wall clock."""
@@ -512,6 +548,8 @@ class LiveStrategyEngine:
         ctx = self.ctx
         if ctx is None or bar.symbol not in ctx.series:
             return
+        if self._guard is not None:
+            self._guard.saw(bar)
         if not self._accepting:
             ctx.update(bar)  # before initialize: history only
             return
@@ -538,7 +576,8 @@ class LiveStrategyEngine:
         if not self._accepting or not self._pending:
             return
         late = self.last_bar_time is not None and self._pending_time == self.last_bar_time
-        if late or len(self._pending) >= len(self._active):
+        stale = self._guard.stale_count if self._guard is not None else 0  # not waited for
+        if late or len(self._pending) >= len(self._active) - stale:
             self._dispatch_pending()
         elif self._pending_timer is None:
             loop = asyncio.get_running_loop()
@@ -870,7 +909,21 @@ class LiveStrategyEngine:
             self.state,
             conn.state if conn is not None else "disconnected",
             self._fallback(),
+            self._streams(),
+            self._market_data(),
         )
+
+    def _streams(self) -> dict[str, str]:
+        """Symbols whose stream is not ok now: ``resubscribing`` or ``stale``."""
+        guard = self._guard
+        if guard is None:
+            return {}
+        return {s: st for s, st in guard.watchdog.states().items() if st != "ok"}
+
+    def _market_data(self) -> str:
+        """``ok``, or IB's market-data farm trouble (between notices 2103 and 2104)."""
+        farms = getattr(self.feed, "broken_farms", ()) if self.feed is not None else ()
+        return f"farm broken: {', '.join(farms)}" if farms else "ok"
 
     def _fallback(self) -> bool:
         try:
@@ -882,7 +935,14 @@ class LiveStrategyEngine:
         key = self._status_key()
         if key != self._last_status:
             self._last_status = key
-            self._emit("status", state=key[0], connection=key[1], fallback=key[2])
+            self._emit(
+                "status",
+                state=key[0],
+                connection=key[1],
+                fallback=key[2],
+                streams=key[3],
+                market_data=key[4],
+            )
 
     def _snapshot(self, when: pd.Timestamp | None) -> None:
         if self.broker is None or self.journal is None or self.journal.closed or when is None:
@@ -963,6 +1023,8 @@ class LiveStrategyEngine:
     async def _stop_async(self) -> None:
         if self._housekeeper is not None:
             self._housekeeper.cancel()
+        if self._guard is not None:
+            self._guard.stop()
         if self._pending:
             self._dispatch_pending()
         self._accepting = False
@@ -1015,6 +1077,17 @@ class LiveStrategyEngine:
                 self._scan_orders()
 
         return self._loop.run(run(), timeout=timeout)
+
+    def check_streams(self, timeout: float = 30.0) -> pd.Series:
+        """Run the stale-stream check now (it also runs every second) and return each symbol's
+        stream state: ``ok``, ``resubscribing`` or ``stale``."""
+        if not self.is_running or not self._loop.is_running():
+            raise ConfigError("the engine is not running: start() it first")
+        guard = self._guard
+        if guard is None:
+            return pd.Series({s: "ok" for s in sorted(self._active)}, name="streams", dtype=object)
+        self._loop.run(guard.check(), timeout=timeout)
+        return pd.Series(guard.watchdog.states(), name="streams", dtype=object)
 
     def cancel_all(self) -> int:
         """Cancel every working order."""
@@ -1090,6 +1163,9 @@ class LiveStrategyEngine:
                 "attempts": conn.attempts if conn is not None else 0,
                 "reconnects": getattr(conn, "reconnects", 0) if conn is not None else 0,
                 "fallback_mode": self._fallback(),
+                "market_data": self._market_data(),
+                "streams": self._streams(),
+                "stale": sorted(self._guard.watchdog.stale) if self._guard is not None else [],
                 "last_bar_time": self.last_bar_time,
                 "last_bar_age": age,
                 "bars_received": self.bars_received,
