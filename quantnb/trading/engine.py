@@ -494,6 +494,9 @@ class LiveStrategyEngine:
             delta,
             extended_hours=not getattr(self.feed, "use_rth", True),
         )
+        for series in self.ctx.series.values() if self.ctx is not None else ():
+            if series.last is not None:
+                dog.bar(series.last.symbol, series.last.time)  # heard so far
         return StreamGuard(
             dog,
             self.feed,
