@@ -58,6 +58,8 @@ class _Subscription:
     latest: Bar | None = None  # last completed bar
     price: float | None = None  # close of the newest update, complete or not
     retry: float = 0.0  # the last delay before asking again after a refusal
+    suspect: bool = False  # the stream may have missed updates (a farm flap): check with history
+    checking: asyncio.Future[Any] | None = None  # that check, while under way
 
 
 class LiveDataFeed:
@@ -557,7 +559,7 @@ class LiveDataFeed:
             return
         self._cancel_request(sub)  # another start for ``sub`` answered meanwhile: keep one
         sub.bars = bars
-        sub.retry = 0.0
+        sub.retry, sub.suspect = 0.0, False
         n = _complete_count(bars, now, step)
         if sub.last is None and n:
             # a fresh subscription streams from now on; earlier bars are history
@@ -579,6 +581,8 @@ class LiveDataFeed:
         self._deliver_frame(sub, frame)
 
     def _updater(self, sub: _Subscription) -> Callable[..., None]:
+        step = dt.timedelta(seconds=sub.interval.seconds)
+
         def on_update(bars: Any, has_new_bar: bool) -> None:
             if bars is not sub.bars:
                 return
@@ -587,9 +591,43 @@ class LiveDataFeed:
                 return
             sub.price = float(bars[n - 1].close)
             if has_new_bar and n >= 2:
+                if sub.checking is not None:
+                    return  # delivered once the check is done
+                if sub.suspect or _later(bars[n - 1], bars[n - 2], step):
+                    sub.checking = self._spawn(self._check_gap(sub, bars))
+                    return
                 self._deliver(sub, bars, n - 1, "live")
 
         return on_update
+
+    async def _check_gap(self, sub: _Subscription, bars: Any) -> None:
+        """The stream skipped bars, or the farm broke meanwhile: the last update heard of the
+        bar then in progress may be partial. Deliver the bars since the last one from history
+        instead (none when history cannot tell: a partial bar is never passed on as complete)."""
+        step = pd.Timedelta(seconds=sub.interval.seconds)
+        newest = _bar_time(bars[len(bars) - 1])  # in progress when the stream was heard again
+        frame = None
+        try:
+            try:
+                lo = sub.last + step if sub.last is not None else None
+                frame = await self._fetch(sub.symbol, sub.interval, lo, newest)
+            except Exception as exc:
+                log.warning("%s %s: bars before %s not checked with history (%s); left out",
+                            sub.symbol, sub.interval, newest, exc)  # fmt: skip
+            if sub.bars is not bars:
+                return  # renewed meanwhile, with its own backfill
+            sub.suspect = False
+            if frame is not None:
+                self._deliver_frame(sub, frame[frame.index < newest])
+            if sub.last is None or sub.last < newest - step:
+                sub.last = newest - step  # what the stream left in progress is not passed on
+        finally:
+            sub.checking = None
+        n = len(bars)
+        if n >= 2:
+            self._deliver(sub, bars, n - 1, "live")
+        if frame is not None and len(frame):
+            await self._store(sub.symbol, sub.interval, frame)
 
     def _deliver(self, sub: _Subscription, bars: Any, n: int, source: str) -> None:
         """Send the completed ``bars[:n]`` newer than the last delivered one, oldest first.
@@ -742,6 +780,8 @@ class LiveDataFeed:
             farm = event.message.rpartition(":")[2].strip() or "market data"
             if event.code == FARM_BROKEN:
                 self._farms_down.add(farm)
+                for sub in self._subs.values():
+                    sub.suspect = True
                 log.warning("IB's market-data farm %s is broken (2103): no data until 2104", farm)
             elif farm in self._farms_down:
                 self._farms_down.discard(farm)
@@ -769,6 +809,14 @@ def _complete_count(bars: Any, now: pd.Timestamp, step: pd.Timedelta) -> int:
     if n and _bar_time(bars[n - 1]) + step > now:
         n -= 1
     return n
+
+
+def _later(bar: Any, before: Any, step: dt.timedelta) -> bool:
+    """True when ``bar`` starts more than one ``step`` after ``before``: bars were skipped."""
+    try:
+        return bar.date - before.date > step
+    except TypeError:  # dates of another kind: compare as times
+        return _bar_time(bar) - _bar_time(before) > pd.Timedelta(step)
 
 
 def _bar_time(bar: Any) -> pd.Timestamp:
