@@ -190,3 +190,25 @@ def test_stale_after_is_a_multiple_of_the_interval_or_a_duration(value, seconds,
 def test_a_bad_stale_after_is_named(value):
     with pytest.raises(ConfigError, match="stale_after"):
         stale_after_delta(value, 60)
+
+
+def test_the_dashboard_shows_stale_symbols_and_a_broken_farm():
+    from quantnb.widgets.dashboard import _status_html, read_status
+
+    now = ny("2024-01-03 10:05")
+    status = {"connection": "connected", "last_bar_time": now, "last_bar_age": 3.0}
+    calm = read_status(type("E", (), {"status": status})(), now)
+    assert calm["stale"] == [] and calm["market_data"] == "ok"
+    assert "stale" not in _status_html(calm) and "farm" not in _status_html(calm)
+    status.update(stale=["AAPL", "MSFT"], market_data="farm broken: usfarm")
+    shown = _status_html(read_status(type("E", (), {"status": status})(), now))
+    assert "stale: AAPL, MSFT" in shown and "market data farm broken: usfarm" in shown
+    assert "connected" in shown  # the connection is up: the data is what is wrong
+
+
+def test_a_bad_stale_after_fails_when_the_engine_is_made():
+    from quantnb.trading import LiveStrategyEngine
+
+    with pytest.raises(ConfigError, match="stale_after='soon'"):
+        LiveStrategyEngine(stale_after="soon")
+    assert LiveStrategyEngine(stale_after="3min").stale_after == "3min"

@@ -36,6 +36,8 @@ _STATUS_KEYS = {  # what the dashboard shows -> the engine's status key
     "last_bar_time": "last_bar_time",
     "last_bar_age": "last_bar_age",
     "running": "running",
+    "stale": "stale",
+    "market_data": "market_data",
 }
 _STATE_COLORS = {
     "connected": "#1a7f37",
@@ -138,6 +140,8 @@ def read_status(engine: Any, now: pd.Timestamp) -> dict[str, Any]:
     out["connection"] = str(out["connection"] or "unknown")
     out["attempts"] = int(out["attempts"] or 0)
     out["fallback"] = bool(out["fallback"])
+    out["stale"] = [str(s) for s in out["stale"] or ()]  # symbols whose bars stopped
+    out["market_data"] = str(out["market_data"] or "ok")  # or IB's farm trouble (2103)
     bar_time = out["last_bar_time"]
     if bar_time is not None and not pd.isna(bar_time):
         bar_time = pd.Timestamp(bar_time)
@@ -477,6 +481,16 @@ def _status_html(status: dict[str, Any]) -> str:
         badges.append(
             '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px">'
             "fallback mode</span>"
+        )
+    warnings = []
+    if status.get("market_data", "ok") != "ok":
+        warnings.append(f"market data {status['market_data']}")
+    if status.get("stale"):
+        warnings.append(f"stale: {', '.join(status['stale'])}")
+    for text in warnings:
+        badges.append(
+            '<span style="background:#cf222e;color:white;border-radius:3px;padding:1px 6px">'
+            f"{html.escape(text)}</span>"
         )
     bar = status["last_bar_time"]
     bar_text = (

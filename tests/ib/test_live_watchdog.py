@@ -14,6 +14,7 @@ from quantnb.ib.config import IBConfig
 from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
 from quantnb.trading import LiveStrategyEngine
+from quantnb.widgets.dashboard import snapshot
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(90)]
 
@@ -103,6 +104,7 @@ def test_a_stalled_symbol_is_asked_for_again_then_stale_and_never_made_up(sim, t
         status = eng.status
         assert status["stale"] == ["AAPL"] and status["streams"] == {"AAPL": "stale"}
         assert status["connection"] == "connected"
+        assert snapshot(eng, pd.Timestamp.now(tz="UTC"))["status"]["stale"] == ["AAPL"]
         errors = eng.errors
         stale = errors[errors["message"].str.startswith("AAPL is stale")]
         assert list(stale["symbol"]) == ["AAPL"] and list(stale["kind"]) == ["data"]
@@ -163,6 +165,8 @@ def test_a_farm_flap_shows_in_the_status_and_heals_on_the_same_subscriptions(sim
         eventually(lambda: eng.status["market_data"] == "farm broken: usfarm")
         eventually(lambda: any(e.data["market_data"] != "ok" for e in events), 5)
         assert eng.status["connection"] == "connected"
+        shown = snapshot(eng, pd.Timestamp.now(tz="UTC"))["status"]
+        assert shown["market_data"] == "farm broken: usfarm" and shown["stale"] == []
         seen = len(strat.seen)
         sim.step(1)
         assert dict(eng.check_streams()) == {"AAPL": "ok", "MSFT": "ok"}  # a short flap
