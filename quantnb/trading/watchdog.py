@@ -71,14 +71,19 @@ def stale_after_delta(value: Any, interval_seconds: int) -> pd.Timedelta | None:
 
 @dataclass(slots=True)
 class StreamState:
-    """What the watchdog knows of one symbol's stream."""
+    """What the watchdog knows of one symbol's stream; times in ns since the epoch (UTC), so a
+    bar costs a few integer operations."""
 
     symbol: str
     state: str = OK
-    since: pd.Timestamp | None = None  # silence is counted from here (market time)
-    last_end: pd.Timestamp | None = None  # end of the newest completed bar seen
+    since: int | None = None  # silence is counted from here (market time)
+    last_end: int | None = None  # end of the newest completed bar seen
     retries: int = 0  # requests made for the stream since its last bar
     pending: bool = False  # a new request is under way: its history does not prove anything
+
+    def heard(self) -> pd.Timestamp | None:
+        """The end of the newest completed bar seen, as a time."""
+        return None if self.last_end is None else pd.Timestamp(self.last_end, tz="UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,8 @@ class StreamWatchdog:
     ) -> None:
         self.interval = pd.Timedelta(seconds=interval_seconds)
         self.stale_after = stale_after
+        self._interval_ns = self.interval.value
+        self._wait_ns = stale_after.value
         self.extended_hours = extended_hours
         self._hours = hours or (lambda t: open_since(t, extended_hours))
         self.streams = {s: StreamState(s) for s in symbols}
@@ -128,7 +135,7 @@ class StreamWatchdog:
         st = self.streams.get(symbol)
         if st is None:
             return None
-        end = time + self.interval
+        end = time.value + self._interval_ns
         if st.last_end is None or end > st.last_end:
             st.last_end = end
         if st.state == OK:
@@ -149,16 +156,17 @@ class StreamWatchdog:
         if st is None:
             return
         st.pending = False
-        if at is not None and (st.since is None or at > st.since):
-            st.since = at
+        if at is not None and (st.since is None or at.value > st.since):
+            st.since = at.value
 
     def check(self, now: pd.Timestamp, *, farm_broken: bool = False) -> Verdict:
         """Judge every stream at market time ``now``; the caller acts on the verdict."""
+        t = now.value
         if self._held or (self._farm_was_broken and not farm_broken):
             self._held = False
             for st in self.streams.values():
-                if st.since is None or now > st.since:
-                    st.since = now
+                if st.since is None or t > st.since:
+                    st.since = t
         self._farm_was_broken = farm_broken
         opened = self._hours(now)
         if opened is None:
@@ -166,13 +174,13 @@ class StreamWatchdog:
         resubscribe: list[str] = []
         stale: list[str] = []
         for st in self.streams.values():
-            start = opened if st.since is None else max(st.since, opened)
-            wait = self.stale_after
+            start = opened.value if st.since is None else max(st.since, opened.value)
+            wait = self._wait_ns
             if st.state == STALE:
-                wait = wait * min(2 ** max(st.retries - 1, 0), MAX_BACKOFF)
-            if st.pending or now - start <= wait:
+                wait *= min(2 ** max(st.retries - 1, 0), MAX_BACKOFF)
+            if st.pending or t - start <= wait:
                 continue
-            st.since = now
+            st.since = t
             if st.state != STALE and (farm_broken or st.state == RESUBSCRIBING):
                 st.state = STALE
                 stale.append(st.symbol)
@@ -275,8 +283,8 @@ class StreamGuard:
             return verdict
 
     async def _resubscribe(self, symbol: str, now: pd.Timestamp) -> None:
-        st = self.watchdog.streams[symbol]
-        heard = f"since {st.last_end:%H:%M} UTC" if st.last_end is not None else "yet"
+        last = self.watchdog.streams[symbol].heard()
+        heard = f"since {last:%H:%M} UTC" if last is not None else "yet"
         self._report(
             f"no completed {symbol} bar {heard} while the market is open (checked at "
             f"{now:%H:%M:%S} UTC): asking IB for the stream again",
@@ -291,8 +299,8 @@ class StreamGuard:
         self.watchdog.requested(symbol, at)
 
     def _stale_text(self, symbol: str, now: pd.Timestamp, farms: tuple[str, ...]) -> str:
-        st = self.watchdog.streams[symbol]
-        heard = f"since {st.last_end:%Y-%m-%d %H:%M} UTC" if st.last_end is not None else "yet"
+        last = self.watchdog.streams[symbol].heard()
+        heard = f"since {last:%Y-%m-%d %H:%M} UTC" if last is not None else "yet"
         why = (
             f"IB's market-data farm is broken ({', '.join(farms)}; notice 2103): it keeps the "
             "subscription and data should resume with notice 2104"
