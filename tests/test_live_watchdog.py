@@ -212,3 +212,13 @@ def test_a_bad_stale_after_fails_when_the_engine_is_made():
     with pytest.raises(ConfigError, match="stale_after='soon'"):
         LiveStrategyEngine(stale_after="soon")
     assert LiveStrategyEngine(stale_after="3min").stale_after == "3min"
+
+
+def test_qn_paper_takes_stale_after():
+    import quantnb as qn
+    from quantnb.strategies import SmaCross
+
+    session = qn.paper(SmaCross(), ["AAPL"], interval="1m", gateway="sim", stale_after="3min")
+    assert session.engine.stale_after == "3min"
+    with pytest.raises(ConfigError, match="stale_after"):
+        qn.paper(SmaCross(), ["AAPL"], gateway="sim", stale_after=-2)
