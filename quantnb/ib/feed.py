@@ -609,7 +609,7 @@ class LiveDataFeed:
         frame = None
         try:
             try:
-                lo = sub.last + step if sub.last is not None else None
+                lo = sub.last + step if sub.last is not None else newest - step
                 frame = await self._fetch(sub.symbol, sub.interval, lo, newest)
             except Exception as exc:
                 log.warning("%s %s: bars before %s not checked with history (%s); left out",
