@@ -45,6 +45,7 @@ RETRY_DELAY = 15.0  # seconds before a refused subscription is asked again: IB's
 MAX_RETRY_DELAY = 300.0
 # the 162 that answers a valid query for a span without bars: an empty answer, not a refusal
 _NO_DATA = "query returned no data"
+FARM_BROKEN, FARM_OK = 2103, 2104  # "Market data farm connection is broken / OK:<farm>"
 
 
 @dataclass(slots=True)
@@ -57,6 +58,8 @@ class _Subscription:
     latest: Bar | None = None  # last completed bar
     price: float | None = None  # close of the newest update, complete or not
     retry: float = 0.0  # the last delay before asking again after a refusal
+    suspect: bool = False  # the stream may have missed updates (a farm flap): check with history
+    checking: asyncio.Future[Any] | None = None  # that check, while under way
 
 
 class LiveDataFeed:
@@ -89,6 +92,7 @@ class LiveDataFeed:
         self._flush_timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Future[Any]] = set()  # background work, referenced until done
         self._flushing: asyncio.Future[Any] | None = None  # the scheduled cache write under way
+        self._farms_down: set[str] = set()  # market-data farms IB reports broken (2103 to 2104)
         connection.add_listener(
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
@@ -467,6 +471,25 @@ class LiveDataFeed:
         sub = self._subs.get(symbol)
         return sub.latest if sub is not None else None
 
+    async def resubscribe_async(self, symbol: str) -> bool:
+        """Ask IB for ``symbol``'s stream again (the old request cancelled, the gap backfilled),
+        for a stream that went quiet without an error. False when the gateway is not connected
+        or IB refused (asked again later)."""
+        sub = self._subs.get(symbol)
+        if sub is None:
+            raise DataError(f"{symbol!r} is not subscribed; subscribed: {sorted(self._subs)}")
+        if not self.connection.is_socket_connected():
+            return False
+        log.warning("asking IB for the %s %s stream again", symbol, sub.interval)
+        await self._start(sub)
+        return sub.bars is not None
+
+    @property
+    def broken_farms(self) -> tuple[str, ...]:
+        """Market-data farms IB reports broken now (notice 2103, until 2104). IB keeps the
+        subscriptions over such a flap: data resumes on them, nothing is asked again."""
+        return tuple(sorted(self._farms_down))
+
     @property
     def subscriptions(self) -> dict[str, str]:
         """Subscribed symbols and their intervals."""
@@ -536,7 +559,7 @@ class LiveDataFeed:
             return
         self._cancel_request(sub)  # another start for ``sub`` answered meanwhile: keep one
         sub.bars = bars
-        sub.retry = 0.0
+        sub.retry, sub.suspect = 0.0, False
         n = _complete_count(bars, now, step)
         if sub.last is None and n:
             # a fresh subscription streams from now on; earlier bars are history
@@ -558,6 +581,8 @@ class LiveDataFeed:
         self._deliver_frame(sub, frame)
 
     def _updater(self, sub: _Subscription) -> Callable[..., None]:
+        step = dt.timedelta(seconds=sub.interval.seconds)
+
         def on_update(bars: Any, has_new_bar: bool) -> None:
             if bars is not sub.bars:
                 return
@@ -566,9 +591,43 @@ class LiveDataFeed:
                 return
             sub.price = float(bars[n - 1].close)
             if has_new_bar and n >= 2:
+                if sub.checking is not None:
+                    return  # delivered once the check is done
+                if sub.suspect or _later(bars[n - 1], bars[n - 2], step):
+                    sub.checking = self._spawn(self._check_gap(sub, bars))
+                    return
                 self._deliver(sub, bars, n - 1, "live")
 
         return on_update
+
+    async def _check_gap(self, sub: _Subscription, bars: Any) -> None:
+        """The stream skipped bars, or the farm broke meanwhile: the last update heard of the
+        bar then in progress may be partial. Deliver the bars since the last one from history
+        instead (none when history cannot tell: a partial bar is never passed on as complete)."""
+        step = pd.Timedelta(seconds=sub.interval.seconds)
+        newest = _bar_time(bars[len(bars) - 1])  # in progress when the stream was heard again
+        frame = None
+        try:
+            try:
+                lo = sub.last + step if sub.last is not None else newest - step
+                frame = await self._fetch(sub.symbol, sub.interval, lo, newest)
+            except Exception as exc:
+                log.warning("%s %s: bars before %s not checked with history (%s); left out",
+                            sub.symbol, sub.interval, newest, exc)  # fmt: skip
+            if sub.bars is not bars:
+                return  # renewed meanwhile, with its own backfill
+            sub.suspect = False
+            if frame is not None:
+                self._deliver_frame(sub, frame[frame.index < newest])
+            if sub.last is None or sub.last < newest - step:
+                sub.last = newest - step  # what the stream left in progress is not passed on
+        finally:
+            sub.checking = None
+        n = len(bars)
+        if n >= 2:
+            self._deliver(sub, bars, n - 1, "live")
+        if frame is not None and len(frame):
+            await self._store(sub.symbol, sub.interval, frame)
 
     def _deliver(self, sub: _Subscription, bars: Any, n: int, source: str) -> None:
         """Send the completed ``bars[:n]`` newer than the last delivered one, oldest first.
@@ -688,6 +747,7 @@ class LiveDataFeed:
                      len(self._subs))  # fmt: skip
 
     async def _on_disconnected(self) -> None:
+        self._farms_down.clear()  # the next connection's notices tell again
         for sub in self._subs.values():
             sub.bars = None
         if self.connection.state != "stopped":
@@ -716,6 +776,16 @@ class LiveDataFeed:
             self._refused[event.req_id] = event
             while len(self._refused) > 100:
                 del self._refused[next(iter(self._refused))]
+        if event.code in (FARM_BROKEN, FARM_OK):
+            farm = event.message.rpartition(":")[2].strip() or "market data"
+            if event.code == FARM_BROKEN:
+                self._farms_down.add(farm)
+                for sub in self._subs.values():
+                    sub.suspect = True
+                log.warning("IB's market-data farm %s is broken (2103): no data until 2104", farm)
+            elif farm in self._farms_down:
+                self._farms_down.discard(farm)
+                log.info("IB's market-data farm %s is back (2104)", farm)
         if event.code in DATA_LOST_CODES and self._subs:
             log.warning("IB reports market data lost (%d); renewing subscriptions", event.code)
             self._spawn(self._resubscribe())
@@ -739,6 +809,14 @@ def _complete_count(bars: Any, now: pd.Timestamp, step: pd.Timedelta) -> int:
     if n and _bar_time(bars[n - 1]) + step > now:
         n -= 1
     return n
+
+
+def _later(bar: Any, before: Any, step: dt.timedelta) -> bool:
+    """True when ``bar`` starts more than one ``step`` after ``before``: bars were skipped."""
+    try:
+        return bar.date - before.date > step
+    except TypeError:  # dates of another kind: compare as times
+        return _bar_time(bar) - _bar_time(before) > pd.Timedelta(step)
 
 
 def _bar_time(bar: Any) -> pd.Timestamp:

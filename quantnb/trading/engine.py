@@ -59,6 +59,12 @@ from quantnb.trading.outside import OutsideWatch
 from quantnb.trading.safety import journal_account, safety_status
 from quantnb.trading.symbols import known_symbols
 from quantnb.trading.sync import AccountSync
+from quantnb.trading.watchdog import (
+    DEFAULT_STALE_AFTER,
+    StreamGuard,
+    StreamWatchdog,
+    stale_after_delta,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -151,12 +157,15 @@ class LiveStrategyEngine:
         capacity: int | None = None,
         registry_key: tuple[Any, ...] | None = None,
         reconcile_interval: float = 60.0,
+        stale_after: float | str | pd.Timedelta | None = DEFAULT_STALE_AFTER,
     ) -> None:
         if not (isinstance(update_interval, int | float) and update_interval > 0):
             raise ConfigError(f"update_interval={update_interval!r}: seconds, e.g. 60.0")
         if not (isinstance(reconcile_interval, int | float) and reconcile_interval > 0):
             raise ConfigError(f"reconcile_interval={reconcile_interval!r}: seconds, e.g. 60.0")
         self.reconcile_interval = float(reconcile_interval)
+        stale_after_delta(stale_after, 60)  # a bad value fails here, not at start()
+        self.stale_after = stale_after  # bar intervals (or a duration) of silence: see watchdog
         self.paper_trading = bool(paper_trading)
         self.costs = CostModel.from_args(commission, slippage)
         self.update_interval = float(update_interval)
@@ -209,6 +218,7 @@ class LiveStrategyEngine:
         self._journaled: dict[str, tuple] = {}
         self._tasks: list[asyncio.Task[Any]] = []  # brackets being sent
         self._housekeeper: asyncio.Task[Any] | None = None
+        self._guard: StreamGuard | None = None  # the stale-stream watchdog while running
         self._last_status: tuple | None = None
         self.bars_received = 0
         self.bars_processed = 0
@@ -488,6 +498,8 @@ class LiveStrategyEngine:
             self._housekeeper.cancel()
         if self._sync is not None:
             self._sync.stop()
+        if self._guard is not None:
+            self._guard.stop()
         if self.connection is not None:
             try:
                 await self.connection.disconnect()
@@ -530,6 +542,33 @@ class LiveStrategyEngine:
         sync = AccountSync(self.broker.sync_account, self._after_sync, self.reconcile_interval)
         self._sync = sync
         sync.start()
+        self._guard = self._stream_guard()
+        if self._guard is not None:
+            self._guard.start()
+
+    def _stream_guard(self) -> StreamGuard | None:
+        """The stale-stream watchdog over the subscribed symbols (None when turned off)."""
+        assert self.interval is not None
+        delta = stale_after_delta(self.stale_after, self.interval.seconds)
+        if delta is None or not self._active:
+            return None
+        dog = StreamWatchdog(
+            sorted(self._active),
+            self.interval.seconds,
+            delta,
+            extended_hours=not getattr(self.feed, "use_rth", True),
+        )
+        for series in self.ctx.series.values() if self.ctx is not None else ():
+            if series.last is not None:
+                dog.bar(series.last.symbol, series.last.time)  # heard so far
+        return StreamGuard(
+            dog,
+            self.feed,
+            clock=self.feed.gateway_time_async,
+            connected=lambda: self.is_connected,
+            report=lambda text, symbol: self._record_error("data", text, symbol=symbol),
+            changed=self._status_changed,
+        )
 
     async def _gateway_time(self) -> pd.Timestamp:
         """The gateway's clock (the simulator's market time), else the wall clock."""
@@ -595,6 +634,8 @@ class LiveStrategyEngine:
         ctx = self.ctx
         if ctx is None or bar.symbol not in ctx.series:
             return
+        if self._guard is not None:
+            self._guard.saw(bar)
         if not self._accepting:
             ctx.update(bar)  # before initialize: history only
             return
@@ -633,7 +674,8 @@ class LiveStrategyEngine:
         if not self._accepting or not self._pending:
             return
         late = self.last_bar_time is not None and self._pending_time == self.last_bar_time
-        if late or len(self._pending) >= len(self._active):
+        stale = self._guard.stale_count if self._guard is not None else 0  # not waited for
+        if late or len(self._pending) >= len(self._active) - stale:
             self._dispatch_pending()
         elif self._pending_timer is None:
             loop = asyncio.get_running_loop()
@@ -1023,8 +1065,22 @@ class LiveStrategyEngine:
             self.state,
             conn.state if conn is not None else "disconnected",
             self._fallback(),
+            self._streams(),
+            self._data_farm(),
             *safety_status(conn).values(),
         )
+
+    def _streams(self) -> dict[str, str]:
+        """Symbols whose stream is not ok now: ``resubscribing`` or ``stale``."""
+        guard = self._guard
+        if guard is None:
+            return {}
+        return {s: st for s, st in guard.watchdog.states().items() if st != "ok"}
+
+    def _data_farm(self) -> str:
+        """``ok``, or IB's market-data farm trouble (between notices 2103 and 2104)."""
+        farms = getattr(self.feed, "broken_farms", ()) if self.feed is not None else ()
+        return f"farm broken: {', '.join(farms)}" if farms else "ok"
 
     def _fallback(self) -> bool:
         try:
@@ -1037,6 +1093,7 @@ class LiveStrategyEngine:
         if key != self._last_status:
             self._last_status = key
             self._emit("status", state=key[0], connection=key[1], fallback=key[2],
+                       streams=key[3], data_farm=key[4],
                        **safety_status(self.connection))  # fmt: skip
 
     def _snapshot(self, when: pd.Timestamp | None) -> None:
@@ -1126,6 +1183,8 @@ class LiveStrategyEngine:
             self._sync.stop()
         if self.history_retry is not None:
             self.history_retry.cancel()
+        if self._guard is not None:
+            self._guard.stop()
         if self._pending:
             self._dispatch_pending()
         self._accepting = False
@@ -1179,6 +1238,17 @@ class LiveStrategyEngine:
                 self._scan_orders()
 
         return self._loop.run(run(), timeout=timeout)
+
+    def check_streams(self, timeout: float = 30.0) -> pd.Series:
+        """Run the stale-stream check now (it also runs every second) and return each symbol's
+        stream state: ``ok``, ``resubscribing`` or ``stale``."""
+        if not self.is_running or not self._loop.is_running():
+            raise ConfigError("the engine is not running: start() it first")
+        guard = self._guard
+        if guard is None:
+            return pd.Series({s: "ok" for s in sorted(self._active)}, name="streams", dtype=object)
+        self._loop.run(guard.check(), timeout=timeout)
+        return pd.Series(guard.watchdog.states(), name="streams", dtype=object)
 
     def cancel_all(self) -> int:
         """Cancel every working order."""
@@ -1253,6 +1323,9 @@ class LiveStrategyEngine:
                 "attempts": conn.attempts if conn is not None else 0,
                 "reconnects": getattr(conn, "reconnects", 0) if conn is not None else 0,
                 "fallback_mode": self._fallback(),
+                "data_farm": self._data_farm(),
+                "streams": self._streams(),
+                "stale": sorted(self._guard.watchdog.stale) if self._guard is not None else [],
                 "last_bar_time": self.last_bar_time,
                 "last_bar_age": age,
                 "bars_received": self.bars_received,

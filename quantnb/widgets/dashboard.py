@@ -42,6 +42,8 @@ _STATUS_KEYS = {  # what the dashboard shows -> the engine's status key
     "history_missing": "history_missing",
     "history_wait": "history_wait",
     "order_changes_queued": "order_changes_queued",
+    "stale": "stale",
+    "data_farm": "data_farm",
 }
 _STATE_COLORS = {
     "connected": "#1a7f37",
@@ -146,6 +148,8 @@ def read_status(engine: Any, now: pd.Timestamp) -> dict[str, Any]:
     out["fallback"] = bool(out["fallback"])
     for key in ("alert", "waiting_for", "market_data"):
         out[key] = str(out[key]) if out[key] and not pd.isna(out[key]) else None
+    out["stale"] = [str(s) for s in out["stale"] or ()]  # symbols whose bars stopped
+    out["data_farm"] = str(out["data_farm"] or "ok")  # or IB's farm trouble (2103)
     bar_time = out["last_bar_time"]
     if bar_time is not None and not pd.isna(bar_time):
         bar_time = pd.Timestamp(bar_time)
@@ -508,6 +512,16 @@ def _status_html(status: dict[str, Any]) -> str:
         badges.append(
             '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px">'
             f"{status['order_changes_queued']} order change(s) wait for the gateway</span>"
+        )
+    warnings = []
+    if status.get("data_farm", "ok") != "ok":
+        warnings.append(f"market data {status['data_farm']}")
+    if status.get("stale"):
+        warnings.append(f"stale: {', '.join(status['stale'])}")
+    for text in warnings:
+        badges.append(
+            '<span style="background:#cf222e;color:white;border-radius:3px;padding:1px 6px">'
+            f"{html.escape(text)}</span>"
         )
     bar = status["last_bar_time"]
     bar_text = (
