@@ -80,6 +80,7 @@ class LiveDataFeed:
         self.what_to_show = what_to_show
         self.use_rth = use_rth
         self._subs: dict[str, _Subscription] = {}
+        self._recovering: asyncio.Future[Any] | None = None  # catching up after a farm flap
         self._fallback = False
         self._now_task: asyncio.Future[pd.Timestamp] | None = None
         self._time_lock: asyncio.Lock | None = None
@@ -591,14 +592,59 @@ class LiveDataFeed:
                 return
             sub.price = float(bars[n - 1].close)
             if has_new_bar and n >= 2:
-                if sub.checking is not None:
+                if sub.checking is not None or self._recovering is not None:
                     return  # delivered once the check is done
-                if sub.suspect or _later(bars[n - 1], bars[n - 2], step):
+                if sub.suspect:
+                    self._recovering = self._spawn(self._recover(_bar_time(bars[n - 1])))
+                    return
+                if _later(bars[n - 1], bars[n - 2], step):
                     sub.checking = self._spawn(self._check_gap(sub, bars))
                     return
                 self._deliver(sub, bars, n - 1, "live")
 
         return on_update
+
+    async def _recover(self, newest: pd.Timestamp) -> None:
+        """After a market-data farm flap every stream may have missed updates: fetch the bars
+        before ``newest`` (the bar in progress when data came back) of every such stream at once
+        and hand them out in time order across symbols, so the bars of one time stay together
+        (one symbol's catch-up never runs ahead of another's)."""
+        subs = [sub for sub in self._subs.values() if sub.suspect and sub.bars is not None]
+        try:
+            frames = await asyncio.gather(
+                *(self._recovery_frame(sub, newest) for sub in subs), return_exceptions=True
+            )
+            rows: list[tuple[pd.Timestamp, int, _Subscription, pd.DataFrame]] = []
+            for k, (sub, frame) in enumerate(zip(subs, frames, strict=True)):
+                sub.suspect = False
+                if isinstance(frame, BaseException):
+                    log.warning("%s %s: bars before %s not checked with history (%s); left out",
+                                sub.symbol, sub.interval, newest, frame)  # fmt: skip
+                    continue
+                keep = frame[frame.index < newest]
+                if sub.last is not None:
+                    keep = keep[keep.index > sub.last]
+                rows += [(t, k, sub, keep.loc[[t]]) for t in keep.index]
+            for _, _, sub, row in sorted(rows, key=lambda r: (r[0], r[1])):
+                self._deliver_frame(sub, row)
+            for sub in subs:
+                step = pd.Timedelta(seconds=sub.interval.seconds)
+                if sub.last is None or sub.last < newest - step:
+                    sub.last = newest - step  # what the stream left in progress is not passed on
+        finally:
+            self._recovering = None
+        for sub in subs:
+            bars = sub.bars
+            if bars is not None and len(bars) >= 2:
+                self._deliver(sub, bars, len(bars) - 1, "live")
+        for sub, frame in zip(subs, frames, strict=True):
+            if not isinstance(frame, BaseException) and len(frame):
+                await self._store(sub.symbol, sub.interval, frame)
+
+    async def _recovery_frame(self, sub: _Subscription, newest: pd.Timestamp) -> pd.DataFrame:
+        step = pd.Timedelta(seconds=sub.interval.seconds)
+        lo = sub.last + step if sub.last is not None else newest - step
+        return await self._fetch(sub.symbol, sub.interval, lo, newest)
 
     async def _check_gap(self, sub: _Subscription, bars: Any) -> None:
         """The stream skipped bars, or the farm broke meanwhile: the last update heard of the
