@@ -761,14 +761,18 @@ class LiveStrategyEngine:
         finally:
             self._sending = False
 
-    def _send_orders(self, orders: list[Order]) -> None:
-        children = {o.parent_id for o in orders if o.parent_id is not None}
+    def _journal_created(self, orders: list[Order]) -> None:
+        """Journal new orders as created (before anything is sent), remembering their state."""
         for order in orders:
             self._journaled[order.id] = _state_key(order)
         try:
             self.journal.record_orders(orders, "created")  # type: ignore[union-attr]
         except JournalError as exc:
             logger.error("%s", exc)
+
+    def _send_orders(self, orders: list[Order]) -> None:
+        children = {o.parent_id for o in orders if o.parent_id is not None}
+        self._journal_created(orders)
         ids = {o.id for o in orders}
         singles = []
         for order in orders:
@@ -856,12 +860,7 @@ class LiveStrategyEngine:
                 )
         if self.ctx is not None and self.ctx.outbox:
             orders = self.ctx.take_outbox()
-            for order in orders:
-                self._journaled[order.id] = _state_key(order)
-            try:
-                self.journal.record_orders(orders, "created")  # type: ignore[union-attr]
-            except JournalError as exc:
-                logger.error("%s", exc)
+            self._journal_created(orders)
             for order in orders:
                 self._refuse(order, NotConnectedError(f"order {order.id} not sent: {away}"))
                 self._watch(order)
