@@ -93,30 +93,35 @@ def test_repr_is_one_short_line():
     assert "\n" not in text
 
 
-def test_plot_has_three_panels_and_trade_markers():
+def test_plot_has_a_panel_per_symbol_and_trade_markers():
     assert matplotlib.get_backend()  # importing the package did not force a backend
     fig = make_result().plot()
     assert isinstance(fig, Figure)
     axes = fig.get_axes()
-    assert len(axes) == 3
-    eq_ax, dd_ax, px_ax = axes
+    assert len(axes) == 4  # equity, drawdown, AAPL, MSFT
+    eq_ax, dd_ax, aapl_ax, msft_ax = axes
     assert len(eq_ax.get_lines()) == 2  # strategy and buy & hold
     assert dd_ax.collections  # filled drawdown area
-    markers = {c.get_label(): len(c.get_offsets()) for c in px_ax.collections}
+    assert [aapl_ax.get_ylabel(), msft_ax.get_ylabel()] == ["AAPL", "MSFT"]
+    markers = {c.get_label(): len(c.get_offsets()) for c in aapl_ax.collections}
     assert markers == {"Entry": 2, "Exit": 2, "Open": 1}
+    assert not msft_ax.collections  # no trades in MSFT
     assert "SmaCross" in fig._suptitle.get_text() and "fast=10" in fig._suptitle.get_text()
     fig.canvas.draw()  # renders with Agg, not a GUI
 
 
-def test_plot_other_symbol_and_long_series():
+def test_plot_chosen_symbols_and_long_series():
     res = make_result(n=5_000)
-    fig = plot_result(res, symbol="MSFT", figsize=(8, 6))
+    fig = plot_result(res, symbols="MSFT", figsize=(8, 6))
+    assert len(fig.get_axes()) == 3
     px_ax = fig.get_axes()[2]
     assert px_ax.get_ylabel() == "MSFT"
-    assert not px_ax.collections  # no trades in MSFT
     assert tuple(fig.get_size_inches()) == (8, 6)
+    assert [a.get_ylabel() for a in res.plot(["MSFT", "AAPL"]).get_axes()[2:]] == ["MSFT", "AAPL"]
     with pytest.raises(ConfigError, match="IBM"):
         res.plot("IBM")
+    with pytest.raises(ConfigError, match="IBM"):
+        res.plot(symbols=["AAPL", "IBM"])
 
 
 def test_html_has_every_key_tooltips_trades_and_escapes():

@@ -4,73 +4,23 @@ from __future__ import annotations
 
 import html
 import logging
-import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from quantnb.results.fmt import format_stat, format_time, format_timedelta
 from quantnb.results.stats import STATS_DOC
 
 if TYPE_CHECKING:
-    from quantnb.results.result import BacktestResult
+    from quantnb.results.view import ResultData
 
 log = logging.getLogger(__name__)
 
-_MONEY_KEYS = frozenset(
-    {"Initial equity", "Final equity", "Equity peak", "Expectancy", "Commissions"}
-)
+__all__ = ["format_stat", "format_time", "format_timedelta", "result_html"]
+
 _TD = "padding:1px 8px;text-align:right;border:none"
 _TH = "padding:1px 8px;text-align:left;font-weight:normal;color:#555;border:none;cursor:help"
 _TABLE = "border-collapse:collapse;font-size:12px;margin:4px 0"
-
-
-def format_timedelta(td: pd.Timedelta) -> str:
-    """'12 days 3h 05m', '4h 30m', '45s'; readable spans instead of pandas' '0 days 04:30:00'."""
-    if td is None or pd.isna(td):
-        return "—"
-    seconds = round(td.total_seconds())
-    sign, seconds = ("-" if seconds < 0 else ""), abs(seconds)
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = []
-    if days:
-        parts.append(f"{days} day{'s' if days != 1 else ''}")
-    if hours or minutes:
-        parts.append(f"{hours}h {minutes:02d}m" if hours else f"{minutes}m")
-    if secs and not days:
-        parts.append(f"{secs}s")
-    return sign + (" ".join(parts) or "0s")
-
-
-def format_time(ts: pd.Timestamp) -> str:
-    """Date alone at midnight, else date and minutes."""
-    if ts is None or pd.isna(ts):
-        return "—"
-    return ts.strftime("%Y-%m-%d") if ts == ts.normalize() else ts.strftime("%Y-%m-%d %H:%M")
-
-
-def format_stat(key: str, value: object) -> str:
-    """One stats value as text: percents and ratios 2 dp, money with thousands separators."""
-    if isinstance(value, pd.Timedelta):
-        return format_timedelta(value)
-    if isinstance(value, pd.Timestamp):
-        return format_time(value)
-    if value is None or value is pd.NaT:
-        return "—"
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        if math.isnan(value):
-            return "—"
-        if math.isinf(value):
-            return "∞" if value > 0 else "-∞"
-        if key == "Trades":
-            return f"{int(value):,}"
-        if key in _MONEY_KEYS:
-            return f"{value:,.2f}"
-        if key.endswith("[%]"):
-            return f"{value:,.2f}%"
-        return f"{value:,.2f}"
-    return str(value)
 
 
 def _stats_table(stats: pd.Series) -> str:
@@ -120,7 +70,7 @@ def _trades_table(trades: pd.DataFrame, n: int = 5) -> str:
     )
 
 
-def result_html(result: BacktestResult) -> str:
+def result_html(result: ResultData) -> str:
     """Header (strategy, params, span, interval), stats in two columns, and the last 5 trades."""
     stats = result.stats
     params = ", ".join(f"{k}={v!r}" for k, v in result.params.items())

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from quantnb.results.fmt import format_time
 from quantnb.results.frames import rejections_frame
-from quantnb.results.html import format_time
 from quantnb.results.stats import compute_stats, drawdown
 from quantnb.results.trades import open_lots, round_trips
 
@@ -86,11 +87,20 @@ class BacktestResult:
             }
         }
 
-    def plot(self, symbol: str | None = None, figsize: tuple[float, float] | None = None) -> Figure:
-        """Equity vs buy-and-hold, drawdown, and one symbol's price with entries and exits."""
+    def plot(
+        self,
+        symbols: str | Sequence[str] | None = None,
+        *,
+        candles: bool = False,
+        volume: bool = False,
+        figsize: tuple[float, float] | None = None,
+    ) -> Figure:
+        """Equity vs buy-and-hold, drawdown, and a price panel per symbol (all, or ``symbols``)
+        with entries and exits marked by P&L; ``candles``/``volume`` draw OHLC and volume.
+        In a notebook the figure shows once as an image; scripts call ``.savefig(path)``."""
         from quantnb.results.plot import plot_result
 
-        return plot_result(self, symbol=symbol, figsize=figsize)
+        return plot_result(self, symbols, candles=candles, volume=volume, figsize=figsize)
 
     def _repr_html_(self) -> str:
         from quantnb.results.html import result_html
