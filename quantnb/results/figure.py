@@ -11,14 +11,13 @@ from __future__ import annotations
 import io
 import logging
 import sys
-import weakref
 
 from matplotlib.figure import Figure
 
 log = logging.getLogger(__name__)
 
 PNG_DPI = 100
-_pending: weakref.WeakSet[NotebookFigure] = weakref.WeakSet()
+_pending: list[NotebookFigure] = []  # made in the running cell; strong refs, cleared per cell
 _hooked: set[int] = set()
 
 
@@ -62,13 +61,14 @@ def _watch(fig: NotebookFigure) -> None:
         # register ours for the subclass (looked up first) to keep the "shown" mark reliable.
         png = shell.display_formatter.formatters["image/png"]
         png.for_type(NotebookFigure, NotebookFigure._repr_png_)
+        shell.events.register("pre_execute", _pending.clear)  # drop figures made between cells
         shell.events.register("post_execute", _show_pending)
-    _pending.add(fig)
+    _pending.append(fig)
 
 
 def _show_pending() -> None:
     """After a cell: display each figure made in it that the cell's value did not show."""
-    figs = [f for f in list(_pending) if not f.shown]
+    figs = [f for f in _pending if not f.shown]
     _pending.clear()
     if not figs:
         return
