@@ -619,7 +619,11 @@ class LiveDataFeed:
     async def _add_ticks(self, sub: _Subscription, ticker: Any, trades: list) -> None:
         """Stamp the trades with the gateway's clock (the client's stamps are the wall clock,
         not the simulator's market time) and pass on each bar they complete."""
-        now = await self.gateway_time_async()
+        try:
+            now = await self.gateway_time_async()
+        except (GatewayError, ConnectionError, OSError) as exc:
+            log.info("%s: delayed ticks left out, no gateway time (%s)", sub.symbol, exc)
+            return
         if sub.ticker is not ticker or sub.tick_bars is None:
             return
         for price, size in trades:
@@ -879,7 +883,7 @@ class LiveDataFeed:
             self._retry_later(sub, exc)
 
     def _on_error(self, event: ErrorEvent) -> None:
-        if event.kind is ErrorKind.PACING and event.req_id >= 0:
+        if (event.kind is ErrorKind.PACING or event.code == 162) and event.req_id >= 0:
             self._refused[event.req_id] = event
             while len(self._refused) > 100:
                 del self._refused[next(iter(self._refused))]

@@ -52,6 +52,7 @@ def test_delayed_login_trades_on_bars_built_from_delayed_ticks(tmp_path, client_
             messages = eng.errors["message"].tolist()
             assert any(m.startswith(NOTE + " (IB error 162") for m in messages), messages
             eventually(lambda: (eng.status["market_data"] or "").startswith(NOTE), 10)
+            assert "pacing" not in eng.errors["kind"].tolist()  # IB's 162, but no pacing at all
             live: dict[pd.Timestamp, float] = {sim.now: sim.price("AAPL")}
             for _ in range(18):
                 sim.step()
