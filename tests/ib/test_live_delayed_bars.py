@@ -91,3 +91,27 @@ def test_a_login_without_any_market_data_says_so_and_waits(tmp_path, client_erro
             assert eng.bars_received == 0 and strategy.seen == []
         finally:
             eng.stop()
+
+
+def test_bars_from_delayed_ticks_go_on_after_a_reconnect(tmp_path, client_errors):
+    client_errors.allow(162, 354, 1100, "Peer closed", "Socket disconnect", "API connection failed")
+    strategy = BuyOnce()
+    with GatewaySimulator(symbols=["AAPL"], mode="manual", market_data="delayed") as sim:
+        eng = _engine(sim, tmp_path, strategy)
+        try:
+            for _ in range(3):
+                sim.step()
+            eventually(lambda: len(strategy.seen) >= 2, 10)
+            reconnects = eng.status["reconnects"]
+            sim.drop_connections()
+            eventually(lambda: eng.status["reconnects"] > reconnects, 20)
+            eventually(lambda: eng.status["connection"] == "connected", 20)
+            eventually(lambda: len(sim.connected_clients()) == 1, 10)
+            before = len(strategy.seen)
+            for _ in range(3):
+                sim.step()
+            eventually(lambda: len(strategy.seen) >= before + 2, 10)
+            times = [t for t, _, _ in strategy.seen]
+            assert times == sorted(set(times))  # each bar once, in order
+        finally:
+            eng.stop()
