@@ -57,6 +57,11 @@ class PacingError(GatewayError):
     """IB refused a historical-data request for its pacing rules (error 162): ask again later."""
 
 
+class PermissionsError(GatewayError):
+    """IB serves no history or bars to this login: it has no live market-data subscription
+    (error 162 "No market data permissions"). Asking again does not help."""
+
+
 class NotConnectedError(GatewayError, ConnectionError):
     """A request that needs the gateway while it is not connected; nothing was sent."""
 

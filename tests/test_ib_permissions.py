@@ -26,7 +26,7 @@ NOT_SUBSCRIBED = "Requested market data is not subscribed."
         (
             162,
             "Historical Market Data Service error message:No market data permissions for NYSE STK",
-            "no history or bars without a live market-data subscription",
+            "no market data permissions for history; bars are built from delayed ticks",
             False,
         ),
         (

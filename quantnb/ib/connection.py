@@ -420,6 +420,8 @@ class IBConnection:
     # ---- errors ----------------------------------------------------------------------------
     def _on_client_error(self, req_id: int, code: int, message: str, contract: Any = None) -> None:
         kind = classify_error(code)
+        if code == 162 and "no market data permission" in str(message).lower():
+            kind = ErrorKind.MARKET_DATA  # IB's pacing code, but a missing subscription
         symbol = str(getattr(contract, "symbol", "") or "")
         event = ErrorEvent(int(req_id), int(code), kind, str(message), symbol)
         if self.state == "connecting" or self.state == "reconnecting":

@@ -25,13 +25,20 @@ from quantnb.data.sample import time_bounds, to_utc
 from quantnb.data.validate import REQUIRED
 from quantnb.domain.interval import Interval, ib_duration_for, max_ib_duration
 from quantnb.domain.model import Bar
-from quantnb.errors import DataError, GatewayError, NotConnectedError, PacingError
+from quantnb.errors import (
+    DataError,
+    GatewayError,
+    NotConnectedError,
+    PacingError,
+    PermissionsError,
+)
 from quantnb.ib.cache import BarCache
 from quantnb.ib.config import IBConfig
 from quantnb.ib.connection import ErrorEvent, IBConnection
 from quantnb.ib.loop import LoopThread
 from quantnb.ib.pacing import SMALL_BAR_SECONDS, PacingGuard
 from quantnb.ib.tables import DATA_LOST_CODES, ErrorKind
+from quantnb.ib.tick_bars import LAST_TICKS, TickBars
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +52,12 @@ RETRY_DELAY = 15.0  # seconds before a refused subscription is asked again: IB's
 MAX_RETRY_DELAY = 300.0
 # the 162 that answers a valid query for a span without bars: an empty answer, not a refusal
 _NO_DATA = "query returned no data"
+# the 162 that refuses history to a login without a live subscription: asking again won't help
+_NO_PERMISSION = "no market data permission"
+TICK_BARS_NOTE = (
+    "no market data permissions for history; bars are built from delayed ticks (15 min late), "
+    "no lookback"
+)
 FARM_BROKEN, FARM_OK = 2103, 2104  # "Market data farm connection is broken / OK:<farm>"
 
 
@@ -60,6 +73,8 @@ class _Subscription:
     retry: float = 0.0  # the last delay before asking again after a refusal
     suspect: bool = False  # the stream may have missed updates (a farm flap): check with history
     checking: asyncio.Future[Any] | None = None  # that check, while under way
+    ticker: Any = None  # the tick request whose last trades make the bars, when IB serves no bars
+    tick_bars: TickBars | None = None
 
 
 class LiveDataFeed:
@@ -327,6 +342,10 @@ class LiveDataFeed:
                 formatDate=2,
             )
             refusal = self._refusal(bars)
+            if refusal is not None and _NO_PERMISSION in refusal.message.lower():
+                raise PermissionsError(
+                    f"{symbol}: {TICK_BARS_NOTE} (IB error {refusal.code}: {refusal.message})"
+                )
             if refusal is not None:
                 # raised, so the pacing guard never serves the refusal as an answer
                 raise PacingError(
@@ -429,7 +448,7 @@ class LiveDataFeed:
             added = on_bar is not None and on_bar not in sub.callbacks
             if added:
                 sub.callbacks.append(on_bar)  # type: ignore[arg-type]
-            if sub.bars is None and self.connection.is_socket_connected():
+            if sub.bars is None and sub.ticker is None and self.connection.is_socket_connected():
                 try:
                     await self._start(sub)
                 except BaseException:
@@ -552,6 +571,9 @@ class LiveDataFeed:
             keepUpToDate=True,
         )
         refusal = self._refusal(bars)
+        if refusal is not None and _NO_PERMISSION in refusal.message.lower():
+            await self._start_ticks(sub, contract, refusal)
+            return
         if refusal is not None:
             # the client ends a refused request with no bars and no error: ask again later
             with contextlib.suppress(Exception):
@@ -571,6 +593,45 @@ class LiveDataFeed:
             sub.price = float(bars[-1].close)
         bars.updateEvent += self._updater(sub)
         log.info("streaming %s %s bars", sub.symbol, iv)
+
+    async def _start_ticks(self, sub: _Subscription, contract: Any, refusal: ErrorEvent) -> None:
+        """IB serves this login no bars: build them from delayed ticks (see ``tick_bars``)."""
+        log.warning("%s: %s (IB error %d: %s)", sub.symbol, TICK_BARS_NOTE, refusal.code,
+                    refusal.message)  # fmt: skip
+        self.connection.market_data.use_delayed()
+        if sub.tick_bars is None:
+            sub.tick_bars = TickBars(sub.symbol, sub.interval.seconds)
+        ticker = self.connection.ib.reqMktData(contract, "", False, False)
+        sub.ticker = ticker
+        ticker.updateEvent += self._tick_updater(sub, ticker)
+
+    def _tick_updater(self, sub: _Subscription, ticker: Any) -> Callable[..., None]:
+        def on_ticks(_ticker: Any) -> None:
+            if sub.ticker is not ticker:
+                return
+            trades = [(float(t.price), float(t.size or 0)) for t in ticker.ticks
+                      if t.tickType in LAST_TICKS]  # fmt: skip
+            if trades:
+                self._spawn(self._add_ticks(sub, ticker, trades))
+
+        return on_ticks
+
+    async def _add_ticks(self, sub: _Subscription, ticker: Any, trades: list) -> None:
+        """Stamp the trades with the gateway's clock (the client's stamps are the wall clock,
+        not the simulator's market time) and pass on each bar they complete."""
+        try:
+            now = await self.gateway_time_async()
+        except (GatewayError, ConnectionError, OSError) as exc:
+            log.info("%s: delayed ticks left out, no gateway time (%s)", sub.symbol, exc)
+            return
+        if sub.ticker is not ticker or sub.tick_bars is None:
+            return
+        for price, size in trades:
+            sub.price = price
+            bar = sub.tick_bars.add(now, price, size)
+            if bar is not None and (sub.last is None or bar.time > sub.last):
+                # not cached: 15-minute-old prices must never pass for the bars of their label
+                self._emit(sub, [bar], "live", persist=False)
 
     async def _backfill_long(self, sub: _Subscription, until: pd.Timestamp) -> None:
         assert sub.last is not None
@@ -767,9 +828,13 @@ class LiveDataFeed:
     def _cancel_request(self, sub: _Subscription) -> None:
         """Forget ``sub``'s keep-up-to-date request and cancel it at the gateway if reachable."""
         bars, sub.bars = sub.bars, None
+        ticker, sub.ticker = sub.ticker, None
         if bars is not None and self.connection.is_socket_connected():
             with contextlib.suppress(ConnectionError, OSError):
                 self.connection.ib.cancelHistoricalData(bars)
+        if ticker is not None and self.connection.is_socket_connected():
+            with contextlib.suppress(ConnectionError, OSError):
+                self.connection.ib.cancelMktData(ticker.contract)
 
     async def _resubscribe(self) -> None:
         for sub in list(self._subs.values()):
@@ -795,7 +860,7 @@ class LiveDataFeed:
     async def _on_disconnected(self) -> None:
         self._farms_down.clear()  # the next connection's notices tell again
         for sub in self._subs.values():
-            sub.bars = None
+            sub.bars = sub.ticker = None
         if self.connection.state != "stopped":
             self._enter_fallback("connection lost")
         await self._flush_all()  # the cache serves history while the gateway is away
@@ -818,7 +883,7 @@ class LiveDataFeed:
             self._retry_later(sub, exc)
 
     def _on_error(self, event: ErrorEvent) -> None:
-        if event.kind is ErrorKind.PACING and event.req_id >= 0:
+        if (event.kind is ErrorKind.PACING or event.code == 162) and event.req_id >= 0:
             self._refused[event.req_id] = event
             while len(self._refused) > 100:
                 del self._refused[next(iter(self._refused))]

@@ -3,8 +3,9 @@
 IB answers a live-data request of a login without the subscription with error 354 (or 10089,
 10090, 10186) "...not subscribed. Delayed market data is available.": the connection then asks
 for delayed data (``reqMarketDataType(3)``, again after every reconnect, as the type is per
-connection) and notes it per symbol ("AAPL: delayed market data (15 min)"). Only tick requests
-(``reqMktData``) are concerned: IB serves history and bars only with a live subscription.
+connection) and notes it per symbol ("AAPL: delayed market data (15 min)"). IB serves history
+and bars only with a live subscription (error 162 otherwise): the feed then builds bars from
+delayed ticks.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ NOT_SUBSCRIBED_CODES = frozenset({354, 10089, 10090, 10186})
 DELAYED_SHOWN = 10167  # "...Displaying delayed market data."
 DELAYED_DISABLED = 10168  # "...Delayed market data is not enabled."
 _DELAYED_AVAILABLE = "delayed market data is available"
+_NO_BARS = "no market data permissions for history"
 DELAYED_NOTE = "delayed market data (15 min): live data is not subscribed"
 
 
@@ -93,8 +95,9 @@ class MarketDataMode:
     def _note(self, event: ErrorEvent, what: str) -> None:
         symbol = event.symbol or "market data"
         note = f"{symbol}: {what}"
-        if self.notes.get(symbol) == note:
-            return
+        held = self.notes.get(symbol, "")
+        if held == note or (what == DELAYED_NOTE and held.startswith(f"{symbol}: {_NO_BARS}")):
+            return  # the note on bars says delayed already, and why there is no lookback
         self.notes[symbol] = note
         log.warning("%s", note)
         from quantnb.ib.connection import ErrorEvent
@@ -115,9 +118,10 @@ def read_permission_error(code: int, message: str) -> tuple[str | None, bool]:
         return f"no market data, live or delayed (IB error {code}: {message})", False
     if code == 162 and "no market data permission" in text:
         return (
-            f"no history or bars without a live market-data subscription (IB error {code}: "
-            f"{message}); subscribe to this exchange's data, or share the live account's "
-            "subscriptions with the paper account"
+            f"{_NO_BARS}; bars are built from delayed ticks "
+            f"(15 min late), no lookback (IB error {code}: {message}); for live bars subscribe "
+            "to this exchange's data, or share the live account's subscriptions with the paper "
+            "account"
         ), False
     return None, False
 

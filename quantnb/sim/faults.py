@@ -25,6 +25,11 @@ _MARKET_DATA: dict[tuple[str, bool], tuple[int, int, str]] = {
 }
 
 
+def no_permission(exchange: str) -> str:
+    """IB's words for a history or bar request of a login without live data on ``exchange``."""
+    return f"No market data permissions for {exchange} STK"
+
+
 @dataclass(slots=True)
 class Faults:
     """Faults that belong to IB's servers rather than to one connection."""
@@ -39,6 +44,11 @@ class Faults:
         if self.farm_down or self.stall_all:
             return frozenset(symbols)
         return frozenset(self.stalled)
+
+    def bars_allowed(self) -> bool:
+        """True when the login may have history and 5-second bars: IB serves them only with a
+        live subscription (delayed permission gives ticks, never bars)."""
+        return self.market_data == "live"
 
     def serve(self, requested: int) -> tuple[int, int, str]:
         """What a reqMktData gets under market data type ``requested`` (reqMarketDataType):

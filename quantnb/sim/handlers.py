@@ -16,6 +16,7 @@ import pandas as pd
 from quantnb.sim import history
 from quantnb.sim import messages as msg
 from quantnb.sim.contracts import SimContract
+from quantnb.sim.faults import no_permission
 from quantnb.sim.market import EXCHANGE_TZ, NS
 from quantnb.sim.pacing import VIOLATION, HistoryRequest
 from quantnb.sim.placement import read_place_order
@@ -170,6 +171,9 @@ def _req_historical_data(s: Session, f: list[str]) -> None:
     except history.HistoryError as exc:
         s.send(msg.error(req_id, exc.code, str(exc) if exc.code == 321 else _HMDS + str(exc)))
         return
+    if not s.state.faults.bars_allowed():  # keepUpToDate included: no live subscription
+        s.send(msg.error(req_id, 162, _HMDS + no_permission(contract.primary_exchange)))
+        return
     request = HistoryRequest(
         contract.symbol,
         f[9] or "SMART",
@@ -277,8 +281,13 @@ def _req_current_time(s: Session, f: list[str]) -> None:
 def _req_real_time_bars(s: Session, f: list[str]) -> None:
     req_id = int(f[2])
     contract = s.contract(req_id, f, 3)
-    if contract is not None:
-        s.rt_bars[req_id] = contract.symbol
+    if contract is None:
+        return
+    if not s.state.faults.bars_allowed():
+        text = "Invalid Real-time Query:" + no_permission(contract.primary_exchange)
+        s.send(msg.error(req_id, 420, text))
+        return
+    s.rt_bars[req_id] = contract.symbol
 
 
 def _cancel_real_time_bars(s: Session, f: list[str]) -> None:

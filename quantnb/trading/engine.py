@@ -36,6 +36,7 @@ from quantnb.errors import (
     LiveTradingError,
     NotConnectedError,
     PacingError,
+    PermissionsError,
     QuantnbError,
     UnknownSymbolError,
 )
@@ -592,6 +593,8 @@ class LiveStrategyEngine:
                 return False
             except PacingError as exc:
                 self.history_retry.refused_at_start(symbol, exc)  # type: ignore[union-attr]
+            except PermissionsError as exc:  # the feed builds bars from delayed ticks instead
+                self._record_error("data", str(exc), symbol=symbol)
             except Exception as exc:
                 self._record_error("data", f"no history for {symbol}: {exc}", symbol=symbol)
             else:

@@ -239,7 +239,9 @@ def test_without_live_permission_delayed_data_needs_type_3(ib_sim, ib, aapl, wai
     assert math.isnan(snap.last)
 
     def fifteen_minutes_ago() -> float:  # the close of the last bar over by then
+        ib_sim.set_market_data()  # history needs a live subscription: granted for this request
         bars = ib.reqHistoricalData(aapl, "", "7200 S", "1 min", "TRADES", False)
+        ib_sim.set_market_data(live=False)
         cutoff = ib_sim.now - pd.Timedelta(minutes=16)
         return [b.close for b in bars if b.date <= cutoff][-1]
 
@@ -272,6 +274,34 @@ def test_without_any_permission_354_and_10168(ib_sim, ib, aapl, wait, client_err
     ib_sim.step()
     ib.reqCurrentTime()
     assert math.isnan(ticker.last)
+
+
+@pytest.mark.parametrize("permission", ["delayed", "none"])
+def test_without_live_permission_no_history_and_no_bars(
+    ib_sim, ib, aapl, wait, client_errors, permission
+):
+    """IB serves history (keep-up-to-date included) and 5-second bars only with a live
+    subscription: 162 and 420 with IB's words, and nothing more for those requests."""
+    client_errors.allow(162, 420)
+    codes = _codes(ib)
+    ib_sim.set_market_data(live=False, delayed=permission == "delayed")
+    denied = "No market data permissions for NASDAQ STK"
+    bars = ib.reqHistoricalData(aapl, "", "1 D", "1 min", "TRADES", True)
+    assert len(bars) == 0
+    assert codes == [(162, "Historical Market Data Service error message:" + denied)]
+    live = ib.reqHistoricalData(aapl, "", "3600 S", "1 min", "TRADES", True, keepUpToDate=True)
+    wait(ib, lambda: len(codes) == 2)
+    assert codes[1][0] == 162 and len(live) == 0
+    rt = ib.reqRealTimeBars(aapl, 5, "TRADES", False)
+    wait(ib, lambda: len(codes) == 3)
+    assert codes[2] == (420, "Invalid Real-time Query:" + denied)
+    ib_sim.step(2)
+    ib.reqCurrentTime()
+    assert len(live) == 0 and len(rt) == 0
+    ib.cancelHistoricalData(live)
+    ib.cancelRealTimeBars(rt)
+    ib_sim.set_market_data()  # live again: history for new requests
+    assert len(ib.reqHistoricalData(aapl, "", "3600 S", "1 min", "TRADES", True)) > 0
 
 
 def test_permissions_change_for_new_requests(ib_sim, ib, ibc, wait, client_errors):
