@@ -76,6 +76,16 @@ def client_errors() -> Iterator[ClientErrors]:
         pytest.fail("the IB client logged errors:\n" + "\n".join(bad), pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def no_engine_left_running() -> Iterator[None]:
+    """Stops the live engines a test leaves running (a failed assertion skips its stop()), so
+    their reconnect attempts never log errors into the tests after it."""
+    yield
+    from quantnb.trading.engine import stop_all
+
+    stop_all()
+
+
 @pytest.fixture
 def ibc() -> ModuleType:
     """The IB client package under test (ib_async or ib_insync)."""
