@@ -4,37 +4,15 @@ strategy is a quantnb error that never reaches the gateway."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 import quantnb as qn
 from quantnb.errors import OrderError, UnknownSymbolError
-from quantnb.ib.config import IBConfig
 from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
-from quantnb.trading import LiveStrategyEngine
+from tests.ib.test_live_engine import Scripted, _engine
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(90)]
-
-MINUTE = pd.Timedelta(minutes=1)
-
-
-class Scripted(qn.Strategy):
-    """Runs ``script[i](ctx)`` on its i-th ``on_data`` call; remembers what it saw."""
-
-    def __init__(self, script=None) -> None:
-        self.script = script or {}
-
-    def initialize(self, ctx):
-        self.i = -1
-        self.seen = []
-
-    def on_data(self, ctx, data):
-        self.i += 1
-        self.seen.append(tuple(data))
-        action = self.script.get(self.i)
-        if action is not None:
-            action(ctx)
 
 
 @pytest.fixture
@@ -43,16 +21,9 @@ def sim():
         yield s
 
 
-def _engine(sim, tmp_path, strategy, client_id=21):
-    cfg = IBConfig(host=sim.host, port=sim.port, client_id=client_id, timeout=5)
-    eng = LiveStrategyEngine(config=cfg, journal=tmp_path / "j.sqlite", update_interval=5.0)
-    eng.add_strategy(strategy)
-    return eng
-
-
 def test_unknown_symbols_fail_start_naming_them_and_nothing_starts(sim, tmp_path, client_errors):
     client_errors.allow(200)  # "No security definition has been found": the client logs it
-    eng = _engine(sim, tmp_path, Scripted())
+    eng = _engine(sim, tmp_path, Scripted(), client_id=21)
     with pytest.raises(UnknownSymbolError) as info:
         eng.start(["AAPL", "NOPE", "msft", "ZZZZ"], lookback_days=0, interval="1m", wait=True)
     message = str(info.value)
@@ -72,20 +43,20 @@ def test_unknown_symbols_fail_start_naming_them_and_nothing_starts(sim, tmp_path
 def test_skip_unknown_starts_with_the_known_symbols_only(sim, tmp_path, client_errors):
     client_errors.allow(200)
     strat = Scripted({0: lambda c: c.buy("AAPL", 3)})
-    eng = _engine(sim, tmp_path, strat)
+    eng = _engine(sim, tmp_path, strat, client_id=21)
     eng.start(["NOPE", "AAPL"], lookback_days=0, interval="1m", wait=True, skip_unknown=True)
     assert eng.symbols == ("AAPL",) and eng.ctx.symbols == ("AAPL",)
     skipped = eng.errors[eng.errors["message"].str.startswith("skipped NOPE")]
     assert len(skipped) == 1 and skipped["symbol"].iloc[0] == "NOPE"
     sim.step(2)
     eventually(lambda: sim.positions().get("AAPL") == 3, 10)
-    assert strat.seen[0] == ("AAPL",)
+    assert strat.seen[0][1] == ("AAPL",)
     eng.stop()
 
 
 def test_skip_unknown_with_no_known_symbol_still_fails(sim, tmp_path, client_errors):
     client_errors.allow(200)
-    eng = _engine(sim, tmp_path, Scripted())
+    eng = _engine(sim, tmp_path, Scripted(), client_id=21)
     with pytest.raises(UnknownSymbolError, match="knows none of the symbols NOPE, ZZZZ"):
         eng.start(["NOPE", "ZZZZ"], lookback_days=0, interval="1m", skip_unknown=True)
     assert eng.state == "disconnected"
@@ -120,7 +91,7 @@ def test_a_bad_order_is_a_strategy_error_and_never_reaches_the_gateway(sim, tmp_
         3: lambda c: c.buy("AAPL", 2),
     }
     strat = Scripted(script)
-    eng = _engine(sim, tmp_path, strat)
+    eng = _engine(sim, tmp_path, strat, client_id=21)
     eng.start(["AAPL"], lookback_days=0, interval="1m", wait=True)
     for _ in range(5):
         sim.step(1)

@@ -88,14 +88,17 @@ def _settled(eng: LiveStrategyEngine) -> bool:
     return not working and not eng.ctx.outbox
 
 
-def _step(sim: GatewaySimulator, eng: LiveStrategyEngine, n: int = 1) -> None:
+def _step(
+    sim: GatewaySimulator, eng: LiveStrategyEngine, n: int = 1, *, settle: bool = True
+) -> None:
     """Play ``n`` bars one at a time, waiting each time until the engine has handled the bar
-    that just completed."""
+    that just completed (and, with ``settle``, until its market orders are done)."""
     for _ in range(n):
         sim.step(1)
         seen = sim.now - MINUTE
         eventually(lambda s=seen: eng.last_bar_time is not None and eng.last_bar_time >= s, 10)
-        eventually(lambda: _settled(eng), 10)
+        if settle:
+            eventually(lambda: _settled(eng), 10)
 
 
 @pytest.fixture

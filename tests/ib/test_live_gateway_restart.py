@@ -12,6 +12,7 @@ from quantnb.ib.config import IBConfig
 from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
 from quantnb.trading import LiveStrategyEngine
+from tests.ib.test_live_engine import _step as play
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(90)]
 
@@ -36,11 +37,9 @@ class EnterOnce(qn.Strategy):
         self.fills.append(fill.exec_id)
 
 
-def _step(sim: GatewaySimulator, eng: LiveStrategyEngine, n: int = 1) -> None:
-    for _ in range(n):
-        sim.step(1)
-        seen = sim.now - MINUTE
-        eventually(lambda s=seen: eng.last_bar_time is not None and eng.last_bar_time >= s, 10)
+def _step(sim, eng, n: int = 1) -> None:
+    """Play ``n`` bars, each time until the engine has handled the bar that completed."""
+    play(sim, eng, n, settle=False)
 
 
 @pytest.mark.parametrize("relogin", [False, True], ids=["restart", "relogin"])

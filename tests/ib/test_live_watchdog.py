@@ -15,6 +15,7 @@ from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
 from quantnb.trading import LiveStrategyEngine
 from quantnb.widgets.dashboard import snapshot
+from tests.ib.test_live_engine import _step as play
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(90)]
 
@@ -55,11 +56,8 @@ def _run(eng: LiveStrategyEngine) -> LiveStrategyEngine:
 
 
 def _step(sim, eng, n: int = 1) -> None:
-    """Play ``n`` bars, each time until the engine handed the bar that completed to the strategy."""
-    for _ in range(n):
-        sim.step(1)
-        done = sim.now - MINUTE
-        eventually(lambda d=done: eng.last_bar_time is not None and eng.last_bar_time >= d, 10)
+    """Play ``n`` bars, each time until the engine has handled the bar that completed."""
+    play(sim, eng, n, settle=False)
 
 
 def _assert_as_served(eng, sim, symbol: str, since: pd.Timestamp) -> None:
