@@ -153,11 +153,15 @@ class OrderDesk:
             return [("error", client_id, req.order_id, 201, f"Order rejected - reason:{problem}")]
         self._use_id(client_id, req.order_id)
         self._perm_seq += 1
+        return self.record(client_id, req, self._new_perm_id())
+
+    def record(self, client_id: int, req: OrderRequest, perm_id: int) -> OrderRecord:
+        """The gateway's record of order ``req`` as it would start working now."""
         order = self.domain_order(client_id, req)
         return OrderRecord(
             client_id=client_id,
             order_id=req.order_id,
-            perm_id=self._new_perm_id(),
+            perm_id=perm_id,
             contract=req.contract,
             action=req.action,
             qty=req.qty,

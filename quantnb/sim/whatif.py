@@ -9,11 +9,12 @@ to a copy of the portfolio as if the order had filled at the price it would trad
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from quantnb.domain.matching import match
 from quantnb.domain.model import Fill
-from quantnb.sim.records import PRE_SUBMITTED, OrderRecord, WhatIfState
+from quantnb.sim.records import PRE_SUBMITTED, WhatIfState
 
 if TYPE_CHECKING:
     from quantnb.sim.account import Account, Event
@@ -50,25 +51,7 @@ def what_if(account: Account, client_id: int, req: OrderRequest) -> list[Event]:
         min_commission=round(low, 4),
         max_commission=round(high, 4),
     )
-    rec = OrderRecord(
-        client_id=client_id,
-        order_id=req.order_id,
-        perm_id=0,
-        contract=req.contract,
-        action=req.action,
-        qty=req.qty,
-        order_type=req.order_type,
-        lmt_price=order.limit,
-        aux_price=req.aux_price,
-        tif=order.tif.value,
-        order_ref=req.order_ref,
-        account=account.id,
-        order=order,
-        parent_id=req.parent_id,
-        oca_group=req.oca_group,
-        outside_rth=req.outside_rth,
-        status=PRE_SUBMITTED,
-    )
+    rec = replace(account.record(client_id, req, perm_id=0), status=PRE_SUBMITTED)
     return [("whatif", rec, state)]
 
 
