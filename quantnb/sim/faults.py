@@ -62,9 +62,12 @@ class Faults:
 def delayed_quote(market: Market, symbol: str) -> tuple[float, float, float]:
     """Bid, ask and last as delayed data shows them now: the close of the last bar that ended
     ``DELAY_NS`` ago or earlier, with today's spread around it."""
-    now = market.now_ns()
-    cutoff = now - DELAY_NS
-    times, values = market.history(symbol, cutoff - _LOOKBACK_NS, cutoff - market.interval_ns + 1)
+    cutoff = market.now_ns() - DELAY_NS
+    end = cutoff - market.interval_ns + 1
+    # the bar just before the cutoff, unless the market was closed then: look further back
+    times, values = market.history(symbol, end - 2 * market.interval_ns, end)
+    if not len(times):
+        times, values = market.history(symbol, cutoff - _LOOKBACK_NS, end)
     last = market.last[symbol]
     then = float(values[3, -1]) if len(times) else last
     bid, ask = market.quote(symbol)

@@ -286,9 +286,11 @@ class Session(asyncio.Protocol):
                 bid, ask = quotes[s.symbol]
                 day = market.days[s.symbol]
                 size = max(s.volume, 1.0)
+                late = None  # the delayed quote, found once per slice
                 for req_id in req_ids:
                     if req_id in self.delayed:
-                        self._send_delayed(req_id, s.symbol, size)
+                        late = late or delayed_quote(market, s.symbol)
+                        self._send_delayed(req_id, s.symbol, size, late)
                         continue
                     types = _LIVE_TICKS
                     self.send(msg.tick_price(req_id, types[0], bid, 100.0))
@@ -374,9 +376,11 @@ class Session(asyncio.Protocol):
         o, h, lo, c, wap, volume, count = sub.update()
         self.send(msg.historical_data_update(req_id, count, sub.label, o, h, lo, c, wap, volume))
 
-    def _send_delayed(self, req_id: int, symbol: str, size: float) -> None:
-        """Delayed bid, ask, last (15 minutes old) and the day's volume."""
-        bid, ask, last = delayed_quote(self.state.market, symbol)
+    def _send_delayed(
+        self, req_id: int, symbol: str, size: float, quote: tuple[float, float, float]
+    ) -> None:
+        """Delayed bid, ask, last (``quote``, 15 minutes old) and the day's volume."""
+        bid, ask, last = quote
         self.send(msg.tick_price(req_id, _DELAYED_TICKS[0], bid, 100.0))
         self.send(msg.tick_price(req_id, _DELAYED_TICKS[1], ask, 100.0))
         self.send(msg.tick_price(req_id, _DELAYED_TICKS[2], last, size))
