@@ -376,7 +376,7 @@ def test_modify_moves_a_working_stop_and_checks_what_it_changes():
     def move(c):
         (stop,) = c.open_orders("X")
         assert c.modify(stop.id, stop=99.5, qty=6)
-        for bad in ({"limit": 100}, {"qty": -1}, {}):
+        for bad in ({"limit": 100}, {"qty": -1}, {"qty": 0.5}, {}):
             try:
                 c.modify(stop, **bad)
             except OrderError as exc:
@@ -393,5 +393,8 @@ def test_modify_moves_a_working_stop_and_checks_what_it_changes():
     assert errors == [
         "order 2 is a stop order: it has no limit= price to change",
         "qty=-1 must be positive",
+        "qty=0.5 is not a whole number of shares: orders are in whole shares (quantnb has no "
+        "fractional-share setting); round it yourself, e.g. int(qty) gives 0 and round(qty) "
+        "gives 0",
         "modify('2'): give qty=, limit= or stop= to change",
     ]

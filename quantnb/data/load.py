@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from quantnb.data.adjust import ADJ_CLOSE_NAMES, Adjust, adjust_bars, check_actions_name_symbols
+from quantnb.data.adjust import (
+    _SYMBOL_NAMES,
+    ADJ_CLOSE_NAMES,
+    Adjust,
+    _norm,
+    adjust_bars,
+    check_actions_name_symbols,
+)
 from quantnb.data.validate import REQUIRED, validate
 from quantnb.errors import ConfigError, DataError
 from quantnb.options import checked_options
@@ -21,7 +28,6 @@ from quantnb.options import checked_options
 log = logging.getLogger(__name__)
 
 _TIME_NAMES = frozenset({"time", "date", "datetime", "date time", "timestamp", "ts", "bar time"})
-_SYMBOL_NAMES = frozenset({"symbol", "ticker"})
 _FIELD_NAMES = {
     "open": "open",
     "high": "high",
@@ -36,10 +42,6 @@ _PARQUET = (".parquet", ".pq")
 UNNAMED = "ASSET"  # the symbol of a frame that names none
 
 Source = str | Path | pd.DataFrame | dict[str, pd.DataFrame]
-
-
-def _norm(name: object) -> str:
-    return " ".join(str(name).strip().lower().replace("_", " ").replace("-", " ").split())
 
 
 @checked_options

@@ -312,7 +312,7 @@ class Context:
             order = found
         changes: dict[str, float] = {}
         if qty is not None:
-            changes["qty"] = self._number("qty", qty)
+            changes["qty"] = checks.quantity("qty", qty)
             if changes["qty"] < order.filled:
                 raise OrderError(f"order {order.id}: qty={qty!r} is below the {order.filled:g} "
                                  "already filled")  # fmt: skip

@@ -679,7 +679,7 @@ class LiveBroker(BrokerBase):
         symbol = ib_fill.contract.symbol
         side = from_ib_side(ex.side)
         qty, price = float(ex.shares), float(ex.price)
-        estimated = commission is None or not _is_commission(commission)
+        estimated = not _is_commission(commission)
         if estimated:
             commission = self.costs.commission(qty, price)
         oid = ex.orderRef if ex.orderRef in self._orders else None

@@ -33,9 +33,8 @@ def check_session_args(where: str, interval: Any, config: Mapping[str, Any]) -> 
     get = config.get
     if "lookback_days" in config:
         checks.setting("lookback_days", get("lookback_days"), "30")
-    for name in ("capacity",):
-        if get(name) is not None:
-            checks.setting(name, get(name), "2048", above=True, integer=True)
+    if get("capacity") is not None:
+        checks.setting("capacity", get("capacity"), "2048", above=True, integer=True)
     for name, example in (("group_timeout", "0.5"), ("timeout", "10")):
         if get(name) is not None:
             checks.setting(name, get(name), example, above=True)

@@ -66,11 +66,6 @@ class Ledger:
         if booked.exec_id in self.exec_ids:
             self.portfolio.correct_commission(booked, fixed.commission)
 
-    def mark(self, symbol: str, price: float) -> None:
-        pos = self.portfolio.positions.get(symbol)
-        if pos is not None and pos.qty:
-            pos.last_price = price
-
     def fit(self, symbol: str, account_qty: float) -> Cut | None:
         """Cut the holding of ``symbol`` when the account holds less than the session owns
         (long: fewer shares; short: fewer shares short); None when it is still possible."""

@@ -11,8 +11,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from quantnb.errors import ConfigError
-
 logger = logging.getLogger(__name__)
 
 
@@ -25,8 +23,6 @@ class AccountSync:
         after: Callable[[], None],
         interval: float,
     ) -> None:
-        if not (isinstance(interval, int | float) and interval > 0):
-            raise ConfigError(f"reconcile_interval={interval!r}: seconds, e.g. 60.0")
         self.sync, self.after, self.interval = sync, after, float(interval)
         self.rounds = 0
         self._task: asyncio.Task[None] | None = None
