@@ -57,6 +57,10 @@ def test_a_cancel_and_replace_during_catch_up_leaves_only_the_new_stop(
     eng.start(SYMBOLS, lookback_days=0, interval="1m", wait=True)
     _step(sim, eng, 2)
     assert _open_refs(sim) == [stops["old"].id]
+    sent: list[str] = []
+    real_cancel, real_place = eng.broker.cancel, eng.broker.execute_order
+    eng.broker.cancel = lambda o: sent.append(o.id) or real_cancel(o)
+    eng.broker.execute_order = lambda o: sent.append(o.id) or real_place(o)
     _away_and_back(sim, eng, 3)
     eventually(lambda: stops["old"].status is qn.OrderStatus.CANCELLED, 10)
     eventually(lambda: stops["new"].status is qn.OrderStatus.SUBMITTED, 10)
@@ -64,7 +68,7 @@ def test_a_cancel_and_replace_during_catch_up_leaves_only_the_new_stop(
     assert _open_refs(sim) == [stops["new"].id]  # never both working
     assert _order_errors(eng) == []
     assert eng.status["order_changes_queued"] == 0
-    # the cancel went out before the new order: journal order of the two orders' changes
+    assert sent == [stops["old"].id, stops["new"].id]  # the cancel went out first
     events = eng.order_events
     old_cancelled = events.query("order_id == @stops['old'].id and event == 'cancelled'")
     new_created = events.query("order_id == @stops['new'].id and event == 'created'")
