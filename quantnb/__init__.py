@@ -85,6 +85,7 @@ __all__ = [
     "ind",
     "live",
     "paper",
+    "paper_result",
     "sweep",
 ]
 
@@ -94,6 +95,13 @@ def paper(strategy: Strategy, symbols: Any, interval: str = "5m", **config: Any)
     from quantnb.trading.front import paper as _paper
 
     return _paper(strategy, symbols, interval=interval, **config)
+
+
+def paper_result(journal: Any) -> BacktestResult:
+    """A paper run read from its journal file as a backtest-like result (``quantnb.trading``)."""
+    from quantnb.trading.result import paper_result as _paper_result
+
+    return _paper_result(journal)
 
 
 def live(strategy: Strategy, symbols: Any, interval: str = "5m", **config: Any):

@@ -17,6 +17,8 @@ from quantnb.trading.engine import (
 )
 from quantnb.trading.front import LiveSession, live, paper, sessions
 from quantnb.trading.journal import Journal, JournalState
+from quantnb.trading.judge import PaperComparison
+from quantnb.trading.result import paper_result
 
 __all__ = [
     "Journal",
@@ -24,9 +26,11 @@ __all__ = [
     "LiveEvent",
     "LiveSession",
     "LiveStrategyEngine",
+    "PaperComparison",
     "find_engine",
     "live",
     "paper",
+    "paper_result",
     "running_engines",
     "sessions",
     "stop_all",

@@ -45,6 +45,7 @@ from quantnb.ib.config import IBConfig, mask_account
 from quantnb.ib.config import is_paper_account as is_paper_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
+from quantnb.trading.bar_log import record_group, record_history
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.journal import (
@@ -534,6 +535,7 @@ class LiveStrategyEngine:
             self._record_error("data", "no symbol could be subscribed; the engine waits idle")
         last = [s.last.time for s in self.ctx.series.values() if s.last is not None]
         self.ctx.set_now(max(last) if last else (await self._gateway_time()).floor("s"))
+        record_history(self.journal, self.ctx)  # what the strategy starts from, for replays
         self._call_strategy("initialize", self.strategy.initialize)
         self._send_outbox()
         self._accepting = True
@@ -626,6 +628,8 @@ class LiveStrategyEngine:
 
     def _history_arrived(self, symbol: str, frame: pd.DataFrame) -> int:
         added = self.ctx.backfill(symbol, frame) if self.ctx is not None else 0
+        if added:
+            record_history(self.journal, self.ctx, [symbol])
         logger.info("history of %s arrived late: %d bars added to the strategy's", symbol, added)
         self._last_status = None  # listeners hear of it (the status shows what is missing)
         self._status_changed()
@@ -706,6 +710,7 @@ class LiveStrategyEngine:
         ctx.set_now(when)
         self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
         self._send_outbox()
+        record_group(self.journal, ctx, symbols)
         self.bars_processed += len(symbols)
         self.groups_processed += 1
         self.last_bar_time = when

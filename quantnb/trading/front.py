@@ -11,6 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -19,6 +20,7 @@ from quantnb.domain.model import OrderType
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, GatewayError, LiveTradingError
 from quantnb.ib.config import ENV_HOST, ENV_PORT, IBConfig, is_configured
+from quantnb.results import BacktestResult
 from quantnb.trading.arguments import IB_KEYS, check_session_args
 from quantnb.trading.engine import (
     ALLOW_LIVE_ENV,
@@ -28,6 +30,10 @@ from quantnb.trading.engine import (
     live_allowed,
     running_engines,
 )
+from quantnb.trading.journal import Journal, default_path
+from quantnb.trading.judge import PaperComparison
+from quantnb.trading.replay import compare_paper
+from quantnb.trading.result import paper_result
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +169,34 @@ class LiveSession:
                 "market orders to fill",
             )
         return self
+
+    def result(self) -> BacktestResult:
+        """This run as a backtest's result (``stats``, ``trades``, ``fills``, ``equity``,
+        ``plot()``), read from its journal: during the run, after ``stop()``, or in a new session
+        on the same journal after a kernel restart (see ``qn.paper_result``)."""
+        return paper_result(self._journal())
+
+    def compare(self, strategy: Strategy | None = None) -> PaperComparison:
+        """This run beside a backtest of a fresh copy of its strategy (or ``strategy``) over
+        exactly the bars it saw, with its costs: differing decisions, realized vs modelled
+        fill costs and the P&L drift (``.plot()`` draws them)."""
+        engine = self.engine
+        return compare_paper(self._journal(), strategy or self.strategy, engine.costs,
+                             risk=engine.risk, allow_short=engine.allow_short)  # fmt: skip
+
+    def _journal(self) -> Journal | Path:
+        engine = self.engine
+        if engine.journal is not None:
+            return engine.journal
+        arg = engine._journal_arg
+        if arg is None and engine.run_id is not None:
+            arg = default_path(engine.run_id, engine.journal_dir)
+        if arg is None:
+            raise ConfigError(
+                "this session has no journal yet: start() it, or create it with the journal= "
+                "(or run_id= and journal_dir=) of the run to read"
+            )
+        return arg if isinstance(arg, Journal) else Path(arg)
 
     def dashboard(self, **kwargs: Any) -> Any:
         """A live ipywidgets dashboard of this session (needs ``pip install quantnb[notebook]``)."""

@@ -64,6 +64,8 @@ EQUITY_COLUMNS = ("time", "equity", "cash", "realized_pnl", "unrealized_pnl", "c
 # a fill's commission replaced by IB's report; a session's holding cut by a change outside it
 COMMISSION_COLUMNS = ("exec_id", "commission", "estimate")
 HOLDING_COLUMNS = ("time", "symbol", "qty_before", "qty_after", "reason")
+# the bars a run saw: "history" before it traded, "live" those handed to on_data (one row each)
+BAR_COLUMNS = ("time", "symbol", "open", "high", "low", "close", "volume", "kind")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS runs (
@@ -87,6 +89,9 @@ CREATE TABLE IF NOT EXISTS commissions (
 CREATE TABLE IF NOT EXISTS holdings (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
     {", ".join(HOLDING_COLUMNS)});
+CREATE TABLE IF NOT EXISTS bars (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL, recorded TEXT NOT NULL,
+    {", ".join(BAR_COLUMNS)}, UNIQUE (symbol, time, kind));
 CREATE INDEX IF NOT EXISTS orders_by_id ON orders(order_id, seq);
 """ + "".join(
     f"""
@@ -94,7 +99,7 @@ CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t}
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t}
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;"""
-    for t in ("runs", "orders", "fills", "errors", "equity", "commissions", "holdings")
+    for t in ("runs", "orders", "fills", "errors", "equity", "commissions", "holdings", "bars")
 )
 
 
@@ -264,6 +269,30 @@ class Journal:
              float(qty_after), reason),
         )  # fmt: skip
 
+    def record_bars(self, rows: list[tuple]) -> None:
+        """Append bars as ``BAR_COLUMNS`` tuples in one transaction; a bar already journaled
+        with the same kind is skipped."""
+        if not rows:
+            return
+        run, now = self._run(), _now()
+        values = [(run, now, _ts(r[0]), *r[1:]) for r in rows]
+        cols = ", ".join(BAR_COLUMNS)
+        marks = ", ".join("?" * (len(BAR_COLUMNS) + 2))
+        with self._lock:
+            if self._db is None:
+                raise JournalError(f"the journal {str(self.path)!r} is closed")
+            try:
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.executemany(
+                        f"INSERT OR IGNORE INTO bars (run_id, recorded, {cols}) VALUES ({marks})",
+                        values,
+                    )
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"cannot write to the journal {str(self.path)!r}: {exc}"
+                ) from exc
+
     def record_error(
         self,
         kind: str,
@@ -397,6 +426,11 @@ class Journal:
     def equity(self) -> pd.DataFrame:
         """Account snapshots, oldest first."""
         return self._times(self._read("SELECT * FROM equity ORDER BY seq"), "time")
+
+    def bars(self) -> pd.DataFrame:
+        """The bars the runs saw (``BAR_COLUMNS``), oldest journaled first; empty for a journal
+        written before bars were journaled."""
+        return self._times(self._read("SELECT * FROM bars ORDER BY seq"), "time")
 
     def runs(self) -> pd.DataFrame:
         """Run starts with their metadata."""
