@@ -69,31 +69,34 @@ def match_decisions(live: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame:
     quantities (e.g. rejected live, filled in the backtest). Orders still working at the end
     in either run are not judged by their fill.
     """
-    keys = ["time", "symbol", "side"]
-    left = _keyed(live, "live")
-    right = _keyed(backtest, "backtest")
-    both = left.merge(right, on=[*keys, "n"], how="outer", sort=False)
-    both["difference"] = [
-        _difference(r) for r in both.itertuples(index=False)
-    ]  # fmt: skip
-    both = both.sort_values([*keys, "n"], kind="mergesort").reset_index(drop=True)
+    keys = ["time", "symbol", "side", "n"]
+    right = {tuple(r[k] for k in keys): r for r in _keyed(backtest, "backtest")}
+    rows = []
+    for row in _keyed(live, "live"):
+        rows.append({**row, **right.pop(tuple(row[k] for k in keys), {})})
+    rows += right.values()
+    both = pd.DataFrame(rows, columns=[*keys, *DECISION_COLUMNS[3:-1]])
+    both["time"] = pd.to_datetime(both["time"], utc=True)
+    for col in ("live_qty", "backtest_qty", "live_filled", "backtest_filled"):
+        both[col] = both[col].astype(float)
+    both["difference"] = [_difference(r) for r in both.itertuples(index=False)]
+    both = both.sort_values(keys, kind="mergesort").reset_index(drop=True)
     return both[DECISION_COLUMNS]
 
 
-def _keyed(orders: pd.DataFrame, prefix: str) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        {
-            "time": pd.to_datetime(orders["created"], utc=True),
-            "symbol": orders["symbol"].astype(str),
-            "side": orders["side"].astype(str).str.upper(),
-            f"{prefix}_qty": orders["qty"].astype(float),
-            f"{prefix}_status": orders["status"].astype(str),
-            f"{prefix}_filled": orders["filled"].astype(float),
-            f"{prefix}_order_id": orders["order_id"].astype(str),
-        }
-    )
-    frame["n"] = frame.groupby(["time", "symbol", "side"]).cumcount()
-    return frame
+def _keyed(orders: pd.DataFrame, prefix: str) -> list[dict]:
+    """One record per order keyed by bar time, symbol, side and its number on that key."""
+    seen: dict[tuple, int] = {}
+    out = []
+    for o in orders.itertuples(index=False):
+        key = (pd.Timestamp(o.created), str(o.symbol), str(o.side).upper())
+        n = seen[key] = seen.get(key, -1) + 1
+        out.append(
+            {"time": key[0], "symbol": key[1], "side": key[2], "n": n,
+             f"{prefix}_qty": float(o.qty), f"{prefix}_status": str(o.status),
+             f"{prefix}_filled": float(o.filled), f"{prefix}_order_id": str(o.order_id)}
+        )  # fmt: skip
+    return out
 
 
 def _difference(r) -> str:
