@@ -256,3 +256,12 @@ def test_a_fresh_copy_has_the_same_parameters_and_none_of_the_run_state():
     hidden = Hidden(3)
     again = fresh_copy(hidden)
     assert again._n == 3 and again.lock is not hidden.lock
+
+
+def test_a_run_with_no_bar_yet_is_an_empty_result(tmp_path):
+    j = Journal(tmp_path / "j.sqlite")
+    j.record_run("r", strategy="Counter", params={"qty": 5}, interval="1m")
+    res = paper_result(j)
+    assert len(res.equity) == 0 and len(res.fills) == 0 and len(res.trades) == 0
+    assert res.stats["Trades"] == 0 and pd.isna(res.stats["Start"])
+    assert "<b>Counter</b>" in res._repr_html_()
