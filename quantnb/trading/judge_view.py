@@ -129,7 +129,7 @@ def plot_comparison(
         ax_fill.scatter(fx, fills["slippage_bps"], color=LIVE, s=18, label="Realized", zorder=3)
         ax_fill.scatter(fx, fills["model_slippage_bps"], color=BACKTEST, marker="_", s=80,
                         label="Modelled", zorder=3)  # fmt: skip
-        ax_fill.legend(loc="upper left", framealpha=0.8)
+        ax_fill.legend(loc="best", framealpha=0.8)
     else:
         ax_fill.text(0.5, 0.5, "no fills to compare", ha="center", va="center",
                      transform=ax_fill.transAxes)  # fmt: skip
