@@ -484,6 +484,22 @@ class Market:
             e = k
         return min(n, cap)
 
+    def extended_slices_ahead(self, cap: int) -> int:
+        """How many of the next slices (at most ``cap``) belong to pre-market or after-hours
+        bars, up to the next regular-hours bar."""
+        tl, last = self.timeline, self.timeline.last
+        i, e, n = self.index, self.elapsed, 0
+        while n < cap:
+            if e >= self.slices:
+                if last is not None and i >= last:
+                    break
+                i, e = i + 1, 0
+            if tl.phase(i) == REGULAR:
+                break
+            n += self.slices - e
+            e = self.slices
+        return min(n, cap)
+
     def trading_hours(self, liquid: bool = False) -> str:
         """IB's tradingHours (extended session) or liquidHours (regular) for the coming week."""
         now = self.now().tz_convert(EXCHANGE_TZ).tz_localize(None).normalize()
