@@ -30,9 +30,9 @@ class SimConfig:
     A connection that has not finished the API handshake after ``handshake_timeout`` seconds is
     closed. ``commission_delay`` is how many wall seconds each commission report comes after its
     execution (0: at once). ``market_data`` is the login's market-data permission: ``"live"``,
-    ``"delayed"`` (no live subscription) or ``"none"``. ``skip_extended=True`` (with
-    ``skip_closed``) plays the pre-market and after-hours sessions at once, for clients that
-    trade regular hours only. ``follow_sample=True`` makes the generated market continue
+    ``"delayed"`` (no live subscription) or ``"none"``. ``skip_extended=True`` plays the
+    pre-market and after-hours sessions at once in real time, for clients that trade regular
+    hours only. ``follow_sample=True`` makes the generated market continue
     ``qn.data.sample(symbols, "1d", seed=seed)``: its regular hours trade the sample's daily bars
     over 2020-2023, and a walk with the same statistics before and after.
     """
