@@ -157,11 +157,51 @@ def _frame(
     first_of_session: np.ndarray,
 ) -> pd.DataFrame:
     rng = np.random.default_rng([zlib.crc32(symbol.encode("utf-8")), seed])
+    vol, drift, price0, daily_volume = _character(rng)
+    return walk(symbol, iv, index, body_days, first_of_session, rng, vol, drift, price0,
+                daily_volume)  # fmt: skip
+
+
+def _character(rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """A symbol's annual volatility, annual drift, first price and daily volume."""
     vol = rng.uniform(0.15, 0.45)
     drift = rng.uniform(-0.05, 0.20)
     price0 = math.exp(rng.uniform(math.log(20.0), math.log(500.0)))
     daily_volume = math.exp(rng.uniform(math.log(2e5), math.log(2e7)))
+    return vol, drift, price0, daily_volume
 
+
+def character(symbol: str, seed: int = 0) -> tuple[float, float, float, float]:
+    """``(vol, drift, first price, daily volume)`` that ``sample`` gives ``symbol`` at ``seed``:
+    the gateway simulator continues its walk with the same statistics."""
+    return _character(np.random.default_rng([zlib.crc32(symbol.encode("utf-8")), seed]))
+
+
+def daily_walk(symbol: str, seed: int, start: TimeLike, end: TimeLike, stream: int) -> pd.DataFrame:
+    """Daily bars from ``start`` to ``end`` of another walk with ``symbol``'s statistics at
+    ``seed`` (its first bar opens a gap away from the first price of ``character``); ``stream``
+    (a positive integer) picks the path, so the walk can be continued year by year."""
+    iv = Interval.parse("1d")
+    times, body_days, first = _timestamps(iv, start, end, None)
+    index = pd.DatetimeIndex(times.view("datetime64[ns]")).tz_localize("UTC").rename("time")
+    key = zlib.crc32(symbol.encode("utf-8"))
+    rng = np.random.default_rng([key, seed, 1, stream])
+    return walk(symbol, iv, index, body_days, first, rng, *character(symbol, seed))
+
+
+def walk(
+    symbol: str,
+    iv: Interval,
+    index: pd.DatetimeIndex,
+    body_days: np.ndarray,
+    first_of_session: np.ndarray,
+    rng: np.random.Generator,
+    vol: float,
+    drift: float,
+    price0: float,
+    daily_volume: float,
+) -> pd.DataFrame:
+    """The bars of one geometric random walk at ``index`` drawn from ``rng``."""
     n = len(index)
     # In-place arithmetic throughout: a million-bar series must not need dozens of temporaries.
     dt = body_days * ((1.0 - _GAP_SHARE) / _TRADING_DAYS)

@@ -30,7 +30,11 @@ class SimConfig:
     A connection that has not finished the API handshake after ``handshake_timeout`` seconds is
     closed. ``commission_delay`` is how many wall seconds each commission report comes after its
     execution (0: at once). ``market_data`` is the login's market-data permission: ``"live"``,
-    ``"delayed"`` (no live subscription) or ``"none"``.
+    ``"delayed"`` (no live subscription) or ``"none"``. ``skip_extended=True`` plays the
+    pre-market and after-hours sessions at once in real time, for clients that trade regular
+    hours only. ``follow_sample=True`` makes the generated market continue
+    ``qn.data.sample(symbols, "1d", seed=seed)``: its regular hours trade the sample's daily bars
+    over 2020-2023, and a walk with the same statistics before and after.
     """
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -55,6 +59,8 @@ class SimConfig:
     handshake_timeout: float = 10.0
     commission_delay: float = 0.0
     market_data: str = "live"
+    skip_extended: bool = False
+    follow_sample: bool = False
 
     def __post_init__(self) -> None:
         symbols = (self.symbols,) if isinstance(self.symbols, str) else tuple(self.symbols)
@@ -66,8 +72,9 @@ class SimConfig:
             raise ConfigError(f"mode={self.mode!r} is not known; use 'realtime' or 'manual'")
         if not self.speed > 0:
             raise ConfigError(f"speed={self.speed!r} must be positive, e.g. speed=60")
-        if not isinstance(self.skip_closed, bool):
-            raise ConfigError(f"skip_closed={self.skip_closed!r} must be True or False")
+        for name in ("skip_closed", "skip_extended", "follow_sample"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name}={getattr(self, name)!r} must be True or False")
         if not 0 <= int(self.port) <= 65535:
             raise ConfigError(f"port={self.port!r} is not a TCP port; use 0 for a free one")
         if not _ACCOUNT_RE.match(self.account):

@@ -26,6 +26,7 @@ from quantnb.sim.calendar import CLOSED, EXCHANGE_TZ, NS, POST, PRE, REGULAR
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract, make_universe
 from quantnb.sim.quotes import bid_ask
+from quantnb.sim.sample_prices import DailyPath, bridge
 from quantnb.sim.timeline import FrameTimeline, SessionTimeline, Timeline
 
 __all__ = ["CLOSED", "EXCHANGE_TZ", "NS", "POST", "PRE", "REGULAR", "Market", "Slice"]
@@ -142,11 +143,18 @@ class GeneratedPrices:
         parts = []
         for q, j in enumerate(range(a, b)):
             slot = int((s.days[j] + 3) % 7) * width  # the session's weekday picks its piece
-            reg = walks[0][:, slot : slot + int(reg_n[q])]
-            pre = _extended(walks[1][:, slot : slot + int(pre_n[q])], reg[0, 0], thin[1], True)
-            post = _extended(walks[2][:, slot : slot + int(post_n[q])], reg[3, -1], thin[2], False)
+            reg, more = self._regular(walks[0][:, slot : slot + int(reg_n[q])], int(s.days[j]))
+            pre_walk, post_walk = (w[:, slot : slot + int(n[q])] for w, n in
+                                   ((walks[1], pre_n), (walks[2], post_n)))  # fmt: skip
+            pre = _extended(pre_walk, reg[0, 0], thin[1] * more, True)
+            post = _extended(post_walk, reg[3, -1], thin[2] * more, False)
             parts += [pre, reg, post]
         return np.concatenate(parts, axis=1)
+
+    def _regular(self, walk: np.ndarray, day: int) -> tuple[np.ndarray, float]:
+        """A session's regular-hours bars from a piece of walk, and by how much their volume
+        grew (the extended hours trade in proportion)."""
+        return walk, 1.0
 
     def _span(self, chunk: int) -> tuple[int, int]:
         a, b = self._sessions(chunk)
@@ -213,6 +221,26 @@ class GeneratedPrices:
         return float(col[0]), float(col[1]), float(col[2]), float(col[3]), float(col[4])
 
 
+class SamplePrices(GeneratedPrices):
+    """Generated prices whose regular hours are ``qn.data.sample``'s daily bars (and their
+    continuation, see ``sample_prices``), laid along the walk's minute shape; the extended
+    hours join them as in ``GeneratedPrices``. No chunk is scaled: the days fix the prices."""
+
+    def __init__(self, symbol: str, seed: int, timeline: SessionTimeline, anchor: int) -> None:
+        super().__init__(symbol, seed, timeline, anchor)
+        self.days = DailyPath(symbol, seed)
+
+    def _scale(self, chunk: int) -> float:
+        return 1.0
+
+    def _regular(self, walk: np.ndarray, day: int) -> tuple[np.ndarray, float]:
+        bar = self.days.day(day)
+        if bar is None or walk.shape[1] == 0:  # no weekday bar: cannot happen on a session
+            return walk, 1.0
+        out = bridge(walk, *bar)
+        return out, float(out[4].sum() / max(walk[4].sum(), 1.0))
+
+
 def _extended(raw: np.ndarray, join: float, volume: float, last: bool) -> np.ndarray:
     """Extended-hours bars from a sample walk: damped to half its log-moves, scaled so that they
     end (``last``) or start at ``join``, with ``volume`` times its volume."""
@@ -268,8 +296,9 @@ class Market:
             timeline = SessionTimeline(start, config.history_days)
             self.timeline = timeline
             anchor = int(timeline.weeks[timeline.session_of(timeline.index_at(start.value))])
+            kind = SamplePrices if config.follow_sample else GeneratedPrices
             for symbol in config.symbols:
-                self.prices[symbol] = GeneratedPrices(symbol, config.seed, timeline, anchor)
+                self.prices[symbol] = kind(symbol, config.seed, timeline, anchor)
             self.index = timeline.index_at(start.value)
         self.symbols: list[str] = list(self.prices)
         self.contracts: dict[str, SimContract] = make_universe(self.symbols)
@@ -453,6 +482,22 @@ class Market:
                 break
             n += k - e
             e = k
+        return min(n, cap)
+
+    def extended_slices_ahead(self, cap: int) -> int:
+        """How many of the next slices (at most ``cap``) belong to pre-market or after-hours
+        bars, up to the next regular-hours bar."""
+        tl, last = self.timeline, self.timeline.last
+        i, e, n = self.index, self.elapsed, 0
+        while n < cap:
+            if e >= self.slices:
+                if last is not None and i >= last:
+                    break
+                i, e = i + 1, 0
+            if tl.phase(i) == REGULAR:
+                break
+            n += self.slices - e
+            e = self.slices
         return min(n, cap)
 
     def trading_hours(self, liquid: bool = False) -> str:

@@ -36,6 +36,8 @@ def clock_text(config) -> str:
     if config.mode == "manual":
         return "manual clock (step() moves it bar by bar; closed hours hold no bars)"
     closed = "closed hours skipped" if config.skip_closed else "closed hours take their time"
+    if config.skip_extended:
+        closed += ", extended hours played at once"
     return f"realtime clock at {config.speed:g}x, {closed}"
 
 
@@ -131,11 +133,13 @@ class Server:
 
     async def _run_clock(self) -> None:
         """Play slices as market time passes at ``speed``: closed hours take their time too,
-        unless ``skip_closed`` counts only the slices played."""
+        unless ``skip_closed`` counts only the slices played; ``skip_extended`` plays the
+        pre-market and after-hours slices at once."""
         loop = asyncio.get_running_loop()
         market = self.state.market
         speed = self.config.speed
         skip = self.config.skip_closed
+        skip_extended = self.config.skip_extended
         slice_wall = market.slice_ns / NS / speed
         anchor, base, done = loop.time(), market.now_ns(), 0
         while not market.done:
@@ -143,6 +147,12 @@ class Server:
                 self._wake.clear()
                 await self._wake.wait()
                 anchor, base, done = loop.time(), market.now_ns(), 0
+                continue
+            extended = market.extended_slices_ahead(_MAX_BATCH) if skip_extended else 0
+            if extended:  # played at once: the client trades regular hours only
+                self.advance(extended)
+                anchor, base, done = loop.time(), market.now_ns(), 0
+                await asyncio.sleep(0)
                 continue
             if skip:
                 due = int((loop.time() - anchor) / slice_wall) - done

@@ -46,6 +46,7 @@ from quantnb.ib.config import is_paper_account as is_paper_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.bar_log import record_group, record_history
+from quantnb.trading import clock
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.journal import (
@@ -1348,6 +1349,9 @@ class LiveStrategyEngine:
                 "client_id": self.config.client_id,
                 "run_id": self.run_id,
                 "journal": str(self.journal.path) if self.journal is not None else None,
+                "clock": clock.clock(self),
+                "next_bar_due": clock.next_bar_due(self),
+                "market_closed_until": clock.market_closed_until(self),
                 **safety_status(conn),
             },
             name="status",

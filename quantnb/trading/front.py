@@ -21,6 +21,7 @@ from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, GatewayError, LiveTradingError
 from quantnb.ib.config import ENV_HOST, ENV_PORT, IBConfig, is_configured
 from quantnb.results import BacktestResult
+from quantnb.trading import clock
 from quantnb.trading.arguments import IB_KEYS, check_session_args
 from quantnb.trading.engine import (
     ALLOW_LIVE_ENV,
@@ -47,6 +48,18 @@ def use_simulator(gateway: str | None, env: Mapping[str, str] | None = None) -> 
     if gateway == "ib":
         return False
     return not is_configured(env)
+
+
+def embedded_sim(interval: str) -> dict[str, Any]:
+    """The embedded simulator's settings for a session (``sim={...}`` overrides each): a bar
+    about every second (see ``clock.pace``), closed and extended hours (the engine trades
+    regular hours) played at once, and the market of ``qn.data.sample``, continued."""
+    return {
+        "speed": clock.pace(interval),
+        "skip_closed": True,
+        "skip_extended": True,
+        "follow_sample": True,
+    }
 
 
 class LiveSession:
@@ -125,11 +138,14 @@ class LiveSession:
         if self.sim is None:
             from quantnb.sim import GatewaySimulator
 
-            options = dict(self.sim_options)
+            options = {**embedded_sim(self.interval), **self.sim_options}
             if "bars" not in options:
                 options.setdefault("symbols", self.symbols)
             self.sim = GatewaySimulator(**options)
         self.sim.start()
+        logger.info(
+            "paper trading %s bars on the %s", self.interval, clock.describe(self.sim.config)
+        )
         cfg = self.engine.config
         self.engine.config = IBConfig(
             host=self.sim.host,
@@ -325,7 +341,9 @@ def paper(
 
     ``config``: ``lookback_days``, engine options (``commission``, ``slippage``, ``risk``,
     ``journal``, ``update_interval`` ...), ``client_id``/``host``/``port``/``account``, and
-    ``sim={...}`` for the simulator (``mode``, ``speed``, ``bars``, ``seed`` ...).
+    ``sim={...}`` for the simulator (``mode``, ``speed``, ``bars``, ``seed`` ...). The
+    simulator runs a bar about every second (``sim={"speed": 1}``: real time) and continues
+    ``qn.data.sample``'s market; ``status["clock"]`` says its pace.
     Refuses (at ``start()``) an account that is not a paper account, and after a reconnect any
     account other than the one it started on (``status["alert"]`` says so).
     """
