@@ -45,8 +45,8 @@ from quantnb.ib.config import IBConfig, mask_account
 from quantnb.ib.config import is_paper_account as is_paper_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
-from quantnb.trading.bar_log import record_group, record_history
 from quantnb.trading import clock
+from quantnb.trading.bar_log import record_group, record_history
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.journal import (
