@@ -25,7 +25,10 @@ __all__ = [
 TABLE = "border-collapse:collapse;font-size:12px;margin:2px 0;font-family:sans-serif"
 TH = "padding:1px 8px;text-align:left;font-weight:normal;color:#555;border-bottom:1px solid #ddd"
 TD = "padding:1px 8px;text-align:right;border:none;white-space:nowrap"
+TD_TEXT = "padding:1px 8px;text-align:left;border:none;white-space:normal;min-width:14em"
 MUTED = "color:#777;font-size:12px;font-family:sans-serif"
+SCROLL = "overflow-x:auto;max-width:100%"
+FOLD_AT = 40  # characters of a cell shown before it folds
 GREEN, RED = "#1a7f37", "#cf222e"
 
 
@@ -103,12 +106,23 @@ def records_table(
     cols = list(columns) if columns is not None else list(records[0])
     rows = ["<tr>" + "".join(f'<th style="{TH}">{html.escape(c)}</th>' for c in cols) + "</tr>"]
     for rec in records:
-        cells = "".join(
-            f'<td style="{TD}">{html.escape(format_value(rec.get(c), c))}</td>' for c in cols
-        )
+        cells = "".join(_cell(format_value(rec.get(c), c)) for c in cols)
         rows.append(f"<tr>{cells}</tr>")
+    # a table wider than its column scrolls sideways on its own instead of widening the page
     return (
-        f'<div style="line-height:1.4">{head}<table style="{TABLE}">{"".join(rows)}</table></div>'
+        f'<div style="line-height:1.4">{head}<div class="qn-scroll" style="{SCROLL}">'
+        f'<table style="{TABLE}">{"".join(rows)}</table></div></div>'
+    )
+
+
+def _cell(text: str) -> str:
+    """A table cell; a long text (an error message) folds to its start, whole when opened."""
+    if len(text) <= FOLD_AT:
+        return f'<td style="{TD}">{html.escape(text)}</td>'
+    short = html.escape(text[:FOLD_AT].rstrip() + "…")
+    return (
+        f'<td style="{TD_TEXT}"><details title="{html.escape(text)}"><summary>{short}'
+        f"</summary>{html.escape(text)}</details></td>"
     )
 
 
