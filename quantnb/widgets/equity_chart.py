@@ -17,7 +17,7 @@ from quantnb.widgets.times import zone_label
 _LEFT, _RIGHT, _TOP, _BOTTOM = 62, 8, 14, 20
 
 
-def _nice_ticks(lo: float, hi: float, n: int = 4) -> np.ndarray:
+def _nice_ticks(lo: float, hi: float, n: int = 5) -> np.ndarray:
     """About ``n`` round values between ``lo`` and ``hi``."""
     raw = (hi - lo) / max(n - 1, 1)
     mag = 10 ** np.floor(np.log10(raw))
@@ -47,7 +47,7 @@ def equity_svg(equity: pd.Series, tz: str = "UTC", width: int = 460, height: int
     index = equity.index.tz_localize("UTC") if equity.index.tz is None else equity.index
     times = index.tz_convert(tz)
     y = equity.to_numpy()
-    x = times.asi8.astype(float)
+    x = times.as_unit("ns").asi8.astype(float)
     if len(y) > width:  # one point per pixel is enough
         keep = np.linspace(0, len(y) - 1, width).astype(int)
         x, y = x[keep], y[keep]
