@@ -124,8 +124,8 @@ class Dashboard:
         self.cancel_button = W.Button(description="Cancel")
         self.tz_toggle = W.ToggleButtons(
             options=[(label, zone) for label, zone in ZONES.items()],
-            value=self._tz if self._tz in ZONES.values() else ZONES["market"],
-            tooltips=["the exchange's time zone", "UTC"],
+            value=self._tz if self._tz in ZONES.values() else EXCHANGE_TZ,
+            tooltips=["times in the exchange's time zone", "times in UTC"],
             style={"button_width": "70px"},
             layout=W.Layout(width="auto"),
         )
@@ -163,7 +163,7 @@ class Dashboard:
                     self.start_button,
                     self.stop_button,
                     self.flatten_button,
-                    W.HTML('<span style="margin-left:12px;font-size:12px">Times:</span>'),
+                    W.HTML(f'<span style="{R.MUTED};margin-left:12px;line-height:28px">Times:</span>'),
                     self.tz_toggle,
                 ),
                 self.confirm_box,

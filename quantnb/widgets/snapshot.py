@@ -214,7 +214,8 @@ def read_quotes(engine: Any, positions: pd.DataFrame) -> list[dict[str, Any]]:
     quotes = frame(engine, "quotes")
     if len(quotes):
         return records(quotes, QUOTE_COLS)
-    return [{"symbol": s, "price": p, "time": None} for s, p in _prices(positions).items()]
+    held = _prices(open_positions(positions))
+    return [{"symbol": s, "price": p, "time": None} for s, p in held.items()]
 
 
 def open_orders(orders: pd.DataFrame) -> pd.DataFrame:

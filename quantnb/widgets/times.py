@@ -12,7 +12,7 @@ import pandas as pd
 from quantnb.domain.calendar import EXCHANGE_TZ
 
 UTC = "UTC"
-ZONES = {"market": EXCHANGE_TZ, "UTC": UTC}  # the toggle's choices
+ZONES = {"New York": EXCHANGE_TZ, "UTC": UTC}  # the toggle's choices
 
 
 def as_utc(value: Any) -> pd.Timestamp | None:
