@@ -170,10 +170,13 @@ class ExampleEngine:
         equity = pd.Series(100_000 + 6 * step + 160 * np.sin(step / 6) + 60 * np.sin(step / 1.7))
         self.status = {
             "connection": "connected",
+            "state": "running",
+            "running": True,
             "attempts": 0,
             "fallback_mode": False,
             "last_bar_time": now,
             "last_bar_age": 38.0,
+            "next_bar_due": now + pd.Timedelta("5min"),
         }
         self.account = pd.DataFrame(
             {
@@ -279,12 +282,13 @@ def dashboard_png(out: Path, stub: bool = False, wait: float = 30.0) -> Path:
         raise RuntimeError("cannot get @jupyter-widgets/html-manager (needs npm and the registry)")
     engine = None if stub else _paper_engine(wait)
     live = engine is not None
-    dash = Dashboard(engine if live else ExampleEngine(), heartbeat=None)
+    dash = Dashboard(engine if live else ExampleEngine(), heartbeat=None, max_rows=6)
     try:
         dash.refresh()
         with tempfile.TemporaryDirectory() as tmp:
             page = widget_page(dash.widget, Path(tmp), embed_js, title="quantnb dashboard")
-            return screenshot(page, out / "dashboard.png", size=(1100, 470))
+            # the width JupyterLab leaves an output at 1280 px with the file browser open
+            return screenshot(page, out / "dashboard.png", size=(950, 660))
     finally:
         dash.close()
         if live:

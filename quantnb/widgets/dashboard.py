@@ -126,7 +126,7 @@ class Dashboard:
             options=[(label, zone) for label, zone in ZONES.items()],
             value=self._tz if self._tz in ZONES.values() else EXCHANGE_TZ,
             tooltips=["times in the exchange's time zone", "times in UTC"],
-            style={"button_width": "70px"},
+            style={"button_width": "84px"},
             layout=W.Layout(width="auto"),
         )
         self.confirm_box = W.HBox(

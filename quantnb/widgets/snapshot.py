@@ -56,6 +56,15 @@ ORDER_COLS = (
     "filled",
     "status",
 )
+POSITION_COLS = (
+    "symbol",
+    "qty",
+    "avg_price",
+    "last_price",
+    "market_price",
+    "unrealized_pnl",
+    "realized_pnl",
+)
 FILL_COLS = ("time", "symbol", "side", "qty", "price", "commission")
 ERROR_COLS = ("time", "kind", "code", "message")
 QUOTE_COLS = ("symbol", "price", "time")
@@ -243,7 +252,7 @@ def snapshot(engine: Any, now: pd.Timestamp, max_rows: int = 10) -> dict[str, An
         "status": read_status(engine, now),
         "account": account,
         "pnl": read_pnl(engine, positions),
-        "positions": records(open_positions(positions)),
+        "positions": records(open_positions(positions), POSITION_COLS),
         "quotes": read_quotes(engine, positions),
         "open_orders": records(open_orders(frame(engine, "orders")), ORDER_COLS),
         "fills": records(fills, FILL_COLS),
