@@ -31,6 +31,7 @@ from quantnb.widgets.times import ZONES, localize_records, zone_label
 log = logging.getLogger(__name__)
 
 Scheduler = Callable[[float, Callable[[], None]], None]
+_LINE = "line-height:28px"  # a label level with the buttons
 _status_html = status_html  # the names this module had before it was split
 __all__ = ["Dashboard", "flatten_and_stop", "read_status", "snapshot"]
 
@@ -163,7 +164,7 @@ class Dashboard:
                     self.start_button,
                     self.stop_button,
                     self.flatten_button,
-                    W.HTML(f'<span style="{R.MUTED};margin-left:12px;line-height:28px">Times:</span>'),
+                    W.HTML(f'<span style="{R.MUTED};margin-left:12px;{_LINE}">Times:</span>'),
                     self.tz_toggle,
                 ),
                 self.confirm_box,

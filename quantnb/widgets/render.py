@@ -27,7 +27,8 @@ TH = "padding:1px 8px;text-align:left;font-weight:normal;color:#555;border-botto
 TD = "padding:1px 8px;text-align:right;border:none;white-space:nowrap"
 TD_TEXT = "padding:1px 8px;text-align:left;border:none;white-space:normal;min-width:14em"
 MUTED = "color:#777;font-size:12px;font-family:sans-serif"
-SCROLL = "overflow-x:auto;max-width:100%"
+# inline-size containment: a wide table scrolls in its column and never widens the page
+SCROLL = "overflow-x:auto;max-width:100%;contain:inline-size"
 FOLD_AT = 40  # characters of a cell shown before it folds
 GREEN, RED = "#1a7f37", "#cf222e"
 
