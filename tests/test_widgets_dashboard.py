@@ -540,6 +540,15 @@ OPEN = pd.Timestamp("2024-03-04 14:30", tz="UTC")  # Monday 09:30 in New York
             "the IB gateway at 127.0.0.1:4002, attempt 2: it refuses connections "
             "(restarting, or waiting at its login screen)",
         ),
+        (
+            {
+                "state": "running",
+                "connection": "reconnecting",
+                "attempts": 3,
+                "waiting_for": "the IB gateway at 127.0.0.1:4002 (reconnecting)",
+            },
+            "the IB gateway at 127.0.0.1:4002 (reconnecting), attempt 3",
+        ),
         ({"state": "stopped", "connection": "stopped", "next_bar_due": NEXT_BAR}, None),
         ({"running": False, "market_closed_until": OPEN}, None),
     ],

@@ -41,12 +41,15 @@ def waiting_line(status: Mapping[str, Any], tz: str = EXCHANGE_TZ) -> str | None
     """What the session waits for, most pressing first: the gateway (a restart, a login, a
     reconnect attempt), history (pacing), the market to open, the next bar. None: nothing."""
     state = str(status.get("state") or "")
+    connection = str(status.get("connection") or "")
+    attempt = int(status.get("attempts") or 0)
+    retrying = connection in ("reconnecting", "connecting") and state not in _STOPPED
     gateway = _text(status.get("waiting_for"))
     if gateway:
+        if retrying and attempt and "attempt" not in gateway:
+            gateway += f", attempt {attempt}"
         return gateway
-    connection = str(status.get("connection") or "")
-    if connection in ("reconnecting", "connecting") and state not in _STOPPED:
-        attempt = int(status.get("attempts") or 0)
+    if retrying:
         return f"the gateway: {connection}" + (f", attempt {attempt}" if attempt else "")
     history = _history(status.get("history_progress"))
     if history:
