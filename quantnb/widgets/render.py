@@ -1,4 +1,4 @@
-"""Small pure HTML helpers for the widgets: money and percent text, compact tables, a sparkline."""
+"""Small pure HTML helpers for the widgets: money and percent text, compact tables."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ __all__ = [
     "format_stat",
     "format_value",
     "records_table",
-    "sparkline_svg",
 ]
 
 TABLE = "border-collapse:collapse;font-size:12px;margin:2px 0;font-family:sans-serif"
@@ -124,33 +123,4 @@ def _cell(text: str) -> str:
     return (
         f'<td style="{TD_TEXT}"><details title="{html.escape(text)}"><summary>{short}'
         f"</summary>{html.escape(text)}</details></td>"
-    )
-
-
-def sparkline_svg(values: Sequence[float], width: int = 360, height: int = 60) -> str:
-    """An inline SVG polyline of ``values`` (downsampled to ≤ ``width`` points), cheap to redraw."""
-    y = np.asarray(values, dtype=float)
-    y = y[np.isfinite(y)]
-    if len(y) < 2:
-        return (
-            f'<svg width="{width}" height="{height}"><text x="4" y="{height // 2}" '
-            f'font-size="11" fill="#777">waiting for data</text></svg>'
-        )
-    if len(y) > width:
-        y = y[np.linspace(0, len(y) - 1, width).astype(int)]
-    lo, hi = float(y.min()), float(y.max())
-    span = hi - lo or 1.0
-    pad = 3
-    xs = np.linspace(pad, width - pad, len(y))
-    ys = height - pad - (y - lo) / span * (height - 2 * pad)
-    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
-    color = GREEN if y[-1] >= y[0] else RED
-    return (
-        f'<svg width="{width}" height="{height}" font-family="sans-serif" '
-        'style="background:#fafafa">'
-        f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{points}"/>'
-        f'<text x="{width - 4}" y="11" font-size="10" fill="#555" text-anchor="end">'
-        f"{hi:,.2f}</text>"
-        f'<text x="{width - 4}" y="{height - 4}" font-size="10" fill="#555" '
-        f'text-anchor="end">{lo:,.2f}</text></svg>'
     )
