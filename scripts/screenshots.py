@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -125,9 +126,38 @@ def screenshot(page: Path, png: Path, size: tuple[int, int] = (1200, 900)) -> Pa
     return png
 
 
-def rendered_dom(page: Path) -> str:
+def rendered_dom(page: Path, size: tuple[int, int] = (1200, 900)) -> str:
     """The page's DOM after its scripts ran, as HTML."""
-    return run_chromium(page, "--dump-dom")
+    return run_chromium(page, "--dump-dom", size=size)
+
+
+_MEASURE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const out = document.createElement("pre");
+  out.id = "qn-scroll-width";
+  let width = document.documentElement.scrollWidth;
+  for (const el of document.body.querySelectorAll("*")) {
+    if (el.parentElement && el.parentElement.closest(".qn-scroll")) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width > 0) width = Math.max(width, Math.ceil(box.right + window.scrollX));
+  }
+  out.textContent = String(width);
+  document.body.appendChild(out);
+}, 3000));
+</script>"""
+
+
+def scroll_width(page: Path, width: int) -> int:
+    """How wide ``page`` is once rendered in a window ``width`` pixels wide: its scrollWidth or
+    the right edge of any element outside a scroll container (``.qn-scroll``), clipped or not.
+    More than ``width`` means something sticks out or is cut off."""
+    measured = page.with_name(page.stem + "-measured.html")
+    measured.write_text(page.read_text().replace("</body>", _MEASURE + "</body>"))
+    dom = rendered_dom(measured, size=(width, 900))
+    found = re.search(r'id="qn-scroll-width">(\d+)<', dom)
+    if found is None:
+        raise RuntimeError("the page did not report its width (did its scripts run?)")
+    return int(found.group(1))
 
 
 class ExampleEngine:
@@ -140,10 +170,13 @@ class ExampleEngine:
         equity = pd.Series(100_000 + 6 * step + 160 * np.sin(step / 6) + 60 * np.sin(step / 1.7))
         self.status = {
             "connection": "connected",
+            "state": "running",
+            "running": True,
             "attempts": 0,
             "fallback_mode": False,
             "last_bar_time": now,
             "last_bar_age": 38.0,
+            "next_bar_due": now + pd.Timedelta("5min"),
         }
         self.account = pd.DataFrame(
             {
@@ -249,12 +282,13 @@ def dashboard_png(out: Path, stub: bool = False, wait: float = 30.0) -> Path:
         raise RuntimeError("cannot get @jupyter-widgets/html-manager (needs npm and the registry)")
     engine = None if stub else _paper_engine(wait)
     live = engine is not None
-    dash = Dashboard(engine if live else ExampleEngine(), heartbeat=None)
+    dash = Dashboard(engine if live else ExampleEngine(), heartbeat=None, max_rows=6)
     try:
         dash.refresh()
         with tempfile.TemporaryDirectory() as tmp:
             page = widget_page(dash.widget, Path(tmp), embed_js, title="quantnb dashboard")
-            return screenshot(page, out / "dashboard.png", size=(1100, 470))
+            # the width JupyterLab leaves an output at 1280 px with the file browser open
+            return screenshot(page, out / "dashboard.png", size=(950, 660))
     finally:
         dash.close()
         if live:

@@ -64,7 +64,7 @@ def test_dashboard_renders_engine_values_in_chromium(tmp_path, embed_js):
     assert "widget-html-content" in dom, "the widget manager did not render the page"
     text = _visible_text(dom)
     assert "reconnecting (attempt 2)" in text
-    assert "last bar 2024-03-01 15:30 UTC" in text
+    assert "last bar 2024-03-01 10:30 market time" in text
     positions = text[text.index("Positions") : text.index("Open orders")]
     assert re.search(r"AAPL 100 181\.25 183\.50 225\.00", positions)
     assert re.search(r"MSFT -25 402\.10 398\.00 102\.50", positions)
@@ -78,3 +78,41 @@ def test_dashboard_renders_engine_values_in_chromium(tmp_path, embed_js):
         out = ROOT / "docs/img"
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(png, out / "dashboard-test.png")
+
+
+def test_dashboard_fits_a_950_pixel_wide_output(tmp_path, embed_js):
+    """JupyterLab at 1280 px with the file browser open leaves about 950 px for an output: the
+    dashboard must not make it scroll sideways (its tables may scroll inside their columns)."""
+    engine = StubEngine()
+    engine.status = dict(
+        engine.status,
+        connection="reconnecting",
+        attempts=12,
+        waiting_for="the IB gateway at 127.0.0.1:4002, attempt 12: it refuses connections "
+        "(restarting, or waiting at its login screen)",
+        clock="simulated market, 300× real time",
+    )
+    engine.errors = pd.DataFrame(
+        {
+            "time": [T0] * 2,
+            "kind": ["order", "connection"],
+            "code": [201, 1100],
+            "message": [
+                "Order rejected - reason: YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE "
+                "DESIRED POSITION YOUR EQUITY WITH LOAN VALUE [1000.00 USD] MUST EXCEED THE "
+                "INITIAL MARGIN [18125.00 USD]",
+                "Connectivity between IB and Trader Workstation has been lost.",
+            ],
+        }
+    )
+    engine.orders = pd.concat([engine.orders] * 4, ignore_index=True).assign(
+        status="submitted", stop_price=400.0, filled=0.0
+    )
+    dash = Dashboard(engine, heartbeat=None, now=lambda: T0)
+    page = shots.widget_page(dash.widget, tmp_path / "page", embed_js)
+    dash.close()
+    assert shots.scroll_width(page, 950) <= 950
+    text = _visible_text(shots.rendered_dom(page, size=(950, 900)))
+    assert "Waiting for: the IB gateway at 127.0.0.1:4002, attempt 12" in text
+    assert "Clock: simulated market, 300× real time" in text
+    assert "YOUR ORDER IS NOT ACCEPTED" in text  # folded, still in the page

@@ -1,7 +1,10 @@
-"""The live dashboard against a hand-written stub engine: what it shows, throttling, kill switch."""
+"""The live dashboard against a hand-written stub engine: what it shows, throttling, kill switch,
+buttons by state, P&L from fills, the waiting line and the time zone."""
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 from collections.abc import Callable
 
@@ -10,6 +13,7 @@ import pytest
 
 from quantnb.testing import eventually
 from quantnb.widgets import Dashboard
+from quantnb.widgets.waiting import waiting_line
 
 T0 = pd.Timestamp("2024-03-01 15:30", tz="UTC")
 
@@ -23,6 +27,8 @@ class StubEngine:
         self.calls: list = []
         self.status = {
             "connection": "connected",
+            "state": "running",
+            "running": True,
             "attempts": 0,
             "fallback_mode": False,
             "last_bar_time": T0,
@@ -156,12 +162,13 @@ def test_state_and_html_show_the_engine_values(engine):
     account = state["account"]
     assert account["equity"] == 100_327.5
     assert account["cash"] == 81_965.0
-    assert account["unrealized_pnl"] == 327.5
     assert account["day_pnl"] == pytest.approx(327.5)  # against the close of the day before
     assert state["equity_points"] == 3
 
     assert "connected" in dash.header.value
-    assert "2024-03-01 15:30" in dash.header.value and "42s ago" in dash.header.value
+    # times in the exchange's zone: 15:30 UTC is 10:30 in New York
+    assert "last bar 2024-03-01 10:30 market time" in dash.header.value
+    assert "42s ago" in dash.header.value
     assert "AAPL" in dash.positions_html.value and "181.25" in dash.positions_html.value
     assert "NVDA" not in dash.positions_html.value
     assert "o2" in dash.orders_html.value and "o1" not in dash.orders_html.value
@@ -372,4 +379,275 @@ def test_heartbeat_keeps_the_view_current(engine):
     dash = Dashboard(engine, interval=0.01, heartbeat=0.02)
     engine.status = dict(engine.status, last_bar_age=99.0)
     eventually(lambda: dash.state()["status"]["last_bar_age"] == 99.0, timeout=5)
+    dash.close()
+
+
+# -- buttons follow the engine state -------------------------------------------------------------
+
+
+def _enabled(dash: Dashboard) -> tuple[bool, bool, bool]:
+    return tuple(not b.disabled for b in (dash.start_button, dash.stop_button, dash.flatten_button))
+
+
+@pytest.mark.parametrize(
+    ("state", "running", "expected"),
+    [
+        ("running", True, (False, True, True)),
+        ("starting", True, (False, True, True)),
+        ("stopped", False, (True, False, False)),
+        ("created", False, (True, False, False)),
+        ("disconnected", False, (True, False, False)),
+        ("connecting", False, (False, False, False)),
+        ("stopping", False, (False, False, False)),
+        (None, True, (False, True, True)),  # an engine that reports only ``running``
+        (None, False, (True, False, False)),
+    ],
+)
+def test_buttons_are_enabled_by_the_engine_state(engine, state, running, expected):
+    engine.status = dict(engine.status, state=state, running=running)
+    dash = make(engine)
+    assert _enabled(dash) == expected
+    buttons = dash.state()["buttons"]
+    assert (buttons.start, buttons.stop, buttons.flatten) == expected
+    dash.close()
+
+
+def test_buttons_are_disabled_while_an_action_is_in_flight(engine):
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow_stop() -> None:
+        started.set()
+        release.wait(5)
+        engine.status = dict(engine.status, state="stopped", running=False)
+
+    engine.stop = slow_stop
+    dash = make(engine)
+    assert _enabled(dash) == (False, True, True)
+    future = dash.stop()
+    assert started.wait(5)
+    dash.refresh()
+    assert _enabled(dash) == (False, False, False)  # nothing can be pressed twice
+    release.set()
+    future.result(5)
+    dash.refresh()
+    assert _enabled(dash) == (True, False, False)  # stopped: only Start
+    dash.close()
+
+
+# -- P&L -------------------------------------------------------------------------------------------
+
+
+def test_pnl_is_computed_from_the_fills_with_commissions(engine):
+    engine.fills = pd.DataFrame(
+        {
+            "time": [T0 - pd.Timedelta("2h"), T0 - pd.Timedelta("1h"), T0],
+            "symbol": ["AAPL", "AAPL", "MSFT"],
+            "side": ["BUY", "SELL", "SELL"],
+            "qty": [100.0, 60.0, 25.0],
+            "price": [180.0, 185.0, 402.1],
+            "commission": [1.0, 1.5, 2.25],
+        }
+    )
+    engine.positions.loc[0, "qty"] = 40.0  # AAPL at 183.50, MSFT -25 at 398.00
+    dash = make(engine)
+    pnl = dash.state()["pnl"]
+    assert pnl.realized == pytest.approx(60 * (185.0 - 180.0))  # 300, before commissions
+    assert pnl.unrealized == pytest.approx(40 * (183.5 - 180.0) + 25 * (402.1 - 398.0))  # 242.5
+    assert pnl.gross == pytest.approx(542.5)
+    assert pnl.commissions == pytest.approx(4.75)
+    assert pnl.net == pytest.approx(537.75)
+    shown = dash.account_html.value
+    for label, value in [
+        ("Realized P&amp;L", "+300.00"),
+        ("Unrealized P&amp;L", "+242.50"),
+        ("Gross P&amp;L", "+542.50"),
+        ("Commissions paid", "4.75"),
+        ("Net P&amp;L", "+537.75"),
+    ]:
+        assert re.search(f"{re.escape(label)}</th><td[^>]*>{re.escape(value)}</td>", shown), label
+    dash.close()
+
+
+def test_the_engines_own_pnl_is_shown_when_it_has_one(engine):
+    engine.pnl = pd.Series(
+        {"realized": 120.0, "unrealized": -20.0, "gross": 100.0, "commissions": 3.0, "net": 97.0}
+    )
+    dash = make(engine)
+    pnl = dash.state()["pnl"]
+    assert (pnl.realized, pnl.unrealized, pnl.commissions, pnl.net) == (120.0, -20.0, 3.0, 97.0)
+    assert "+97.00" in dash.account_html.value and "-20.00" in dash.account_html.value
+    dash.close()
+
+
+def test_no_fills_no_pnl_rows(engine):
+    engine.fills = engine.fills.iloc[:0]
+    dash = make(engine)
+    assert dash.state()["pnl"] is None
+    assert "Net P&amp;L" not in dash.account_html.value and "Equity" in dash.account_html.value
+    dash.close()
+
+
+# -- what the session waits for ------------------------------------------------------------------
+
+NEXT_BAR = pd.Timestamp("2024-03-01 15:35", tz="UTC")  # 10:35 in New York
+OPEN = pd.Timestamp("2024-03-04 14:30", tz="UTC")  # Monday 09:30 in New York
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({"state": "running", "connection": "connected"}, None),  # no new keys: nothing to say
+        ({"state": "running", "next_bar_due": NEXT_BAR}, "the next bar, due at 10:35 market time"),
+        (
+            {"state": "running", "next_bar_due": None, "market_closed_until": OPEN},
+            "the market to open: closed until Mon 2024-03-04 09:30 market time",
+        ),
+        (
+            {
+                "state": "starting",
+                "next_bar_due": NEXT_BAR,
+                "history_progress": {
+                    "done": 3,
+                    "total": 10,
+                    "waiting": "IB pacing: 60 requests per 10 minutes",
+                    "resume_in": 125.0,
+                },
+            },
+            "history, 3 of 10 loaded: IB pacing: 60 requests per 10 minutes, resumes in 2m 05s",
+        ),
+        (
+            {"state": "starting", "history_progress": {"done": 1, "total": 2, "waiting": None}},
+            "history, 1 of 2 loaded",
+        ),
+        (
+            {
+                "state": "running",
+                "connection": "reconnecting",
+                "attempts": 4,
+                "next_bar_due": NEXT_BAR,
+            },
+            "the gateway: reconnecting, attempt 4",
+        ),
+        (
+            {
+                "state": "running",
+                "connection": "reconnecting",
+                "attempts": 2,
+                "waiting_for": "the IB gateway at 127.0.0.1:4002, attempt 2: it refuses "
+                "connections (restarting, or waiting at its login screen)",
+            },
+            "the IB gateway at 127.0.0.1:4002, attempt 2: it refuses connections "
+            "(restarting, or waiting at its login screen)",
+        ),
+        (
+            {
+                "state": "running",
+                "connection": "reconnecting",
+                "attempts": 3,
+                "waiting_for": "the IB gateway at 127.0.0.1:4002 (reconnecting)",
+            },
+            "the IB gateway at 127.0.0.1:4002 (reconnecting), attempt 3",
+        ),
+        ({"state": "stopped", "connection": "stopped", "next_bar_due": NEXT_BAR}, None),
+        ({"running": False, "market_closed_until": OPEN}, None),
+    ],
+)
+def test_the_waiting_line_for_each_case(status, expected):
+    assert waiting_line(status) == expected
+
+
+def test_the_waiting_line_in_utc():
+    status = {"state": "running", "next_bar_due": NEXT_BAR}
+    assert waiting_line(status, "UTC") == "the next bar, due at 15:35 UTC"
+    status = {"state": "running", "market_closed_until": OPEN}
+    assert waiting_line(status, "UTC").endswith("closed until Mon 2024-03-04 14:30 UTC")
+
+
+def test_the_dashboard_shows_the_waiting_line_and_the_clock(engine):
+    dash = make(engine)
+    assert "Waiting for" not in dash.header.value and "Clock" not in dash.header.value
+    engine.status = dict(
+        engine.status,
+        next_bar_due=NEXT_BAR,
+        clock="simulated market, 300× real time",
+        history_progress=None,
+        market_closed_until=None,
+    )
+    dash.refresh()
+    header = dash.header.value
+    assert "<b>Waiting for:</b> the next bar, due at 10:35 market time" in header
+    assert "<b>Clock:</b> simulated market, 300× real time" in header
+    assert dash.state()["status"]["clock"] == "simulated market, 300× real time"
+    dash.close()
+
+
+# -- time zone, quotes, equity axes, folding ---------------------------------------------------
+
+
+def test_times_show_in_new_york_and_utc_is_one_toggle_away(engine):
+    dash = make(engine)
+    assert dash.tz_toggle.value == "America/New_York"
+    assert "last bar 2024-03-01 10:30 market time" in dash.header.value
+    assert "2024-03-01 10:30" in dash.fills_html.value  # the AAPL fill at T0
+    assert "Last fills (market time)" in dash.fills_html.value
+    dash.tz_toggle.value = "UTC"  # what a click on "UTC" does
+    dash.refresh()
+    assert dash.state()["tz"] == "UTC"
+    assert "last bar 2024-03-01 15:30 UTC" in dash.header.value
+    assert "2024-03-01 15:30" in dash.fills_html.value and "10:30" not in dash.fills_html.value
+    assert "UTC" in dash.equity_html.value
+    dash.set_tz("America/New_York")
+    dash.refresh()
+    assert dash.tz_toggle.value == "America/New_York" and "10:30" in dash.header.value
+    dash.close()
+
+
+def test_last_quotes_per_symbol_with_their_time(engine):
+    engine.quotes = pd.DataFrame(
+        {"symbol": ["AAPL", "MSFT"], "price": [183.5, 398.0], "time": [T0, T0]}
+    )
+    dash = make(engine)
+    assert dash.state()["quotes"] == [
+        {"symbol": "AAPL", "price": 183.5, "time": T0},
+        {"symbol": "MSFT", "price": 398.0, "time": T0},
+    ]
+    text = re.sub(r"<[^>]+>", " ", dash.quotes_html.value)
+    assert re.search(r"AAPL\s+183\.50\s+2024-03-01 10:30", text)
+    assert re.search(r"MSFT\s+398\.00\s+2024-03-01 10:30", text)
+    dash.close()
+
+
+def test_without_quotes_the_positions_prices_are_shown(engine):
+    dash = make(engine)
+    quotes = {q["symbol"]: q["price"] for q in dash.state()["quotes"]}
+    assert quotes == {"AAPL": 183.5, "MSFT": 398.0}  # flat NVDA has no price here
+    dash.close()
+
+
+def test_the_equity_curve_has_a_time_axis_and_a_money_scale(engine):
+    times = pd.date_range("2024-03-01 14:30", periods=5, freq="30min", tz="UTC")
+    engine.account = pd.DataFrame(
+        {"time": times, "equity": [100_000.0, 101_500.0, 99_800.0, 102_000.0, 103_250.0],
+         "cash": 50_000.0}
+    )  # fmt: skip
+    dash = make(engine)
+    svg = dash.equity_html.value
+    labels = re.findall(r">([^<>]+)</text>", svg)
+    assert "09:30" in labels and "11:30" in labels  # 14:30 to 16:30 UTC, in New York
+    assert "100,000" in labels and "103,000" in labels  # round money ticks
+    assert "market time" in labels
+    dash.close()
+
+
+def test_long_error_messages_fold_and_tables_scroll(engine):
+    long = "Order rejected - reason: " + "the account has no trading permission " * 4
+    engine.errors = pd.DataFrame(
+        {"time": [T0], "kind": ["order"], "code": [201], "message": [long]}
+    )
+    dash = make(engine)
+    shown = dash.errors_html.value
+    assert "<details" in shown and "<summary>Order rejected - reason: the account has…" in shown
+    assert shown.count(html.escape(long)) == 2  # in the title and when opened
+    assert "overflow-x:auto" in shown
     dash.close()

@@ -59,6 +59,7 @@ from quantnb.trading.journal import (
 from quantnb.trading.ledger import Ledger
 from quantnb.trading.orders import OrderManager
 from quantnb.trading.outside import OutsideWatch
+from quantnb.trading.pnl import last_quotes, pnl_of
 from quantnb.trading.safety import journal_account, safety_status
 from quantnb.trading.symbols import known_symbols
 from quantnb.trading.sync import AccountSync
@@ -1307,6 +1308,17 @@ class LiveStrategyEngine:
     def positions(self) -> pd.DataFrame:
         """This session's own open positions (its ledger), marked at the latest prices."""
         return _position_table(self.ledger.portfolio if self.broker is not None else None)
+
+    @property
+    def pnl(self) -> pd.Series:
+        """This session's own P&L (realized, unrealized, gross, commissions, net), from its
+        ledger: kept across stop()/start(), unlike the account's realized_pnl."""
+        return pnl_of(self.ledger.portfolio).series()
+
+    @property
+    def quotes(self) -> pd.DataFrame:
+        """The last bar close of each symbol, with the bar's time."""
+        return last_quotes(self.ctx)
 
     @property
     def account_positions(self) -> pd.DataFrame:

@@ -251,6 +251,14 @@ class LiveSession:
         return self.engine.account_positions
 
     @property
+    def pnl(self) -> pd.Series:
+        return self.engine.pnl
+
+    @property
+    def quotes(self) -> pd.DataFrame:
+        return self.engine.quotes
+
+    @property
     def fills(self) -> pd.DataFrame:
         return self.engine.fills
 

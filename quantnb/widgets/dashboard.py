@@ -1,4 +1,5 @@
-"""Live dashboard of a running engine: status, account, positions, orders, fills, errors, equity.
+"""Live dashboard of a running engine: status, what it waits for, account and P&L, equity,
+positions, last quotes, orders, fills, errors; Start / Stop / Flatten & stop as the state allows.
 
 The dashboard only reads the engine's public state. Engine events mark it dirty; redraws happen at
 most every ``interval`` seconds on a timer thread, and engine calls run on a worker thread, so
@@ -7,69 +8,32 @@ neither the engine loop nor the kernel ever waits on the dashboard.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import ipywidgets as W
 import pandas as pd
 
+from quantnb.domain.calendar import EXCHANGE_TZ
 from quantnb.widgets import render as R
+from quantnb.widgets.controls import buttons
+from quantnb.widgets.dashboard_html import account_html, status_html
+from quantnb.widgets.equity_chart import equity_svg
+from quantnb.widgets.snapshot import frame, open_positions, read_status, snapshot
+from quantnb.widgets.times import ZONES, localize_records, zone_label
 
 log = logging.getLogger(__name__)
 
 Scheduler = Callable[[float, Callable[[], None]], None]
-
-DONE_ORDER_STATES = frozenset(
-    {"filled", "cancelled", "canceled", "rejected", "expired", "inactive", "apicancelled"}
-)
-_STATUS_KEYS = {  # what the dashboard shows -> the engine's status key
-    "connection": "connection",
-    "attempts": "attempts",
-    "fallback": "fallback_mode",
-    "last_bar_time": "last_bar_time",
-    "last_bar_age": "last_bar_age",
-    "running": "running",
-    "alert": "alert",  # the gateway is on another account: nothing is traded
-    "waiting_for": "waiting_for",
-    "market_data": "market_data",  # None while every symbol's data is live
-    "history_missing": "history_missing",
-    "history_wait": "history_wait",
-    "order_changes_queued": "order_changes_queued",
-    "stale": "stale",
-    "data_farm": "data_farm",
-}
-_STATE_COLORS = {
-    "connected": "#1a7f37",
-    "reconnecting": "#bf8700",
-    "connecting": "#bf8700",
-    "fallback": "#bf8700",
-    "disconnected": "#cf222e",
-    "stopped": "#57606a",
-    "error": "#cf222e",
-}
-_ORDER_COLS = (
-    "order_id",
-    "id",
-    "symbol",
-    "side",
-    "qty",
-    "type",
-    "limit_price",
-    "limit",
-    "stop_price",
-    "stop",
-    "filled",
-    "status",
-)
-_FILL_COLS = ("time", "symbol", "side", "qty", "price", "commission")
-_ERROR_COLS = ("time", "kind", "code", "message")
+_LINE = "line-height:28px"  # a label level with the buttons
+_status_html = status_html  # the names this module had before it was split
+__all__ = ["Dashboard", "flatten_and_stop", "read_status", "snapshot"]
 
 
 def _timer(delay: float, fn: Callable[[], None]) -> None:
@@ -82,153 +46,14 @@ def _utc_now() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
 
 
-def _as_dict(obj: Any) -> dict[str, Any]:
-    """A status record of any usual shape (dict, dataclass, Series, one-row frame) as a dict."""
-    if obj is None:
-        return {}
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
-    if isinstance(obj, pd.Series):
-        return obj.to_dict()
-    if isinstance(obj, pd.DataFrame):
-        return obj.iloc[-1].to_dict() if len(obj) else {}
-    if hasattr(obj, "_asdict"):
-        return obj._asdict()
-    return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
-
-
-def _frame(engine: Any, name: str) -> pd.DataFrame:
-    """An engine DataFrame property, or an empty frame if it is missing or fails."""
-    try:
-        value = getattr(engine, name, None)
-    except Exception:  # the engine reports its own errors; the dashboard keeps drawing
-        log.debug("reading engine.%s failed", name, exc_info=True)
-        return pd.DataFrame()
-    if isinstance(value, pd.DataFrame):
-        return value
-    if isinstance(value, pd.Series):
-        return value.to_frame().T
-    if isinstance(value, Mapping):
-        return pd.DataFrame([value])
-    return pd.DataFrame()
-
-
-def _records(df: pd.DataFrame, cols: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
-    if not isinstance(df.index, pd.RangeIndex):
-        df = df.reset_index()
-    if cols is not None:
-        keep = [c for c in cols if c in df.columns]
-        df = df[keep] if keep else df
-    return df.to_dict("records")
-
-
-def _seconds(value: Any) -> float | None:
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, pd.Timedelta):
-        return value.total_seconds()
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def read_status(engine: Any, now: pd.Timestamp) -> dict[str, Any]:
-    """Connection state, reconnect attempts, fallback mode, last bar time and its age [s]."""
-    try:
-        raw = _as_dict(getattr(engine, "status", None))
-    except Exception:
-        log.debug("reading engine.status failed", exc_info=True)
-        raw = {}
-    out = {key: raw.get(name) for key, name in _STATUS_KEYS.items()}
-    out["connection"] = str(out["connection"] or "unknown")
-    out["attempts"] = int(out["attempts"] or 0)
-    out["fallback"] = bool(out["fallback"])
-    for key in ("alert", "waiting_for", "market_data"):
-        out[key] = str(out[key]) if out[key] and not pd.isna(out[key]) else None
-    out["stale"] = [str(s) for s in out["stale"] or ()]  # symbols whose bars stopped
-    out["data_farm"] = str(out["data_farm"] or "ok")  # or IB's farm trouble (2103)
-    bar_time = out["last_bar_time"]
-    if bar_time is not None and not pd.isna(bar_time):
-        bar_time = pd.Timestamp(bar_time)
-        bar_time = bar_time.tz_localize("UTC") if bar_time.tzinfo is None else bar_time
-        out["last_bar_time"] = bar_time
-    else:
-        out["last_bar_time"] = None
-    age = _seconds(out["last_bar_age"])
-    if age is None and out["last_bar_time"] is not None:
-        age = (now - out["last_bar_time"]).total_seconds()
-    out["last_bar_age"] = age
-    out["history_missing"] = list(out["history_missing"] or [])
-    out["history_wait"] = _seconds(out["history_wait"])
-    out["order_changes_queued"] = int(out["order_changes_queued"] or 0)
-    return out
-
-
-def read_account(account: pd.DataFrame) -> tuple[dict[str, Any], pd.Series]:
-    """The latest account values (cash, equity, day/realized/unrealized P&L) and equity history."""
-    if len(account) == 0:
-        return {}, pd.Series(dtype=float)
-    if "time" in account.columns:
-        account = account.set_index("time")
-    last = account.iloc[-1].to_dict()
-    equity = account["equity"].astype(float) if "equity" in account else pd.Series(dtype=float)
-    out: dict[str, Any] = {
-        "cash": last.get("cash"),
-        "equity": last.get("equity"),
-        "realized_pnl": last.get("realized_pnl"),
-        "unrealized_pnl": last.get("unrealized_pnl"),
-        "day_pnl": last.get("day_pnl"),
-    }
-    if out["day_pnl"] is None and len(equity) and isinstance(equity.index, pd.DatetimeIndex):
-        day = equity.index[-1].normalize()
-        before = equity[equity.index < day]
-        base = before.iloc[-1] if len(before) else equity[equity.index >= day].iloc[0]
-        out["day_pnl"] = float(equity.iloc[-1] - base)
-    return out, equity
-
-
-def open_orders(orders: pd.DataFrame) -> pd.DataFrame:
-    """Orders whose status is not final (filled, cancelled, rejected, expired)."""
-    if len(orders) == 0 or "status" not in orders.columns:
-        return orders
-    status = orders["status"].astype(str).str.lower().str.rsplit(".", n=1).str[-1]
-    return orders[~status.isin(DONE_ORDER_STATES)]
-
-
-def open_positions(positions: pd.DataFrame) -> pd.DataFrame:
-    """Positions with a non-zero quantity."""
-    if len(positions) == 0 or "qty" not in positions.columns:
-        return positions
-    return positions[positions["qty"].astype(float) != 0]
-
-
-def snapshot(engine: Any, now: pd.Timestamp, max_rows: int = 10) -> dict[str, Any]:
-    """Everything the dashboard shows, as plain values read from the engine's public state."""
-    account, equity = read_account(_frame(engine, "account"))
-    fills = _frame(engine, "fills").tail(max_rows).iloc[::-1]
-    errors = _frame(engine, "errors").tail(max_rows).iloc[::-1]
-    return {
-        "status": read_status(engine, now),
-        "account": account,
-        "positions": _records(open_positions(_frame(engine, "positions"))),
-        "open_orders": _records(open_orders(_frame(engine, "orders")), _ORDER_COLS),
-        "fills": _records(fills, _FILL_COLS),
-        "errors": _records(errors, _ERROR_COLS),
-        "equity": equity,
-    }
-
-
 def flatten_and_stop(engine: Any, flat_timeout: float = 10.0, poll: float = 0.1) -> None:
     """Cancel every open order, close every position, wait until flat (bounded), then stop."""
     engine.cancel_all()
     engine.close_all()
     deadline = time.monotonic() + flat_timeout
-    while len(open_positions(_frame(engine, "positions"))) and time.monotonic() < deadline:
+    while len(open_positions(frame(engine, "positions"))) and time.monotonic() < deadline:
         time.sleep(poll)  # on the dashboard's worker thread, never the kernel's
-    left = open_positions(_frame(engine, "positions"))
+    left = open_positions(frame(engine, "positions"))
     if len(left):
         log.warning(
             "still holding %s after %.0f s; stopping anyway",
@@ -241,7 +66,8 @@ def flatten_and_stop(engine: Any, flat_timeout: float = 10.0, poll: float = 0.1)
 class Dashboard:
     """Live view of an engine with Start / Stop / Flatten & stop; display it in a notebook cell.
 
-    ``interval`` bounds redraws (seconds); ``clock``, ``schedule`` and ``now`` can be injected.
+    ``interval`` bounds redraws (seconds); times show in ``tz`` (the exchange's, New York, by
+    default; a toggle switches to UTC); ``clock``, ``schedule`` and ``now`` can be injected.
     """
 
     def __init__(
@@ -253,6 +79,7 @@ class Dashboard:
         clock: Callable[[], float] = time.monotonic,
         schedule: Scheduler = _timer,
         now: Callable[[], pd.Timestamp] = _utc_now,
+        tz: str = EXCHANGE_TZ,
     ) -> None:
         self.engine = engine
         self.interval = interval
@@ -266,9 +93,11 @@ class Dashboard:
         self._last_draw = -float("inf")
         self._closed = threading.Event()
         self._confirming = False
+        self._in_flight = 0  # engine calls submitted and not finished
         self._message = ""
+        self._tz = tz
         self._state: dict[str, Any] = {}
-        self._equity_seen: deque[float] = deque(maxlen=2000)
+        self._equity_seen: deque[tuple[pd.Timestamp, float]] = deque(maxlen=2000)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quantnb-dashboard")
         self._build()
         # One bound method object, so the engine can find it again in remove_listener().
@@ -285,6 +114,7 @@ class Dashboard:
         self.account_html = W.HTML()
         self.equity_html = W.HTML()
         self.positions_html = W.HTML()
+        self.quotes_html = W.HTML()
         self.orders_html = W.HTML()
         self.fills_html = W.HTML()
         self.errors_html = W.HTML()
@@ -293,13 +123,20 @@ class Dashboard:
         self.flatten_button = W.Button(description="Flatten & stop", button_style="danger")
         self.confirm_button = W.Button(description="Confirm", button_style="danger")
         self.cancel_button = W.Button(description="Cancel")
+        self.tz_toggle = W.ToggleButtons(
+            options=[(label, zone) for label, zone in ZONES.items()],
+            value=self._tz if self._tz in ZONES.values() else EXCHANGE_TZ,
+            tooltips=["times in the exchange's time zone", "times in UTC"],
+            style={"button_width": "84px"},
+            layout=W.Layout(width="auto"),
+        )
         self.confirm_box = W.HBox(
             [
                 W.HTML("<b>Cancel all open orders, close all positions and stop?</b>"),
                 self.confirm_button,
                 self.cancel_button,
             ],
-            layout=W.Layout(display="none"),
+            layout=W.Layout(display="none", flex_flow="row wrap"),
         )
         self.message = W.HTML()
         self.start_button.on_click(lambda _: self.start())
@@ -307,30 +144,35 @@ class Dashboard:
         self.flatten_button.on_click(lambda _: self.request_flatten())
         self.confirm_button.on_click(lambda _: self.confirm_flatten())
         self.cancel_button.on_click(lambda _: self.cancel_flatten())
-        half = W.Layout(width="50%", overflow="auto")
+        self.tz_toggle.observe(lambda change: self.set_tz(change["new"]), names="value")
+
+        def half(*children: W.Widget) -> W.VBox:
+            # min_width 0 lets a wide table scroll inside its half instead of widening the row
+            return W.VBox(
+                list(children),
+                layout=W.Layout(flex="1 1 300px", min_width="0", overflow="hidden", margin="0 4px"),
+            )
+
+        def row(*children: W.Widget) -> W.HBox:
+            return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap", width="100%"))
+
         self.widget = W.VBox(
             [
                 self.header,
-                W.HBox(
-                    [W.VBox([self.account_html], layout=half), W.VBox([self.equity_html])],
+                row(half(self.account_html), half(self.equity_html)),
+                row(
+                    self.start_button,
+                    self.stop_button,
+                    self.flatten_button,
+                    W.HTML(f'<span style="{R.MUTED};margin-left:12px;{_LINE}">Times:</span>'),
+                    self.tz_toggle,
                 ),
-                W.HBox([self.start_button, self.stop_button, self.flatten_button]),
                 self.confirm_box,
                 self.message,
-                W.HBox(
-                    [
-                        W.VBox([self.positions_html], layout=half),
-                        W.VBox([self.orders_html], layout=half),
-                    ]
-                ),
-                W.HBox(
-                    [
-                        W.VBox([self.fills_html], layout=half),
-                        W.VBox([self.errors_html], layout=half),
-                    ]
-                ),
+                row(half(self.positions_html, self.quotes_html), half(self.orders_html)),
+                row(half(self.fills_html), half(self.errors_html)),
             ],
-            layout=W.Layout(border="1px solid #ddd", padding="6px"),
+            layout=W.Layout(border="1px solid #ddd", padding="6px", max_width="100%"),
         )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
@@ -374,64 +216,89 @@ class Dashboard:
             with self._lock:
                 self._dirty = False
                 self._last_draw = self._clock()
-            state = snapshot(self.engine, self._now(), self.max_rows)
+            now = self._now()
+            state = snapshot(self.engine, now, self.max_rows)
             equity = state.pop("equity")
             if len(equity) < 2 and state["account"].get("equity") is not None:
-                self._equity_seen.append(float(state["account"]["equity"]))
-                equity = pd.Series(list(self._equity_seen), dtype=float)
+                self._equity_seen.append((now, float(state["account"]["equity"])))
+                times, values = zip(*self._equity_seen, strict=True)
+                equity = pd.Series(values, index=pd.DatetimeIndex(times), dtype=float)
             state["equity_points"] = len(equity)
             state["confirming"] = self._confirming
             state["message"] = self._message
+            state["tz"] = self._tz
+            state["buttons"] = buttons(state["status"], self._in_flight > 0)
             self._state = state
             self._render(state, equity)
             self.redraws += 1
 
     def state(self) -> dict[str, Any]:
-        """What the dashboard shows now, as a plain dict (status, account, tables, message)."""
+        """What the dashboard shows now, as a plain dict (status, account, P&L, tables, ...)."""
         return dict(self._state)
+
+    def set_tz(self, tz: str) -> None:
+        """Show times in ``tz`` (e.g. "America/New_York" or "UTC") from the next redraw on."""
+        pd.Timestamp(0, tz=tz)  # an unknown zone fails here, not in the redraw
+        self._tz = tz
+        if self.tz_toggle.value != tz and tz in ZONES.values():
+            self.tz_toggle.value = tz
+        self._on_event(None)
 
     # -- rendering ------------------------------------------------------------------------------
 
     def _render(self, state: dict[str, Any], equity: pd.Series) -> None:
-        self.header.value = _status_html(state["status"])
-        self.account_html.value = _account_html(state["account"])
-        self.equity_html.value = R.sparkline_svg(equity.to_numpy())
-        self.positions_html.value = R.records_table(
-            state["positions"], empty="No open positions.", title="Positions"
-        )
-        self.orders_html.value = R.records_table(
-            state["open_orders"], empty="No open orders.", title="Open orders"
-        )
-        self.fills_html.value = R.records_table(
-            state["fills"], empty="No fills yet.", title="Last fills"
-        )
-        self.errors_html.value = R.records_table(
-            state["errors"], empty="No errors.", title="Errors"
-        )
+        tz = state["tz"]
+        zone = zone_label(tz)
+
+        def table(key: str, empty: str, title: str) -> str:
+            return R.records_table(localize_records(state[key], tz), empty=empty, title=title)
+
+        self.header.value = status_html(state["status"], tz)
+        self.account_html.value = account_html(state["account"], state["pnl"])
+        self.equity_html.value = equity_svg(equity, tz)
+        self.positions_html.value = table("positions", "No open positions.", "Positions")
+        self.quotes_html.value = table("quotes", "No prices yet.", f"Last prices ({zone})")
+        self.orders_html.value = table("open_orders", "No open orders.", "Open orders")
+        self.fills_html.value = table("fills", "No fills yet.", f"Last fills ({zone})")
+        self.errors_html.value = table("errors", "No errors.", "Errors")
         self.message.value = (
             f'<span style="{R.MUTED}">{html.escape(state["message"])}</span>'
             if state["message"]
             else ""
         )
         self.confirm_box.layout.display = "flex" if state["confirming"] else "none"
+        enabled = state["buttons"]
+        if not self._closed.is_set():
+            self.start_button.disabled = not enabled.start
+            self.stop_button.disabled = not enabled.stop
+            self.flatten_button.disabled = not enabled.flatten
+            self.confirm_button.disabled = not enabled.flatten
 
     # -- actions --------------------------------------------------------------------------------
 
     def _submit(self, label: str, fn: Callable[[], Any]) -> Future:
-        """Run an engine call on the worker thread; report its outcome in the message line."""
+        """Run an engine call on the worker thread; report its outcome in the message line.
+        The buttons stay disabled until it is done."""
 
         def run() -> Any:
             try:
                 result = fn()
             except Exception as exc:
                 log.exception("%s failed", label)
-                self._set_message(f"{label} failed: {exc}")
+                self._done(f"{label} failed: {exc}")
                 raise
-            self._set_message(f"{label}: done")
+            self._done(f"{label}: done")
             return result
 
+        with self._lock:
+            self._in_flight += 1
         self._set_message(f"{label}…")
         return self._executor.submit(run)
+
+    def _done(self, text: str) -> None:
+        with self._lock:
+            self._in_flight -= 1
+        self._set_message(text)
 
     def _set_message(self, text: str) -> None:
         self._message = text
@@ -475,103 +342,5 @@ class Dashboard:
                 log.debug("remove_listener failed", exc_info=True)
         for button in (self.start_button, self.stop_button, self.flatten_button):
             button.disabled = True
+        self.tz_toggle.disabled = True
         self._executor.shutdown(wait=False)
-
-
-def _status_html(status: dict[str, Any]) -> str:
-    state = status["connection"].lower()
-    color = _STATE_COLORS.get(state, "#57606a")
-    label = state
-    if state == "reconnecting":
-        label = f"reconnecting (attempt {status['attempts']})"
-    badges = [
-        f'<span style="background:{color};color:white;border-radius:3px;padding:1px 6px">'
-        f"{html.escape(label)}</span>"
-    ]
-    if status["fallback"]:
-        badges.append(
-            '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px">'
-            "fallback mode</span>"
-        )
-    if status["market_data"]:
-        what = "delayed data" if "delayed" in status["market_data"] else "no market data"
-        badges.append(
-            '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px" '
-            f'title="{html.escape(status["market_data"])}">{what}</span>'
-        )
-    if status.get("history_missing"):
-        wait = status.get("history_wait")
-        text = f"history of {', '.join(status['history_missing'])} refused (162)" + (
-            f": asked again in {wait:.0f} s" if wait is not None else ""
-        )
-        badges.append(
-            '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px">'
-            f"{html.escape(text)}</span>"
-        )
-    if status.get("order_changes_queued"):
-        badges.append(
-            '<span style="background:#bf8700;color:white;border-radius:3px;padding:1px 6px">'
-            f"{status['order_changes_queued']} order change(s) wait for the gateway</span>"
-        )
-    warnings = []
-    if status.get("data_farm", "ok") != "ok":
-        warnings.append(f"market data {status['data_farm']}")
-    if status.get("stale"):
-        warnings.append(f"stale: {', '.join(status['stale'])}")
-    for text in warnings:
-        badges.append(
-            '<span style="background:#cf222e;color:white;border-radius:3px;padding:1px 6px">'
-            f"{html.escape(text)}</span>"
-        )
-    bar = status["last_bar_time"]
-    bar_text = (
-        f"last bar {R.format_value(bar)} UTC · {R.format_age(status['last_bar_age'])} ago"
-        if bar is not None
-        else "no bars yet"
-    )
-    return (
-        '<div style="font-family:sans-serif;font-size:13px">'
-        f"<b>quantnb live</b> {' '.join(badges)} "
-        f'<span style="{R.MUTED}">{html.escape(bar_text)}</span>'
-        + "".join(_notice_lines(status))
-        + "</div>"
-    )
-
-
-def _notice_lines(status: dict[str, Any]) -> list[str]:
-    """Lines under the header: an account alert (red), what the session waits for, and the
-    market data that is not live (amber)."""
-    lines = []
-    for key, label, color in (
-        ("alert", "Not trading", "#cf222e"),
-        ("waiting_for", "Waiting for", "#bf8700"),
-        ("market_data", "Market data", "#bf8700"),
-    ):
-        if status[key]:
-            lines.append(
-                f'<div class="qn-{key.replace("_", "-")}" style="color:{color};margin-top:2px">'
-                f"<b>{label}:</b> {html.escape(status[key])}</div>"
-            )
-    return lines
-
-
-def _account_html(account: dict[str, Any]) -> str:
-    if not account:
-        return f'<div style="{R.MUTED}">No account data yet.</div>'
-    rows = [
-        ("Equity", R.format_money(account.get("equity")), "inherit"),
-        ("Cash", R.format_money(account.get("cash")), "inherit"),
-    ]
-    for label, key in (
-        ("Day P&L", "day_pnl"),
-        ("Realized P&L", "realized_pnl"),
-        ("Unrealized P&L", "unrealized_pnl"),
-    ):
-        value = account.get(key)
-        rows.append((label, R.format_money(value, signed=True), R.pnl_color(value)))
-    cells = "".join(
-        f'<tr><th style="{R.TH};border:none">{html.escape(k)}</th>'
-        f'<td style="{R.TD};color:{c}">{html.escape(v)}</td></tr>'
-        for k, v, c in rows
-    )
-    return f'<div style="line-height:1.4"><table style="{R.TABLE}">{cells}</table></div>'

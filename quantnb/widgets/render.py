@@ -1,4 +1,4 @@
-"""Small pure HTML helpers for the widgets: money and percent text, compact tables, a sparkline."""
+"""Small pure HTML helpers for the widgets: money and percent text, compact tables."""
 
 from __future__ import annotations
 
@@ -19,13 +19,16 @@ __all__ = [
     "format_stat",
     "format_value",
     "records_table",
-    "sparkline_svg",
 ]
 
 TABLE = "border-collapse:collapse;font-size:12px;margin:2px 0;font-family:sans-serif"
 TH = "padding:1px 8px;text-align:left;font-weight:normal;color:#555;border-bottom:1px solid #ddd"
 TD = "padding:1px 8px;text-align:right;border:none;white-space:nowrap"
+TD_TEXT = "padding:1px 8px;text-align:left;border:none;white-space:normal;min-width:14em"
 MUTED = "color:#777;font-size:12px;font-family:sans-serif"
+# inline-size containment: a wide table scrolls in its column and never widens the page
+SCROLL = "overflow-x:auto;max-width:100%;contain:inline-size"
+FOLD_AT = 40  # characters of a cell shown before it folds
 GREEN, RED = "#1a7f37", "#cf222e"
 
 
@@ -103,39 +106,21 @@ def records_table(
     cols = list(columns) if columns is not None else list(records[0])
     rows = ["<tr>" + "".join(f'<th style="{TH}">{html.escape(c)}</th>' for c in cols) + "</tr>"]
     for rec in records:
-        cells = "".join(
-            f'<td style="{TD}">{html.escape(format_value(rec.get(c), c))}</td>' for c in cols
-        )
+        cells = "".join(_cell(format_value(rec.get(c), c)) for c in cols)
         rows.append(f"<tr>{cells}</tr>")
+    # a table wider than its column scrolls sideways on its own instead of widening the page
     return (
-        f'<div style="line-height:1.4">{head}<table style="{TABLE}">{"".join(rows)}</table></div>'
+        f'<div style="line-height:1.4">{head}<div class="qn-scroll" style="{SCROLL}">'
+        f'<table style="{TABLE}">{"".join(rows)}</table></div></div>'
     )
 
 
-def sparkline_svg(values: Sequence[float], width: int = 360, height: int = 60) -> str:
-    """An inline SVG polyline of ``values`` (downsampled to ≤ ``width`` points), cheap to redraw."""
-    y = np.asarray(values, dtype=float)
-    y = y[np.isfinite(y)]
-    if len(y) < 2:
-        return (
-            f'<svg width="{width}" height="{height}"><text x="4" y="{height // 2}" '
-            f'font-size="11" fill="#777">waiting for data</text></svg>'
-        )
-    if len(y) > width:
-        y = y[np.linspace(0, len(y) - 1, width).astype(int)]
-    lo, hi = float(y.min()), float(y.max())
-    span = hi - lo or 1.0
-    pad = 3
-    xs = np.linspace(pad, width - pad, len(y))
-    ys = height - pad - (y - lo) / span * (height - 2 * pad)
-    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(xs, ys))
-    color = GREEN if y[-1] >= y[0] else RED
+def _cell(text: str) -> str:
+    """A table cell; a long text (an error message) folds to its start, whole when opened."""
+    if len(text) <= FOLD_AT:
+        return f'<td style="{TD}">{html.escape(text)}</td>'
+    short = html.escape(text[:FOLD_AT].rstrip() + "…")
     return (
-        f'<svg width="{width}" height="{height}" font-family="sans-serif" '
-        'style="background:#fafafa">'
-        f'<polyline fill="none" stroke="{color}" stroke-width="1.5" points="{points}"/>'
-        f'<text x="{width - 4}" y="11" font-size="10" fill="#555" text-anchor="end">'
-        f"{hi:,.2f}</text>"
-        f'<text x="{width - 4}" y="{height - 4}" font-size="10" fill="#555" '
-        f'text-anchor="end">{lo:,.2f}</text></svg>'
+        f'<td style="{TD_TEXT}"><details title="{html.escape(text)}"><summary>{short}'
+        f"</summary>{html.escape(text)}</details></td>"
     )
