@@ -176,7 +176,7 @@ def test_a_trade_made_outside_the_session_is_booked_from_the_gateway(ib_sim, mak
             == pytest.approx(ib_sim.account_values()["TotalCashValue"], abs=0.01)
         )
     )
-    assert any("outside this session" in str(e) for e in errors)
+    eventually(lambda: any("outside this session" in str(e) for e in errors))
 
 
 def test_risk_and_buying_power_refuse_before_sending(ib_sim, make_broker):
