@@ -257,7 +257,8 @@ class BacktestEngine:
         self._reset(strategy)
         ctx = self.ctx
         self.warmup = warmup.initialize(strategy, ctx)
-        self.ready_tick, short = warmup.first_ready_tick(self.warmup, self.clock, self.times)
+        index = {s: df.index for s, df in self.frames.items()}
+        self.ready_tick, short = warmup.first_ready_tick(self.warmup, self.aligned.index, index)
         if short:
             warmup.warn_short(self.warmup, short)
         self.broker.settle()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from quantnb.engine.indicators import IndicatorFn, compute, describe, normalise_fields
 
@@ -150,17 +151,18 @@ def measure(recorder: _Recorder, declared: int | None) -> Warmup:
 
 
 def first_ready_tick(
-    warmup: Warmup, clock: np.ndarray, times: Mapping[str, np.ndarray]
+    warmup: Warmup, clock: pd.DatetimeIndex, index: Mapping[str, pd.DatetimeIndex]
 ) -> tuple[int, dict[str, int]]:
-    """The first clock tick at which every symbol has ``warmup.bars`` bars, and the symbols that
-    never do (with their bar counts). ``len(clock)`` when some symbol never does."""
+    """The first tick of ``clock`` at which every symbol (its bars' ``index``) has
+    ``warmup.bars`` bars, and the symbols that never do with their bar counts (then the tick is
+    ``len(clock)``)."""
     if warmup.bars <= 0:
         return 0, {}
-    short = {s: len(t) for s, t in times.items() if len(t) < warmup.bars}
+    short = {s: len(i) for s, i in index.items() if len(i) < warmup.bars}
     if short:
         return len(clock), short
-    ready = max(int(t[warmup.bars - 1]) for t in times.values())
-    return int(np.searchsorted(clock, ready)), {}
+    ready = max(i[warmup.bars - 1] for i in index.values())
+    return int(clock.searchsorted(ready)), {}
 
 
 def warn_short(warmup: Warmup, short: Mapping[str, int], what: str = "the data") -> None:

@@ -40,7 +40,9 @@ def lookback_days(
         start = now - pd.Timedelta(weeks=need + 1)
     else:
         start = _daily_start(need, now)
-    return max((now - start) / pd.Timedelta(days=1), iv.seconds / 86400)
+    # whole seconds and one more: days as a float must not cut the first bar off
+    seconds = math.ceil((now - start).total_seconds()) + 1
+    return max(seconds, iv.seconds) / 86400
 
 
 def _window(now: pd.Timestamp, days: int) -> calendar.Sessions:
