@@ -28,6 +28,7 @@ from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order
 from quantnb.domain.risk import RiskLimits
+from quantnb.engine import warmup
 from quantnb.engine.context import FIELDS, BarView, Context
 from quantnb.engine.indicators import (
     IndicatorFn,
@@ -255,7 +256,11 @@ class BacktestEngine:
         started = time.perf_counter()
         self._reset(strategy)
         ctx = self.ctx
-        strategy.initialize(ctx)
+        self.warmup = warmup.initialize(strategy, ctx)
+        index = {s: df.index for s, df in self.frames.items()}
+        self.ready_tick, short = warmup.first_ready_tick(self.warmup, self.aligned.index, index)
+        if short:
+            warmup.warn_short(self.warmup, short)
         self.broker.settle()
         try:
             self._loop(strategy)
@@ -276,6 +281,7 @@ class BacktestEngine:
         row = ctx._row
         symbols = self.symbols
         on_data = strategy.on_data
+        ready = self.ready_tick  # no on_data before the strategy's warm-up (engine.warmup)
         daily_loss = self.risk.max_daily_loss is not None
         cols = self.cols
         closes = {s: c["close"] for s, c in cols.items()}
@@ -316,7 +322,8 @@ class BacktestEngine:
                             pos.last_price = close[i]
                         for ind, lst in lists:
                             ind[single] = lst[i]
-                        on_data(ctx, full_view)
+                        if t >= ready:
+                            on_data(ctx, full_view)
                         if broker.queued:
                             broker.settle()
                         if len(declared) != n_declared:
@@ -362,7 +369,8 @@ class BacktestEngine:
                             values = ind._values
                             for s in present:
                                 ind[s] = values[s][row[s]]
-                        on_data(ctx, view)
+                        if t >= ready:
+                            on_data(ctx, view)
                         if broker.queued:
                             broker.settle()
                 if bar is not None:

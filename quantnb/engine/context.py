@@ -19,7 +19,7 @@ import pandas as pd
 from quantnb.domain import checks
 from quantnb.domain.accounting import Position
 from quantnb.domain.model import Bar, Order, OrderType, Side, TimeInForce
-from quantnb.errors import OrderError
+from quantnb.errors import ConfigError, OrderError
 from quantnb.options import check_options, checked_options, keyword_names
 
 FIELDS = ("open", "high", "low", "close", "volume")
@@ -93,6 +93,8 @@ class Context:
         self._log = logger or logging.getLogger("quantnb.strategy")
         self._order_seq = 0
         self.logs: list[tuple[pd.Timestamp | None, str]] = []
+        self._declared_warmup: int | None = None
+        self._warmup_open = True  # closed once initialize has returned
 
     # ---- what a mode supplies -------------------------------------------------------------
     @property
@@ -154,6 +156,18 @@ class Context:
     @property
     def symbols(self) -> tuple[str, ...]:
         return self._symbols
+
+    def warmup(self, bars: int) -> None:
+        """Declare, in ``initialize``, the bars of every symbol needed before the first
+        ``on_data`` (instead of the number measured from the indicators and history asked for)."""
+        if isinstance(bars, bool) or not isinstance(bars, int | np.integer) or bars < 0:
+            raise ConfigError(f"ctx.warmup({bars!r}): give a whole number of bars >= 0, e.g. 30")
+        if not self._warmup_open:
+            raise ConfigError(
+                f"ctx.warmup({bars!r}) was called after initialize: declare the warm-up in "
+                "initialize, before the first bar"
+            )
+        self._declared_warmup = int(bars)
 
     def log(self, message: str, *args: Any) -> None:
         """Log a message from the strategy, stamped with ``now``; kept in ``ctx.logs`` too."""

@@ -17,7 +17,10 @@ class Strategy:
     """
 
     def initialize(self, ctx: Context) -> None:
-        """Called once at the start of every run, before the first bar."""
+        """Called once at the start of every run, before the first bar (live: before the history
+        is loaded), so there is no price or history yet. Declare indicators here: with the
+        ``ctx.history`` depth asked for, they make the warm-up (or declare it, ``ctx.warmup(n)``);
+        ``on_data`` is first called once every symbol has that many bars."""
 
     def on_data(self, ctx: Context, data: BarView) -> None:
         """Called with the newest bar of each symbol that has one at ``ctx.now``."""

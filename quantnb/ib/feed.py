@@ -37,6 +37,7 @@ from quantnb.ib.config import IBConfig
 from quantnb.ib.connection import ErrorEvent, IBConnection
 from quantnb.ib.loop import LoopThread
 from quantnb.ib.pacing import SMALL_BAR_SECONDS, PacingGuard
+from quantnb.ib.progress import HistoryProgress
 from quantnb.ib.tables import DATA_LOST_CODES, ErrorKind
 from quantnb.ib.tick_bars import LAST_TICKS, TickBars
 
@@ -103,6 +104,8 @@ class LiveDataFeed:
         self.flush_interval = FLUSH_INTERVAL
         self.retry_delay = RETRY_DELAY
         self.progress: bool | None = None  # None: a bar for downloads over 2 s; False: never
+        self.history_progress = HistoryProgress()  # the downloads under way and why they wait
+        self.pacing.on_wait = self.history_progress.waiting
         self._refused: dict[int, ErrorEvent] = {}  # request id -> the pacing error that ended it
         self._dirty: dict[str, _Subscription] = {}
         self._flush_timer: asyncio.TimerHandle | None = None
@@ -291,7 +294,9 @@ class LiveDataFeed:
         frames: list[pd.DataFrame] = []
         chunk_end = end
         step = pd.Timedelta(seconds=iv.seconds)
-        bar = self._progress(math.ceil((end - lo) / max_span), f"{symbol} {iv} history")
+        requests = math.ceil((end - lo) / max_span)
+        bar = self._progress(requests, f"{symbol} {iv} history")
+        download = self.history_progress.begin(requests, bar)
         try:
             while chunk_end > lo:
                 # IB leaves out a bar starting at the end time: ask one bar further (not past now)
@@ -300,11 +305,9 @@ class LiveDataFeed:
                 bars = await self._request(contract, symbol, iv, ask_end, span)
                 frames.append(_bars_frame(bars))
                 chunk_end = ask_end - span
-                if bar is not None:
-                    bar.update()
+                self.history_progress.step(download)
         finally:
-            if bar is not None:
-                bar.close()
+            self.history_progress.end(download)  # closes the bar
         frame = _join(frames)
         # a bar still in progress at the gateway's now is not history yet
         done = frame.index + pd.Timedelta(seconds=iv.seconds) <= now
@@ -332,15 +335,20 @@ class LiveDataFeed:
         ib = self.connection.ib
 
         async def request() -> Any:
-            bars = await ib.reqHistoricalDataAsync(
-                contract,
-                endDateTime=end_text,
-                durationStr=duration,
-                barSizeSetting=iv.ib_bar_size,
-                whatToShow=self.what_to_show,
-                useRTH=self.use_rth,
-                formatDate=2,
-            )
+            token = object()
+            self.history_progress.asked(id(token))
+            try:
+                bars = await ib.reqHistoricalDataAsync(
+                    contract,
+                    endDateTime=end_text,
+                    durationStr=duration,
+                    barSizeSetting=iv.ib_bar_size,
+                    whatToShow=self.what_to_show,
+                    useRTH=self.use_rth,
+                    formatDate=2,
+                )
+            finally:
+                self.history_progress.answered(id(token))
             refusal = self._refusal(bars)
             if refusal is not None and _NO_PERMISSION in refusal.message.lower():
                 raise PermissionsError(

@@ -54,6 +54,9 @@ class PacingGuard:
         self.merged = 0  # answered by a request in flight
         self.served = 0  # answered from a recent result
         self.waited = 0.0  # seconds spent waiting for a slot
+        # told (reason, seconds) while a request is held back, then (None, 0) when it goes
+        self.on_wait: Callable[[str | None, float], None] | None = None
+        self.report_every = 1.0  # seconds between two such reports during one wait
 
     async def fetch(
         self,
@@ -108,13 +111,21 @@ class PacingGuard:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            waited = False
             while True:
-                delay = self._delay(key, group, weight)
+                delay, reason = self._delay(key, group, weight)
                 if delay <= 0:
                     break
                 log.debug("historical data pacing: waiting %.2f s before %r", delay, key)
-                self.waited += delay
-                await self._sleep(delay)
+                if self.on_wait is not None:
+                    self.on_wait(reason, delay)
+                waited = True
+                # in steps, so whoever shows the wait can count it down
+                pause = min(delay, self.report_every)
+                self.waited += pause
+                await self._sleep(pause)
+            if waited and self.on_wait is not None:
+                self.on_wait(None, 0.0)
             now = self._time()
             self._sent.extend([now] * weight)
             if group is not None:
@@ -122,18 +133,21 @@ class PacingGuard:
             self._last_sent[key] = now
             self.requests += 1
 
-    def _delay(self, key: Hashable, group: Hashable, weight: int) -> float:
+    def _delay(self, key: Hashable, group: Hashable, weight: int) -> tuple[float, str]:
+        """Seconds before a request may go, and the rule that holds it back."""
         now = self._time()
         while self._sent and now - self._sent[0] >= self.window:
             self._sent.popleft()
-        delay = 0.0
+        delay, reason = 0.0, ""
         # room for ``weight`` more: the oldest entries that must leave the window first
         over = len(self._sent) + weight - self.max_requests
         if over > 0:
             delay = self._sent[min(over, len(self._sent)) - 1] + self.window - now
+            reason = f"IB pacing: {self.max_requests} requests per {_span(self.window)}"
         last = self._last_sent.get(key)
-        if last is not None:
-            delay = max(delay, last + self.identical_interval - now)
+        if last is not None and last + self.identical_interval - now > delay:
+            delay = last + self.identical_interval - now
+            reason = f"IB pacing: no identical request within {_span(self.identical_interval)}"
         if group is not None:
             sent = self._group_sent.get(group)
             if sent:
@@ -141,8 +155,14 @@ class PacingGuard:
                     sent.popleft()
                 over = len(sent) + weight - self.max_per_group
                 if over > 0:
-                    delay = max(delay, sent[min(over, len(sent)) - 1] + self.group_window - now)
-        return delay
+                    wait = sent[min(over, len(sent)) - 1] + self.group_window - now
+                    if wait > delay:
+                        delay = wait
+                        reason = (
+                            f"IB pacing: {self.max_per_group} requests per contract in "
+                            f"{_span(self.group_window)}"
+                        )
+        return delay, reason
 
     def _forget_old(self) -> None:
         now = self._time()
@@ -152,3 +172,11 @@ class PacingGuard:
         old = [k for k, t in self._last_sent.items() if now - t >= self.identical_interval]
         for k in old:
             del self._last_sent[k]
+
+
+def _span(seconds: float) -> str:
+    """``600`` as "10 minutes", ``15`` as "15 s"."""
+    if seconds >= 60 and seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds:g} s"

@@ -31,7 +31,7 @@ def check_session_args(where: str, interval: Any, config: Mapping[str, Any]) -> 
     Interval.parse(interval)  # "" or "5 min" fail here, not as a silent default later
     check_options(where, config, session_options())
     get = config.get
-    if "lookback_days" in config:
+    if get("lookback_days") is not None:  # None: the strategy's warm-up
         checks.setting("lookback_days", get("lookback_days"), "30")
     if get("capacity") is not None:
         checks.setting("capacity", get("capacity"), "2048", above=True, integer=True)

@@ -185,6 +185,12 @@ class LiveContext(Context):
         self._on_modify = on_modify
 
     # ---- fed by the engine ---------------------------------------------------------------------
+    def reserve(self, bars: int) -> None:
+        """Room for at least ``bars`` bars per symbol (the warm-up), before any bar is held."""
+        for symbol, series in self.series.items():
+            if series.capacity < bars and not len(series):
+                self.series[symbol] = RollingSeries(bars)
+
     def update(self, bar: Bar) -> bool:
         """Add a completed bar; marks a held position at its close. False if not newer."""
         series = self.series.get(bar.symbol)

@@ -27,6 +27,7 @@ from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
 from quantnb.domain.risk import RiskLimits
+from quantnb.engine import warmup as engine_warmup
 from quantnb.engine.context import BarView
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import (
@@ -57,12 +58,14 @@ from quantnb.trading.journal import (
     fill_from_row,
 )
 from quantnb.trading.ledger import Ledger
+from quantnb.trading.lookback import bars_wanted
 from quantnb.trading.orders import OrderManager
 from quantnb.trading.outside import OutsideWatch
 from quantnb.trading.pnl import last_quotes, pnl_of
 from quantnb.trading.safety import journal_account, safety_status
 from quantnb.trading.symbols import known_symbols
 from quantnb.trading.sync import AccountSync
+from quantnb.trading.warmup import LiveWarmup, history_days, history_progress
 from quantnb.trading.watchdog import (
     DEFAULT_STALE_AFTER,
     StreamGuard,
@@ -191,7 +194,8 @@ class LiveStrategyEngine:
         self.strategy: Strategy | None = None
         self.symbols: tuple[str, ...] = ()
         self.interval: Interval | None = None
-        self.lookback_days: float = 30
+        self.lookback_days: float | None = None  # None: the strategy's warm-up (trading.warmup)
+        self.warmup: LiveWarmup | None = None
         self.connection: Any = None
         self.feed: Any = None
         self.broker: Any = None
@@ -253,7 +257,7 @@ class LiveStrategyEngine:
 
     @property
     def is_running(self) -> bool:
-        return self.state in ("starting", "running")
+        return self.state in ("starting", "loading history", "running")
 
     @property
     def is_connected(self) -> bool:
@@ -262,7 +266,9 @@ class LiveStrategyEngine:
     @property
     def is_active(self) -> bool:
         """Connected, connecting or running: holds its gateway + client id."""
-        return self.state in ("connecting", "connected", "starting", "running", "stopping")
+        return self.state in (
+            "connecting", "connected", "starting", "loading history", "running", "stopping"
+        )  # fmt: skip
 
     def add_listener(self, fn: Callable[[LiveEvent], Any]) -> None:
         """Call ``fn(event)`` on the engine's loop thread for bars, fills, orders, errors, status.
@@ -427,7 +433,8 @@ class LiveStrategyEngine:
         A symbol the gateway does not know fails the start (UnknownSymbolError naming it);
         ``skip_unknown=True`` starts with the others only.
         A second call while running does nothing. Symbols, lookback and interval default to the
-        last run's (30 days of 5m bars the first time), so a restart needs no arguments.
+        last run's (5m bars the first time), so a restart needs no arguments. Without
+        ``lookback_days`` the history asked for is the strategy's warm-up (``ctx.warmup``).
         """
         if self.is_running:
             logger.info("the engine is already running; start() ignored")
@@ -438,14 +445,19 @@ class LiveStrategyEngine:
         ival = Interval.parse(interval if interval is not None else self.interval or "5m")
         if lookback_days is None:
             lookback_days = self.lookback_days
-        if not (isinstance(lookback_days, int | float) and lookback_days >= 0):
-            raise ConfigError(f"lookback_days={lookback_days!r}: a number of days >= 0")
+        if lookback_days is not None and not (
+            isinstance(lookback_days, int | float) and lookback_days >= 0
+        ):
+            raise ConfigError(
+                f"lookback_days={lookback_days!r}: a number of days >= 0, or None for the "
+                "strategy's warm-up"
+            )
         connected = self.is_active
         self.connect()
         syms = self._known_symbols(syms, skip_unknown, connected)
         self.symbols, self.interval, self.lookback_days = syms, ival, lookback_days
         self._reset_run_state()
-        bars = int(lookback_days * 86400 / ival.seconds) + 1
+        bars = int((lookback_days or 0) * 86400 / ival.seconds) + 1
         capacity = self.capacity or max(DEFAULT_CAPACITY, bars)
         self.ctx = LiveContext(
             syms,
@@ -484,7 +496,7 @@ class LiveStrategyEngine:
                 self._loop.run(self._abort_start())
             raise
 
-    async def _start_async(self, lookback_days: float) -> None:
+    async def _start_async(self, lookback_days: float | None) -> None:
         try:
             await self._start_run(lookback_days)
         except Exception as exc:
@@ -513,7 +525,7 @@ class LiveStrategyEngine:
         self._release()
         self._status_changed()
 
-    async def _start_run(self, lookback_days: float) -> None:
+    async def _start_run(self, override: float | None) -> None:
         assert self.ctx is not None and self.strategy is not None and self.interval is not None
         self.journal.record_run(  # type: ignore[union-attr]
             self.run_id,
@@ -526,19 +538,33 @@ class LiveStrategyEngine:
             client_id=self.config.client_id,
             paper=self.paper_trading,
         )
+        # initialize first, as in a backtest: what it sets up is the warm-up the history covers
+        now = (await self._gateway_time()).floor("s")
+        self.ctx.set_now(now)
+        ctx, strategy = self.ctx, self.strategy
+        warm = engine_warmup.initialize(
+            strategy, ctx, lambda: self._call_strategy("initialize", strategy.initialize)
+        )
+        self.warmup = LiveWarmup(warm)
+        ctx.reserve(bars_wanted(warm.bars))
+        extended = not getattr(self.feed, "use_rth", True)
+        lookback_days = history_days(warm, override, self.interval, now, extended)
         self.history_retry.cancel()  # type: ignore[union-attr]
         self.history_retry.configure(lookback_days, self.interval.name)  # type: ignore[union-attr]
+        self.state = "loading history"
+        self._status_changed()
         # every symbol at once: the feed paces history requests and shares the gateway's clock
         results = await asyncio.gather(
             *(self._prepare(s, lookback_days) for s in self.symbols), return_exceptions=True
         )
+        if self.state != "loading history":
+            return  # stopped meanwhile
         self._active = {s for s, ok in zip(self.symbols, results, strict=True) if ok is True}
         if not self._active:
             self._record_error("data", "no symbol could be subscribed; the engine waits idle")
         last = [s.last.time for s in self.ctx.series.values() if s.last is not None]
-        self.ctx.set_now(max(last) if last else (await self._gateway_time()).floor("s"))
+        self.ctx.set_now(max(last) if last else now)
         record_history(self.journal, self.ctx)  # what the strategy starts from, for replays
-        self._call_strategy("initialize", self.strategy.initialize)
         self._send_outbox()
         self._accepting = True
         self.state = "running"
@@ -710,7 +736,8 @@ class LiveStrategyEngine:
         ctx, strategy = self.ctx, self.strategy
         assert ctx is not None and strategy is not None
         ctx.set_now(when)
-        self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
+        if self.warmup is None or self.warmup.ready(ctx.series, self._active):
+            self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
         self._send_outbox()
         record_group(self.journal, ctx, symbols)
         self.bars_processed += len(symbols)
@@ -1164,7 +1191,9 @@ class LiveStrategyEngine:
     def _stop_soon(self, timeout: float) -> None:
         """stop() on the loop thread, which cannot wait for itself: stop taking bars now and
         run the real stop on another thread."""
-        if self._stopper is not None or self.state not in ("connected", "starting", "running"):
+        if self._stopper is not None or self.state not in (
+            "connected", "starting", "loading history", "running"
+        ):  # fmt: skip
             return
         self._accepting = False
         if self._pending_timer is not None:
@@ -1356,6 +1385,7 @@ class LiveStrategyEngine:
                 ),
                 "history_missing": self.history_retry.missing if self.history_retry else [],
                 "history_wait": self.history_retry.wait_seconds() if self.history_retry else None,
+                "history_progress": history_progress(self.feed, self.history_retry),
                 "account": mask_account(conn.account) if conn is not None else None,
                 "gateway": self.config.address,
                 "client_id": self.config.client_id,

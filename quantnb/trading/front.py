@@ -78,7 +78,7 @@ class LiveSession:
         simulated: bool,
         paper_trading: bool,
         ib_config: IBConfig,
-        lookback_days: float,
+        lookback_days: float | None,
         sim_options: dict[str, Any],
         engine_options: dict[str, Any],
     ) -> None:
@@ -300,7 +300,7 @@ def _session(
     syms = _symbols(symbols)
     check_session_args("paper()" if paper_trading else "live()", interval, config)
     config = dict(config)
-    lookback_days = config.pop("lookback_days", 30)
+    lookback_days = config.pop("lookback_days", None)  # None: the strategy's warm-up
     ib, sim, engine_options = _split(config)
     simulated = use_simulator(gateway)
     if simulated and not paper_trading:
@@ -347,7 +347,8 @@ def paper(
 ) -> LiveSession:
     """Paper trade ``strategy``: on the gateway the environment names, or the simulator.
 
-    ``config``: ``lookback_days``, engine options (``commission``, ``slippage``, ``risk``,
+    ``config``: ``lookback_days`` (days of history to load; by default the strategy's warm-up,
+    see ``ctx.warmup``), engine options (``commission``, ``slippage``, ``risk``,
     ``journal``, ``update_interval`` ...), ``client_id``/``host``/``port``/``account``, and
     ``sim={...}`` for the simulator (``mode``, ``speed``, ``bars``, ``seed`` ...). The
     simulator runs a bar about every second (``sim={"speed": 1}``: real time) and continues

@@ -64,9 +64,12 @@ def test_history_refused_at_start_is_asked_again_and_the_strategy_sees_all_of_it
         eventually(lambda: all(s.bars is not None for s in eng.feed._subs.values()), 10)
         _step(sim, eng, 1)
         assert eng.status["history_missing"] == SYMBOLS
-        assert strat.views[0][0] < 5 and np.isnan(strat.views[0][1])  # a few bars only
+        progress = eng.status["history_progress"]  # the refused history, asked again later
+        assert progress["waiting"].startswith("IB refused the history") and progress["total"] == 2
+        assert progress["resume_in"] > 0
+        assert strat.views == []  # a few streamed bars: short of the SMA(100)'s warm-up
         eventually(lambda: eng.status["history_missing"] == [], 10)
-        assert eng.status["history_wait"] is None
+        assert eng.status["history_wait"] is None and eng.status["history_progress"] is None
         # a day of bars up to the gateway's time now (a bar later than the first run's)
         now = eng.ctx.history("AAPL", 100_000)
         assert len(now) == len(before) and np.array_equal(now[:-1], before[1:])
