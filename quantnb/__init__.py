@@ -38,6 +38,7 @@ from quantnb.errors import (
     OrderError,
     QuantnbError,
     QuantnbWarning,
+    StrategyHookWarning,
     UnadjustedSplitWarning,
     UnknownSymbolError,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "RiskLimits",
     "Side",
     "Strategy",
+    "StrategyHookWarning",
     "TimeInForce",
     "UnadjustedSplitWarning",
     "UnknownSymbolError",

@@ -80,3 +80,8 @@ class QuantnbWarning(UserWarning):
 
 class UnadjustedSplitWarning(QuantnbWarning):
     """Bars with a one-bar jump that looks like a stock split their prices are not adjusted for."""
+
+
+class StrategyHookWarning(QuantnbWarning):
+    """A strategy whose hooks quantnb never calls (another library's names, such as ``next``)
+    or whose hooks take the wrong arguments."""

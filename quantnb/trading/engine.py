@@ -28,6 +28,7 @@ from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine.context import BarView
+from quantnb.engine.hooks import check_hooks
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import (
     ConfigError,
@@ -431,6 +432,7 @@ class LiveStrategyEngine:
             return self
         if self.strategy is None:
             raise ConfigError("no strategy: call engine.add_strategy(MyStrategy()) first")
+        check_hooks(self.strategy)
         syms = _symbols(symbols if symbols is not None else self.symbols)
         ival = Interval.parse(interval if interval is not None else self.interval or "5m")
         if lookback_days is None:
