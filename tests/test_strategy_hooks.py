@@ -54,10 +54,9 @@ def test_backtrader_hooks_warn_naming_on_data_and_on_fill():
 
 
 def test_a_hook_without_ctx_warns_with_the_signature_it_needs():
-    with pytest.warns(qn.StrategyHookWarning, match=r"NoCtx\.on_data\(self, data\) cannot be "
-                      r"called as on_data\(self, ctx, data\)"):  # fmt: skip
-        with pytest.raises(TypeError):
-            qn.backtest(NoCtx(), flat(5))
+    needs = r"NoCtx\.on_data\(self, data\) cannot be called as on_data\(self, ctx, data\)"
+    with pytest.warns(qn.StrategyHookWarning, match=needs), pytest.raises(TypeError):
+        qn.backtest(NoCtx(), flat(5))
 
 
 def test_a_foreign_name_beside_the_quantnb_hook_is_fine():
