@@ -85,3 +85,7 @@ class UnadjustedSplitWarning(QuantnbWarning):
 class StrategyHookWarning(QuantnbWarning):
     """A strategy whose hooks quantnb never calls (another library's names, such as ``next``)
     or whose hooks take the wrong arguments."""
+
+
+class NoBarsWarning(QuantnbWarning):
+    """A live run stopped without handing its strategy a single bar; the message says why."""

@@ -72,3 +72,11 @@ def test_quantnb_hooks_run_without_a_warning():
         warnings.simplefilter("error", qn.QuantnbWarning)
         res = qn.backtest(Scripted(), flat(5))
     assert res.stats is not None
+
+
+def test_a_backtest_whose_bars_were_all_filtered_away_says_which_and_why():
+    bars = flat(5, symbol="AAPL")
+    after = bars[bars.index > "2030-01-01"]  # a date range outside the data
+    said = r"AAPL: no bars in .* but no rows\); check the file or the filter that built the frame"
+    with pytest.raises(qn.DataError, match=said):
+        qn.backtest(Scripted(), {"AAPL": after, "MSFT": flat(5)})

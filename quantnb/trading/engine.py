@@ -48,6 +48,7 @@ from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.history import HistoryRetry
+from quantnb.trading.idle import warn_no_bars, why_no_bars
 from quantnb.trading.journal import (
     EQUITY_COLUMNS,
     ERROR_COLUMNS,
@@ -1186,6 +1187,8 @@ class LiveStrategyEngine:
             if self._loop.is_running():
                 self._shutdown_loop()  # e.g. after a failed start
             return
+        idle = self.groups_processed == 0 and self.ctx is not None and self.interval is not None
+        why = why_no_bars(self.status, self.symbols, self.interval.name) if idle else None
         self.state = "stopping"
         try:
             if self._loop.is_running():
@@ -1197,6 +1200,7 @@ class LiveStrategyEngine:
             self.state = "stopped"
             self._release()
             self._emit("status", state="stopped", connection="stopped", fallback=False)
+        warn_no_bars(why)
 
     def _stop_soon(self, timeout: float) -> None:
         """stop() on the loop thread, which cannot wait for itself: stop taking bars now and
