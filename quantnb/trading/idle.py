@@ -18,7 +18,9 @@ def why_no_bars(status: Mapping[str, Any], symbols: Iterable[str], interval: str
     """The reasons ``on_data`` was never called in the run whose ``status`` this is."""
     names = ", ".join(symbols) or "no symbols"
     reasons = []
-    if not status.get("symbols"):
+    if status.get("state") == "starting":
+        reasons.append("it was stopped while still starting (loading history, subscribing)")
+    elif not status.get("symbols"):
         reasons.append(f"none of the symbols ({names}) could be subscribed: see the errors above")
     if status.get("market_data"):
         reasons.append(f"market data: {status['market_data']}")
@@ -33,7 +35,7 @@ def why_no_bars(status: Mapping[str, Any], symbols: Iterable[str], interval: str
         reasons.append(
             f"no {interval} bar of {names} completed while the session ran"
             if not got
-            else f"{got} bar(s) arrived but none was handed on (they were history or late)"
+            else f"{got} bar(s) arrived but none reached on_data before the stop"
         )
     return f"the strategy's on_data was never called: {'; '.join(reasons)}"
 
