@@ -46,8 +46,10 @@ test-insync: $(VENV_INSYNC)/.installed
 	$(PY_INSYNC) -m pytest -q -p no:cacheprovider -m ib tests; rc=$$?; \
 		if [ $$rc -eq 5 ]; then echo "no IB tests collected"; else exit $$rc; fi
 
-# The dashboard's browser check needs Chromium; installed where the machine allows (root with
-# apt), otherwise that one test is skipped with its reason.
+# The browser tests (the dashboard's page, and the quickstart in a real JupyterLab driven by
+# playwright, both installed by the extras above) need Chromium; installed where the machine
+# allows (root with apt), otherwise those tests are skipped with their reason. Playwright uses
+# this Chromium: it never downloads a browser of its own.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 		&& (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null 2>&1; } \

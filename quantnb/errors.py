@@ -80,3 +80,12 @@ class QuantnbWarning(UserWarning):
 
 class UnadjustedSplitWarning(QuantnbWarning):
     """Bars with a one-bar jump that looks like a stock split their prices are not adjusted for."""
+
+
+class StrategyHookWarning(QuantnbWarning):
+    """A strategy whose hooks quantnb never calls (another library's names, such as ``next``)
+    or whose hooks take the wrong arguments."""
+
+
+class NoBarsWarning(QuantnbWarning):
+    """A live run stopped without handing its strategy a single bar; the message says why."""

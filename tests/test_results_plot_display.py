@@ -6,6 +6,7 @@ sets and under the inline backend that a kernel uses by default.
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -61,3 +62,24 @@ def test_plot_shows_once_per_cell(backend):
     assert outputs["assigned"][0]["output_type"] == "display_data"  # shown when the cell ended
     assert outputs["plain"][0]["data"] == {"text/plain": "2"}
     assert not outputs["setup"]
+
+
+@pytest.mark.slow
+def test_quickstart_notebook_plot_cell_shows_one_image(monkeypatch):
+    """The quickstart notebook as committed, run by a real kernel: the cell that plots the
+    backtest shows its chart as exactly one PNG, and nothing in it fails."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    path = ROOT / "notebooks" / "01_quickstart.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    ).execute()
+    plots = [c for c in nb.cells if c.cell_type == "code" and ".plot(" in c.source]
+    assert plots, "no cell of the quickstart calls .plot("
+    outputs = plots[0].outputs
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1, outputs
+    png = base64.b64decode(images[0]["data"]["image/png"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert not errors, errors

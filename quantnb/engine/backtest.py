@@ -30,6 +30,7 @@ from quantnb.domain.model import Bar, Fill, Order
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine import warmup
 from quantnb.engine.context import FIELDS, BarView, Context
+from quantnb.engine.hooks import check_hooks
 from quantnb.engine.indicators import (
     IndicatorFn,
     PrecomputedIndicator,
@@ -253,6 +254,7 @@ class BacktestEngine:
             raise ConfigError(
                 f"{strategy!r} is not a quantnb.Strategy: subclass qn.Strategy and pass an instance"
             )
+        check_hooks(strategy)
         started = time.perf_counter()
         self._reset(strategy)
         ctx = self.ctx

@@ -29,6 +29,7 @@ from quantnb.domain.model import Bar, Fill, Order, OrderStatus
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine import warmup as engine_warmup
 from quantnb.engine.context import BarView
+from quantnb.engine.hooks import check_hooks
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import (
     ConfigError,
@@ -50,6 +51,7 @@ from quantnb.trading import clock
 from quantnb.trading.bar_log import record_group, record_history
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.history import HistoryRetry
+from quantnb.trading.idle import warn_no_bars, why_no_bars
 from quantnb.trading.journal import (
     EQUITY_COLUMNS,
     ERROR_COLUMNS,
@@ -62,6 +64,7 @@ from quantnb.trading.lookback import bars_wanted
 from quantnb.trading.orders import OrderManager
 from quantnb.trading.outside import OutsideWatch
 from quantnb.trading.pnl import last_quotes, pnl_of
+from quantnb.trading.resume import JournalHoldings, not_resumable
 from quantnb.trading.safety import journal_account, safety_status
 from quantnb.trading.symbols import known_symbols
 from quantnb.trading.sync import AccountSync
@@ -398,13 +401,8 @@ class LiveStrategyEngine:
             self._history_refused,
         )
         if self._resume is not None:
-            orders = list(self._resume.orders)
-            fills = [fill_from_row(r) for r in self.journal.fills().itertuples(index=False)]
-            self.broker.restore(orders, self._resume.exec_ids, fills)
-            for o in orders:
-                self._journaled[o.id] = _state_key(o)
-                if not o.is_done:
-                    self._watched[o.id] = o
+            # before the broker's reconcile (priority 0): resume, or start a new run
+            self.connection.add_listener(on_connected=self._resume_or_new_run, priority=-10)
         self.broker.register_fill_callback(self._on_fill)
         self.broker.register_error_callback(self._on_broker_error)
         self.broker.register_order_callback(self._on_order_update)
@@ -415,6 +413,52 @@ class LiveStrategyEngine:
             priority=20,
         )
         await self.connection.connect()  # refuses an account of the other kind
+
+    async def _resume_or_new_run(self, reconnected: bool) -> None:
+        """At the first connect: resume the journal on the gateway it traded on, or start a new
+        run in a journal of its own where the gateway holds none of it (``trading.resume``)."""
+        from quantnb.ib.holdings import gateway_holdings
+
+        self.connection.remove_listener(self._resume_or_new_run)  # type: ignore[union-attr]
+        if self._resume is None:
+            return
+        held = {s: p.qty for s, p in self.ledger.open_positions().items()}  # type: ignore[union-attr]
+        try:
+            why = not_resumable(
+                JournalHoldings.of(self._resume.orders, held),
+                *await gateway_holdings(self.connection),  # type: ignore[arg-type]
+            )
+        except Exception as exc:  # the reconcile that follows decides as before
+            logger.info("could not ask the gateway what it holds: %s", exc)
+            why = None
+        if why is None:
+            self._restore_journal()
+            return
+        old = self.journal.path  # type: ignore[union-attr]
+        self.journal.close()  # type: ignore[union-attr]
+        self.run_id = self._new_run_id()
+        self._journal_arg = default_path(self.run_id, old.parent)
+        self.journal = Journal(self._journal_arg)
+        self._resume, self._order_seq = None, 0
+        self.ledger = Ledger.from_journal(self.journal)
+        self.outside.ledger, self.outside.journal = self.ledger, self.journal  # type: ignore[union-attr]
+        self.broker.run_id = self.run_id  # type: ignore[union-attr]
+        message = (
+            f"{old}: {why}. Not resumed: a new run {self.run_id} starts in {self.journal.path}; "
+            "the old journal is kept as it was"
+        )
+        self._record_error("journal", message)
+
+    def _restore_journal(self) -> None:
+        """Hand the journal's orders and executions to the broker before it reconciles."""
+        assert self._resume is not None and self.journal is not None and self.broker is not None
+        orders = list(self._resume.orders)
+        fills = [fill_from_row(r) for r in self.journal.fills().itertuples(index=False)]
+        self.broker.restore(orders, self._resume.exec_ids, fills)
+        for o in orders:
+            self._journaled[o.id] = _state_key(o)
+            if not o.is_done:
+                self._watched[o.id] = o
 
     # ---- start ---------------------------------------------------------------------------------
     def start(
@@ -441,6 +485,7 @@ class LiveStrategyEngine:
             return self
         if self.strategy is None:
             raise ConfigError("no strategy: call engine.add_strategy(MyStrategy()) first")
+        check_hooks(self.strategy)
         syms = _symbols(symbols if symbols is not None else self.symbols)
         ival = Interval.parse(interval if interval is not None else self.interval or "5m")
         if lookback_days is None:
@@ -1176,6 +1221,8 @@ class LiveStrategyEngine:
             if self._loop.is_running():
                 self._shutdown_loop()  # e.g. after a failed start
             return
+        idle = self.groups_processed == 0 and self.ctx is not None and self.interval is not None
+        why = why_no_bars(self.status, self.symbols, self.interval.name) if idle else None
         self.state = "stopping"
         try:
             if self._loop.is_running():
@@ -1187,6 +1234,7 @@ class LiveStrategyEngine:
             self.state = "stopped"
             self._release()
             self._emit("status", state="stopped", connection="stopped", fallback=False)
+        warn_no_bars(why)
 
     def _stop_soon(self, timeout: float) -> None:
         """stop() on the loop thread, which cannot wait for itself: stop taking bars now and
