@@ -27,7 +27,8 @@ from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
 from quantnb.domain.risk import RiskLimits
-from quantnb.engine.context import BarView
+from quantnb.engine.context import BarView, fn_name
+from quantnb.engine.scheduler import Scheduler, scheduler_for
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import (
     ConfigError,
@@ -221,6 +222,7 @@ class LiveStrategyEngine:
         self._tasks: list[asyncio.Task[Any]] = []  # brackets being sent
         self._housekeeper: asyncio.Task[Any] | None = None
         self._guard: StreamGuard | None = None  # the stale-stream watchdog while running
+        self._scheduler: Scheduler | None = None  # the strategy's ctx.schedule decisions
         self._last_status: tuple | None = None
         self.bars_received = 0
         self.bars_processed = 0
@@ -537,6 +539,9 @@ class LiveStrategyEngine:
         self.ctx.set_now(max(last) if last else (await self._gateway_time()).floor("s"))
         record_history(self.journal, self.ctx)  # what the strategy starts from, for replays
         self._call_strategy("initialize", self.strategy.initialize)
+        # fire times up to the end of the last bar known now are past, as before a backtest
+        after = self.ctx.now.value + (self.interval.seconds * 10**9 if last else 0)
+        self._scheduler = scheduler_for(self.ctx, self.interval, after)
         self._send_outbox()
         self._accepting = True
         self.state = "running"
@@ -709,6 +714,8 @@ class LiveStrategyEngine:
         assert ctx is not None and strategy is not None
         ctx.set_now(when)
         self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
+        for fn in self._scheduler.due(when.value) if self._scheduler is not None else ():
+            self._call_strategy(f"scheduled {fn_name(fn)}", fn)
         self._send_outbox()
         record_group(self.journal, ctx, symbols)
         self.bars_processed += len(symbols)
