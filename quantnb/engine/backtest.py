@@ -39,6 +39,7 @@ from quantnb.engine.indicators import (
     describe,
     normalise_fields,
 )
+from quantnb.engine.scheduler import with_schedule
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
 from quantnb.options import checked_options
@@ -282,7 +283,7 @@ class BacktestEngine:
         days = session_days(self.aligned.index, self.interval.is_intraday)
         row = ctx._row
         symbols = self.symbols
-        on_data = strategy.on_data
+        on_data = with_schedule(strategy.on_data, ctx, self.clock, self.interval)
         ready = self.ready_tick  # no on_data before the strategy's warm-up (engine.warmup)
         daily_loss = self.risk.max_daily_loss is not None
         cols = self.cols

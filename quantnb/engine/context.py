@@ -19,8 +19,15 @@ import pandas as pd
 from quantnb.domain import checks
 from quantnb.domain.accounting import Position
 from quantnb.domain.model import Bar, Order, OrderType, Side, TimeInForce
+from quantnb.domain.schedule import Rule, parse_rule
 from quantnb.errors import ConfigError, OrderError
 from quantnb.options import check_options, checked_options, keyword_names
+
+
+def fn_name(fn: Any) -> str:
+    """A callback's name for messages."""
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
 
 FIELDS = ("open", "high", "low", "close", "volume")
 
@@ -95,6 +102,7 @@ class Context:
         self.logs: list[tuple[pd.Timestamp | None, str]] = []
         self._declared_warmup: int | None = None
         self._warmup_open = True  # closed once initialize has returned
+        self._schedules: list[tuple[Rule, Callable[..., Any]]] | None = []
 
     # ---- what a mode supplies -------------------------------------------------------------
     @property
@@ -178,6 +186,32 @@ class Context:
             now = None
         self.logs.append((now, text))
         self._log.info("[%s] %s", now, text)
+
+    def schedule(self, fn: Callable[..., Any], at: str = "close", days: str = "every_day") -> Rule:
+        """Call ``fn(ctx)`` at a market time of the exchange calendar; call it in ``initialize``.
+
+        ``at``: "open", "close", an offset such as "open+5min", "close-10min", "open+1h", or a
+        New York time such as "15:30" (at the close on an early-close day if later). ``days``:
+        "every_day", "week_start", "week_end", "month_start", "month_end" (trading days, so
+        holidays move them) or a weekday such as "friday". It runs right after the ``on_data``
+        of the first bar complete at or after that time (a bar completes at its start plus the
+        interval; a daily bar covers its session), the same in a backtest and live.
+        """
+        if self._schedules is None:
+            raise ConfigError(
+                f"ctx.schedule({fn_name(fn)}, at={at!r}) after the run started: "
+                "schedule decisions in initialize"
+            )
+        if not callable(fn):
+            raise ConfigError(f"ctx.schedule({fn!r}): pass a function or method taking ctx")
+        rule = parse_rule(at, days)
+        self._schedules.append((rule, fn))
+        return rule
+
+    def _take_schedules(self) -> list[tuple[Rule, Callable[..., Any]]]:
+        """The decisions scheduled so far; ``schedule`` refuses new ones from here on."""
+        taken, self._schedules = self._schedules or [], None
+        return taken
 
     def buy(self, symbol: str, qty: float, **kwargs: Any) -> Order:
         """Buy ``qty``: market by default; ``limit=``, ``stop=``, ``trail_amount=``,

@@ -28,8 +28,9 @@ from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine import warmup as engine_warmup
-from quantnb.engine.context import BarView
+from quantnb.engine.context import BarView, fn_name
 from quantnb.engine.hooks import check_hooks
+from quantnb.engine.scheduler import Scheduler, scheduler_for
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import (
     ConfigError,
@@ -230,6 +231,7 @@ class LiveStrategyEngine:
         self._tasks: list[asyncio.Task[Any]] = []  # brackets being sent
         self._housekeeper: asyncio.Task[Any] | None = None
         self._guard: StreamGuard | None = None  # the stale-stream watchdog while running
+        self._scheduler: Scheduler | None = None  # the strategy's ctx.schedule decisions
         self._last_status: tuple | None = None
         self.bars_received = 0
         self.bars_processed = 0
@@ -610,6 +612,9 @@ class LiveStrategyEngine:
         last = [s.last.time for s in self.ctx.series.values() if s.last is not None]
         self.ctx.set_now(max(last) if last else now)
         record_history(self.journal, self.ctx)  # what the strategy starts from, for replays
+        # fire times up to the end of the last bar known now are past, as before a backtest
+        after = self.ctx.now.value + (self.interval.seconds * 10**9 if last else 0)
+        self._scheduler = scheduler_for(self.ctx, self.interval, after)
         self._send_outbox()
         self._accepting = True
         self.state = "running"
@@ -783,6 +788,8 @@ class LiveStrategyEngine:
         ctx.set_now(when)
         if self.warmup is None or self.warmup.ready(ctx.series, self._active):
             self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
+            for fn in self._scheduler.due(when.value) if self._scheduler is not None else ():
+                self._call_strategy(f"scheduled {fn_name(fn)}", fn)
         self._send_outbox()
         record_group(self.journal, ctx, symbols)
         self.bars_processed += len(symbols)

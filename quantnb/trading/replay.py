@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,10 @@ class _OnLiveBars(Strategy):
 
     def initialize(self, ctx: Context) -> None:
         self._inner.initialize(ctx)
+        # scheduled decisions too run only on the live run's bars: those due on the history it
+        # started from were past for it
+        groups = self._groups
+        ctx._schedules = [(rule, _on_live_bars(fn, groups)) for rule, fn in ctx._schedules or ()]
 
     def on_data(self, ctx: Context, data: BarView) -> None:
         symbols = self._groups.get(ctx.now.value)
@@ -59,6 +64,13 @@ class _OnLiveBars(Strategy):
 
     def finalize(self, ctx: Context) -> None:
         self._inner.finalize(ctx)
+
+
+def _on_live_bars(fn: Callable[[Context], Any], groups: dict[int, Any]) -> Callable[..., Any]:
+    def scheduled(ctx: Context) -> Any:
+        return fn(ctx) if ctx.now.value in groups else None
+
+    return scheduled
 
 
 def fresh_copy(strategy: Strategy) -> Strategy:
