@@ -26,6 +26,7 @@ from quantnb.engine.backtest import backtest
 from quantnb.engine.context import Context
 from quantnb.engine.strategy import Strategy
 from quantnb.engine.sweep import sweep
+from quantnb.engine.walk_forward import WalkForwardResult, walk_forward
 from quantnb.errors import (
     ConfigError,
     DataError,
@@ -80,12 +81,14 @@ __all__ = [
     "TimeInForce",
     "UnadjustedSplitWarning",
     "UnknownSymbolError",
+    "WalkForwardResult",
     "backtest",
     "data",
     "ind",
     "live",
     "paper",
     "sweep",
+    "walk_forward",
 ]
 
 
