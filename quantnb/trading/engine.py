@@ -46,6 +46,7 @@ from quantnb.ib.config import is_paper_account as is_paper_account
 from quantnb.ib.loop import LoopThread
 from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
+from quantnb.trading.gc_pause import FrozenHeap, collection_deferred
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.journal import (
     EQUITY_COLUMNS,
@@ -203,6 +204,7 @@ class LiveStrategyEngine:
         self._listeners: list[Callable[[LiveEvent], Any]] = []
         self._stopper: threading.Thread | None = None
         self.session: Any = None  # the LiveSession this engine runs for, if any
+        self._heap = FrozenHeap()  # no full-collection pauses between a bar and its orders
         self._reset_run_state()
 
     def _reset_run_state(self) -> None:
@@ -546,6 +548,7 @@ class LiveStrategyEngine:
         self._guard = self._stream_guard()
         if self._guard is not None:
             self._guard.start()
+        self._heap.freeze()
 
     def _stream_guard(self) -> StreamGuard | None:
         """The stale-stream watchdog over the subscribed symbols (None when turned off)."""
@@ -704,8 +707,9 @@ class LiveStrategyEngine:
         ctx, strategy = self.ctx, self.strategy
         assert ctx is not None and strategy is not None
         ctx.set_now(when)
-        self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
-        self._send_outbox()
+        with collection_deferred():
+            self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
+            self._send_outbox()
         self.bars_processed += len(symbols)
         self.groups_processed += 1
         self.last_bar_time = when
@@ -1179,6 +1183,7 @@ class LiveStrategyEngine:
             self._stopper = None
 
     async def _stop_async(self) -> None:
+        self._heap.release()
         if self._housekeeper is not None:
             self._housekeeper.cancel()
         if self._sync is not None:
