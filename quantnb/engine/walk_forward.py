@@ -102,36 +102,55 @@ def make_windows(
     end of the first training window to the last bar; training windows of ``train`` right
     before each (``anchored``: all from the first bar). Bar counts or time spans."""
     tr, te = _span("train", train), _span("test", test)
-    n = len(times)
-    end_of = lambda i: int(times[i]) if i < n else int(times[-1]) + 1  # noqa: E731
-    out = []
     if isinstance(tr, int) != isinstance(te, int):
         raise ConfigError(
             f"train={train!r}, test={test!r}: give both as numbers of bars or both as spans"
         )
     if isinstance(tr, int):
-        for i in range(tr, n, te):
-            out.append(Window(end_of(0 if anchored else i - tr), end_of(i), end_of(i + te)))
+        out = _bar_windows(times, tr, te, anchored)  # type: ignore[arg-type]
     else:
-        first = pd.Timestamp(int(times[0]), tz="UTC")
-        k = 0
-        while True:
-            start = first + tr + k * te
-            if start.value > times[-1]:
-                break
-            train_start = first if anchored else start - tr
-            out.append(Window(train_start.value, start.value, (start + te).value))
-            k += 1
-        # a window without bars on either side (a gap in the data) is no window
-        has = lambda a, b: times.searchsorted(b) > times.searchsorted(a)  # noqa: E731
-        out = [w for w in out if has(w.train_start, w.test_start) and has(w.test_start, w.test_end)]
+        out = _span_windows(times, tr, te, anchored)  # type: ignore[arg-type]
     if not out:
+        first, last = (pd.Timestamp(int(t), tz="UTC") for t in (times[0], times[-1]))
         raise ConfigError(
-            f"train={train!r}, test={test!r} leave no test window in {n} bars from "
-            f"{pd.Timestamp(int(times[0]), tz='UTC')} to {pd.Timestamp(int(times[-1]), tz='UTC')}: "
-            "use shorter windows or more data"
+            f"train={train!r}, test={test!r} leave no test window in {len(times)} bars from "
+            f"{first} to {last}: use shorter windows or more data"
         )
     return out
+
+
+def _bar_windows(times: np.ndarray, train: int, test: int, anchored: bool) -> list[Window]:
+    n = len(times)
+
+    def edge(i: int) -> int:  # the start of bar i; past the last bar, just after it
+        return int(times[i]) if i < n else int(times[-1]) + 1
+
+    return [
+        Window(edge(0 if anchored else i - train), edge(i), edge(i + test))
+        for i in range(train, n, test)
+    ]
+
+
+def _span_windows(
+    times: np.ndarray, train: pd.Timedelta | pd.DateOffset, test: pd.Timedelta | pd.DateOffset,
+    anchored: bool,
+) -> list[Window]:  # fmt: skip
+    first = pd.Timestamp(int(times[0]), tz="UTC")
+    out, k = [], 0
+    while (start := first + train + k * test).value <= times[-1]:
+        train_start = first if anchored else start - train
+        out.append(Window(train_start.value, start.value, (start + test).value))
+        k += 1
+
+    def has_bars(a: int, b: int) -> bool:
+        return bool(times.searchsorted(b) > times.searchsorted(a))
+
+    # a window without bars on either side (a gap in the data) is no window
+    return [
+        w
+        for w in out
+        if has_bars(w.train_start, w.test_start) and has_bars(w.test_start, w.test_end)
+    ]
 
 
 def run_result(

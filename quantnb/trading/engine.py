@@ -298,6 +298,7 @@ class LiveStrategyEngine:
             _REGISTRY[self.registry_key] = self
 
     def _release(self) -> None:
+        self._heap.release()
         with _REGISTRY_LOCK:
             if _REGISTRY.get(self.registry_key) is self:
                 del _REGISTRY[self.registry_key]
@@ -1183,7 +1184,6 @@ class LiveStrategyEngine:
             self._stopper = None
 
     async def _stop_async(self) -> None:
-        self._heap.release()
         if self._housekeeper is not None:
             self._housekeeper.cancel()
         if self._sync is not None:
