@@ -64,6 +64,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/backtest_speed.py
 	$(PY) bench/sim_throughput.py
 	$(PY) bench/live_latency.py
+	$(PY) bench/sweep_speed.py
 
 clean:
 	rm -rf $(VENV) $(VENV_INSYNC) out build *.egg-info

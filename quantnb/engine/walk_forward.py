@@ -132,9 +132,11 @@ def _bar_windows(times: np.ndarray, train: int, test: int, anchored: bool) -> li
 
 
 def _span_windows(
-    times: np.ndarray, train: pd.Timedelta | pd.DateOffset, test: pd.Timedelta | pd.DateOffset,
+    times: np.ndarray,
+    train: pd.Timedelta | pd.DateOffset,
+    test: pd.Timedelta | pd.DateOffset,
     anchored: bool,
-) -> list[Window]:  # fmt: skip
+) -> list[Window]:
     first = pd.Timestamp(int(times[0]), tz="UTC")
     out, k = [], 0
     while (start := first + train + k * test).value <= times[-1]:
