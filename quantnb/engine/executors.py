@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import concurrent.futures as cf
-import logging
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -16,8 +15,6 @@ from typing import Any
 from quantnb.engine import shipping
 from quantnb.engine.shipping import Frames, Shipped
 from quantnb.errors import ConfigError
-
-log = logging.getLogger(__name__)
 
 
 def _call(fn: Callable[..., Any], source: Shipped | Frames, args: tuple) -> Any:

@@ -236,7 +236,7 @@ def walk_forward(
                 stats_table(rows, combos, metric)
                 for rows in run_grid(runner, strategy, combos, backtest_kwargs, bar, spans)
             ]
-            chosen = [_best(t, combos) for t in sweeps]
+            chosen = [_best(t, combos, metric, k) for k, t in enumerate(sweeps)]
             calls = [
                 (strategy, p, backtest_kwargs, w.test_start, w.test_end)
                 for p, w in zip(chosen, walk)
@@ -249,9 +249,12 @@ def walk_forward(
     return WalkForwardResult(result, windows, chosen, tests, sweeps, metric)
 
 
-def _best(table: pd.DataFrame, combos: list[dict[str, Any]]) -> dict[str, Any]:
+def _best(table: pd.DataFrame, combos: list[dict[str, Any]], metric: str, k: int) -> dict[str, Any]:
     """The combination on the table's first row (best metric; NaN sorts last)."""
     key = table.index[0]
+    if pd.isna(table[metric].iloc[0]):
+        log.warning("window %d: no combination has a %s on its training bars (too few trades or "
+                    "bars?); trading the grid's first one", k, metric)  # fmt: skip
     names = list(combos[0])
     values = key if isinstance(key, tuple) else (key,)
     return dict(zip(names, values))
