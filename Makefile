@@ -19,7 +19,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install $(PIP_FLAGS) --upgrade pip
-	$(PY) -m pip install $(PIP_FLAGS) -e ".[ib,ibapi,notebook,test]"
+	$(PY) -m pip install $(PIP_FLAGS) -e ".[ib,ibapi,notebook,test,dask]"
 	touch $@
 
 # ib_insync and ib_async both install `eventkit`: the second client gets its own environment.
@@ -66,6 +66,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/backtest_speed.py
 	$(PY) bench/sim_throughput.py
 	$(PY) bench/live_latency.py
+	$(PY) bench/sweep_speed.py
 
 clean:
 	rm -rf $(VENV) $(VENV_INSYNC) out build *.egg-info

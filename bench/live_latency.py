@@ -14,6 +14,9 @@ the strategy, the risk and buying-power checks. Three figures:
 - (c) ``all``: one order per symbol per time step (50 sent one after another), from the
   completing bar.
 
+Beside each wall-clock figure, the loop thread's CPU time over the same span: the work done,
+apart from the time the thread waited for a core (on a shared machine the two differ).
+
 The client's 45 requests/s throttle is switched off: the simulator plays a 1-minute bar in a few
 milliseconds, so orders would otherwise queue in the client for reasons a live run never meets.
 
@@ -66,11 +69,12 @@ class Clock:
 
     def __init__(self, ib: Any) -> None:
         self.ib = ib
-        self.arrival: dict[str, int] = {}  # symbol -> arrival of its newest completed bar
-        self.completing = 0  # arrival of the newest bar that completed a bar of any symbol
+        # symbol -> (wall, loop-thread CPU) arrival of its newest completed bar
+        self.arrival: dict[str, tuple[int, int]] = {}
+        self.completing = (0, 0)  # arrival of the newest bar that completed any symbol's bar
         self.dates: dict[int, Any] = {}
-        self.own: list[int] = []
-        self.group: list[int] = []
+        self.own: list[tuple[int, int]] = []
+        self.group: list[tuple[int, int]] = []
 
         # bars come ~1000x faster than live here, which would trip the client's 45 requests/s
         # throttle and queue orders; off, so placeOrder returning means written to the socket
@@ -82,7 +86,7 @@ class Clock:
         ib.placeOrder = self.place
 
     def on_update(self, req_id: int, bar: Any) -> None:
-        t = time.perf_counter_ns()
+        t = (time.perf_counter_ns(), time.thread_time_ns())
         if self.dates.get(req_id) != bar.date:  # a new bar: the previous one is complete
             self.dates[req_id] = bar.date
             sub = self.ib.wrapper.reqId2Subscriber.get(req_id)
@@ -93,9 +97,10 @@ class Clock:
 
     def place(self, contract: Any, order: Any) -> Any:
         trade = self._place(contract, order)
-        t = time.perf_counter_ns()
-        self.own.append(t - self.arrival[contract.symbol])
-        self.group.append(t - self.completing)
+        wall, cpu = time.perf_counter_ns(), time.thread_time_ns()
+        own, group = self.arrival[contract.symbol], self.completing
+        self.own.append((wall - own[0], cpu - own[1]))
+        self.group.append((wall - group[0], cpu - group[1]))
         return trade
 
 
@@ -137,14 +142,17 @@ async def _install(eng: LiveStrategyEngine) -> Clock:
     return Clock(eng.connection.ib)  # on the loop thread, between two messages
 
 
-def report(label: str, ms: np.ndarray, bars: int) -> tuple[float, float]:
-    med, p99 = float(np.median(ms)), float(np.percentile(ms, 99))
-    ok = "meets" if med < 1.0 and p99 < 5.0 else "misses"
+def report(
+    label: str, ms: np.ndarray, bars: int, median_target: float, p99_target: float | None
+) -> None:
+    wall, cpu = ms[:, 0], ms[:, 1]
+    med, p99 = float(np.median(wall)), float(np.percentile(wall, 99))
+    ok = "meets" if med < median_target and (p99_target is None or p99 < p99_target) else "misses"
     print(
-        f"{label:<44} {len(ms):5d} orders / {bars:5d} bars   median {med:7.3f} ms   "
-        f"p99 {p99:7.3f} ms   max {ms.max():7.3f} ms   ({ok} the targets)"
+        f"{label:<50} {len(ms):5d} orders / {bars:5d} bars   median {med:7.3f} ms   "
+        f"p99 {p99:7.3f} ms   max {wall.max():7.3f} ms   ({ok} the targets)   "
+        f"loop CPU: median {np.median(cpu):6.3f} ms, p99 {np.percentile(cpu, 99):6.3f} ms"
     )
-    return med, p99
 
 
 def main() -> None:
@@ -157,14 +165,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         one = run(OneOrder(), args.steps, Path(tmp))
         every = run(AllOrders(), args.steps_all, Path(tmp))
-    report("(a) one order, from the completing bar", one["group"], one["bars"])
-    report("(b) one order, from its own bar", one["own"], one["bars"])
-    report("(c) an order per symbol, from the completing bar", every["group"], every["bars"])
+    report("(a) one order, from the completing bar", one["group"], one["bars"], 1.0, 5.0)
+    report("(b) one order, from its own bar", one["own"], one["bars"], 1.0, 5.0)
+    report(
+        "(c) an order per symbol, from the completing bar", every["group"], every["bars"], 5.0, None
+    )
     total = one["bars"] + every["bars"]
     elapsed = time.perf_counter() - started
     print(
         f"{N_SYMBOLS} symbols on loopback, {total} bars in {elapsed:.1f} s; "
-        "targets: median < 1 ms, p99 < 5 ms (client request throttle off)"
+        "targets: (a), (b) median < 1 ms and p99 < 5 ms, (c) median < 5 ms "
+        "(client request throttle off)"
     )
 
 

@@ -26,6 +26,7 @@ from quantnb.engine.backtest import backtest
 from quantnb.engine.context import Context
 from quantnb.engine.strategy import Strategy
 from quantnb.engine.sweep import sweep
+from quantnb.engine.walk_forward import WalkForwardResult, walk_forward
 from quantnb.errors import (
     ConfigError,
     DataError,
@@ -84,6 +85,7 @@ __all__ = [
     "TimeInForce",
     "UnadjustedSplitWarning",
     "UnknownSymbolError",
+    "WalkForwardResult",
     "backtest",
     "data",
     "ind",
@@ -91,6 +93,7 @@ __all__ = [
     "paper",
     "paper_result",
     "sweep",
+    "walk_forward",
 ]
 
 

@@ -19,7 +19,13 @@ def _names(specs: list[str]) -> set[str]:
 def test_environment_yml_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    wanted = _names(project["dependencies"] + extras["ib"] + extras["notebook"] + extras["test"])
+    wanted = _names(
+        project["dependencies"]
+        + extras["ib"]
+        + extras["notebook"]
+        + extras["test"]
+        + extras["dask"]
+    )
     text = (ROOT / "environment.yml").read_text()
     listed = {
         m.group(1).lower().replace("_", "-")

@@ -51,6 +51,7 @@ from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading import clock
 from quantnb.trading.bar_log import record_group, record_history
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
+from quantnb.trading.gc_pause import FrozenHeap, collection_deferred
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.idle import warn_no_bars, why_no_bars
 from quantnb.trading.journal import (
@@ -214,6 +215,7 @@ class LiveStrategyEngine:
         self._listeners: list[Callable[[LiveEvent], Any]] = []
         self._stopper: threading.Thread | None = None
         self.session: Any = None  # the LiveSession this engine runs for, if any
+        self._heap = FrozenHeap()  # no full-collection pauses between a bar and its orders
         self._reset_run_state()
 
     def _reset_run_state(self) -> None:
@@ -310,6 +312,7 @@ class LiveStrategyEngine:
             _REGISTRY[self.registry_key] = self
 
     def _release(self) -> None:
+        self._heap.release()
         with _REGISTRY_LOCK:
             if _REGISTRY.get(self.registry_key) is self:
                 del _REGISTRY[self.registry_key]
@@ -626,6 +629,7 @@ class LiveStrategyEngine:
         self._guard = self._stream_guard()
         if self._guard is not None:
             self._guard.start()
+        self._heap.freeze()
 
     def _stream_guard(self) -> StreamGuard | None:
         """The stale-stream watchdog over the subscribed symbols (None when turned off)."""
@@ -786,11 +790,12 @@ class LiveStrategyEngine:
         ctx, strategy = self.ctx, self.strategy
         assert ctx is not None and strategy is not None
         ctx.set_now(when)
-        if self.warmup is None or self.warmup.ready(ctx.series, self._active):
-            self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
-            for fn in self._scheduler.due(when.value) if self._scheduler is not None else ():
-                self._call_strategy(f"scheduled {fn_name(fn)}", fn)
-        self._send_outbox()
+        with collection_deferred():
+            if self.warmup is None or self.warmup.ready(ctx.series, self._active):
+                self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
+                for fn in self._scheduler.due(when.value) if self._scheduler is not None else ():
+                    self._call_strategy(f"scheduled {fn_name(fn)}", fn)
+            self._send_outbox()
         record_group(self.journal, ctx, symbols)
         self.bars_processed += len(symbols)
         self.groups_processed += 1

@@ -138,6 +138,8 @@ def _now() -> str:
 
 
 def _ts(value: Any) -> str | None:
+    if isinstance(value, pd.Timestamp) and value.tzinfo is UTC:
+        return value.isoformat()  # the common case, met several times per order sent
     if value is None or pd.isna(value):
         return None
     try:

@@ -1,0 +1,63 @@
+"""Keeping the garbage collector's pauses off the bar-to-order path of the live engine.
+
+A full collection walks every tracked object in the process: with pandas and the client loaded,
+tens of milliseconds, at whatever moment allocations happen to trigger it (a past p99 spike).
+Once the engine has started, the objects that exist then (modules, history, the client) are
+moved out of the collector's sight with ``gc.freeze()``; while a strategy call and its orders are
+being sent, automatic collection waits (the one that was due runs right after).
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_freezers = 0  # running engines that froze the heap: unfrozen when the last one stops
+
+
+class FrozenHeap:
+    """One engine's share of the process-wide ``gc.freeze()``: ``freeze`` once started,
+    ``release`` when stopping (the heap is unfrozen when no running engine needs it)."""
+
+    def __init__(self) -> None:
+        self.frozen = False
+
+    def freeze(self) -> None:
+        global _freezers
+        if self.frozen:
+            return
+        with _lock:
+            gc.collect()  # what is garbage now is freed, not kept for good
+            gc.freeze()
+            _freezers += 1
+            self.frozen = True
+        logger.debug("heap frozen: %d objects out of the collector's sight", gc.get_freeze_count())
+
+    def release(self) -> None:
+        global _freezers
+        if not self.frozen:
+            return
+        with _lock:
+            self.frozen = False
+            _freezers -= 1
+            if _freezers == 0:
+                gc.unfreeze()  # collectable again, e.g. the cycles of a client dropped later
+
+
+@contextmanager
+def collection_deferred() -> Iterator[None]:
+    """No automatic collection inside (it runs after, if due); as it was if already off."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
