@@ -1246,7 +1246,8 @@ class LiveStrategyEngine:
             self.state = "stopped"
             self._release()
             self._emit("status", state="stopped", connection="stopped", fallback=False)
-        warn_no_bars(why)
+        # a group may have reached on_data while the loop was winding down
+        warn_no_bars(why if self.groups_processed == 0 else None)
 
     def _stop_soon(self, timeout: float) -> None:
         """stop() on the loop thread, which cannot wait for itself: stop taking bars now and

@@ -70,4 +70,4 @@ def test_a_run_with_bars_stops_without_a_word(tmp_path, recwarn):
         sim.step(2)
         eventually(lambda: strategy.seen, 10)
         eng.stop()
-    assert not [w for w in recwarn if issubclass(w.category, qn.QuantnbWarning)]
+    assert not [str(w.message) for w in recwarn if issubclass(w.category, qn.QuantnbWarning)]
