@@ -219,7 +219,8 @@ def special_match(
     unfilled now: expired (GTD, LOC) or cancelled (IOC, FOK, an unfilled LOO).
     """
     if order.good_till is not None and bars.ends[t] > order.good_till.value:
-        return None, (OrderStatus.EXPIRED, f"GTD order expired at {order.good_till}")
+        local = order.good_till.tz_convert(calendar.EXCHANGE_TZ)
+        return None, (OrderStatus.EXPIRED, f"GTD order expired at {local:%Y-%m-%d %H:%M} New York")
     if order.tif in IMMEDIATE:
         hit = match(order, o, o, o, o)  # only the first price after it was placed
         if hit is None:
