@@ -189,3 +189,22 @@ def test_adaptive_is_a_plain_order_in_a_backtest():
 def test_combinations_ib_refuses_raise(place, message):
     with pytest.raises(OrderError, match=message):
         run(GAPS, place)
+
+
+def test_cutoffs_follow_the_calendar_on_an_early_close():
+    from quantnb.domain.auction import SessionBars, refusal
+    from quantnb.domain.model import Order, OrderType, Side
+
+    moc = Order("1", "X", Side.BUY, 1, type=OrderType.MARKET_ON_CLOSE)
+
+    def ns(text):
+        return pd.Timestamp(text, tz=NY).value
+
+    # 2024-11-29 closes at 13:00 New York: the cut-off is 12:50
+    assert refusal(moc, ns("2024-11-29 12:49")) == ""
+    assert "12:50" in refusal(moc, ns("2024-11-29 12:50"))
+    assert refusal(moc, ns("2024-11-29 13:00")) == ""  # after the close: the next session's
+    clock = pd.date_range("2024-11-29 09:30", "2024-11-29 12:55", freq="5min", tz=NY)
+    bars = SessionBars.of(clock.tz_convert("UTC").as_unit("ns").asi8, 300 * 10**9, daily=False)
+    assert bars.opening.tolist() == [True] + [False] * (len(clock) - 1)
+    assert bars.closing.tolist() == [False] * (len(clock) - 1) + [True]

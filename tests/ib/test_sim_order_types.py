@@ -247,3 +247,31 @@ def test_refused_combinations(connect, ibc, wait, client_errors):
         wait(ib, lambda: all(t.isDone() for t in trades))
         assert all(not t.fills for t in trades)
         ib.disconnect()
+
+
+def test_daily_bars_moc_and_moo_fill_as_in_the_backtest(connect, ibc, wait, client_errors):
+    client_errors.allow(399)
+    index = pd.date_range("2024-01-02", periods=3, freq="B", tz="UTC")
+    rows = [[100, 101, 99, 100], [95, 99, 94, 97], [104, 106, 103, 105]]
+    df = pd.DataFrame(rows, columns=["open", "high", "low", "close"], index=index)
+    df["volume"] = 1e6
+
+    class Both(qn.Strategy):
+        def on_data(self, ctx, bars):
+            if ctx.now == index[0]:
+                ctx.buy("AAPL", 10, at="close")
+                ctx.buy("AAPL", 5, at="open")
+
+    bt = qn.backtest(Both(), {"AAPL": df}, commission=0.0, slippage=0.0, progress=False)
+    assert sorted(bt.fills["price"]) == [95.0, 97.0]
+    with GatewaySimulator(mode="manual", bars={"AAPL": df}, start=index[0], commission=0.0) as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        moc = ib.placeOrder(aapl, order(ibc, "Order", "BUY", 10, orderType="MOC"))
+        moo = ib.placeOrder(aapl, order(ibc, "MarketOrder", "BUY", 5, tif="OPG"))
+        wait(ib, lambda: moc.orderStatus.permId and moo.orderStatus.permId)
+        sim.step()
+        wait(ib, lambda: moc.isDone() and moo.isDone())
+        prices = sorted(t.fills[0].execution.price for t in (moc, moo))
+        ib.disconnect()
+    assert prices == sorted(bt.fills["price"])
