@@ -148,6 +148,7 @@ class OrderDesk:
             good_till=parse_ib_good_till(req.good_till) if req.tif == "GTD" else None,
             oca_type=req.oca_type or oca.CANCEL,
             algo=req.algo,
+            algo_priority=dict(req.algo_params).get("adaptivePriority", "") if req.algo else "",
         )
         self._set_trail(order, req)
         return order

@@ -275,3 +275,26 @@ def test_daily_bars_moc_and_moo_fill_as_in_the_backtest(connect, ibc, wait, clie
         prices = sorted(t.fills[0].execution.price for t in (moc, moo))
         ib.disconnect()
     assert prices == sorted(bt.fills["price"])
+
+
+def test_open_orders_report_gtd_oca_type_and_algo_to_another_client(connect, ibc, wait):
+    with sim_at("2024-01-03 10:00") as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        gtd = order(ibc, "LimitOrder", "BUY", 10, 50.0, tif="GTD", ocaGroup="g", ocaType=2)
+        gtd.goodTillDate = "20240104 12:00:00 America/New_York"
+        algo = order(ibc, "LimitOrder", "BUY", 10, 50.0, algoStrategy="Adaptive")
+        algo.algoParams = [ibc.TagValue("adaptivePriority", "Urgent")]
+        for o in (gtd, algo):
+            ib.placeOrder(aapl, o)
+        other = connect(sim, client_id=2)
+        seen = wait(other, lambda: len(other.reqAllOpenOrders()) == 2 and other.openTrades())
+        by_tif = {t.order.tif: t.order for t in seen}
+        assert by_tif["GTD"].goodTillDate == "20240104 12:00:00 America/New_York"
+        assert by_tif["GTD"].ocaType == 2 and by_tif["GTD"].ocaGroup == "g"
+        assert by_tif["DAY"].algoStrategy == "Adaptive"
+        assert [(p.tag, p.value) for p in by_tif["DAY"].algoParams] == [
+            ("adaptivePriority", "Urgent")
+        ]
+        other.disconnect()
+        ib.disconnect()
