@@ -139,7 +139,7 @@ def test_max_daily_loss_blocks_new_risk_but_allows_reducing():
         (lambda c: c.buy("NOPE", 1), "unknown symbol 'NOPE'"),
         (lambda c: c.buy("X", 1, type="limit"), "needs limit="),
         (lambda c: c.buy("X", 1, limit=float("nan")), "limit=nan"),
-        (lambda c: c.buy("X", 1, tif="FOK"), "tif='FOK'"),
+        (lambda c: c.buy("X", 1, tif="GTX"), "tif='GTX'"),
         (lambda c: c.bracket("X", 1, take_profit=90), "take_profit=90"),
     ],
 )

@@ -60,7 +60,7 @@ ORDER_CASES: list[tuple[str, Callable[[qn.Context], object], tuple[str, ...]]] =
     ("cancel-unknown-id", lambda c: c.cancel("nope"), ("cancel('nope')", "no order")),
     ("cancel-empty", lambda c: c.cancel(""), ("cancel('')", ".id")),
     ("unknown-symbol", lambda c: c.buy("TSLA", 1), ("'TSLA'", "AAPL")),
-    ("tif", lambda c: c.buy("AAPL", 1, tif="IOC"), ("tif='IOC'", "GTC")),
+    ("tif", lambda c: c.buy("AAPL", 1, tif="GTX"), ("tif='GTX'", "GTC")),
 ]
 
 

@@ -12,7 +12,9 @@ from collections.abc import Callable, Mapping
 import pandas as pd
 
 from quantnb.broker.base import BrokerBase
+from quantnb.domain import oca
 from quantnb.domain.accounting import Portfolio
+from quantnb.domain.auction import AUCTION_TYPES, PLAIN_TIFS, SessionBars, refusal, special_match
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
 from quantnb.domain.matching import match, pessimistic_pick, within_bar
@@ -22,6 +24,10 @@ from quantnb.domain.risk import RiskLimits
 logger = logging.getLogger(__name__)
 
 BarPrices = tuple[str, float, float, float, float]  # symbol, open, high, low, close
+
+
+def _special(order: Order) -> bool:
+    return order.tif not in PLAIN_TIFS or order.type in AUCTION_TYPES
 
 
 def _sells_first(order: Order) -> bool:
@@ -71,6 +77,11 @@ class SimulatedBroker(BrokerBase):
         self.queued: list[Order] = []  # placed, not yet settled
         self.day_start_equity: float | None = None
         self.tick = 0
+        # auction and time-bound orders: the clock's session bars (built on first use) and the
+        # tick a decision is made on; set by the engine
+        self.session_bars: Callable[[], SessionBars] | None = None
+        self.decision_tick: Callable[[], int] = lambda: self.tick
+        self._session_bars: SessionBars | None = None
 
     # ---- IBroker --------------------------------------------------------------------------
     def execute_order(self, order: Order) -> Order:
@@ -107,7 +118,8 @@ class SimulatedBroker(BrokerBase):
             if order.is_done:
                 continue
             ref = self._price(order.symbol)
-            reason = self._pre_trade(order, ref)
+            reason = self._special_refusal(order) if _special(order) else ""
+            reason = reason or self._pre_trade(order, ref)
             if reason:
                 self._reject(order, reason)
                 continue
@@ -240,7 +252,13 @@ class SimulatedBroker(BrokerBase):
                 elif order.day != day:
                     self._finish(order, OrderStatus.EXPIRED, "DAY order expired unfilled")
                     continue
-            m = match(order, o, h, lo, c)
+            if _special(order):
+                m, ends = special_match(order, o, h, lo, c, self._bars(), self.tick)
+                if ends is not None:
+                    self._finish(order, *ends)
+                    continue
+            else:
+                m = match(order, o, h, lo, c)
             if m is not None:
                 hits.append((order, m[0], m[1], bar))
         return self._pick(hits)
@@ -308,12 +326,35 @@ class SimulatedBroker(BrokerBase):
         order.avg_price = price
         self._finish(order, OrderStatus.FILLED, "")
         if order.oca_group:
-            for sibling in self.working.get(order.symbol, ()):
-                if sibling.oca_group == order.oca_group and not sibling.is_done:
-                    self._finish(sibling, OrderStatus.CANCELLED, f"OCA: {order.id} filled")
+            self._oca_fill(order, qty)
         if self.on_fill is not None:
             self.on_fill(fill)
         return True
+
+    def _oca_fill(self, order: Order, qty: float) -> None:
+        """Cancel (or reduce) the other working orders of the filled order's OCA group; a
+        group may span symbols."""
+        pool = self.working.get(order.symbol, ()) if order.parent_id else self.open_orders()
+        group = [o for o in pool if o.oca_group == order.oca_group and not o.is_done]
+        left = oca.after_fill(order.oca_type, qty, [o.remaining for o in group])
+        for sibling, rest in zip(group, left, strict=True):
+            if rest is None:
+                self._finish(sibling, OrderStatus.CANCELLED, f"OCA: {order.id} filled")
+            else:
+                sibling.qty = sibling.filled + rest
+                sibling.updated = self._now()
+
+    def _bars(self) -> SessionBars:
+        bars = self._session_bars
+        if bars is None:
+            if self.session_bars is None:
+                raise RuntimeError("auction and time-bound orders need the engine's session bars")
+            bars = self._session_bars = self.session_bars()
+        return bars
+
+    def _special_refusal(self, order: Order) -> str:
+        """IB's refusal of an auction or GTD order decided now (cut-off, GTD in the past)."""
+        return refusal(order, self._bars().decision_ns(self.decision_tick()))
 
     def _children(self, order: Order) -> list[Order]:
         return [

@@ -27,11 +27,17 @@ class OrderType(StrEnum):
     STOP = "STP"
     STOP_LIMIT = "STP LMT"
     TRAILING_STOP = "TRAIL"
+    MARKET_ON_CLOSE = "MOC"
+    LIMIT_ON_CLOSE = "LOC"
 
 
 class TimeInForce(StrEnum):
     DAY = "DAY"
     GTC = "GTC"
+    OPG = "OPG"  # the opening auction: market-on-open (MKT) or limit-on-open (LMT)
+    GTD = "GTD"  # good till ``Order.good_till``
+    IOC = "IOC"  # immediate or cancel: what does not trade at once is cancelled
+    FOK = "FOK"  # fill or kill: all at once, or nothing
 
 
 class OrderStatus(StrEnum):
@@ -95,6 +101,13 @@ class Order:
     triggered: bool = False
     # first session day the order could trade; a DAY order expires after it
     day: object = None
+    # GTD orders: the moment (tz-aware) the order expires unfilled
+    good_till: pd.Timestamp | None = None
+    # OCA groups: 1 cancels the others when one fills, 2 reduces them by the filled quantity
+    oca_type: int = 1
+    # IB algo ("Adaptive" live; a plain order in a backtest and on the simulator) and its priority
+    algo: str = ""
+    algo_priority: str = ""
 
     @property
     def remaining(self) -> float:

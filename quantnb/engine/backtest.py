@@ -24,6 +24,7 @@ from quantnb.data.load import load_frames
 from quantnb.data.resample import infer_interval, session_days
 from quantnb.domain import checks
 from quantnb.domain.accounting import Portfolio, Position
+from quantnb.domain.auction import SessionBars
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order
@@ -230,6 +231,10 @@ class BacktestEngine:
             now=lambda: self.ctx.now,
         )
         self.ctx = BacktestContext(self)
+        self.broker.session_bars = lambda: SessionBars.of(
+            self.clock, self.interval.seconds * 1_000_000_000, not self.interval.is_intraday
+        )
+        self.broker.decision_tick = lambda: max(self.ctx._t, 0)
         on_fill = strategy.on_fill
         held, positions = self.held, self.portfolio.positions
 

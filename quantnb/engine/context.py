@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quantnb.domain import checks
+from quantnb.domain import auction, checks
+from quantnb.domain import oca as oca_module
 from quantnb.domain.accounting import Position
 from quantnb.domain.model import Bar, Order, OrderType, Side, TimeInForce
 from quantnb.domain.schedule import Rule, parse_rule
@@ -44,6 +45,10 @@ _TYPES = {
     "trailing_stop": OrderType.TRAILING_STOP,
     "trail": OrderType.TRAILING_STOP,
 }
+# auction types by name, as at= says them
+_AUCTIONS = {"moc": "close", "loc": "close", "moo": "open", "loo": "open"}
+_ALGOS = {"adaptive": "Adaptive"}
+_PRIORITIES = {"": "Normal", "normal": "Normal", "urgent": "Urgent", "patient": "Patient"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,10 +220,15 @@ class Context:
 
     def buy(self, symbol: str, qty: float, **kwargs: Any) -> Order:
         """Buy ``qty``: market by default; ``limit=``, ``stop=``, ``trail_amount=``,
-        ``trail_percent=``, ``tif=`` ("DAY"/"GTC") and ``tag=`` are optional.
+        ``trail_percent=``, ``tif=`` and ``tag=`` are optional.
 
         A trailing stop trails the high since it started (the low for a buy); a backtest moves
         it after matching each bar. Limit fills, stop-limits included, pay no slippage.
+        ``at="close"``/``"open"``: trade in the closing/opening auction (MOC/LOC, MOO/LOO with
+        ``limit=``); ``tif=`` "DAY", "GTC", "GTD" (with ``good_till=``, naive times New York's),
+        "IOC" or "FOK"; ``oca="name"`` joins a one-cancels-all group (``oca_type="cancel"`` or
+        ``"reduce"``); ``algo="adaptive"`` (or "adaptive:urgent"/"adaptive:patient") sends it
+        to IB's Adaptive algo live and is a plain order in a backtest.
         """
         return self._place(symbol, Side.BUY, qty, **kwargs)
 
@@ -365,7 +375,7 @@ class Context:
                 raise OrderError(f"order {order.id}: qty={qty!r} is below the {order.filled:g} "
                                  "already filled")  # fmt: skip
         if limit is not None:
-            if order.type not in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            if order.type not in (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_ON_CLOSE):
                 raise OrderError(f"order {order.id} is a {order.type.name.lower()} order: it has "
                                  "no limit= price to change")  # fmt: skip
             changes["limit"] = self._number("limit", limit)
@@ -403,8 +413,23 @@ class Context:
         tif: str | TimeInForce | None = None,
         type: str | None = None,
         tag: str = "",
+        at: str | None = None,
+        good_till: Any = None,
+        oca: str | None = None,
+        oca_type: str | int = "cancel",
+        algo: str | None = None,
     ) -> Order:
         self._check_symbol(symbol)
+        if isinstance(type, str) and type.lower() in _AUCTIONS:
+            side_of_day = _AUCTIONS[type.lower()]
+            if at is not None and at != side_of_day:
+                raise OrderError(f"type={type!r} trades at the {side_of_day}, not at={at!r}")
+            if (type.lower()[0] == "l") != (limit is not None):
+                raise OrderError(
+                    f"a {type.upper()} order needs limit=" if type.lower()[0] == "l"
+                    else f"a {type.upper()} order takes no limit= (use LOC/LOO for a limit)"
+                )  # fmt: skip
+            at, type = side_of_day, None
         qty = checks.quantity("qty", qty)
         if limit is not None:
             limit = self._number("limit", limit)
@@ -457,7 +482,47 @@ class Context:
             tif=self._tif(tif),
             tag=tag,
         )
+        special = at is not None or good_till is not None or oca is not None or algo is not None
+        if special or order.tif not in auction.PLAIN_TIFS:
+            self._special_options(order, at, good_till, oca, oca_type, algo)
         return order
+
+    def _special_options(
+        self, order: Order, at: str | None, good_till: Any, oca: str | None,
+        oca_type: str | int, algo: str | None,
+    ) -> None:  # fmt: skip
+        """Auctions, GTD, OCA groups and algos on a built order; IB's refusals raise here."""
+        if at is not None:
+            where = str(at).lower()
+            if where not in ("open", "close"):
+                raise OrderError(f"at={at!r}: use 'open' (the opening auction) or 'close'")
+            if order.type not in (OrderType.MARKET, OrderType.LIMIT):
+                raise OrderError(
+                    f"at={at!r} takes a market or a limit order, not a "
+                    f"{order.type.name.lower()} order"
+                )
+            if where == "close":
+                limited = order.type is OrderType.LIMIT
+                order.type = OrderType.LIMIT_ON_CLOSE if limited else OrderType.MARKET_ON_CLOSE
+            elif order.tif is not TimeInForce.DAY:
+                raise OrderError(f"at='open' sets tif='OPG'; leave tif= out (got {order.tif})")
+            else:
+                order.tif = TimeInForce.OPG
+        if good_till is not None:
+            order.good_till = auction.good_till(good_till)
+        if oca is not None:
+            if not isinstance(oca, str) or not oca.strip():
+                raise OrderError(f"oca={oca!r}: name the one-cancels-all group with a string")
+            order.oca_group = oca.strip()
+            order.oca_type = oca_module.oca_type(oca_type)
+        if algo is not None:
+            name, _, priority = str(algo).lower().partition(":")
+            if name not in _ALGOS or priority not in _PRIORITIES:
+                raise OrderError(
+                    f"algo={algo!r}: use 'adaptive', 'adaptive:urgent' or 'adaptive:patient'"
+                )
+            order.algo, order.algo_priority = _ALGOS[name], _PRIORITIES[priority]
+        auction.check_combination(order)
 
     def _check_symbol(self, symbol: str) -> None:
         if symbol not in self._symbol_set:
@@ -479,7 +544,8 @@ class Context:
         try:
             return TimeInForce(str(tif).upper())
         except ValueError:
-            raise OrderError(f"tif={tif!r}: use 'DAY' or 'GTC'") from None
+            names = ", ".join(repr(t.value) for t in TimeInForce)
+            raise OrderError(f"tif={tif!r}: use one of {names}") from None
 
     @staticmethod
     def _number(

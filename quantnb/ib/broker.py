@@ -18,6 +18,7 @@ import pandas as pd
 from quantnb.broker.base import BrokerBase
 from quantnb.data.sample import to_utc
 from quantnb.domain.accounting import Portfolio
+from quantnb.domain.auction import check_combination
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection
@@ -27,6 +28,7 @@ from quantnb.ib.client import ExecutionFilter, IBOrder
 from quantnb.ib.config import mask_account
 from quantnb.ib.connection import ErrorEvent, IBConnection
 from quantnb.ib.contracts import stock
+from quantnb.ib.order_fields import set_ib_extras
 from quantnb.ib.tables import (
     ORDER_REJECTION_CODES,
     ErrorKind,
@@ -358,7 +360,7 @@ class LiveBroker(BrokerBase):
         account = self.connection.account
         if account:
             ib_order.account = account
-        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+        if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_ON_CLOSE):
             ib_order.lmtPrice = float(order.limit)  # type: ignore[arg-type]
         if order.type in (OrderType.STOP, OrderType.STOP_LIMIT):
             ib_order.auxPrice = float(order.stop)  # type: ignore[arg-type]
@@ -373,7 +375,8 @@ class LiveBroker(BrokerBase):
             ib_order.parentId = int(parent_ib.orderId)
         if order.oca_group:
             ib_order.ocaGroup = f"{self.run_id}:{order.oca_group}"
-            ib_order.ocaType = 1  # cancel the others when one fills
+            ib_order.ocaType = order.oca_type  # 1 cancels the others, 2 reduces them
+        set_ib_extras(ib_order, order)
         return ib_order
 
     def _pre_trade(self, order: Order, price: float) -> str:
@@ -951,6 +954,9 @@ def _validate(order: Order) -> None:
         raise OrderError(f"order {order.id}: a {kind.name} order needs stop=")
     if kind is OrderType.TRAILING_STOP and not (order.trail_amount or order.trail_percent):
         raise OrderError(f"order {order.id}: a trailing stop needs trail_amount= or trail_percent=")
+    if kind is OrderType.LIMIT_ON_CLOSE and not order.limit:
+        raise OrderError(f"order {order.id}: a limit-on-close order needs limit=")
+    check_combination(order)
 
 
 def _is_commission(value: Any) -> bool:

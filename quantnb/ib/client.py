@@ -23,6 +23,7 @@ IB = ibapi.IB
 Stock = ibapi.Stock
 IBOrder = ibapi.Order
 ExecutionFilter = ibapi.ExecutionFilter
+TagValue = ibapi.TagValue
 
 __all__ = [
     "CLIENT_NAME",
@@ -30,4 +31,5 @@ __all__ = [
     "ExecutionFilter",
     "IBOrder",
     "Stock",
+    "TagValue",
 ]

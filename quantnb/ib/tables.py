@@ -107,9 +107,12 @@ ORDER_TYPE_TO_IB: Final[dict[OrderType, str]] = {
     OrderType.STOP: "STP",
     OrderType.STOP_LIMIT: "STP LMT",
     OrderType.TRAILING_STOP: "TRAIL",
+    OrderType.MARKET_ON_CLOSE: "MOC",
+    OrderType.LIMIT_ON_CLOSE: "LOC",
 }
 
-TIF_TO_IB: Final[dict[TimeInForce, str]] = {TimeInForce.DAY: "DAY", TimeInForce.GTC: "GTC"}
+# MOO/LOO are MKT/LMT with tif OPG
+TIF_TO_IB: Final[dict[TimeInForce, str]] = {t: t.value for t in TimeInForce}
 
 SIDE_TO_IB: Final[dict[Side, str]] = {Side.BUY: "BUY", Side.SELL: "SELL"}
 # orders say BUY/SELL, executions say BOT/SLD
@@ -137,7 +140,9 @@ def to_ib_tif(tif: TimeInForce | str) -> str:
     try:
         return TIF_TO_IB[TimeInForce(tif)]
     except (ValueError, KeyError):
-        raise ConfigError(f"time in force {tif!r} is not supported; use DAY or GTC") from None
+        raise ConfigError(
+            f"time in force {tif!r} is not supported; use one of {', '.join(TIF_TO_IB)}"
+        ) from None
 
 
 def to_ib_action(side: Side | str) -> str:

@@ -14,16 +14,18 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from quantnb.domain import oca
 from quantnb.domain.accounting import Portfolio
+from quantnb.domain.auction import OPEN, auction_of, auction_price
 from quantnb.domain.costs import CostModel
 from quantnb.domain.matching import match, pessimistic_pick
 from quantnb.domain.model import Fill, Order, OrderStatus, Side
 from quantnb.errors import ConfigError, GatewayError
-from quantnb.sim import account_values
+from quantnb.sim import account_values, order_rules
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract
 from quantnb.sim.market import NS, POST, REGULAR, Market, Slice
-from quantnb.sim.ordering import Event, OrderDesk, extended_hours, status_event
+from quantnb.sim.ordering import Event, OrderDesk, extended_hours, open_event, status_event
 from quantnb.sim.placement import OrderRequest
 from quantnb.sim.records import (
     CANCELLED,
@@ -38,6 +40,10 @@ from quantnb.sim.transmit import Untransmitted
 _EPS = 1e-9
 
 __all__ = ["Account", "Event", "OrderRequest"]
+
+
+def _in_auction(rec: OrderRecord) -> bool:
+    return rec.order_type in ("MOC", "LOC") or rec.tif == "OPG"
 
 
 class Account(OrderDesk):
@@ -64,11 +70,65 @@ class Account(OrderDesk):
 
     def _match_now(self, rec: OrderRecord) -> list[Event]:
         """Match a new or modified order against the current price, as a one-price bar, when
-        the market is open for it."""
-        if rec.held or not self.market.trading_now(extended_hours(rec.order_type, rec.outside_rth)):
+        the market is open for it; auction orders wait for their auction, IOC/FOK orders trade
+        now or are cancelled."""
+        if rec.held or _in_auction(rec):
+            return []
+        trading = self.market.trading_now(extended_hours(rec.order_type, rec.outside_rth))
+        if rec.tif in ("IOC", "FOK"):
+            return self._immediate(rec, trading)
+        if not trading:
             return []
         last = self.market.last[rec.contract.symbol]
         return self._try(rec, last, last, last, last)
+
+    def _immediate(self, rec: OrderRecord, trading: bool) -> list[Event]:
+        """IOC: what trades at the price now (within the bar's liquidity), the rest cancelled;
+        FOK: all of it now, or nothing."""
+        events: list[Event] = []
+        hit = None
+        if trading:
+            last = self.market.last[rec.contract.symbol]
+            hit = self._match(rec, last, last, last, last, events)
+        capacity = self._capacity(rec.contract.symbol)
+        if hit is not None and not (rec.tif == "FOK" and capacity < rec.remaining - _EPS):
+            events += self._take(rec, *hit)
+        if not rec.is_done:
+            why = "the market is closed" if not trading else "not filled at once"
+            self._finish(rec, CANCELLED, f"{rec.tif} order cancelled: {why}")
+            events.append(status_event(rec))
+        return events
+
+    def _auctions(self, recs: list[OrderRecord], s: Slice) -> list[Event]:
+        """Fill the orders of the auction this slice holds: OPG orders at its open when it
+        opens the session, MOC/LOC at its close when it closes it. LOO/LOC orders whose limit
+        the auction price misses are cancelled."""
+        opening, closing = self.market.session_edges()
+        events: list[Event] = []
+        for rec in recs:
+            which = auction_of(rec.order)
+            if rec.is_done or rec.held or which is None:
+                continue
+            if not (opening if which == OPEN else closing):
+                continue
+            price = auction_price(rec.order, s.open if which == OPEN else s.close)
+            if price is not None:
+                events += self._take(rec, price, False)
+            if not rec.is_done:
+                name = "limit-on-open" if which == OPEN else "limit-on-close"
+                self._finish(rec, CANCELLED, f"{name} order not filled in the auction")
+                events.append(status_event(rec))
+        return events
+
+    def _expire_gtd(self, recs: list[OrderRecord]) -> list[Event]:
+        """GTD orders whose time has come are cancelled, as IB reports their expiry."""
+        events: list[Event] = []
+        now = self.market.now()
+        for rec in list(recs):
+            if rec.tif == "GTD" and order_rules.expired(rec, now):
+                self._finish(rec, CANCELLED, "GTD order expired")
+                events.append(status_event(rec))
+        return events
 
     def on_slices(self, slices: list[Slice]) -> list[Event]:
         """Expire DAY orders whose session is over, then match working orders against each
@@ -80,6 +140,10 @@ class Account(OrderDesk):
                 continue
             if s.new_day or s.phase == POST:
                 events += self._expire(recs, self.market.days[s.symbol].key, s.phase == POST)
+            if any(r.tif == "GTD" or _in_auction(r) for r in recs):
+                events += self._expire_gtd(recs)
+                events += self._auctions(list(recs), s)
+                recs = [r for r in recs if not _in_auction(r)]
             if s.phase != REGULAR:
                 recs = [r for r in recs if extended_hours(r.order_type, r.outside_rth)]
             events += self._match_slice(recs, s.open, s.high, s.low, s.close)
@@ -233,9 +297,16 @@ class Account(OrderDesk):
             rec.status = SUBMITTED
             rec.order.status = OrderStatus.PARTIALLY_FILLED
         events: list[Event] = [("fill", replace(rec), execution), ("position", symbol)]
-        for sibling in self._siblings(rec):
-            self._finish(sibling, CANCELLED, "OCA group filled")
-            events.append(status_event(sibling))
+        siblings = self._siblings(rec)
+        kind = rec.order.oca_type if rec.oca_group else oca.CANCEL
+        left = oca.after_fill(kind, qty, [r.remaining for r in siblings])
+        for sibling, rest in zip(siblings, left, strict=True):
+            if rest is None:
+                self._finish(sibling, CANCELLED, "OCA group filled")
+                events.append(status_event(sibling))
+            else:  # reduced by the fill: IB reports the order with its new size
+                sibling.qty = sibling.order.qty = sibling.filled + rest
+                events.append(open_event(sibling))
         if done:
             for child in self._children(rec):
                 if child.held:

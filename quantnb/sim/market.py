@@ -19,6 +19,7 @@ import pandas as pd
 
 from quantnb.data import align, sample, validate
 from quantnb.data.resample import infer_interval
+from quantnb.domain.calendar import open_since
 from quantnb.domain.interval import VALID_INTERVALS, Interval
 from quantnb.errors import ConfigError, DataError
 from quantnb.sim import calendar
@@ -447,6 +448,26 @@ class Market:
         if extended:
             return now != CLOSED and self.bar_phase != CLOSED
         return now == REGULAR and self.bar_phase == REGULAR
+
+    def session_edges(self) -> tuple[bool, bool]:
+        """Whether the slice just played opens a regular session (the first slice of its first
+        regular bar) and whether it closes one (the last slice of its last): the auctions."""
+        tl, i = self.timeline, self.index
+        if self.index < 0 or self.bar_phase != REGULAR:
+            return False, False
+
+        def regular_same_day(j: int) -> bool:
+            if j < tl.first or (tl.last is not None and j > tl.last):
+                return False
+            return tl.phase(j) == REGULAR and tl.day_of(j) == tl.day_of(i)
+
+        opening = self.elapsed == 1 and not regular_same_day(i - 1)
+        closing = self.elapsed == self.slices and not regular_same_day(i + 1)
+        if closing and not self.daily and tl.last is not None and i >= tl.last:
+            # the bars handed in end here: a close only if the session ends with this bar
+            end = pd.Timestamp(tl.time_of(i) + self.interval_ns, tz="UTC")
+            closing = open_since(end) is None
+        return opening, closing
 
     def next_open_ns(self) -> int:
         """When the regular session an order placed now would first trade in opens."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from quantnb.domain.auction import ib_good_till
 from quantnb.sim.contracts import SimContract
 from quantnb.sim.records import ExecutionRecord, OrderRecord, WhatIfState
 from quantnb.sim.wire import UNSET_DOUBLE, Field, frame, utc_text
@@ -167,15 +168,20 @@ def open_order(o: OrderRecord, what_if: WhatIfState | None = None) -> bytes:
         o.oca_group, o.account, "", 0, o.order_ref, o.client_id, o.perm_id, o.outside_rth, 0,
         0.0, "", "", "", "", "", "",
     ]  # fmt: skip
+    d = o.order
+    good_till = "" if d.good_till is None else ib_good_till(d.good_till)
+    oca_type = d.oca_type if o.oca_group else 3
     # modelCode .. deltaNeutralAuxPrice
     fields += [
-        "", "", "", "", "", 0, "", "", 0, "", "", "", "", "", "", 0, 0, 0, "", 3, 0, 0, "",
-        o.parent_id, 0, "", 0, "", "",
+        "", good_till, "", "", "", 0, "", "", 0, "", "", "", "", "", "", 0, 0, 0, "", oca_type,
+        0, 0, "", o.parent_id, 0, "", 0, "", "",
     ]  # fmt: skip
     # continuousUpdate .. comboLegsDescrip, then legs/orderLegs/params counts
     fields += [0, 0, "", "", "", "", "", 0, 0, 0]
     # scale fields, hedgeType, optOutSmartRouting .. deltaNeutral present, algoStrategy
-    fields += ["", "", "", "", 0, "", 0, 0, 0, ""]
+    fields += ["", "", "", "", 0, "", 0, 0, 0, d.algo]
+    if d.algo:
+        fields += [1, "adaptivePriority", d.algo_priority or "Normal"]
     # solicited, whatIf, order state (status, margins, commissions, warning), randomize
     fields += [0, *_order_state(o.status, what_if), 0, 0]
     fields += [0]  # conditions

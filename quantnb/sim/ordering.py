@@ -13,8 +13,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from quantnb.domain import oca
+from quantnb.domain.auction import parse_ib_good_till
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.model import Order, OrderStatus, OrderType, Side, TimeInForce
+from quantnb.sim import order_rules
 from quantnb.sim.market import EXCHANGE_TZ
 from quantnb.sim.placement import OrderRequest
 from quantnb.sim.records import (
@@ -35,13 +38,17 @@ if TYPE_CHECKING:
     from quantnb.sim.transmit import Untransmitted
 
 _EPS = 1e-9
+_TIFS = frozenset(t.value for t in TimeInForce)
 _ORDER_TYPES = {
     "MKT": OrderType.MARKET,
     "LMT": OrderType.LIMIT,
     "STP": OrderType.STOP,
     "STP LMT": OrderType.STOP_LIMIT,
     "TRAIL": OrderType.TRAILING_STOP,
+    "MOC": OrderType.MARKET_ON_CLOSE,
+    "LOC": OrderType.LIMIT_ON_CLOSE,
 }
+_LIMITED = ("LMT", "STP LMT", "LOC")
 
 _IGNORED_OUTSIDE_RTH = (
     "Order Event Warning: Attribute 'Outside Regular Trading Hours' is ignored based on the "
@@ -132,12 +139,16 @@ class OrderDesk:
             side=Side.BUY if req.action == "BUY" else Side.SELL,
             qty=req.qty,
             type=_ORDER_TYPES[req.order_type],
-            limit=req.lmt_price if req.order_type in ("LMT", "STP LMT") else None,
+            limit=req.lmt_price if req.order_type in _LIMITED else None,
             stop=req.aux_price if req.order_type in ("STP", "STP LMT") else None,
-            tif=TimeInForce.GTC if req.tif == "GTC" else TimeInForce.DAY,
+            tif=TimeInForce(req.tif) if req.tif in _TIFS else TimeInForce.DAY,
             created=self.market.now(),
             tag=req.order_ref,
             status=OrderStatus.SUBMITTED,
+            good_till=parse_ib_good_till(req.good_till) if req.tif == "GTD" else None,
+            oca_type=req.oca_type or oca.CANCEL,
+            algo=req.algo,
+            algo_priority=dict(req.algo_params).get("adaptivePriority", "") if req.algo else "",
         )
         self._set_trail(order, req)
         return order
@@ -168,7 +179,7 @@ class OrderDesk:
             order_type=req.order_type,
             lmt_price=order.limit,
             aux_price=req.aux_price if req.order_type == "TRAIL" else order.stop,
-            tif="GTC" if req.tif == "GTC" else "DAY",
+            tif=req.tif if req.tif in _TIFS else "DAY",
             order_ref=req.order_ref,
             account=self.id,
             order=order,
@@ -240,7 +251,11 @@ class OrderDesk:
     def _check(self, client_id: int, req: OrderRequest, existing: OrderRecord | None) -> str:
         """Why the order cannot be accepted, or ''."""
         if req.order_type not in _ORDER_TYPES:
-            return f"order type {req.order_type!r} is not supported (MKT, LMT, STP, STP LMT, TRAIL)"
+            names = ", ".join(_ORDER_TYPES)
+            return f"order type {req.order_type!r} is not supported ({names})"
+        refused = order_rules.refusal(self, req, existing)
+        if refused:
+            return refused
         if not (req.qty > 0 and math.isfinite(req.qty)):
             return f"order quantity {req.qty!r} must be a positive, finite number of shares"
         for name, price in (("limit", req.lmt_price), ("aux", req.aux_price)):
@@ -248,7 +263,7 @@ class OrderDesk:
                 return f"{name} price {price!r} must be a finite number"
         if req.action not in ("BUY", "SELL"):
             return f"action {req.action!r} must be BUY or SELL"
-        if req.order_type in ("LMT", "STP LMT") and not (req.lmt_price or 0) > 0:
+        if req.order_type in _LIMITED and not (req.lmt_price or 0) > 0:
             return "a limit order needs a positive limit price"
         if req.order_type in ("STP", "STP LMT") and not (req.aux_price or 0) > 0:
             return "a stop order needs a positive stop price (auxPrice)"
@@ -339,15 +354,14 @@ class OrderDesk:
         order.qty = rec.qty = req.qty
         order.type = _ORDER_TYPES[req.order_type]
         rec.order_type = req.order_type
-        order.limit = rec.lmt_price = (
-            req.lmt_price if req.order_type in ("LMT", "STP LMT") else None
-        )
+        order.limit = rec.lmt_price = req.lmt_price if req.order_type in _LIMITED else None
         order.stop = rec.aux_price = req.aux_price if req.order_type in ("STP", "STP LMT") else None
         self._set_trail(order, req)
         if req.order_type == "TRAIL":
             rec.aux_price = req.aux_price
-        order.tif = TimeInForce.GTC if req.tif == "GTC" else TimeInForce.DAY
+        order.tif = TimeInForce(req.tif) if req.tif in _TIFS else TimeInForce.DAY
         rec.tif = order.tif.value
+        order.good_till = parse_ib_good_till(req.good_till) if req.tif == "GTD" else None
         if req.order_ref:
             rec.order_ref = order.tag = req.order_ref
         if order.type not in (OrderType.STOP, OrderType.STOP_LIMIT) or order.triggered:

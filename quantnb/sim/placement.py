@@ -33,6 +33,11 @@ class OrderRequest:
     outside_rth: bool = False
     transmit: bool = True
     what_if: bool = False
+    good_till: str = ""  # goodTillDate, as sent
+    oca_type: int = 0
+    all_or_none: bool = False
+    algo: str = ""  # algoStrategy
+    algo_params: tuple[tuple[str, str], ...] = ()
 
 
 def number(text: str) -> float | None:
@@ -60,23 +65,39 @@ class _Cursor:
         return self.take()[0]
 
 
-def _tail(f: list[str], sec_type: str, version: int) -> tuple[float | None, bool]:
-    """trailingPercent and the whatIf flag, found by walking the blocks after ``hidden``."""
+@dataclass(slots=True)
+class _Tail:
+    trailing_percent: float | None = None
+    what_if: bool = False
+    good_till: str = ""
+    oca_type: int = 0
+    all_or_none: bool = False
+    algo: str = ""
+    algo_params: tuple[tuple[str, str], ...] = ()
+
+
+def _tail(f: list[str], sec_type: str, version: int) -> _Tail:
+    """The fields after ``hidden`` the simulator acts on (goodTillDate, ocaType, allOrNone,
+    trailingPercent, the algo and the whatIf flag), found by walking the blocks there."""
+    out = _Tail()
     c = _Cursor(f, 35)
     if sec_type == "BAG":
         c.take(8 * int(c.one() or 0))  # combo legs
         c.take(int(c.one() or 0))  # order combo leg prices
         c.take(2 * int(c.one() or 0))  # smart combo routing params
-    c.take(7)  # sharesAllocation .. faPercentage
+    block = c.take(7)  # sharesAllocation, discretionaryAmt, goodAfterTime, goodTillDate, fa*
+    out.good_till = block[3]
     if version < 177:
         c.take(1)  # faProfile
-    c.take(22)  # modelCode .. volatilityType
+    block = c.take(22)  # modelCode .. volatilityType
+    out.oca_type = int(float(block[4] or 0))
+    out.all_or_none = _flag(block[7])
     if c.one():  # deltaNeutralOrderType
         c.take(9)  # its aux price and eight delta-neutral fields
     else:
         c.take(1)
     c.take(3)  # continuousUpdate, referencePriceType, trailStopPrice
-    trailing_percent = number(c.one())
+    out.trailing_percent = number(c.one())
     c.take(2)  # scaleInitLevelSize, scaleSubsLevelSize
     increment = number(c.one()) or 0.0
     if increment > 0:
@@ -87,15 +108,18 @@ def _tail(f: list[str], sec_type: str, version: int) -> tuple[float | None, bool
     c.take(4)  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
     if _flag(c.one()):  # delta-neutral contract
         c.take(3)
-    if c.one():  # algoStrategy
-        c.take(2 * int(c.one() or 0))
+    out.algo = c.one()
+    if out.algo:
+        pairs = c.take(2 * int(c.one() or 0))
+        out.algo_params = tuple(zip(pairs[::2], pairs[1::2], strict=True))
     c.take(1)  # algoId
-    return trailing_percent, _flag(c.one())
+    out.what_if = _flag(c.one())
+    return out
 
 
 def read_place_order(f: list[str], contract: SimContract, version: int) -> OrderRequest:
     """The request in placeOrder fields ``f`` (message id first) for a resolved contract."""
-    trailing_percent, what_if = _tail(f, f[4].upper(), version)
+    tail = _tail(f, f[4].upper(), version)
     return OrderRequest(
         order_id=int(f[1]),
         contract=contract,
@@ -110,6 +134,11 @@ def read_place_order(f: list[str], contract: SimContract, version: int) -> Order
         transmit=_flag(f[27]),
         parent_id=int(f[28] or 0),
         outside_rth=_flag(f[33]),
-        trailing_percent=trailing_percent,
-        what_if=what_if,
+        trailing_percent=tail.trailing_percent,
+        what_if=tail.what_if,
+        good_till=tail.good_till,
+        oca_type=tail.oca_type,
+        all_or_none=tail.all_or_none,
+        algo=tail.algo,
+        algo_params=tail.algo_params,
     )

@@ -112,6 +112,45 @@ def test_each_order_type_reaches_the_gateway_with_order_ref(ib_sim, make_broker,
     assert broker.open_orders() == [] and not broker.cancel(sent[0])
 
 
+def test_auction_gtd_oca_and_algo_orders_go_out_as_ib_wants_them(
+    ib_sim, make_broker, client_errors
+):
+    client_errors.allow(202)
+    broker = make_broker()
+    px = ib_sim.price("AAPL")
+    good_till = pd.Timestamp("2024-01-04 12:00", tz="America/New_York").tz_convert("UTC")
+    sent = {
+        "moc": order(type=OrderType.MARKET_ON_CLOSE),
+        "loc": order(type=OrderType.LIMIT_ON_CLOSE, limit=round(px * 0.5, 2)),
+        "gtd": order(type=OrderType.LIMIT, limit=round(px * 0.5, 2), tif=TimeInForce.GTD,
+                     good_till=good_till),
+        "oca": order(type=OrderType.LIMIT, limit=round(px * 0.5, 2), oca_group="g", oca_type=2),
+        "algo": order(type=OrderType.LIMIT, limit=round(px * 0.5, 2), algo="Adaptive",
+                      algo_priority="Patient"),
+    }  # fmt: skip
+    for o in sent.values():
+        assert broker.execute_order(o).status is OrderStatus.SUBMITTED
+    eventually(lambda: set(refs(broker)) >= {o.id for o in sent.values()})
+    ib = {k: refs(broker)[o.id] for k, o in sent.items()}
+    assert (ib["moc"].orderType, ib["moc"].tif) == ("MOC", "DAY")
+    assert ib["loc"].orderType == "LOC" and ib["loc"].lmtPrice == pytest.approx(px * 0.5, abs=0.01)
+    assert (ib["gtd"].tif, ib["gtd"].goodTillDate) == ("GTD", "20240104 12:00:00 America/New_York")
+    assert (ib["oca"].ocaGroup, ib["oca"].ocaType) == ("run1:g", 2)
+    assert ib["algo"].algoStrategy == "Adaptive"
+    assert [(t.tag, t.value) for t in ib["algo"].algoParams] == [("adaptivePriority", "Patient")]
+    for o in sent.values():
+        broker.cancel(o)
+    eventually(lambda: all(o.is_done for o in sent.values()))
+
+
+def test_moo_during_the_session_is_rejected_by_the_gateway(ib_sim, make_broker, client_errors):
+    client_errors.allow(201)
+    broker = make_broker()
+    moo = broker.execute_order(order(tif=TimeInForce.OPG))
+    eventually(lambda: moo.status is OrderStatus.REJECTED)
+    assert "09:28" in moo.reason
+
+
 def test_bracket_goes_out_with_parent_id_and_oca(ib_sim, make_broker):
     broker = make_broker()
     px = ib_sim.price("AAPL")

@@ -92,3 +92,28 @@ def test_a_market_order_is_submitted_then_executed_then_filled(ib_sim, ibapi_con
         "openOrder:Filled",
         "commissionReport",
     ]
+
+
+def test_gtd_oca_and_adaptive_fields_are_read_at_server_version_157(
+    ib_sim, ibapi_connect, ibapi_errors
+):
+    from ibapi.tag_value import TagValue
+
+    ibapi_errors.allow(201)
+    client = ibapi_connect(ib_sim)
+    far = round(ib_sim.price("AAPL") * 0.5, 2)
+    gtd, oca, algo = (client.take_id() for _ in range(3))
+    mark = client.mark()
+    past = _market("BUY", 10, orderType="LMT", lmtPrice=far, tif="GTD")
+    past.goodTillDate = "20240102 10:00:00 America/New_York"  # before the simulator's start
+    client.client.placeOrder(gtd, stock(), past)
+    grouped = _market("BUY", 10, orderType="LMT", lmtPrice=far, ocaGroup="g", ocaType=2)
+    client.client.placeOrder(oca, stock(), grouped)
+    bad_algo = _market("BUY", 10, orderType="STP", auxPrice=far * 4, algoStrategy="Adaptive")
+    bad_algo.algoParams = [TagValue("adaptivePriority", "Normal")]
+    client.client.placeOrder(algo, stock(), bad_algo)
+    client.wait_for("openOrder", lambda i, *_: i == oca, since=mark)
+    client.wait_for("error", lambda i, *_: i == algo, since=mark)
+    errors = {args[0]: args[2] for args in client.all("error", since=mark)}
+    assert "good_till" in errors.get(gtd, "") and "Adaptive" in errors.get(algo, "")
+    assert oca not in errors
