@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -26,7 +27,7 @@ from quantnb.domain import checks
 from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
-from quantnb.domain.model import Bar, Fill, Order
+from quantnb.domain.model import Bar, Fill, Order, Side
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine.context import FIELDS, BarView, Context
 from quantnb.engine.indicators import (
@@ -42,6 +43,7 @@ from quantnb.errors import ConfigError, IntervalError, OrderError
 from quantnb.options import checked_options
 from quantnb.results import BacktestResult
 from quantnb.results.frames import fills_frame, orders_frame, rejections_frame
+from quantnb.results.stats import drawdown
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,8 @@ class BacktestContext(Context):
             self._now = pd.Timestamp(int(self._engine.clock[self._t]), tz="UTC")
             self._now_t = self._t
         return self._now
+
+    _clock_now = now.fget  # the same as a plain method: what the broker stamps orders with
 
     def price(self, symbol: str) -> float:
         r = self._row.get(symbol)
@@ -223,10 +227,9 @@ class BacktestEngine:
             self.risk,
             allow_short=self.allow_short,
             leverage=self.leverage,
-            price=lambda s: self.ctx.price(s),
-            now=lambda: self.ctx.now,
         )
         self.ctx = BacktestContext(self)
+        self.broker._price, self.broker._now = self.ctx.price, self.ctx._clock_now
         on_fill = strategy.on_fill
         held, positions = self.held, self.portfolio.positions
 
@@ -381,9 +384,11 @@ class BacktestEngine:
         equity = np.zeros(n)
         gross = np.zeros(n)
         if fills:
-            signed = np.array([f.signed_qty for f in fills])
-            prices = np.array([f.price for f in fills])
-            comm = np.array([f.commission for f in fills])
+            qty = np.fromiter(map(attrgetter("qty"), fills), np.float64, len(fills))
+            buys = np.fromiter((f.side is Side.BUY for f in fills), bool, len(fills))
+            signed = np.where(buys, qty, -qty)
+            prices = np.fromiter(map(attrgetter("price"), fills), np.float64, len(fills))
+            comm = np.fromiter(map(attrgetter("commission"), fills), np.float64, len(fills))
             np.add.at(cash, ticks, -signed * prices - comm)
             syms = np.array([f.symbol for f in fills])
             work = np.empty(n)
@@ -401,9 +406,12 @@ class BacktestEngine:
         np.cumsum(cash, out=cash)
         cash += self.initial_cash
         equity += cash
+        index = self.aligned.index
+        # the drawdown here, not added by BacktestResult: adding it there copies the frame
+        dd = drawdown(pd.Series(equity, index=index, copy=False)).to_numpy()
         return pd.DataFrame(
-            {"equity": equity, "cash": cash, "gross_exposure": gross},
-            index=self.aligned.index,
+            {"equity": equity, "cash": cash, "gross_exposure": gross, "drawdown": dd},
+            index=index,
             copy=False,
         )
 

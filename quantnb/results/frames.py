@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC
+from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,34 +45,80 @@ ORDER_COLUMNS = [
 
 REJECTION_COLUMNS = ["time", "order_id", "symbol", "reason"]
 
+_UTC = UTC
+_unit, _tz, _value = attrgetter("unit"), attrgetter("tzinfo"), attrgetter("value")
+
 
 def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
     """Fills as a DataFrame, one row per execution, in the order given."""
+    fills = list(fills)
+    if not fills:
+        return pd.DataFrame([], columns=FILL_COLUMNS)
     return pd.DataFrame(
-        [
-            (
-                f.time, f.order_id, f.symbol, str(f.side), f.qty, f.price, f.commission,
-                f.slippage, f.exec_id,
-            )
-            for f in fills
-        ],
+        {
+            "time": _times([f.time for f in fills]),
+            "order_id": _col([f.order_id for f in fills]),
+            "symbol": _col([f.symbol for f in fills]),
+            "side": _col([str(f.side) for f in fills]),
+            "qty": _col([f.qty for f in fills]),
+            "price": _col([f.price for f in fills]),
+            "commission": _col([f.commission for f in fills]),
+            "slippage": _col([f.slippage for f in fills]),
+            "exec_id": _col([f.exec_id for f in fills]),
+        },
         columns=FILL_COLUMNS,
-    )  # fmt: skip
+    )
 
 
 def orders_frame(orders: Iterable[Order]) -> pd.DataFrame:
     """Orders as a DataFrame, one row per order, in submission order."""
+    orders = list(orders)
+    if not orders:
+        return pd.DataFrame([], columns=ORDER_COLUMNS)
     return pd.DataFrame(
-        [
-            (
-                o.id, o.created, o.symbol, str(o.side), o.qty, str(o.type), o.limit, o.stop,
-                str(o.tif), str(o.status), o.filled, o.avg_price or np.nan, o.reason,
-                o.parent_id, o.updated,
-            )
-            for o in orders
-        ],
+        {
+            "order_id": _col([o.id for o in orders]),
+            "created": _times([o.created for o in orders]),
+            "symbol": _col([o.symbol for o in orders]),
+            "side": _col([str(o.side) for o in orders]),
+            "qty": _col([o.qty for o in orders]),
+            "type": _col([str(o.type) for o in orders]),
+            "limit": _col([o.limit for o in orders]),
+            "stop": _col([o.stop for o in orders]),
+            "tif": _col([str(o.tif) for o in orders]),
+            "status": _col([str(o.status) for o in orders]),
+            "filled": _col([o.filled for o in orders]),
+            "avg_price": _col([o.avg_price or np.nan for o in orders]),
+            "reason": _col([o.reason for o in orders]),
+            "parent_id": _col([o.parent_id for o in orders]),
+            "updated": _times([o.updated for o in orders]),
+        },
         columns=ORDER_COLUMNS,
-    )  # fmt: skip
+    )
+
+
+def _col(values: list) -> Any:
+    """A column of all-str or all-float values as the array pandas would infer, built at once
+    rather than element by element; anything else as given."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return pd.array(values, dtype=pd.Series([""]).dtype)
+    if kinds == {float}:
+        return np.array(values, dtype=np.float64)
+    return values
+
+
+def _times(values: list) -> Any:
+    """A column of times. UTC nanosecond Timestamps (all a backtest makes) go in by their
+    integer value: the same column as pandas infers, without inferring it one by one."""
+    if (
+        set(map(type, values)) == {pd.Timestamp}
+        and set(map(_unit, values)) == {"ns"}
+        and set(map(_tz, values)) == {_UTC}
+    ):
+        ns = np.fromiter(map(_value, values), dtype=np.int64, count=len(values))
+        return pd.DatetimeIndex(ns.view("M8[ns]")).tz_localize("UTC").array
+    return values
 
 
 def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
