@@ -40,6 +40,7 @@ from quantnb.engine.indicators import (
 )
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
+from quantnb.ind import CAUSAL
 from quantnb.options import checked_options
 from quantnb.results import BacktestResult
 from quantnb.results.frames import fills_frame, orders_frame, rejections_frame
@@ -140,7 +141,7 @@ class BacktestContext(Context):
         for sym in self._symbols:
             cols = [self._cols[sym][f] for f in fields]
             full = compute(fn, cols, args, name)
-            if self._check_lookahead:
+            if self._check_lookahead and fn not in CAUSAL:
                 check_causal(fn, cols, args, full, name, sym, self._engine.frames[sym].index)
             values[sym] = full
         ind = PrecomputedIndicator(fn, fields, args, values, self._row)
