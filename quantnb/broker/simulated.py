@@ -120,7 +120,7 @@ class SimulatedBroker(BrokerBase):
         if len(queued) > 1:
             queued.sort(key=_sells_first)
         for order in queued:
-            if order.is_done:
+            if order.status in DONE_STATES:
                 continue
             ref = self._price(order.symbol)
             reason = self._pre_trade(order, ref)
@@ -240,6 +240,8 @@ class SimulatedBroker(BrokerBase):
                 if raw == bar[1]:
                     activated.append((child, bar))
         # Exits of a bracket whose entry filled at this bar's open see the rest of this bar.
+        if not activated:
+            return
         late: list[tuple[Order, float, bool, BarPrices]] = []
         for child, bar in activated:
             late += self._hits([child], bar, day)
