@@ -24,6 +24,9 @@ class Aligned:
     complete: bool
 
 
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
+
+
 def align(frames: dict[str, pd.DataFrame]) -> Aligned:
     """Union of all timestamps, sorted, with per-symbol row positions found by searchsorted."""
     if not isinstance(frames, dict) or not frames:
@@ -35,7 +38,10 @@ def align(frames: dict[str, pd.DataFrame]) -> Aligned:
     first = stamps[0]
     if all(len(s) == len(first) and np.array_equal(s, first) for s in stamps[1:]):
         clock = first
-        rows = np.repeat(np.arange(len(first), dtype=np.int64)[:, None], len(symbols), axis=1)
+        # every symbol at every row: one column, broadcast (read-only) to all the symbols
+        rows = np.broadcast_to(
+            np.arange(len(first), dtype=np.int64)[:, None], (len(first), len(symbols))
+        )
         complete = True
     else:
         clock = np.unique(np.concatenate(stamps))
@@ -47,7 +53,11 @@ def align(frames: dict[str, pd.DataFrame]) -> Aligned:
             rows[:, j] = np.where(hit, pos, -1)
         complete = bool((rows >= 0).all())
     rows.flags.writeable = False
-    index = pd.DatetimeIndex(clock.view("datetime64[ns]")).tz_localize("UTC").rename("time")
+    index = frames[symbols[0]].index
+    if not (complete and index.dtype == _UTC_NS and index.freq is None):
+        index = pd.DatetimeIndex(clock.view("datetime64[ns]")).tz_localize("UTC")
+    # (else the first frame's own index, shared rather than copied: the same stamps)
+    index = index.rename("time")
     return Aligned(index=index, symbols=symbols, rows=rows, complete=complete)
 
 

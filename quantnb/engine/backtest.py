@@ -279,12 +279,22 @@ class BacktestEngine:
         self.broker.settle()
         self.mark()
         elapsed = time.perf_counter() - started
-        return self._result(strategy, elapsed)
+        result = self._result(strategy, elapsed)
+        self._release()
+        return result
+
+    def _release(self) -> None:
+        """Drop the run's objects and break their cycles (broker -> context -> engine), so its
+        orders, fills and arrays are freed as soon as nothing else holds them, not at a gc."""
+        broker = self.broker
+        broker.on_fill = broker._price = broker._now = None  # type: ignore[assignment]
+        self.ctx = self.broker = self.portfolio = None  # type: ignore[assignment]
+        self.held, self.indicators = {}, []
 
     def _loop(self, strategy: Strategy) -> None:
         ctx, broker, aligned = self.ctx, self.broker, self.aligned
         n = len(self.clock)
-        days = session_days(self.aligned.index, self.interval.is_intraday)
+        intraday = self.interval.is_intraday
         row = ctx._row
         symbols = self.symbols
         on_data = strategy.on_data
@@ -301,6 +311,9 @@ class BacktestEngine:
         try:
             for start in range(0, n, _CHUNK):
                 stop = min(start + _CHUNK, n)
+                # each bar's session day, for DAY orders and the daily loss limit (by chunk:
+                # for the whole clock this array alone costs 8 bytes a bar)
+                days = session_days(aligned.index[start:stop], intraday).tolist()
                 # Python lists read faster per bar than numpy scalars; one chunk at a time
                 # keeps the memory of that small.
                 indicators = list(self.indicators)
@@ -312,15 +325,15 @@ class BacktestEngine:
                     declared = self.indicators
                     n_declared = len(declared)
                     for i, t in enumerate(range(start, stop)):
-                        if daily_loss and days[t] != current_day:
-                            current_day = days[t]
+                        if daily_loss and days[i] != current_day:
+                            current_day = days[i]
                             broker.day_start_equity = self.portfolio.equity
                         ctx._t = t
                         if broker.n_working:
                             # matched while ctx still shows the last bar: on_fill sees no more
                             c = cols[single]
                             bar_t = (single, c["open"][t], c["high"][t], c["low"][t], close[i])
-                            broker.process([bar_t], days[t], t)
+                            broker.process([bar_t], days[i], t)
                             if broker.queued:
                                 broker.settle()  # orders placed in on_fill
                         row[single] = t
@@ -340,9 +353,9 @@ class BacktestEngine:
                             ]
                 else:
                     for t in range(start, stop):
-                        if daily_loss and days[t] != current_day:
+                        if daily_loss and days[t - start] != current_day:
                             # equity at the previous bar's close, before this bar is revealed
-                            current_day = days[t]
+                            current_day = days[t - start]
                             broker.day_start_equity = self.portfolio.equity
                         ctx._t = t
                         if broker.n_working:
@@ -355,7 +368,7 @@ class BacktestEngine:
                                     batch.append(
                                         (s, c["open"][r], c["high"][r], c["low"][r], c["close"][r])
                                     )
-                            broker.process(batch, days[t], t)
+                            broker.process(batch, days[t - start], t)
                             if broker.queued:
                                 broker.settle()  # orders placed in on_fill
                         if rows is None:
@@ -385,13 +398,12 @@ class BacktestEngine:
 
     # ---- results ------------------------------------------------------------------------------
     def _equity_curve(self) -> pd.DataFrame:
-        """Equity, cash and gross exposure per bar, from the fills and the closes (in place:
-        for a million bars each temporary costs 8 MB)."""
+        """Equity, cash, gross exposure and drawdown per bar, from the fills and the closes (in
+        place, in the one block the frame keeps: for a million bars each column costs 8 MB)."""
         n = len(self.clock)
         fills, ticks = self.broker.fills, np.asarray(self.broker.fill_ticks, dtype=np.int64)
-        cash = np.zeros(n)
-        equity = np.zeros(n)
-        gross = np.zeros(n)
+        block = np.zeros((4, n))
+        equity, cash, gross, dd = block
         if fills:
             qty = np.fromiter(map(attrgetter("qty"), fills), np.float64, len(fills))
             buys = np.fromiter((f.side is Side.BUY for f in fills), bool, len(fills))
@@ -400,7 +412,7 @@ class BacktestEngine:
             comm = np.fromiter(map(attrgetter("commission"), fills), np.float64, len(fills))
             np.add.at(cash, ticks, -signed * prices - comm)
             syms = np.array([f.symbol for f in fills])
-            work = np.empty(n)
+            work = dd  # scratch until the drawdown is computed
             for j, s in enumerate(self.symbols):
                 mask = syms == s
                 if not mask.any():
@@ -417,12 +429,16 @@ class BacktestEngine:
         equity += cash
         index = self.aligned.index
         # the drawdown here, not added by BacktestResult: adding it there copies the frame
-        dd = drawdown(pd.Series(equity, index=index, copy=False)).to_numpy()
-        return pd.DataFrame(
-            {"equity": equity, "cash": cash, "gross_exposure": gross, "drawdown": dd},
-            index=index,
-            copy=False,
-        )
+        if np.isnan(equity).any():
+            dd[:] = drawdown(pd.Series(equity, index=index, copy=False)).to_numpy()
+        else:
+            # drawdown()'s equity / cummax - 1, in place (cummax is a running maximum here)
+            np.maximum.accumulate(equity, out=dd)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(equity, dd, out=dd)
+            dd -= 1.0
+        columns = ["equity", "cash", "gross_exposure", "drawdown"]
+        return pd.DataFrame(block.T, index=index, columns=columns, copy=False)
 
     def _close_on_clock(self, j: int, symbol: str) -> np.ndarray:
         """The symbol's close at every tick of the clock, carried forward where it has no bar."""
