@@ -109,22 +109,23 @@ def timed(strategy_type, data, repeat: int) -> Timing:
     return best
 
 
-def memory_child(bars: int) -> dict:
-    """Peak resident memory of a whole run, and what the backtest adds over the loaded bars."""
+def memory_child(bars: int, trace: bool) -> dict:
+    """Peak resident memory of a whole run (``trace`` off: tracemalloc's own records would
+    inflate it), or the peak the backtest and its stats add over the loaded bars (on)."""
     data = qn.data.sample(["SPY"], interval="1m", start="2010-01-04", bars=bars)
-    tracemalloc.start()
+    if trace:
+        tracemalloc.start()
     res = qn.backtest(SmaCross(), data, cash=10_000_000, progress=False)
     res.trades, res.stats  # noqa: B018
-    added = tracemalloc.get_traced_memory()[1]
+    added = tracemalloc.get_traced_memory()[1] if trace else 0
     tracemalloc.stop()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"bars": bars, "bytes_per_bar": added / bars, "peak_mb": peak_mb}
 
 
-def in_child(bars: int) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", str(bars)], capture_output=True, text=True, check=True
-    )
+def in_child(bars: int, trace: bool) -> dict:
+    cmd = [sys.executable, __file__, "--child", str(bars)] + (["--trace"] if trace else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -139,9 +140,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a tenth of the data, for a smoke run")
     ap.add_argument("--repeat", type=int, default=3, help="runs per timing; the best counts")
     ap.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(memory_child(args.child)))
+        print(json.dumps(memory_child(args.child, args.trace)))
         return
     scale = 10 if args.quick else 1
     repeat = 1 if args.quick else args.repeat
@@ -157,7 +159,7 @@ def main() -> None:
     multi = timed(SmaCross, many, repeat)
     hist = timed(SmaCrossHistory, {"SPY": single["SPY"].iloc[: n1 // 10]}, repeat)
     fixed = fixed_cost(repeat)
-    mem1, mem5 = in_child(n1), in_child(n5)
+    mem1, mem5 = in_child(n1, trace=True), in_child(n5, trace=False)
 
     orders = len(one.result.orders)
     per_order = (one.loop - dry.loop) / orders * 1e6

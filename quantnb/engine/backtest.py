@@ -279,9 +279,8 @@ class BacktestEngine:
         self.broker.settle()
         self.mark()
         elapsed = time.perf_counter() - started
-        result = self._result(strategy, elapsed)
-        self._release()
-        return result
+        del ctx  # _result releases the run's objects: nothing here may keep them
+        return self._result(strategy, elapsed)
 
     def _release(self) -> None:
         """Drop the run's objects and break their cycles (broker -> context -> engine), so its
@@ -397,21 +396,29 @@ class BacktestEngine:
                 bar.close()
 
     # ---- results ------------------------------------------------------------------------------
-    def _equity_curve(self) -> pd.DataFrame:
+    @staticmethod
+    def _fill_flows(fills: list[Fill], ticks: list[int]) -> tuple[np.ndarray, ...]:
+        """The fills as arrays: tick, signed quantity, price, commission and symbol."""
+        n = len(fills)
+        qty = np.fromiter(map(attrgetter("qty"), fills), np.float64, n)
+        buys = np.fromiter((f.side is Side.BUY for f in fills), bool, n)
+        return (
+            np.asarray(ticks, dtype=np.int64),
+            np.where(buys, qty, -qty),
+            np.fromiter(map(attrgetter("price"), fills), np.float64, n),
+            np.fromiter(map(attrgetter("commission"), fills), np.float64, n),
+            np.array([f.symbol for f in fills]),
+        )
+
+    def _equity_curve(self, flows: tuple[np.ndarray, ...]) -> pd.DataFrame:
         """Equity, cash, gross exposure and drawdown per bar, from the fills and the closes (in
         place, in the one block the frame keeps: for a million bars each column costs 8 MB)."""
         n = len(self.clock)
-        fills, ticks = self.broker.fills, np.asarray(self.broker.fill_ticks, dtype=np.int64)
+        ticks, signed, prices, comm, syms = flows
         block = np.zeros((4, n))
         equity, cash, gross, dd = block
-        if fills:
-            qty = np.fromiter(map(attrgetter("qty"), fills), np.float64, len(fills))
-            buys = np.fromiter((f.side is Side.BUY for f in fills), bool, len(fills))
-            signed = np.where(buys, qty, -qty)
-            prices = np.fromiter(map(attrgetter("price"), fills), np.float64, len(fills))
-            comm = np.fromiter(map(attrgetter("commission"), fills), np.float64, len(fills))
+        if len(ticks):
             np.add.at(cash, ticks, -signed * prices - comm)
-            syms = np.array([f.symbol for f in fills])
             work = dd  # scratch until the drawdown is computed
             for j, s in enumerate(self.symbols):
                 mask = syms == s
@@ -454,8 +461,11 @@ class BacktestEngine:
         fills = fills_frame(broker.fills)
         orders = orders_frame(broker.orders)
         rejections = rejections_frame(broker.rejections)
+        flows = self._fill_flows(broker.fills, broker.fill_ticks)
+        del broker
+        self._release()  # the run's orders and fills go before the equity curve is built
         return BacktestResult(
-            equity=self._equity_curve(),
+            equity=self._equity_curve(flows),
             fills=fills,
             orders=orders,
             prices=self.frames,
