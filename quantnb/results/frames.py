@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import UTC
 from operator import attrgetter
@@ -102,10 +103,20 @@ def _col(values: list) -> Any:
     rather than element by element; anything else as given."""
     kinds = set(map(type, values))
     if kinds == {str}:
-        return pd.array(values, dtype=pd.Series([""]).dtype)
+        return pd.array(values, dtype=_str_dtype())
     if kinds == {float}:
         return np.array(values, dtype=np.float64)
     return values
+
+
+@functools.cache
+def _inferred_str(infer_string: bool) -> Any:
+    return pd.Series([""]).dtype
+
+
+def _str_dtype() -> Any:
+    """The dtype pandas infers for strings ("str", or object where it does not infer it)."""
+    return _inferred_str(bool(pd.get_option("future.infer_string")))
 
 
 def _times(values: list) -> Any:
@@ -125,5 +136,8 @@ def rejections_frame(rejections: Iterable[Rejection]) -> pd.DataFrame:
     """Recorded rejections as a DataFrame: time, order id, symbol and the reason."""
     rows = [(r.time, r.order_id, r.symbol, r.reason) for r in rejections]
     if not rows:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECTION_COLUMNS})
+        return _NO_REJECTIONS.copy()
     return pd.DataFrame(rows, columns=REJECTION_COLUMNS)
+
+
+_NO_REJECTIONS = pd.DataFrame({c: pd.Series(dtype=object) for c in REJECTION_COLUMNS})

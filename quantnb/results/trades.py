@@ -64,6 +64,8 @@ def _clean(fills: pd.DataFrame) -> pd.DataFrame:
         raise DataError("fills contain NaN or infinite prices")
     out = fills.assign(side=side, qty=qty, price=price)
     out["commission"] = out["commission"].astype(float).fillna(0.0)
+    if out["time"].is_monotonic_increasing:
+        return out  # already in order: a stable sort would keep it as it is
     return out.sort_values("time", kind="mergesort")
 
 
