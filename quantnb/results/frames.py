@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import UTC
 from operator import attrgetter
@@ -55,17 +54,18 @@ def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
     fills = list(fills)
     if not fills:
         return pd.DataFrame([], columns=FILL_COLUMNS)
+    text = pd.Series([""]).dtype  # what pandas infers for strings ("str", or object)
     return pd.DataFrame(
         {
             "time": _times([f.time for f in fills]),
-            "order_id": _col([f.order_id for f in fills]),
-            "symbol": _col([f.symbol for f in fills]),
-            "side": _col([str(f.side) for f in fills]),
-            "qty": _col([f.qty for f in fills]),
-            "price": _col([f.price for f in fills]),
-            "commission": _col([f.commission for f in fills]),
-            "slippage": _col([f.slippage for f in fills]),
-            "exec_id": _col([f.exec_id for f in fills]),
+            "order_id": _col([f.order_id for f in fills], text),
+            "symbol": _col([f.symbol for f in fills], text),
+            "side": _col([str(f.side) for f in fills], text),
+            "qty": _col([f.qty for f in fills], text),
+            "price": _col([f.price for f in fills], text),
+            "commission": _col([f.commission for f in fills], text),
+            "slippage": _col([f.slippage for f in fills], text),
+            "exec_id": _col([f.exec_id for f in fills], text),
         },
         columns=FILL_COLUMNS,
     )
@@ -76,47 +76,38 @@ def orders_frame(orders: Iterable[Order]) -> pd.DataFrame:
     orders = list(orders)
     if not orders:
         return pd.DataFrame([], columns=ORDER_COLUMNS)
+    text = pd.Series([""]).dtype  # what pandas infers for strings ("str", or object)
     return pd.DataFrame(
         {
-            "order_id": _col([o.id for o in orders]),
+            "order_id": _col([o.id for o in orders], text),
             "created": _times([o.created for o in orders]),
-            "symbol": _col([o.symbol for o in orders]),
-            "side": _col([str(o.side) for o in orders]),
-            "qty": _col([o.qty for o in orders]),
-            "type": _col([str(o.type) for o in orders]),
-            "limit": _col([o.limit for o in orders]),
-            "stop": _col([o.stop for o in orders]),
-            "tif": _col([str(o.tif) for o in orders]),
-            "status": _col([str(o.status) for o in orders]),
-            "filled": _col([o.filled for o in orders]),
-            "avg_price": _col([o.avg_price or np.nan for o in orders]),
-            "reason": _col([o.reason for o in orders]),
-            "parent_id": _col([o.parent_id for o in orders]),
+            "symbol": _col([o.symbol for o in orders], text),
+            "side": _col([str(o.side) for o in orders], text),
+            "qty": _col([o.qty for o in orders], text),
+            "type": _col([str(o.type) for o in orders], text),
+            "limit": _col([o.limit for o in orders], text),
+            "stop": _col([o.stop for o in orders], text),
+            "tif": _col([str(o.tif) for o in orders], text),
+            "status": _col([str(o.status) for o in orders], text),
+            "filled": _col([o.filled for o in orders], text),
+            "avg_price": _col([o.avg_price or np.nan for o in orders], text),
+            "reason": _col([o.reason for o in orders], text),
+            "parent_id": _col([o.parent_id for o in orders], text),
             "updated": _times([o.updated for o in orders]),
         },
         columns=ORDER_COLUMNS,
     )
 
 
-def _col(values: list) -> Any:
-    """A column of all-str or all-float values as the array pandas would infer, built at once
-    rather than element by element; anything else as given."""
+def _col(values: list, str_dtype: Any) -> Any:
+    """A column of all-str or all-float values as the array pandas would infer (``str_dtype``
+    for strings), built at once rather than element by element; anything else as given."""
     kinds = set(map(type, values))
     if kinds == {str}:
-        return pd.array(values, dtype=_str_dtype())
+        return pd.array(values, dtype=str_dtype)
     if kinds == {float}:
         return np.array(values, dtype=np.float64)
     return values
-
-
-@functools.cache
-def _inferred_str(infer_string: bool) -> Any:
-    return pd.Series([""]).dtype
-
-
-def _str_dtype() -> Any:
-    """The dtype pandas infers for strings ("str", or object where it does not infer it)."""
-    return _inferred_str(bool(pd.get_option("future.infer_string")))
 
 
 def _times(values: list) -> Any:
