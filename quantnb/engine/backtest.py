@@ -319,6 +319,7 @@ class BacktestEngine:
                 if single is not None:
                     # one symbol, every bar present: the common case, kept lean
                     close = closes[single][start:stop].tolist()
+                    opens, highs, lows = (cols[single][f] for f in ("open", "high", "low"))
                     lists = [(i, i._values[single][start:stop].tolist()) for i in indicators]
                     pos = self.portfolio.positions[single]
                     declared = self.indicators
@@ -330,8 +331,8 @@ class BacktestEngine:
                         ctx._t = t
                         if broker.n_working:
                             # matched while ctx still shows the last bar: on_fill sees no more
-                            c = cols[single]
-                            bar_t = (single, c["open"][t], c["high"][t], c["low"][t], close[i])
+                            # Python floats (item): the fill arithmetic is faster than on numpy's
+                            bar_t = (single, opens.item(t), highs.item(t), lows.item(t), close[i])
                             broker.process([bar_t], days[i], t)
                             if broker.queued:
                                 broker.settle()  # orders placed in on_fill
@@ -365,7 +366,13 @@ class BacktestEngine:
                                 if r >= 0:
                                     c = cols[s]
                                     batch.append(
-                                        (s, c["open"][r], c["high"][r], c["low"][r], c["close"][r])
+                                        (
+                                            s,
+                                            c["open"].item(r),
+                                            c["high"].item(r),
+                                            c["low"].item(r),
+                                            c["close"].item(r),
+                                        )
                                     )
                             broker.process(batch, days[t - start], t)
                             if broker.queued:
