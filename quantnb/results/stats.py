@@ -221,9 +221,10 @@ def compute_stats(
     else:
         avg_dd, max_dur, avg_dur = 0.0, pd.Timedelta(0), pd.Timedelta(0)
 
-    benchmark = buy_and_hold_curve(prices, eq.index, float(initial_cash))
-    alpha, beta = _alpha_beta(pct, benchmark, rf, ppy)
-    del pct, benchmark
+    # the benchmark's returns only: its curve is dropped as soon as they are taken
+    bench = _returns(buy_and_hold_curve(prices, eq.index, float(initial_cash)).to_numpy())
+    alpha, beta = _alpha_beta(pct.to_numpy()[1:], bench, rf, ppy)
+    del pct, bench
 
     out.update(
         {
@@ -258,11 +259,17 @@ def _series(out: dict[str, object], risk_free: float, ppy: float) -> pd.Series:
     return stats
 
 
-def _alpha_beta(pct: pd.Series, benchmark: pd.Series, rf: float, ppy: float) -> tuple[float, float]:
-    """Annualised Jensen's alpha and beta of per-bar returns (``pct``: the equity's percent
-    changes) against the benchmark's. Temporaries are reused: each is 8 bytes a bar."""
-    r = pct.to_numpy()[1:]
-    b = benchmark.pct_change().to_numpy()[1:]
+def _returns(values: np.ndarray) -> np.ndarray:
+    """Per-bar percent changes from the second value on: ``pct_change()[1:]``, in one array."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.divide(values[1:], values[:-1])
+    out -= 1.0
+    return out
+
+
+def _alpha_beta(r: np.ndarray, b: np.ndarray, rf: float, ppy: float) -> tuple[float, float]:
+    """Annualised Jensen's alpha and beta of per-bar returns ``r`` against the benchmark's
+    ``b`` (both from the second bar on). Temporaries are reused: each is 8 bytes a bar."""
     ok = np.isfinite(r)
     ok &= np.isfinite(b)
     if not ok.all():
