@@ -100,4 +100,8 @@ def crossover(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+# Causal by construction and checked on every cut point by tests/test_lookahead.py: a backtest
+# does not recompute these on prefixes again (that costs about ten whole computations each).
+CAUSAL = frozenset({atr, crossover, ema, rolling_high, rolling_low, rsi, sma, true_range})
+
 __all__ = ["atr", "crossover", "ema", "rolling_high", "rolling_low", "rsi", "sma", "true_range"]

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import quantnb as qn
-from quantnb.engine.indicators import cut_points
+from quantnb.engine.indicators import compute, cut_points
 from quantnb.errors import LookAheadError
 from tests.helpers import bars_from
 
@@ -88,3 +88,17 @@ def test_cut_points_every_prefix_of_a_short_series_and_a_bounded_set_of_a_long_o
     assert {n // 4, n // 2, 3 * n // 4, n - 1, 1 << 19} <= set(cuts)
     assert len(cuts) <= 50 and all(2 <= k < n for k in cuts)
     assert sum(cuts) < 12 * n  # about a dozen recomputations of the whole series at most
+
+
+@pytest.mark.parametrize("fn", sorted(qn.ind.CAUSAL, key=lambda f: f.__name__))
+def test_library_indicators_pass_the_check_at_every_cut_so_a_backtest_skips_it(fn):
+    data = qn.data.sample(["AAA"], interval="1m", start="2024-01-02", bars=600)["AAA"]
+    fields = {"atr": ("high", "low", "close"), "true_range": ("high", "low", "close")}
+    cols = [data[f].to_numpy() for f in fields.get(fn.__name__, ("close",))]
+    if fn is qn.ind.crossover:
+        cols = [data["close"].to_numpy(), data["open"].to_numpy()]
+    args = () if fn in (qn.ind.true_range, qn.ind.crossover) else (14,)
+    full = compute(fn, cols, args, fn.__name__)
+    for k in range(2, len(full)):  # every prefix, not only the backtest's cut points
+        part = compute(fn, [c[:k] for c in cols], args, fn.__name__)
+        np.testing.assert_array_equal(part, full[:k])

@@ -18,7 +18,16 @@ from quantnb.domain.auction import AUCTION_TYPES, PLAIN_TIFS, SessionBars, refus
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
 from quantnb.domain.matching import match, pessimistic_pick, within_bar
-from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection, Side, TimeInForce
+from quantnb.domain.model import (
+    DONE_STATES,
+    Fill,
+    Order,
+    OrderStatus,
+    OrderType,
+    Rejection,
+    Side,
+    TimeInForce,
+)
 from quantnb.domain.risk import RiskLimits
 
 logger = logging.getLogger(__name__)
@@ -60,12 +69,18 @@ class SimulatedBroker(BrokerBase):
     ) -> None:
         self.portfolio = portfolio
         self.costs = costs or CostModel()
+        # the models' own methods, one call less per use than CostModel's
+        plain = type(self.costs) is CostModel
+        self._fill_price = self.costs.slippage_model.adjust if plain else self.costs.fill_price
+        self._commission = (
+            self.costs.commission_model.commission if plain else self.costs.commission
+        )
         self.risk = risk if risk is not None else RiskLimits()
         self.allow_short = allow_short
         self.leverage = float(leverage)
         self._price = price or (lambda s: portfolio.position(s).last_price)
         self._now = now or (lambda: None)
-        self._mark = mark or (lambda: None)
+        self._mark = mark
         self.on_fill = on_fill
         self.orders: list[Order] = []
         self.by_id: dict[str, Order] = {}
@@ -113,9 +128,10 @@ class SimulatedBroker(BrokerBase):
         """Accept or reject the orders placed since the last call, as one decision: sells
         first, so the cash (or exposure) a rebalance's sells free pays for its buys."""
         queued, self.queued = self.queued, []
-        queued.sort(key=_sells_first)
+        if len(queued) > 1:
+            queued.sort(key=_sells_first)
         for order in queued:
-            if order.is_done:
+            if order.status in DONE_STATES:
                 continue
             ref = self._price(order.symbol)
             reason = self._special_refusal(order) if _special(order) else ""
@@ -130,20 +146,24 @@ class SimulatedBroker(BrokerBase):
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
         """Whether the account can pay for ``order`` at about ``price``, and why not."""
         # orders not yet settled commit nothing: they are checked after this one, if at all
-        working = (
+        others = [
             o
             for orders in self.working.values()
             for o in orders
             if o.status is not OrderStatus.PENDING or o.parent_id is not None
-        )
-        selling, reserved = commitments(order, working, self._price, self.costs)
+        ]
         margin = self.leverage > 1.0 or self.allow_short
         pf = self.portfolio
         if margin:
             available = pf.equity * self.leverage - pf.gross_exposure
         else:
             available = pf.cash
-        available += self._freed_at_open(order, margin)
+        if others:
+            selling, reserved = commitments(order, others, self._price, self.costs)
+            available += self._freed_at_open(others, margin)
+        else:
+            # nothing else working: nothing committed, nothing freed at the open
+            selling = reserved = 0.0
         return check_buying_power(
             order,
             price,
@@ -156,29 +176,29 @@ class SimulatedBroker(BrokerBase):
             available=available,
         )
 
-    def _freed_at_open(self, order: Order, margin: bool) -> float:
+    def _freed_at_open(self, working: list[Order], margin: bool) -> float:
         """What the working market orders that shrink positions free when the next open fills
         them, before the buys decided with them: net sale proceeds (cash) or exposure (margin).
         """
         freed = 0.0
-        for orders in self.working.values():
-            for o in orders:
-                if o.type is not OrderType.MARKET or o.status is not OrderStatus.SUBMITTED:
-                    continue
-                held = self.portfolio.position(o.symbol).qty
-                if held * o.side.sign >= 0:
-                    continue
-                qty = min(o.remaining, abs(held))
-                price = self._price(o.symbol)
-                if margin:
-                    freed += qty * price
-                else:
-                    est = self.costs.fill_price(price, o.side)
-                    freed += qty * est - self.costs.commission(qty, est)
+        for o in working:
+            if o.type is not OrderType.MARKET or o.status is not OrderStatus.SUBMITTED:
+                continue
+            held = self.portfolio.position(o.symbol).qty
+            if held * o.side.sign >= 0:
+                continue
+            qty = min(o.remaining, abs(held))
+            price = self._price(o.symbol)
+            if margin:
+                freed += qty * price
+            else:
+                est = self.costs.fill_price(price, o.side)
+                freed += qty * est - self.costs.commission(qty, est)
         return freed
 
     def get_account_value(self) -> float:
-        self._mark()
+        if self._mark is not None:
+            self._mark()
         return self.portfolio.equity
 
     # ---- order life cycle -----------------------------------------------------------------
@@ -221,8 +241,10 @@ class SimulatedBroker(BrokerBase):
             hits.sort(key=_open_sells_first)
         activated: list[tuple[Order, BarPrices]] = []
         for order, raw, slips, bar in hits:
-            if order.is_done or not self._fill(order, raw, slips, bar):
+            if order.status in DONE_STATES or not self._fill(order, raw, slips, bar):
                 continue
+            if order.symbol not in self.working:
+                continue  # no working order left that could be its child
             for child in self._children(order):
                 child.status = OrderStatus.SUBMITTED
                 if child.type is OrderType.TRAILING_STOP:
@@ -230,6 +252,8 @@ class SimulatedBroker(BrokerBase):
                 if raw == bar[1]:
                     activated.append((child, bar))
         # Exits of a bracket whose entry filled at this bar's open see the rest of this bar.
+        if not activated:
+            return
         late: list[tuple[Order, float, bool, BarPrices]] = []
         for child, bar in activated:
             late += self._hits([child], bar, day)
@@ -244,7 +268,7 @@ class SimulatedBroker(BrokerBase):
         _, o, h, lo, c = bar
         hits: list[tuple[Order, float, bool, BarPrices]] = []
         for order in list(orders):
-            if order.status is OrderStatus.PENDING or order.is_done:
+            if order.status is OrderStatus.PENDING or order.status in DONE_STATES:
                 continue
             if order.tif is TimeInForce.DAY:
                 if order.day is None:
@@ -286,9 +310,9 @@ class SimulatedBroker(BrokerBase):
 
     def _fill(self, order: Order, raw: float, slips: bool, bar: BarPrices) -> bool:
         side = order.side
-        price = within_bar(self.costs.fill_price(raw, side), bar[2], bar[3]) if slips else raw
-        qty = order.remaining
-        commission = self.costs.commission(qty, price)
+        price = within_bar(self._fill_price(raw, side), bar[2], bar[3]) if slips else raw
+        qty = order.qty - order.filled
+        commission = self._commission(qty, price)
         pos = self.portfolio.position(order.symbol)
         if side is Side.BUY and self.leverage <= 1.0 and not self.allow_short:
             cost = qty * price + commission
@@ -364,7 +388,8 @@ class SimulatedBroker(BrokerBase):
         ]
 
     def _pre_trade(self, order: Order, ref: float) -> str:
-        self._mark()
+        if self._mark is not None:
+            self._mark()
         reason = self.risk.check(order, ref, self.portfolio, self.day_start_equity)
         if reason:
             return f"risk limit: {reason}"

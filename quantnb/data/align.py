@@ -20,8 +20,20 @@ class Aligned:
 
     index: pd.DatetimeIndex
     symbols: tuple[str, ...]
-    rows: np.ndarray
+    gaps: np.ndarray | None  # the rows when some symbol misses a tick, else None
     complete: bool
+
+    @property
+    def rows(self) -> np.ndarray:
+        """``rows[t, j]``: the row of symbol ``j`` at tick ``t``, -1 when it has no bar (read-only).
+        Without gaps it is ``t`` for every symbol, made on demand (8 bytes a tick to keep)."""
+        if self.gaps is not None:
+            return self.gaps
+        n = len(self.index)
+        return np.broadcast_to(np.arange(n, dtype=np.int64)[:, None], (n, len(self.symbols)))
+
+
+_UTC_NS = pd.DatetimeTZDtype("ns", "UTC")
 
 
 def align(frames: dict[str, pd.DataFrame]) -> Aligned:
@@ -35,8 +47,9 @@ def align(frames: dict[str, pd.DataFrame]) -> Aligned:
     first = stamps[0]
     if all(len(s) == len(first) and np.array_equal(s, first) for s in stamps[1:]):
         clock = first
-        rows = np.repeat(np.arange(len(first), dtype=np.int64)[:, None], len(symbols), axis=1)
+        rows = None
         complete = True
+        index = frames[symbols[0]].index
     else:
         clock = np.unique(np.concatenate(stamps))
         rows = np.empty((len(clock), len(symbols)), dtype=np.int64)
@@ -46,9 +59,12 @@ def align(frames: dict[str, pd.DataFrame]) -> Aligned:
             hit[hit] = own[pos[hit]] == clock[hit]
             rows[:, j] = np.where(hit, pos, -1)
         complete = bool((rows >= 0).all())
-    rows.flags.writeable = False
-    index = pd.DatetimeIndex(clock.view("datetime64[ns]")).tz_localize("UTC").rename("time")
-    return Aligned(index=index, symbols=symbols, rows=rows, complete=complete)
+        rows.flags.writeable = False
+    if rows is not None or not (index.dtype == _UTC_NS and index.freq is None):
+        index = pd.DatetimeIndex(clock.view("datetime64[ns]")).tz_localize("UTC")
+    # (else the first frame's own index, shared rather than copied: the same stamps)
+    index = index.rename("time")
+    return Aligned(index=index, symbols=symbols, gaps=rows, complete=complete)
 
 
 def _stamps(df: pd.DataFrame, symbol: str) -> np.ndarray:

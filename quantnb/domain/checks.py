@@ -45,6 +45,14 @@ def quantity(
 ) -> float:
     """A number of whole shares (as a float): quantnb has no fractional-share setting, so 0.5 or
     1e-9 shares is an error, never rounded silently."""
+    kind = type(value)
+    if kind is float or (kind is int and -MAX_SHARES <= value <= MAX_SHARES):
+        # the common case, without the general checks below (same outcome for these types)
+        x = float(value)
+        if (0 < x <= MAX_SHARES or (x == 0 and allow_zero)) and x == math.trunc(x):
+            return x
+        if allow_negative and -MAX_SHARES <= x < 0 and x == math.trunc(x):
+            return x
     x = number(name, value, allow_zero=allow_zero, allow_negative=allow_negative)
     if abs(x) > MAX_SHARES:
         raise OrderError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from quantnb.domain.accounting import Portfolio
-from quantnb.domain.model import Order
+from quantnb.domain.model import Order, Side
 from quantnb.errors import ConfigError
 
 DEFAULT_MAX_ORDER_NOTIONAL = 1_000_000.0
@@ -49,7 +49,7 @@ class RiskLimits:
         """The reason ``order`` breaks a limit at ``price``, or None when it may go."""
         qty = order.qty
         pos = portfolio.position(order.symbol)
-        after = pos.qty + order.signed_qty
+        after = pos.qty + (qty if order.side is Side.BUY else -qty)  # order.signed_qty
         reduces = abs(after) < abs(pos.qty) and (after == 0 or (after > 0) == (pos.qty > 0))
         if self.max_daily_loss is not None and day_start_equity is not None:
             loss = day_start_equity - portfolio.equity

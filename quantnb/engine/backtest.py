@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from datetime import UTC
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.auction import SessionBars
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
-from quantnb.domain.model import Bar, Fill, Order
+from quantnb.domain.model import Bar, Fill, Order, Side
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine import warmup
 from quantnb.engine.context import FIELDS, BarView, Context
@@ -43,9 +45,11 @@ from quantnb.engine.indicators import (
 from quantnb.engine.scheduler import with_schedule
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
+from quantnb.ind import CAUSAL
 from quantnb.options import checked_options
 from quantnb.results import BacktestResult
 from quantnb.results.frames import fills_frame, orders_frame, rejections_frame
+from quantnb.results.stats import drawdown
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +75,7 @@ class BacktestContext(Context):
         self._t = 0
         self._now_t = -1
         self._now = None
+        self._clock64 = engine.clock.view("M8[ns]")
         self._pf = engine.portfolio
         self._broker = engine.broker
         self._check_lookahead = engine.check_lookahead
@@ -80,9 +85,12 @@ class BacktestContext(Context):
     @property
     def now(self) -> pd.Timestamp:
         if self._now_t != self._t:
-            self._now = pd.Timestamp(int(self._engine.clock[self._t]), tz="UTC")
+            # from a datetime64 scalar: the same Timestamp, built in half the time of an int's
+            self._now = pd.Timestamp(self._clock64[self._t], tz=UTC)
             self._now_t = self._t
         return self._now
+
+    _clock_now = now.fget  # the same as a plain method: what the broker stamps orders with
 
     def price(self, symbol: str) -> float:
         r = self._row.get(symbol)
@@ -140,7 +148,7 @@ class BacktestContext(Context):
         for sym in self._symbols:
             cols = [self._cols[sym][f] for f in fields]
             full = compute(fn, cols, args, name)
-            if self._check_lookahead:
+            if self._check_lookahead and fn not in CAUSAL:
                 check_causal(fn, cols, args, full, name, sym, self._engine.frames[sym].index)
             values[sym] = full
         ind = PrecomputedIndicator(fn, fields, args, values, self._row)
@@ -227,15 +235,18 @@ class BacktestEngine:
             self.risk,
             allow_short=self.allow_short,
             leverage=self.leverage,
-            price=lambda s: self.ctx.price(s),
-            now=lambda: self.ctx.now,
         )
         self.ctx = BacktestContext(self)
+        self.broker._price, self.broker._now = self.ctx.price, self.ctx._clock_now
         self.broker.session_bars = lambda: SessionBars.of(
             self.clock, self.interval.seconds * 1_000_000_000, not self.interval.is_intraday
         )
         self.broker.decision_tick = lambda: max(self.ctx._t, 0)
-        on_fill = strategy.on_fill
+        # a strategy without its own on_fill is not called for nothing on every fill
+        own = type(strategy).on_fill is not Strategy.on_fill or "on_fill" in getattr(
+            strategy, "__dict__", ()
+        )
+        on_fill = strategy.on_fill if own else None
         held, positions = self.held, self.portfolio.positions
 
         def fill_hook(fill: Fill) -> None:
@@ -244,7 +255,8 @@ class BacktestEngine:
                 held[fill.symbol] = pos
             else:
                 held.pop(fill.symbol, None)
-            on_fill(self.ctx, fill)
+            if on_fill is not None:
+                on_fill(self.ctx, fill)
 
         self.broker.on_fill = fill_hook
 
@@ -280,12 +292,21 @@ class BacktestEngine:
         self.broker.settle()
         self.mark()
         elapsed = time.perf_counter() - started
+        del ctx  # _result releases the run's objects: nothing here may keep them
         return self._result(strategy, elapsed)
+
+    def _release(self) -> None:
+        """Drop the run's objects and break their cycles (broker -> context -> engine), so its
+        orders, fills and arrays are freed as soon as nothing else holds them, not at a gc."""
+        broker = self.broker
+        broker.on_fill = broker._price = broker._now = None  # type: ignore[assignment]
+        self.ctx = self.broker = self.portfolio = None  # type: ignore[assignment]
+        self.held, self.indicators = {}, []
 
     def _loop(self, strategy: Strategy) -> None:
         ctx, broker, aligned = self.ctx, self.broker, self.aligned
         n = len(self.clock)
-        days = session_days(self.aligned.index, self.interval.is_intraday)
+        intraday = self.interval.is_intraday
         row = ctx._row
         symbols = self.symbols
         on_data = with_schedule(strategy.on_data, ctx, self.clock, self.interval)
@@ -303,26 +324,30 @@ class BacktestEngine:
         try:
             for start in range(0, n, _CHUNK):
                 stop = min(start + _CHUNK, n)
+                # each bar's session day, for DAY orders and the daily loss limit (by chunk:
+                # for the whole clock this array alone costs 8 bytes a bar)
+                days = session_days(aligned.index[start:stop], intraday).tolist()
                 # Python lists read faster per bar than numpy scalars; one chunk at a time
                 # keeps the memory of that small.
                 indicators = list(self.indicators)
                 if single is not None:
                     # one symbol, every bar present: the common case, kept lean
                     close = closes[single][start:stop].tolist()
+                    opens, highs, lows = (cols[single][f] for f in ("open", "high", "low"))
                     lists = [(i, i._values[single][start:stop].tolist()) for i in indicators]
                     pos = self.portfolio.positions[single]
                     declared = self.indicators
                     n_declared = len(declared)
                     for i, t in enumerate(range(start, stop)):
-                        if daily_loss and days[t] != current_day:
-                            current_day = days[t]
+                        if daily_loss and days[i] != current_day:
+                            current_day = days[i]
                             broker.day_start_equity = self.portfolio.equity
                         ctx._t = t
                         if broker.n_working:
                             # matched while ctx still shows the last bar: on_fill sees no more
-                            c = cols[single]
-                            bar_t = (single, c["open"][t], c["high"][t], c["low"][t], close[i])
-                            broker.process([bar_t], days[t], t)
+                            # Python floats (item): the fill arithmetic is faster than on numpy's
+                            bar_t = (single, opens.item(t), highs.item(t), lows.item(t), close[i])
+                            broker.process([bar_t], days[i], t)
                             if broker.queued:
                                 broker.settle()  # orders placed in on_fill
                         row[single] = t
@@ -343,9 +368,9 @@ class BacktestEngine:
                             ]
                 else:
                     for t in range(start, stop):
-                        if daily_loss and days[t] != current_day:
+                        if daily_loss and days[t - start] != current_day:
                             # equity at the previous bar's close, before this bar is revealed
-                            current_day = days[t]
+                            current_day = days[t - start]
                             broker.day_start_equity = self.portfolio.equity
                         ctx._t = t
                         if broker.n_working:
@@ -356,9 +381,15 @@ class BacktestEngine:
                                 if r >= 0:
                                     c = cols[s]
                                     batch.append(
-                                        (s, c["open"][r], c["high"][r], c["low"][r], c["close"][r])
+                                        (
+                                            s,
+                                            c["open"].item(r),
+                                            c["high"].item(r),
+                                            c["low"].item(r),
+                                            c["close"].item(r),
+                                        )
                                     )
-                            broker.process(batch, days[t], t)
+                            broker.process(batch, days[t - start], t)
                             if broker.queued:
                                 broker.settle()  # orders placed in on_fill
                         if rows is None:
@@ -388,21 +419,30 @@ class BacktestEngine:
                 bar.close()
 
     # ---- results ------------------------------------------------------------------------------
-    def _equity_curve(self) -> pd.DataFrame:
-        """Equity, cash and gross exposure per bar, from the fills and the closes (in place:
-        for a million bars each temporary costs 8 MB)."""
+    @staticmethod
+    def _fill_flows(fills: list[Fill], ticks: list[int]) -> tuple[np.ndarray, ...]:
+        """The fills as arrays: tick, signed quantity, price, commission and symbol."""
+        n = len(fills)
+        qty = np.fromiter(map(attrgetter("qty"), fills), np.float64, n)
+        buys = np.fromiter((f.side is Side.BUY for f in fills), bool, n)
+        return (
+            np.asarray(ticks, dtype=np.int64),
+            np.where(buys, qty, -qty),
+            np.fromiter(map(attrgetter("price"), fills), np.float64, n),
+            np.fromiter(map(attrgetter("commission"), fills), np.float64, n),
+            np.array([f.symbol for f in fills]),
+        )
+
+    def _equity_curve(self, flows: tuple[np.ndarray, ...]) -> pd.DataFrame:
+        """Equity, cash, gross exposure and drawdown per bar, from the fills and the closes (in
+        place, in the one block the frame keeps: for a million bars each column costs 8 MB)."""
         n = len(self.clock)
-        fills, ticks = self.broker.fills, np.asarray(self.broker.fill_ticks, dtype=np.int64)
-        cash = np.zeros(n)
-        equity = np.zeros(n)
-        gross = np.zeros(n)
-        if fills:
-            signed = np.array([f.signed_qty for f in fills])
-            prices = np.array([f.price for f in fills])
-            comm = np.array([f.commission for f in fills])
+        ticks, signed, prices, comm, syms = flows
+        block = np.zeros((4, n))
+        equity, cash, gross, dd = block
+        if len(ticks):
             np.add.at(cash, ticks, -signed * prices - comm)
-            syms = np.array([f.symbol for f in fills])
-            work = np.empty(n)
+            work = dd  # scratch until the drawdown is computed
             for j, s in enumerate(self.symbols):
                 mask = syms == s
                 if not mask.any():
@@ -417,11 +457,18 @@ class BacktestEngine:
         np.cumsum(cash, out=cash)
         cash += self.initial_cash
         equity += cash
-        return pd.DataFrame(
-            {"equity": equity, "cash": cash, "gross_exposure": gross},
-            index=self.aligned.index,
-            copy=False,
-        )
+        index = self.aligned.index
+        # the drawdown here, not added by BacktestResult: adding it there copies the frame
+        if np.isnan(equity).any():
+            dd[:] = drawdown(pd.Series(equity, index=index, copy=False)).to_numpy()
+        else:
+            # drawdown()'s equity / cummax - 1, in place (cummax is a running maximum here)
+            np.maximum.accumulate(equity, out=dd)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                np.divide(equity, dd, out=dd)
+            dd -= 1.0
+        columns = ["equity", "cash", "gross_exposure", "drawdown"]
+        return pd.DataFrame(block.T, index=index, columns=columns, copy=False)
 
     def _close_on_clock(self, j: int, symbol: str) -> np.ndarray:
         """The symbol's close at every tick of the clock, carried forward where it has no bar."""
@@ -437,8 +484,11 @@ class BacktestEngine:
         fills = fills_frame(broker.fills)
         orders = orders_frame(broker.orders)
         rejections = rejections_frame(broker.rejections)
+        flows = self._fill_flows(broker.fills, broker.fill_ticks)
+        del broker
+        self._release()  # the run's orders and fills go before the equity curve is built
         return BacktestResult(
-            equity=self._equity_curve(),
+            equity=self._equity_curve(flows),
             fills=fills,
             orders=orders,
             prices=self.frames,

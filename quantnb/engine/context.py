@@ -392,7 +392,8 @@ class Context:
 
     def cancel_all(self, symbol: str | None = None) -> int:
         """Cancel every working order (of ``symbol``, if given); returns how many."""
-        return sum(self._cancel(o) for o in list(self.open_orders(symbol)))
+        orders = self.open_orders(symbol)
+        return sum(self._cancel(o) for o in list(orders)) if orders else 0
 
     # ---- checks and order building ----------------------------------------------------------
     def _place(self, symbol: str, side: Side, qty: float, **kwargs: Any) -> Order:

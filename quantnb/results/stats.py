@@ -126,12 +126,17 @@ def buy_and_hold_curve(
     """Equal-weight buy-and-hold of every symbol on the equity clock, scaled to initial cash."""
     curves = []
     for frame in prices.values():
-        close = frame["close"].reindex(clock).ffill().bfill()
+        close = frame["close"]
+        if not (close.index.equals(clock) and not close.hasnans):
+            close = close.reindex(clock).ffill().bfill()  # (a no-op on the clock, without gaps)
         first = close.iloc[0] if len(close) else np.nan
         if np.isfinite(first) and first > 0:
             curves.append(close / first)
     if not curves:
         return pd.Series(np.nan, index=clock)
+    if len(curves) == 1:
+        # the mean of one curve is that curve (x / 1), without a frame of one column
+        return (curves[0] * initial_cash).rename(None)
     return pd.concat(curves, axis=1).mean(axis=1) * initial_cash
 
 
@@ -195,12 +200,16 @@ def compute_stats(
     years = (n - 1) / ppy
     cagr = growth ** (1 / years) - 1 if years > 0 and growth > 0 else math.nan
 
-    rets = eq.pct_change().iloc[1:]
+    pct = eq.pct_change()
+    rets = pct.iloc[1:]
     rets = rets[np.isfinite(rets)]
     excess = rets.to_numpy() - rf
     mean = float(excess.mean()) if len(rets) else math.nan
     std = float(rets.std(ddof=1)) if len(rets) > 1 else math.nan
-    downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2))) if len(rets) else 0
+    np.minimum(excess, 0.0, out=excess)  # in place: a million bars' temporary is 8 MB
+    downside = float(np.sqrt(np.mean(np.square(excess, out=excess)))) if len(rets) else 0
+    n_rets = len(rets)
+    del rets, excess
     root = math.sqrt(ppy)
 
     dd = equity["drawdown"] if "drawdown" in equity else drawdown(eq)
@@ -212,8 +221,10 @@ def compute_stats(
     else:
         avg_dd, max_dur, avg_dur = 0.0, pd.Timedelta(0), pd.Timedelta(0)
 
-    benchmark = buy_and_hold_curve(prices, eq.index, float(initial_cash))
-    alpha, beta = _alpha_beta(eq, benchmark, rf, ppy)
+    # the benchmark's returns only: its curve is dropped as soon as they are taken
+    bench = _returns(buy_and_hold_curve(prices, eq.index, float(initial_cash)).to_numpy())
+    alpha, beta = _alpha_beta(pct.to_numpy()[1:], bench, rf, ppy)
+    del pct, bench
 
     out.update(
         {
@@ -226,8 +237,8 @@ def compute_stats(
             "Buy & hold return [%]": buy_and_hold_return(prices, start, end) * 100,
             "CAGR [%]": cagr * 100,
             "Annual volatility [%]": std * root * 100,
-            "Sharpe ratio": _ratio(mean, std) * root if len(rets) > 1 else math.nan,
-            "Sortino ratio": _ratio(mean, downside) * root if len(rets) else math.nan,
+            "Sharpe ratio": _ratio(mean, std) * root if n_rets > 1 else math.nan,
+            "Sortino ratio": _ratio(mean, downside) * root if n_rets else math.nan,
             "Alpha [%]": alpha * 100,
             "Beta": beta,
             "Max drawdown [%]": max_dd * 100,
@@ -248,20 +259,35 @@ def _series(out: dict[str, object], risk_free: float, ppy: float) -> pd.Series:
     return stats
 
 
-def _alpha_beta(eq: pd.Series, benchmark: pd.Series, rf: float, ppy: float) -> tuple[float, float]:
-    """Annualised Jensen's alpha and beta of per-bar returns against the benchmark's."""
-    r = eq.pct_change().to_numpy()[1:]
-    b = benchmark.pct_change().to_numpy()[1:]
-    ok = np.isfinite(r) & np.isfinite(b)
-    r, b = r[ok], b[ok]
+def _returns(values: np.ndarray) -> np.ndarray:
+    """Per-bar percent changes from the second value on: ``pct_change()[1:]``, in one array."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.divide(values[1:], values[:-1])
+    out -= 1.0
+    return out
+
+
+def _alpha_beta(r: np.ndarray, b: np.ndarray, rf: float, ppy: float) -> tuple[float, float]:
+    """Annualised Jensen's alpha and beta of per-bar returns ``r`` against the benchmark's
+    ``b`` (both from the second bar on). Temporaries are reused: each is 8 bytes a bar."""
+    ok = np.isfinite(r)
+    ok &= np.isfinite(b)
+    if not ok.all():
+        r, b = r[ok], b[ok]
+    del ok
     if len(r) < 2:
         return math.nan, math.nan
-    b_res = b - b.mean()
-    var = float(np.mean(b_res**2))
+    work = b - b.mean()  # the benchmark's residuals
+    var = float(np.mean(np.square(work)))
     if var < 1e-30:  # a flat benchmark explains nothing
         return math.nan, math.nan
-    beta = float(np.mean(b_res * r)) / var
-    alpha = (1.0 + float(np.mean((r - rf) - beta * (b - rf)))) ** ppy - 1.0
+    np.multiply(work, r, out=work)
+    beta = float(np.mean(work)) / var
+    np.subtract(b, rf, out=work)
+    work *= beta
+    excess = r - rf
+    excess -= work
+    alpha = (1.0 + float(np.mean(excess))) ** ppy - 1.0
     return alpha, beta
 
 

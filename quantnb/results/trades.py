@@ -36,7 +36,7 @@ _REL_TOL = 1e-9
 
 @dataclass(slots=True)
 class _Lot:
-    time: pd.Timestamp
+    time: pd.Timestamp | int  # int: nanoseconds since the epoch (UTC)
     price: float
     qty: float  # still open
     commission: float  # entry commission not yet charged to a trade
@@ -64,19 +64,39 @@ def _clean(fills: pd.DataFrame) -> pd.DataFrame:
         raise DataError("fills contain NaN or infinite prices")
     out = fills.assign(side=side, qty=qty, price=price)
     out["commission"] = out["commission"].astype(float).fillna(0.0)
+    if out["time"].is_monotonic_increasing:
+        return out  # already in order: a stable sort would keep it as it is
     return out.sort_values("time", kind="mergesort")
 
 
-def _match(fills: pd.DataFrame) -> tuple[list[dict], dict[str, deque[_Lot]]]:
-    """Walk the fills once, closing FIFO against open lots; return trade rows and the open book."""
+def _ns_times(fills: pd.DataFrame) -> bool:
+    """Whether the fill times are UTC nanoseconds, so they can be matched as plain integers."""
+    dtype = fills["time"].dtype
+    return isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns" and str(dtype.tz) == "UTC"
+
+
+def _match(fills: pd.DataFrame) -> tuple[dict[str, list], dict[str, deque[_Lot]], bool]:
+    """Walk the fills once, closing FIFO against open lots; return the trade columns, the open
+    book and whether times are integer nanoseconds (UTC) rather than Timestamps."""
     book: dict[str, deque[_Lot]] = {}
-    rows: list[dict] = []
+    out: dict[str, list] = {c: [] for c in TRADE_COLUMNS}
+    (symbols, directions, entry_times, exit_times, entry_prices, exit_prices, qtys, pnls,
+     grosses, returns, commissions, durations) = out.values()  # fmt: skip
     cols = _clean(fills)
+    as_ns = _ns_times(cols)
+    times = cols["time"].array.asi8.tolist() if as_ns else cols["time"]
     for time, symbol, side, qty, price, comm in zip(
-        cols["time"], cols["symbol"], cols["side"], cols["qty"], cols["price"], cols["commission"]
+        times,
+        cols["symbol"].tolist(),
+        cols["side"].tolist(),
+        cols["qty"].tolist(),
+        cols["price"].tolist(),
+        cols["commission"].tolist(),
     ):
         sign = 1 if side == "BUY" else -1
-        lots = book.setdefault(symbol, deque())
+        lots = book.get(symbol)
+        if lots is None:
+            lots = book[symbol] = deque()
         left, comm_left = float(qty), float(comm)
         tol = _REL_TOL * left
         while left > tol and lots and lots[0].sign != sign:
@@ -91,22 +111,18 @@ def _match(fills: pd.DataFrame) -> tuple[list[dict], dict[str, deque[_Lot]]]:
             commission = entry_comm + exit_comm
             net = gross - commission
             notional = lot.price * take
-            rows.append(
-                {
-                    "symbol": symbol,
-                    "direction": _direction(lot.sign),
-                    "entry_time": lot.time,
-                    "exit_time": time,
-                    "entry_price": lot.price,
-                    "exit_price": float(price),
-                    "qty": take,
-                    "pnl": net,
-                    "gross_pnl": gross,
-                    "return": net / notional if notional else np.nan,
-                    "commission": commission,
-                    "duration": time - lot.time,
-                }
-            )
+            symbols.append(symbol)
+            directions.append(_direction(lot.sign))
+            entry_times.append(lot.time)
+            exit_times.append(time)
+            entry_prices.append(lot.price)
+            exit_prices.append(float(price))
+            qtys.append(take)
+            pnls.append(net)
+            grosses.append(gross)
+            returns.append(net / notional if notional else np.nan)
+            commissions.append(commission)
+            durations.append(time - lot.time)
             lot.qty -= take
             lot.commission -= entry_comm
             left -= take
@@ -115,7 +131,11 @@ def _match(fills: pd.DataFrame) -> tuple[list[dict], dict[str, deque[_Lot]]]:
                 lots.popleft()
         if left > tol:
             lots.append(_Lot(time, float(price), left, comm_left, sign))
-    return rows, book
+    return out, book, as_ns
+
+
+def _utc_ns(values: list[int]) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.array(values, dtype=np.int64).view("M8[ns]")).tz_localize("UTC")
 
 
 def _typed(frame: pd.DataFrame, times: list[str]) -> pd.DataFrame:
@@ -132,10 +152,17 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
     """
     if len(fills) == 0:
         return _empty_trades()
-    rows, _ = _match(fills)
-    if not rows:
+    columns, _, as_ns = _match(fills)
+    if not columns["symbol"]:
         return _empty_trades()
-    out = _typed(pd.DataFrame(rows, columns=TRADE_COLUMNS), ["entry_time", "exit_time"])
+    if as_ns:
+        columns["entry_time"] = _utc_ns(columns["entry_time"])
+        columns["exit_time"] = _utc_ns(columns["exit_time"])
+        columns["duration"] = pd.TimedeltaIndex(
+            np.array(columns["duration"], dtype=np.int64).view("m8[ns]")
+        )
+        return pd.DataFrame(columns, columns=TRADE_COLUMNS)
+    out = _typed(pd.DataFrame(columns, columns=TRADE_COLUMNS), ["entry_time", "exit_time"])
     out["duration"] = pd.to_timedelta(out["duration"])
     return out
 
@@ -144,12 +171,12 @@ def open_lots(fills: pd.DataFrame) -> pd.DataFrame:
     """Lots still open after the last fill (FIFO), with their unallocated entry commission."""
     if len(fills) == 0:
         return _empty_lots()
-    _, book = _match(fills)
+    _, book, as_ns = _match(fills)
     rows = [
         {
             "symbol": symbol,
             "direction": _direction(lot.sign),
-            "entry_time": lot.time,
+            "entry_time": pd.Timestamp(lot.time, tz="UTC") if as_ns else lot.time,
             "entry_price": lot.price,
             "qty": lot.qty,
             "commission": lot.commission,
