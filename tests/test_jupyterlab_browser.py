@@ -1,6 +1,9 @@
 """The quickstart notebook in a real JupyterLab, driven through headless Chromium as a person
-would: run all cells from the Run menu, see the chart as an image, see the dashboard's first bar
-within 15 seconds, press the dashboard's Stop and see its state change.
+would: run all cells from the Run menu, see the chart as an image and the quickstart's dashboard
+follow its session's stop; then add a cell with the README's paper example (the embedded
+simulator on its own clock, 300x real time for 5-minute bars), run it, see its dashboard's first
+bar within 15 seconds of running the cell, press the dashboard's Stop and see its state change,
+then Start it again. At the end every kernel is shut down and its process gone.
 
 Skipped, with the reason, where Chromium, JupyterLab or playwright cannot run. Playwright drives
 the system's Chromium (``executable_path``): it never downloads a browser of its own.
@@ -13,12 +16,14 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -37,7 +42,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-FIRST_BAR_WITHIN = 15.0  # seconds from the dashboard's appearance, right after its start()
+FIRST_BAR_WITHIN = 15.0  # seconds from running the cell that starts the session
+# the README's paper example, with the notebook's strategy class: no gateway configured, so the
+# embedded simulator at its default pace; start() returns at once
+PAPER_CELL = (
+    'live2 = qn.paper(SmaCross(), ["AAPL", "MSFT"], interval="5m", '
+    "journal_dir=tempfile.mkdtemp()); live2.start(); live2.dashboard()"
+)
+PAPER_CLOCK = "simulated market, 300× real time"
 BAR_SHOWN = re.compile(r"last bar|bars? received", re.I)
 # the dashboard's connection badge, in its first line
 RUNNING = re.compile(r"\bconnected\b")
@@ -96,9 +108,68 @@ def _ready(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0) -
     pytest.fail(f"jupyter lab did not answer {url} within {timeout:.0f} s")
 
 
+@dataclass
+class Lab:
+    """A running JupyterLab: the notebook's page URL, and what the teardown needs."""
+
+    url: str
+    base: str
+    token: str
+    pid: int
+
+
+def _api(lab: Lab, path: str, method: str = "GET") -> object:
+    request = urllib.request.Request(
+        f"{lab.base}/api/{path}", method=method, headers={"Authorization": f"token {lab.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+def _children(pid: int) -> list[int]:
+    """The live processes whose parent is ``pid`` (read from /proc; none where there is none)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended while being read
+        if int(ppid) == pid and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _shut_down_kernels(lab: Lab, timeout: float = 30.0) -> list[int]:
+    """Shut down every notebook session and kernel through the server's REST API (what "Shut
+    Down All" does in JupyterLab): their sessions stop with the kernel. Returns the kernel
+    processes still alive after ``timeout`` seconds (killed, so nothing is left running)."""
+    kernels = _children(lab.pid)
+    for session in _api(lab, "sessions"):
+        _api(lab, f"sessions/{session['id']}", "DELETE")
+    for kernel in _api(lab, "kernels"):
+        _api(lab, f"kernels/{kernel['id']}", "DELETE")
+    assert _api(lab, "kernels") == []
+    deadline = time.monotonic() + timeout
+    while any(_alive(pid) for pid in kernels) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the server reaps its kernels on its own loop: nothing to wait on here
+    alive = [pid for pid in kernels if _alive(pid)]
+    for pid in alive:
+        os.kill(pid, signal.SIGKILL)
+    return alive
+
+
 @pytest.fixture
-def lab(tmp_path) -> Iterator[str]:
-    """A JupyterLab on a free loopback port over a copy of the notebooks; its URL with token."""
+def lab(tmp_path) -> Iterator[Lab]:
+    """A JupyterLab on a free loopback port over a copy of the notebooks. At teardown every
+    kernel is shut down (its live sessions with it) and must be gone, then the server stops."""
     pytest.importorskip("jupyterlab", reason="JupyterLab is not installed (pip install jupyterlab)")
     root = tmp_path / "notebooks"
     shutil.copytree(ROOT / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
@@ -137,10 +208,13 @@ def lab(tmp_path) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    left_running: list[int] = []
     try:
         base = f"http://127.0.0.1:{port}"
         _ready(f"{base}/api/status?token={token}", proc, log_path)
-        yield f"{base}/lab/tree/{NOTEBOOK}?token={token}"
+        lab = Lab(f"{base}/lab/tree/{NOTEBOOK}?token={token}", base, token, proc.pid)
+        yield lab
+        left_running = _shut_down_kernels(lab)
     finally:
         proc.terminate()
         try:
@@ -149,6 +223,7 @@ def lab(tmp_path) -> Iterator[str]:
             proc.kill()
             proc.wait(5)
         log.close()
+    assert not left_running, f"kernel processes {left_running} outlived their shutdown (killed)"
 
 
 @pytest.fixture
@@ -181,10 +256,11 @@ def _cell_with(page, code: str):
     )
 
 
-def _dashboards(page):
-    """The notebook's dashboards: outputs with a Start and a Stop button."""
+def _dashboard(cell):
+    """The cell's dashboard: its output with a Start and a Stop button."""
+    page = cell.page
     return (
-        page.locator(".jp-OutputArea-output")
+        cell.locator(".jp-OutputArea-output")
         .filter(has=page.get_by_role("button", name="Start", exact=True))
         .filter(has=page.get_by_role("button", name="Stop", exact=True))
     )
@@ -192,27 +268,6 @@ def _dashboards(page):
 
 def _shows_bar(text: str) -> bool:
     return bool(BAR_SHOWN.search(text)) and "no bars yet" not in text
-
-
-def _run_and_watch(page, timeout: float) -> tuple[int, float]:
-    """Until every cell has run and the last dashboard shows a bar: that dashboard's index and
-    the seconds from its appearance (its session's start) to its first bar."""
-    dashboards = _dashboards(page)
-    appeared: dict[int, float] = {}
-    shown: dict[int, float] = {}
-
-    def settled() -> tuple[int] | None:
-        texts = dashboards.all_inner_texts()
-        now = time.monotonic()
-        for i, text in enumerate(texts):
-            appeared.setdefault(i, now)
-            if _shows_bar(text):
-                shown.setdefault(i, now)
-        last = len(texts) - 1
-        return (last,) if last >= 0 and last in shown and page.evaluate(ALL_RUN) else None
-
-    (last,) = eventually(settled, timeout, interval=0.1)
-    return last, shown[last] - appeared[last]
 
 
 def _kernel_ready(page) -> None:
@@ -232,18 +287,36 @@ def _header(dashboard) -> str:
     return dashboard.inner_text().split("\n", 1)[0]
 
 
-def test_quickstart_runs_in_jupyterlab_shows_chart_and_dashboard_and_stops(lab, page):
+def _add_cell_below_last(page, code: str):
+    """Select the notebook's last cell, insert a cell below it (``b`` in command mode), type
+    ``code`` into its editor as a person would; the new cell, still to be run."""
     from playwright.sync_api import expect
 
-    page.goto(lab)
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    count = cells.count()
+    cells.last.locator(".jp-InputPrompt").click()  # selects the cell, in command mode
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    expect(cells).to_have_count(count + 1)
+    cell = cells.nth(count)
+    expect(cell).to_have_class(re.compile(r"\bjp-mod-active\b"))
+    page.keyboard.press("Enter")  # edit mode
+    editor = cell.locator(".cm-content")
+    expect(editor).to_be_focused()
+    page.keyboard.type(code)
+    expect(editor).to_have_text(code)  # as typed: nothing completed or closed on its own
+    return cell
+
+
+def test_quickstart_then_readme_paper_run_in_jupyterlab(lab, page):
+    from playwright.sync_api import expect
+
+    page.goto(lab.url)
     page.locator(".jp-Notebook .jp-CodeCell").first.wait_for()
     _kernel_ready(page)
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name=re.compile(r"^Run All Cells")).click()
-
-    last, first_bar = _run_and_watch(page, timeout=90)
-    assert first_bar <= FIRST_BAR_WITHIN, f"the dashboard's first bar came {first_bar:.1f} s late"
-    dashboard = _dashboards(page).nth(last)
+    eventually(lambda: page.evaluate(ALL_RUN), 90, interval=0.2)
 
     plot = _cell_with(page, ".plot(").locator(".jp-OutputArea-output img")
     expect(plot).to_have_count(1)
@@ -253,16 +326,38 @@ def test_quickstart_runs_in_jupyterlab_shows_chart_and_dashboard_and_stops(lab, 
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert not [e for e in errors.all_inner_texts() if "Traceback" in e]
 
+    # the quickstart's dashboard: the hour its step(60) moved, then the stop its code made
+    quick = _dashboard(_cell_with(page, "live.dashboard()"))
+    expect(quick).to_have_count(1)
+    eventually(lambda: _shows_bar(quick.inner_text()) and STOPPED.search(_header(quick)), 30, 0.2)
+    expect(quick.get_by_role("button", name="Start", exact=True)).to_be_enabled()
+    expect(quick.get_by_role("button", name="Stop", exact=True)).to_be_disabled()
+
+    # the README's paper example in a new cell: the simulator's market on its own clock
+    cell = _add_cell_below_last(page, PAPER_CELL)
+    started = time.monotonic()
+    page.keyboard.press("Shift+Enter")
+    dashboard = _dashboard(cell)
+    eventually(lambda: dashboard.count() and _shows_bar(dashboard.inner_text()), 60, 0.1)
+    first_bar = time.monotonic() - started
+    print(f"first bar of the README's paper run: {first_bar:.1f} s after running its cell")
+    assert first_bar <= FIRST_BAR_WITHIN, f"the dashboard's first bar came {first_bar:.1f} s late"
+    before = _header(dashboard)
+    assert RUNNING.search(before), before
+    expect(dashboard.locator(".qn-clock")).to_have_text(f"Clock: {PAPER_CLOCK}")
+    assert not [e for e in errors.all_inner_texts() if "Traceback" in e]
+
     stop = dashboard.get_by_role("button", name="Stop", exact=True)
     start = dashboard.get_by_role("button", name="Start", exact=True)
-    if re.search(STOPPED, _header(dashboard)):
-        # the notebook stopped its session in its last cell: Start it again from the dashboard
-        start.click()
-        eventually(lambda: re.search(RUNNING, _header(dashboard)), 30, interval=0.2)
-    before = _header(dashboard)
-    assert re.search(RUNNING, before), before
     expect(stop).to_be_enabled()
+    expect(start).to_be_disabled()
     stop.click()
-    after = eventually(lambda: re.search(STOPPED, _header(dashboard)), 30, interval=0.2).string
-    assert not re.search(RUNNING, after), (before, after)
+    after = eventually(lambda: STOPPED.search(_header(dashboard)), 30, interval=0.2).string
+    assert not RUNNING.search(after), (before, after)
     expect(start).to_be_enabled(timeout=30_000)
+    expect(stop).to_be_disabled()
+
+    # Start from the dashboard runs the session again; the teardown's shutdown ends it
+    start.click()
+    eventually(lambda: RUNNING.search(_header(dashboard)), 30, interval=0.2)
+    expect(stop).to_be_enabled(timeout=30_000)
