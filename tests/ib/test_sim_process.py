@@ -47,7 +47,7 @@ def test_cli_serves_until_interrupted(sig, connect):
         assert ib.managedAccounts() == ["DU1234567"]
         ib.disconnect()
         proc.send_signal(sig)
-        out, err = proc.communicate(timeout=20)
+        out, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
