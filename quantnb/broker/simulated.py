@@ -12,11 +12,14 @@ from collections.abc import Callable, Mapping
 import pandas as pd
 
 from quantnb.broker.base import BrokerBase
+from quantnb.domain import margin as margin_rules
 from quantnb.domain.accounting import Portfolio
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
+from quantnb.domain.instrument import Kind
 from quantnb.domain.matching import match, pessimistic_pick, within_bar
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection, Side, TimeInForce
+from quantnb.domain.order_rules import tick_refusal
 from quantnb.domain.risk import RiskLimits
 
 logger = logging.getLogger(__name__)
@@ -124,6 +127,11 @@ class SimulatedBroker(BrokerBase):
             for o in orders
             if o.status is not OrderStatus.PENDING or o.parent_id is not None
         )
+        inst = self.portfolio.instruments.get(order.symbol)
+        if inst is not None and inst.kind is not Kind.STOCK:
+            # futures and FX: margin, by the one rule in quantnb.domain.margin
+            commission = self._commission(order.symbol, order.qty, price)
+            return margin_rules.check_order(order, inst, self.portfolio, working, commission, price)
         selling, reserved = commitments(order, working, self._price, self.costs)
         margin = self.leverage > 1.0 or self.allow_short
         pf = self.portfolio
@@ -270,9 +278,10 @@ class SimulatedBroker(BrokerBase):
         side = order.side
         price = within_bar(self.costs.fill_price(raw, side), bar[2], bar[3]) if slips else raw
         qty = order.remaining
-        commission = self.costs.commission(qty, price)
+        commission = self._commission(order.symbol, qty, price)
         pos = self.portfolio.position(order.symbol)
-        if side is Side.BUY and self.leverage <= 1.0 and not self.allow_short:
+        stock = order.symbol not in self.portfolio.instruments
+        if stock and side is Side.BUY and self.leverage <= 1.0 and not self.allow_short:
             cost = qty * price + commission
             if cost > self.portfolio.cash + 1e-9:
                 self._reject(
@@ -282,7 +291,7 @@ class SimulatedBroker(BrokerBase):
                     f"{self.portfolio.cash:,.2f}",
                 )
                 return False
-        if side is Side.SELL and not self.allow_short and qty > pos.qty + 1e-9:
+        if stock and side is Side.SELL and not self.allow_short and qty > pos.qty + 1e-9:
             self._reject(
                 order,
                 f"short selling is not allowed: selling {qty:g} {order.symbol} with "
@@ -322,8 +331,22 @@ class SimulatedBroker(BrokerBase):
             if o.parent_id == order.id and o.status is OrderStatus.PENDING
         ]
 
+    def _commission(self, symbol: str, qty: float, price: float) -> float:
+        """The commission of a fill, by the instrument's kind (stocks: the stock model)."""
+        inst = self.portfolio.instruments.get(symbol)
+        if inst is None:
+            return self.costs.commission(qty, price)
+        return self.costs.commission_for(
+            inst.kind.value, qty, price, self.portfolio.rate(inst.currency)
+        )
+
     def _pre_trade(self, order: Order, ref: float) -> str:
         self._mark()
+        inst = self.portfolio.instruments.get(order.symbol)
+        if inst is not None:
+            refusal = tick_refusal(inst, order)
+            if refusal:
+                return refusal
         reason = self.risk.check(order, ref, self.portfolio, self.day_start_equity)
         if reason:
             return f"risk limit: {reason}"

@@ -39,6 +39,7 @@ from quantnb.engine.indicators import (
     describe,
     normalise_fields,
 )
+from quantnb.engine.instruments import InstrumentBook, check_known, split_instruments
 from quantnb.engine.scheduler import with_schedule
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
@@ -175,6 +176,7 @@ class BacktestEngine:
         interval: str | Interval | None = None,
         check_lookahead: bool = True,
         progress: bool | None = None,
+        instruments: Mapping[str, Any] | None = None,
     ) -> None:
         if isinstance(cash, bool) or not (
             isinstance(cash, int | float) and np.isfinite(cash) and cash > 0
@@ -197,6 +199,8 @@ class BacktestEngine:
         if not self.frames:
             raise ConfigError("no data: pass a DataFrame or a dict of symbol -> DataFrame")
         self.symbols = tuple(self.frames)
+        self.instruments = dict(instruments or {})
+        check_known(self.instruments, self.symbols)
         self.interval = (
             Interval.parse(interval) if interval is not None else _infer_interval(self.frames)
         )
@@ -218,6 +222,8 @@ class BacktestEngine:
     def _reset(self, strategy: Strategy) -> None:
         self.portfolio = Portfolio(self.initial_cash)
         self.portfolio.positions = PositionBook((s, Position(s)) for s in self.symbols)
+        for inst in self.instruments.values():
+            self.portfolio.add_instrument(inst)
         self.indicators: list[PrecomputedIndicator] = []
         self.held: dict[str, Position] = {}
         self.broker = SimulatedBroker(
@@ -230,6 +236,8 @@ class BacktestEngine:
             now=lambda: self.ctx.now,
         )
         self.ctx = BacktestContext(self)
+        self.ctx._instruments = dict(self.instruments)
+        self.book = InstrumentBook(self) if self.portfolio.instruments else None
         on_fill = strategy.on_fill
         held, positions = self.held, self.portfolio.positions
 
@@ -294,6 +302,7 @@ class BacktestEngine:
         sym_index = {s: j for j, s in enumerate(symbols)}
         single = symbols[0] if rows is None and len(symbols) == 1 else None
         current_day = None
+        book = self.book  # futures, FX: rates, margin and the equity row of each bar
         bar = _progress(n * len(symbols), self.progress, strategy.name)
         try:
             for start in range(0, n, _CHUNK):
@@ -323,6 +332,8 @@ class BacktestEngine:
                         row[single] = t
                         if pos.qty:
                             pos.last_price = close[i]
+                        if book is not None:
+                            book(t)
                         for ind, lst in lists:
                             ind[single] = lst[i]
                         if t >= ready:
@@ -368,6 +379,8 @@ class BacktestEngine:
                             view = BarView(ctx, tuple(present))
                         for s, p in held.items():
                             p.last_price = closes[s][row[s]]
+                        if book is not None:
+                            book(t)
                         for ind in self.indicators:
                             values = ind._values
                             for s in present:
@@ -386,6 +399,8 @@ class BacktestEngine:
     def _equity_curve(self) -> pd.DataFrame:
         """Equity, cash and gross exposure per bar, from the fills and the closes (in place:
         for a million bars each temporary costs 8 MB)."""
+        if self.book is not None:
+            return self.book.equity_frame(self.aligned.index)
         n = len(self.clock)
         fills, ticks = self.broker.fills, np.asarray(self.broker.fill_ticks, dtype=np.int64)
         cash = np.zeros(n)
@@ -432,6 +447,14 @@ class BacktestEngine:
         fills = fills_frame(broker.fills)
         orders = orders_frame(broker.orders)
         rejections = rejections_frame(broker.rejections)
+        book = self.book
+        extra: dict[str, Any] = {}
+        if book is not None:
+            extra = {
+                "cash_by_currency": book.cash_frame(self.aligned.index),
+                "margin_calls": book.margin_frame(),
+                "instruments": dict(self.instruments),
+            }
         return BacktestResult(
             equity=self._equity_curve(),
             fills=fills,
@@ -443,6 +466,7 @@ class BacktestEngine:
             params=strategy.params,
             rejections=rejections,
             elapsed=elapsed,
+            **extra,
         )
 
 
@@ -495,6 +519,7 @@ def backtest(
     interval: str | None = None,
     check_lookahead: bool = True,
     progress: bool | None = None,
+    instruments: Any = None,
 ) -> BacktestResult:
     """Run ``strategy`` over ``data`` and return its results.
 
@@ -502,7 +527,11 @@ def backtest(
     ``commission``: a rate (default 0.001, minimum $1) or a model such as ``PerShareCommission()``.
     ``slippage``: a rate (default 0.0005, adverse) or a model. ``risk``: ``RiskLimits``.
     A cash account by default: no shorting and no leverage unless ``allow_short``/``leverage``.
+    ``instruments``: futures, FX pairs and indices (``qn.future``, ``qn.continuous``, ``qn.fx``,
+    ``qn.index``) among the data's keys; data keyed by the instruments themselves needs none.
+    Plain string keys are US stocks.
     """
+    data, found = split_instruments(data, instruments)
     engine = BacktestEngine(
         load_frames(data),
         cash=cash,
@@ -514,5 +543,6 @@ def backtest(
         interval=interval,
         check_lookahead=check_lookahead,
         progress=progress,
+        instruments=found,
     )
     return engine.run(strategy)

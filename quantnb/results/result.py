@@ -36,6 +36,10 @@ class BacktestResult:
     params: dict[str, Any]
     rejections: pd.DataFrame = field(default_factory=lambda: rejections_frame(()))
     elapsed: float = 0.0
+    # with futures or FX: cash in each currency per bar, the margin calls, the instruments
+    cash_by_currency: pd.DataFrame | None = None
+    margin_calls: pd.DataFrame | None = None
+    instruments: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if "drawdown" not in self.equity.columns:
