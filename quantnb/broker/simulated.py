@@ -336,9 +336,8 @@ class SimulatedBroker(BrokerBase):
         inst = self.portfolio.instruments.get(symbol)
         if inst is None:
             return self.costs.commission(qty, price)
-        return self.costs.commission_for(
-            inst.kind.value, qty, price, self.portfolio.rate(inst.currency)
-        )
+        value = self.portfolio.notional(symbol, qty, price)  # in the account's currency
+        return self.costs.commission_for(inst.kind.value, qty, price, value / (qty * price))
 
     def _pre_trade(self, order: Order, ref: float) -> str:
         self._mark()

@@ -145,6 +145,17 @@ class Portfolio:
         elif inst.currency == self.base_currency:
             self.rates[inst.symbol] = price
 
+    def notional(self, symbol: str, qty: float, price: float) -> float:
+        """What ``qty`` of ``symbol`` at ``price`` is worth in the base currency (a future's
+        notional is multiplier × price × contracts; an FX pair's is in its quote currency)."""
+        inst = self.instruments.get(symbol) if self.instruments else None
+        if inst is None:
+            return qty * price
+        if inst.kind is Kind.FX and inst.symbol == self.base_currency:
+            return qty  # USDJPY: the quantity is in the base currency already
+        mult = inst.multiplier if inst.kind is Kind.FUTURE else 1.0
+        return qty * price * mult * self.rate(inst.currency)
+
     def _credit(self, currency: str, amount: float) -> None:
         if currency == self.base_currency:
             self.cash += amount
