@@ -127,7 +127,7 @@ def test_fx_pnl_in_usd_account_through_a_rate_change():
 
 
 def test_fx_needs_a_rate_for_each_currency():
-    with pytest.raises(qn.ConfigError, match="EURJPY needs the (EUR|JPY)/USD rate"):
+    with pytest.raises(qn.ConfigError, match=r"EURJPY needs the (EUR|JPY)/USD rate"):
         qn.backtest(Script({}), {qn.fx("EURJPY"): bars([160.0] * 3, [160.0] * 3)})
 
 
