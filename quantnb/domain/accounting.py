@@ -255,6 +255,8 @@ class Portfolio:
             if not p.qty:
                 continue
             inst = self.instruments.get(s)
+            if inst is not None and inst.continuous:
+                continue  # the current month's position, counted under its own name
             if inst is None:
                 value += p.qty * p.last_price
                 gross += abs(p.qty * p.last_price)
@@ -283,4 +285,7 @@ class Portfolio:
         return self.cash + self.market_value
 
     def open_positions(self) -> dict[str, Position]:
+        if self.instruments:  # a continuous future's position is its current month's
+            skip = {s for s, i in self.instruments.items() if i.continuous}
+            return {s: p for s, p in self.positions.items() if p.qty and s not in skip}
         return {s: p for s, p in self.positions.items() if p.qty}

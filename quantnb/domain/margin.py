@@ -39,7 +39,7 @@ class MarginCall:
 
 def _futures(pf: Portfolio) -> Iterable[tuple[Instrument, float]]:
     for name, inst in pf.instruments.items():
-        if inst.kind is Kind.FUTURE:
+        if inst.kind is Kind.FUTURE and not inst.continuous:
             qty = pf.positions[name].qty if name in pf.positions else 0.0
             if qty:
                 yield inst, qty

@@ -39,7 +39,7 @@ from quantnb.engine.indicators import (
     describe,
     normalise_fields,
 )
-from quantnb.engine.instruments import InstrumentBook, check_known, split_instruments
+from quantnb.engine.instruments import InstrumentBook, check_known, rolls_of, split_instruments
 from quantnb.engine.scheduler import with_schedule
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
@@ -129,6 +129,8 @@ class BacktestContext(Context):
         return self._pf.equity
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
+        if self._routes and symbol is not None:
+            symbol = self._routes.get(symbol, symbol)
         return self._broker.open_orders(symbol)
 
     def indicator(
@@ -177,6 +179,7 @@ class BacktestEngine:
         check_lookahead: bool = True,
         progress: bool | None = None,
         instruments: Mapping[str, Any] | None = None,
+        rolls: Mapping[str, list] | None = None,
     ) -> None:
         if isinstance(cash, bool) or not (
             isinstance(cash, int | float) and np.isfinite(cash) and cash > 0
@@ -200,6 +203,7 @@ class BacktestEngine:
             raise ConfigError("no data: pass a DataFrame or a dict of symbol -> DataFrame")
         self.symbols = tuple(self.frames)
         self.instruments = dict(instruments or {})
+        self.rolls = {n: r for n, r in (rolls or {}).items() if n in self.instruments}
         check_known(self.instruments, self.symbols)
         self.interval = (
             Interval.parse(interval) if interval is not None else _infer_interval(self.frames)
@@ -531,6 +535,7 @@ def backtest(
     ``qn.index``) among the data's keys; data keyed by the instruments themselves needs none.
     Plain string keys are US stocks.
     """
+    rolls = rolls_of(data)
     data, found = split_instruments(data, instruments)
     engine = BacktestEngine(
         load_frames(data),
@@ -544,5 +549,6 @@ def backtest(
         check_lookahead=check_lookahead,
         progress=progress,
         instruments=found,
+        rolls=rolls,
     )
     return engine.run(strategy)

@@ -107,6 +107,7 @@ class Context:
         self._schedules: list[tuple[Rule, Callable[..., Any]]] | None = []
         # futures, FX and indices by name (plain stocks are not listed)
         self._instruments: dict[str, Instrument] = {}
+        self._routes: dict[str, str] = {}  # a continuous future -> its current contract month
 
     # ---- what a mode supplies -------------------------------------------------------------
     @property
@@ -419,6 +420,7 @@ class Context:
         inst = self._instruments.get(symbol)
         if inst is not None:
             require_tradable(inst)
+            symbol = self._routes.get(symbol, symbol)
         qty = checks.quantity("qty", qty)
         if limit is not None:
             limit = self._number("limit", limit)

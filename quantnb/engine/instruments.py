@@ -26,6 +26,21 @@ log = logging.getLogger(__name__)
 LIQUIDATION_TAG = "margin liquidation"
 
 
+ROLL_TAG = "roll"
+
+
+def rolls_of(data: Any) -> dict[str, list[tuple[str, str, str]]]:
+    """The rolls recorded with each continuous series in ``data`` (``attrs["rolls"]``)."""
+    out = {}
+    if isinstance(data, Mapping):
+        for key, df in data.items():
+            attrs = getattr(df, "attrs", None)
+            if isinstance(attrs, dict) and attrs.get("rolls") is not None:
+                name = key.name if isinstance(key, Instrument) else str(key)
+                out[name] = list(attrs["rolls"])
+    return out
+
+
 def split_instruments(
     data: Any, instruments: Iterable[Instrument | str] | None
 ) -> tuple[Any, dict[str, Instrument]]:
@@ -84,18 +99,56 @@ class InstrumentBook:
         self.engine = engine
         self.pf = engine.portfolio
         self.fx = [(s, i) for s, i in self.pf.instruments.items() if i.kind is Kind.FX]
+        # continuous futures: (roll time ns, old month, new month) still to come, per name
+        self.pending: dict[str, list[tuple[int, str, str]]] = {}
+        for name, rolls in engine.rolls.items():
+            if not rolls:
+                continue
+            self.pending[name] = [(pd.Timestamp(t).value, a, b) for t, a, b in rolls]
+            self._route(name, rolls[0][1])
         self.has_futures = any(i.kind is Kind.FUTURE for i in self.pf.instruments.values())
         self.rows: list[tuple[float, ...]] = []
         self.calls: list[margin_rules.MarginCall] = []
         self.currencies = list(self.pf.cash_by_currency())
 
+    def _route(self, name: str, month: str) -> None:
+        """Orders and the position of the continuous ``name`` are those of ``month`` now."""
+        self.engine.ctx._routes[name] = month
+        self.pf.positions[name] = self.pf.positions[month]
+
+    def _roll(self, t: int) -> None:
+        now = self.engine.clock[t]
+        for name, pending in self.pending.items():
+            while pending and pending[0][0] <= now:
+                _, old, new = pending.pop(0)
+                self._route(name, new)
+                qty = self.pf.positions[old].qty
+                if not qty:
+                    continue
+                # two recorded orders: close the old month, open the new one, at the next open
+                broker, ctx = self.engine.broker, self.engine.ctx
+                for symbol, signed in ((old, -qty), (new, qty)):
+                    order = Order(
+                        id=ctx._next_order_id(),
+                        symbol=symbol,
+                        side=Side.BUY if signed > 0 else Side.SELL,
+                        qty=abs(signed),
+                        type=OrderType.MARKET,
+                        tag=ROLL_TAG,
+                    )
+                    broker.execute_order(order)
+                broker.settle()
+                log.info("%s rolls %g from %s to %s", name, qty, old, new)
+
     def __call__(self, t: int) -> None:
         pf, row, closes = self.pf, self.engine.ctx._row, self.engine.cols
+        if self.pending:
+            self._roll(t)
         for s, inst in self.fx:
             if row[s] >= 0:
                 pf.set_rate(inst, float(closes[s]["close"][row[s]]))
         for s, p in pf.positions.items():
-            if p.qty and row[s] >= 0:
+            if p.qty and row[s] >= 0 and s not in self.pending:
                 p.last_price = float(closes[s]["close"][row[s]])
         if self.has_futures:
             self._margin()
