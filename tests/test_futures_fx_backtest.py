@@ -170,3 +170,50 @@ def test_instruments_by_name_and_plain_strings_stay_stocks():
     # commission, 0.1% of 4,800
     expected = 100_000 - 2.25 + 50 * 29 + 10 * 4 - 4.8
     assert r.equity["equity"].iloc[-1] == pytest.approx(expected)
+
+
+def test_continuous_future_rolls_as_two_recorded_orders():
+    days = pd.DatetimeIndex(
+        ["2024-03-08", "2024-03-11", "2024-03-12", "2024-03-13", "2024-03-14", "2024-03-15"],
+        tz="UTC",
+    )
+
+    def month(closes, opens):
+        return pd.DataFrame(
+            {"open": opens, "high": 5000.0, "low": 4000.0, "close": closes, "volume": 100.0},
+            index=days,
+        )
+
+    mar = month([4800, 4810, 4820, 4830, 4840, 4850], [4800, 4805, 4815, 4825, 4835, 4845])
+    jun = month([4860, 4870, 4880, 4890, 4900, 4910], [4860, 4865, 4875, 4885, 4895, 4905])
+    months = {"ES 2024-03": mar, "ES 2024-06": jun}
+    series = qn.data.continuous(months, adjust="difference", roll_days=2)
+    ((at, old, new),) = series.attrs["rolls"]
+    assert (pd.Timestamp(at), old, new) == (days[3], "ES 2024-03", "ES 2024-06")
+    es = qn.continuous("ES")
+
+    class Hold(qn.Strategy):
+        def on_data(self, ctx, bars):
+            if ctx.position(es).qty == 0 and not ctx.open_orders("ES"):
+                ctx.buy(es, 2)
+
+    data = {"ES": series, **months}
+    r = qn.backtest(Hold(), data, cash=100_000, commission=FEES, slippage=0)
+    o = r.orders
+    assert o[["symbol", "side", "qty", "status"]].values.tolist() == [
+        ["ES 2024-03", "BUY", 2.0, "filled"],  # the strategy's, on the March contract
+        ["ES 2024-03", "SELL", 2.0, "filled"],  # the roll: close the old month...
+        ["ES 2024-06", "BUY", 2.0, "filled"],  # ...and open the new one
+    ]
+    assert list(o["created"].iloc[1:]) == [days[3], days[3]]
+    f = r.fills
+    assert f[["time", "symbol", "price"]].values.tolist() == [
+        [days[1], "ES 2024-03", 4805.0],
+        [days[4], "ES 2024-03", 4835.0],
+        [days[4], "ES 2024-06", 4895.0],
+    ]
+    # realized 2 × 50 × 30 on March, June held from 4895 to 4910, 3 fills of 2 contracts
+    assert r.equity["equity"].iloc[-1] == pytest.approx(
+        100_000 + 2 * 50 * 30 + 2 * 50 * (4910 - 4895) - 3 * 4.5
+    )
+    assert r.equity["cash"].iloc[-1] == pytest.approx(100_000 + 2 * 50 * 30 - 3 * 4.5)

@@ -25,6 +25,7 @@ from quantnb.data.resample import infer_interval, session_days
 from quantnb.domain import checks
 from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.costs import CostModel
+from quantnb.domain.instrument import Instrument
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order
 from quantnb.domain.risk import RiskLimits
@@ -56,6 +57,8 @@ class PositionBook(dict):
     """Positions by symbol with every traded symbol present, so a lookup is a plain dict read."""
 
     def __missing__(self, symbol: str) -> Position:
+        if isinstance(symbol, Instrument):
+            return self[symbol.name]
         raise OrderError(f"unknown symbol {symbol!r}: this run trades {', '.join(self)}")
 
 
@@ -87,6 +90,8 @@ class BacktestContext(Context):
     def price(self, symbol: str) -> float:
         r = self._row.get(symbol)
         if r is None:
+            if isinstance(symbol, Instrument):
+                return self.price(symbol.name)
             self._check_symbol(symbol)
         if r < 0:
             raise OrderError(f"{symbol!r} has no price yet at {self.now}: its first bar is later")
@@ -95,6 +100,8 @@ class BacktestContext(Context):
     def bar(self, symbol: str) -> Bar:
         r = self._row.get(symbol)
         if r is None:
+            if isinstance(symbol, Instrument):
+                return self.bar(symbol.name)
             self._check_symbol(symbol)
         if r < 0:
             raise OrderError(f"{symbol!r} has no bar yet at {self.now}: its first bar is later")
@@ -113,6 +120,8 @@ class BacktestContext(Context):
         )
 
     def history(self, symbol: str, n: int, field: str = "close") -> np.ndarray:
+        if isinstance(symbol, Instrument):
+            symbol = symbol.name
         r = self._row[symbol] + 1
         return self._cols[symbol][field][max(0, r - n) : r]
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from quantnb.domain import margin as margin_rules
-from quantnb.domain.instrument import Instrument, Kind, as_instrument
+from quantnb.domain.instrument import Instrument, Kind, as_instrument, future
 from quantnb.domain.model import Order, OrderType, Side
 from quantnb.errors import ConfigError
 
@@ -67,6 +67,13 @@ def split_instruments(
     for item in instruments or ():
         inst = as_instrument(item)
         found[inst.name] = inst
+    # the months a continuous series rolls through are futures, whatever their frames say
+    for name, rolls in rolls_of(data).items():
+        root = found[name].symbol if name in found else name
+        for _, *months in rolls:
+            for m in months:
+                if m not in found:
+                    found[m] = future(root, m.split(" ")[-1])
     return data, found
 
 
