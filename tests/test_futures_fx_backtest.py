@@ -89,6 +89,7 @@ def test_margin_call_is_recorded_and_liquidates_at_next_open():
     assert call["equity"] == pytest.approx(497.75)
     assert call["maintenance"] == 9_000
     assert call["liquidate"] == ((es.name, -1.0),)
+    assert list(r.orders["tag"]) == ["", "margin liquidation"]
     f = r.fills.iloc[-1]
     assert (f["side"], f["qty"], f["price"], f["time"]) == ("SELL", 1.0, 4650.0, IDX[3])
     assert r.equity["equity"].iloc[-1] == pytest.approx(10_500 - 4.5 + 50 * (4650 - 4800))
@@ -206,6 +207,7 @@ def test_continuous_future_rolls_as_two_recorded_orders():
         ["ES 2024-06", "BUY", 2.0, "filled"],  # ...and open the new one
     ]
     assert list(o["created"].iloc[1:]) == [days[3], days[3]]
+    assert list(o["tag"]) == ["", "roll", "roll"]
     f = r.fills
     assert f[["time", "symbol", "price"]].values.tolist() == [
         [days[1], "ES 2024-03", 4805.0],

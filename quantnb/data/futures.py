@@ -99,7 +99,7 @@ def sample_months(
     months = listed_months(root, lo, hi)
     expiries = [expiry(root, m) for m in months]
     days = pd.bdate_range(lo.normalize(), max(hi.normalize(), expiries[-1]))
-    rng = np.random.default_rng([zlib.crc32(root.encode()), seed, 7])
+    rng = np.random.default_rng([zlib.crc32(root.encode()), seed, 2])
     n = len(days)
     ret = rng.standard_normal(n) * vol / math.sqrt(252)
     close = price0 * np.exp(np.cumsum(ret))

@@ -463,6 +463,8 @@ class BacktestEngine:
         book = self.book
         extra: dict[str, Any] = {}
         if book is not None:
+            # which orders the backtest made itself: "roll", "margin liquidation"
+            orders["tag"] = [o.tag for o in broker.orders]
             extra = {
                 "cash_by_currency": book.cash_frame(self.aligned.index),
                 "margin_calls": book.margin_frame(),

@@ -7,6 +7,7 @@ Nothing here runs for a backtest of plain stocks, whose results stay as they wer
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +69,20 @@ def split_instruments(
         inst = as_instrument(item)
         found[inst.name] = inst
     # the months a continuous series rolls through are futures, whatever their frames say
+    # and take the continuous instrument's margins (qn.with_margin on it sets theirs)
     for name, rolls in rolls_of(data).items():
-        root = found[name].symbol if name in found else name
+        cont = found.get(name)
+        root = cont.symbol if cont is not None else name
         for _, *months in rolls:
             for m in months:
-                if m not in found:
-                    found[m] = future(root, m.split(" ")[-1])
+                inst = found.get(m) or future(root, m.split(" ")[-1])
+                if cont is not None:
+                    inst = replace(
+                        inst,
+                        margin_initial=cont.margin_initial,
+                        margin_maintenance=cont.margin_maintenance,
+                    )
+                found[m] = inst
     return data, found
 
 
