@@ -219,3 +219,18 @@ def test_continuous_future_rolls_as_two_recorded_orders():
         100_000 + 2 * 50 * 30 + 2 * 50 * (4910 - 4895) - 3 * 4.5
     )
     assert r.equity["cash"].iloc[-1] == pytest.approx(100_000 + 2 * 50 * 30 - 3 * 4.5)
+
+
+def test_round_trips_of_futures_and_usdjpy_are_in_dollars():
+    usdjpy = qn.fx("USDJPY")
+    data = {ES: ES_BARS, usdjpy: bars([150.0] * 5, [150.0, 152.0, 151.0, 148.0, 149.0])}
+    plan = {
+        0: [("buy", (ES, 2), {}), ("buy", (usdjpy, 100_000), {})],
+        2: [("close", (ES,), {}), ("close", (usdjpy,), {})],
+    }
+    r = qn.backtest(Script(plan), data, cash=100_000, commission=FEES, slippage=0)
+    t = r.trades.set_index("symbol")
+    assert t.loc[ES.name, "gross_pnl"] == pytest.approx(2 * 50 * (4820 - 4801))
+    assert t.loc[ES.name, "pnl"] == pytest.approx(1_900 - 9)
+    # bought at 150, sold at 150: no P&L in JPY whatever the rate
+    assert t.loc["USDJPY", "gross_pnl"] == pytest.approx(0.0)

@@ -7,8 +7,8 @@ Nothing here runs for a backtest of plain stocks, whose results stay as they wer
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np

@@ -48,7 +48,12 @@ class BacktestResult:
 
     @cached_property
     def trades(self) -> pd.DataFrame:
-        """Closed round trips (see ``round_trips``)."""
+        """Closed round trips (see ``round_trips``); futures and FX P&L in the account's
+        currency."""
+        if self.instruments:
+            from quantnb.results.instrument_trades import in_account_currency
+
+            return in_account_currency(round_trips(self.fills), self.instruments)
         return round_trips(self.fills)
 
     @cached_property
