@@ -83,6 +83,8 @@ def sample(
     """
     from quantnb.data.instruments_sample import has_instruments, sample_instruments
 
+    if isinstance(symbols, Iterable) and not isinstance(symbols, str | dict):
+        symbols = list(symbols)  # looked through twice below
     if has_instruments(symbols):
         return sample_instruments(
             symbols, interval, start, end, seed, bars, adjust, roll, roll_days, sample
