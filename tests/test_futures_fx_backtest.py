@@ -234,3 +234,38 @@ def test_round_trips_of_futures_and_usdjpy_are_in_dollars():
     assert t.loc[ES.name, "pnl"] == pytest.approx(1_900 - 9)
     # bought at 150, sold at 150: no P&L in JPY whatever the rate
     assert t.loc["USDJPY", "gross_pnl"] == pytest.approx(0.0)
+
+
+def test_margin_call_liquidates_the_largest_margin_first():
+    from quantnb.domain.accounting import Portfolio
+    from quantnb.domain.margin import margin_call
+    from quantnb.domain.model import Fill, Side
+
+    cl = qn.future("CL", "2024-03")  # maintenance 5,900 a contract; ES 12,000
+    pf = Portfolio(40_000.0)
+    for inst, qty, price in ((cl, 3, 75.0), (ES, 1, 4800.0)):
+        pf.add_instrument(inst)
+        pf.apply_fill(Fill("1", inst.name, Side.BUY, qty, price, 0.0, IDX[0]))
+    # maintenance 3 × 5,900 + 12,000 = 29,700; CL falls 3.00: equity 40,000 - 9,000 = 31,000
+    pf.mark(cl.name, 72.0)
+    pf.mark(ES.name, 4800.0)
+    assert margin_call(pf) is None
+    pf.mark(ES.name, 4760.0)  # ES falls 40 points: equity 29,000, short 700
+    call = margin_call(pf, IDX[1])
+    assert call.equity == pytest.approx(29_000.0)
+    assert call.shortfall == pytest.approx(700.0)
+    # CL's three contracts carry 17,700 of margin, more than ES's 12,000: one CL covers it
+    assert call.liquidate == ((cl.name, -1.0),)
+
+
+def test_stock_buys_cannot_spend_the_futures_margin():
+    plan = {0: [("buy", (ES, 1), {})], 1: [("buy", ("SPY", 100), {})]}
+    data = {ES: ES_BARS, "SPY": bars([480.0] * 5, [480.0] * 5)}
+    r = qn.backtest(Script(plan), data, cash=50_000, commission=FEES, slippage=0)
+    # 50,000 less ES's 13,200 initial margin leaves about 36,800: 100 SPY cost 48,000
+    assert len(r.rejections) == 1 and "SPY" in r.rejections["reason"].iloc[0]
+
+
+def test_instruments_without_data_are_refused():
+    with pytest.raises(qn.ConfigError, match=r"instruments \['NQ 2024-03'\] have no data"):
+        qn.backtest(Script({}), {ES: ES_BARS}, instruments=[qn.future("NQ", "2024-03")])

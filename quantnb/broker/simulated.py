@@ -140,6 +140,8 @@ class SimulatedBroker(BrokerBase):
         else:
             available = pf.cash
         available += self._freed_at_open(order, margin)
+        if pf.instruments:
+            available -= margin_rules.margin_in_use(pf)  # futures margin is not spendable
         return check_buying_power(
             order,
             price,
