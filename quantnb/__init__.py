@@ -14,11 +14,14 @@ from quantnb import data, ind
 from quantnb.domain.costs import (
     CostModel,
     FixedSlippage,
+    FxCommission,
     NoCommission,
     PercentCommission,
     PercentSlippage,
+    PerContractCommission,
     PerShareCommission,
 )
+from quantnb.domain.instrument import Instrument, continuous, future, fx, index, with_margin
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from quantnb.domain.risk import RiskLimits
@@ -60,7 +63,9 @@ __all__ = [
     "DataError",
     "Fill",
     "FixedSlippage",
+    "FxCommission",
     "GatewayError",
+    "Instrument",
     "Interval",
     "IntervalError",
     "LiveTradingError",
@@ -73,6 +78,7 @@ __all__ = [
     "OrderError",
     "OrderStatus",
     "OrderType",
+    "PerContractCommission",
     "PerShareCommission",
     "PercentCommission",
     "PercentSlippage",
@@ -87,13 +93,18 @@ __all__ = [
     "UnknownSymbolError",
     "WalkForwardResult",
     "backtest",
+    "continuous",
     "data",
+    "future",
+    "fx",
     "ind",
+    "index",
     "live",
     "paper",
     "paper_result",
     "sweep",
     "walk_forward",
+    "with_margin",
 ]
 
 

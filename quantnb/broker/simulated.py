@@ -12,11 +12,13 @@ from collections.abc import Callable, Mapping
 import pandas as pd
 
 from quantnb.broker.base import BrokerBase
+from quantnb.domain import margin as margin_rules
 from quantnb.domain import oca
 from quantnb.domain.accounting import Portfolio
 from quantnb.domain.auction import AUCTION_TYPES, PLAIN_TIFS, SessionBars, refusal, special_match
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
+from quantnb.domain.instrument import Kind
 from quantnb.domain.matching import match, pessimistic_pick, within_bar
 from quantnb.domain.model import (
     DONE_STATES,
@@ -28,6 +30,7 @@ from quantnb.domain.model import (
     Side,
     TimeInForce,
 )
+from quantnb.domain.order_rules import tick_refusal
 from quantnb.domain.risk import RiskLimits
 
 logger = logging.getLogger(__name__)
@@ -72,7 +75,7 @@ class SimulatedBroker(BrokerBase):
         # the models' own methods, one call less per use than CostModel's
         plain = type(self.costs) is CostModel
         self._fill_price = self.costs.slippage_model.adjust if plain else self.costs.fill_price
-        self._commission = (
+        self._stock_commission = (
             self.costs.commission_model.commission if plain else self.costs.commission
         )
         self.risk = risk if risk is not None else RiskLimits()
@@ -152,6 +155,11 @@ class SimulatedBroker(BrokerBase):
             for o in orders
             if o.status is not OrderStatus.PENDING or o.parent_id is not None
         ]
+        inst = self.portfolio.instruments.get(order.symbol)
+        if inst is not None and inst.kind is not Kind.STOCK:
+            # futures and FX: margin, by the one rule in quantnb.domain.margin
+            commission = self._commission(order.symbol, order.qty, price)
+            return margin_rules.check_order(order, inst, self.portfolio, others, commission, price)
         margin = self.leverage > 1.0 or self.allow_short
         pf = self.portfolio
         if margin:
@@ -164,6 +172,8 @@ class SimulatedBroker(BrokerBase):
         else:
             # nothing else working: nothing committed, nothing freed at the open
             selling = reserved = 0.0
+        if pf.instruments:
+            available -= margin_rules.margin_in_use(pf)  # futures margin is not spendable
         return check_buying_power(
             order,
             price,
@@ -312,9 +322,10 @@ class SimulatedBroker(BrokerBase):
         side = order.side
         price = within_bar(self._fill_price(raw, side), bar[2], bar[3]) if slips else raw
         qty = order.qty - order.filled
-        commission = self._commission(qty, price)
+        commission = self._commission(order.symbol, qty, price)
         pos = self.portfolio.position(order.symbol)
-        if side is Side.BUY and self.leverage <= 1.0 and not self.allow_short:
+        stock = order.symbol not in self.portfolio.instruments
+        if stock and side is Side.BUY and self.leverage <= 1.0 and not self.allow_short:
             cost = qty * price + commission
             if cost > self.portfolio.cash + 1e-9:
                 self._reject(
@@ -324,7 +335,7 @@ class SimulatedBroker(BrokerBase):
                     f"{self.portfolio.cash:,.2f}",
                 )
                 return False
-        if side is Side.SELL and not self.allow_short and qty > pos.qty + 1e-9:
+        if stock and side is Side.SELL and not self.allow_short and qty > pos.qty + 1e-9:
             self._reject(
                 order,
                 f"short selling is not allowed: selling {qty:g} {order.symbol} with "
@@ -387,9 +398,22 @@ class SimulatedBroker(BrokerBase):
             if o.parent_id == order.id and o.status is OrderStatus.PENDING
         ]
 
+    def _commission(self, symbol: str, qty: float, price: float) -> float:
+        """The commission of a fill, by the instrument's kind (stocks: the stock model)."""
+        inst = self.portfolio.instruments.get(symbol)
+        if inst is None:
+            return self._stock_commission(qty, price)
+        value = self.portfolio.notional(symbol, qty, price)  # in the account's currency
+        return self.costs.commission_for(inst.kind.value, qty, price, value / (qty * price))
+
     def _pre_trade(self, order: Order, ref: float) -> str:
         if self._mark is not None:
             self._mark()
+        inst = self.portfolio.instruments.get(order.symbol)
+        if inst is not None:
+            refusal = tick_refusal(inst, order)
+            if refusal:
+                return refusal
         reason = self.risk.check(order, ref, self.portfolio, self.day_start_equity)
         if reason:
             return f"risk limit: {reason}"

@@ -8,6 +8,7 @@ and, once ``load(adjust=...)`` chose it, ``df.attrs["adjustment"]`` how the pric
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -349,3 +350,51 @@ def _pick(frames: dict[str, pd.DataFrame], symbol: str, where: str) -> pd.DataFr
     if symbol in frames:
         return frames[symbol]
     raise DataError(f"symbol {symbol!r} is not in {where}; it holds {', '.join(list(frames)[:20])}")
+
+
+_MONTH_IN_NAME = re.compile(r"(\d{4})-?(\d{2})")
+
+
+def load_months(
+    src: object, root: str, month_column: str = "contract", tz: str | None = None
+) -> dict[str, pd.DataFrame]:
+    """Contract months of futures ``root`` from files or frames, keyed "ROOT YYYY-MM" in
+    expiry order, each with ``attrs["instrument"]`` (``qn.future``): what
+    ``qn.data.continuous`` splices.
+
+    ``src``: a dict of month -> path or frame (months as "2024-03" or "202403"), a list of
+    paths or a directory of files with the month in their names ("ES_2024-03.csv"), or one
+    path or frame with a ``month_column`` naming each row's month.
+    """
+    from quantnb.domain.instrument import contract_month, future
+
+    parts: dict[str, object] = {}
+    if isinstance(src, dict):
+        parts = {str(k).split(" ")[-1]: v for k, v in src.items()}
+    elif isinstance(src, str | Path) and Path(src).is_dir():
+        src = sorted(p for p in Path(src).iterdir() if p.name.lower().endswith(_CSV + _PARQUET))
+    if isinstance(src, list | tuple):
+        for p in src:
+            m = _MONTH_IN_NAME.search(Path(p).name)
+            if m is None:
+                raise DataError(
+                    f"{p}: no contract month in the file name; name it e.g. ES_2024-03.csv"
+                )
+            parts[f"{m.group(1)}-{m.group(2)}"] = p
+    elif not parts:
+        df = _read(Path(src)) if isinstance(src, str | Path) else src
+        if not isinstance(df, pd.DataFrame) or month_column not in df.columns:
+            raise DataError(
+                f"contract months need a column {month_column!r} naming each row's month, a "
+                "file per month, or a dict of month -> bars"
+            )
+        for month, rows in df.groupby(df[month_column].astype(str), sort=False):
+            parts[month] = rows.drop(columns=[month_column])
+    out: dict[str, pd.DataFrame] = {}
+    for month, part in parts.items():
+        inst = future(root, contract_month(month))
+        frame = part if isinstance(part, pd.DataFrame) else _read(Path(part))  # type: ignore[arg-type]
+        canon = to_canonical(frame, inst.name, tz)
+        canon.attrs["instrument"] = inst
+        out[inst.name] = canon
+    return dict(sorted(out.items(), key=lambda kv: kv[1].attrs["instrument"].expiry))

@@ -65,13 +65,30 @@ def sample(
     end: TimeLike = "2023-12-31",
     seed: int = 0,
     bars: int | None = None,
+    adjust: str | None = None,
+    roll: str = "days",
+    roll_days: int = 5,
 ) -> dict[str, pd.DataFrame]:
     """Realistic synthetic bars for each symbol, keyed in the order given.
 
     Intraday bars cover the US equity session (09:30-16:00 New York, weekdays) and are stamped at
     their start in UTC; daily bars at 00:00 UTC of the date; weekly bars on Mondays. With
     ``bars=N`` each symbol gets exactly N bars from ``start`` and ``end`` is ignored.
+
+    Instruments (``qn.future``, ``qn.continuous``, ``qn.fx``, ``qn.index``) are sampled by their
+    kind and keyed by name, each frame's ``attrs["instrument"]`` naming it: a contract month
+    (daily bars), a continuous future (its months too, and the series ``adjust``-ed —
+    "difference", "ratio" or "none", to be chosen — at rolls by ``roll``/``roll_days``, see
+    ``quantnb.data.futures``), an FX pair (Sunday 17:00 to Friday 17:00 New York when intraday).
     """
+    from quantnb.data.instruments_sample import has_instruments, sample_instruments
+
+    if isinstance(symbols, Iterable) and not isinstance(symbols, str | dict):
+        symbols = list(symbols)  # looked through twice below
+    if has_instruments(symbols):
+        return sample_instruments(
+            symbols, interval, start, end, seed, bars, adjust, roll, roll_days, sample
+        )
     names = _symbols(symbols)
     iv = Interval.parse(interval)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:

@@ -118,3 +118,33 @@ def open_since(t: pd.Timestamp, extended: bool = False) -> pd.Timestamp | None:
     if not start <= ns < end:
         return None
     return pd.Timestamp(int(start), tz="UTC")
+
+
+# ---- FX: IDEALPRO trades around the clock from Sunday 17:00 to Friday 17:00 New York ----------
+FX_CALENDAR = "FX"
+FX_ROLL = pd.Timedelta(hours=17)  # the FX day ends at 17:00 New York
+
+
+def fx_sessions(first: pd.Timestamp, last: pd.Timestamp) -> Sessions:
+    """The FX calendar's sessions from ``first`` to ``last`` (dates, both included): one per
+    weekday D, from 17:00 New York the evening before to 17:00 New York on D (Monday's opens on
+    Sunday at 17:00). No holidays; there is no pre- or after-hours session, so ``pre == open``
+    and ``post == close``."""
+    dates = pd.bdate_range(_date(first), _date(last))
+
+    def ny(naive: pd.DatetimeIndex) -> np.ndarray:
+        return naive.tz_localize(EXCHANGE_TZ).tz_convert("UTC").as_unit("ns").asi8
+
+    close = ny(dates + FX_ROLL)
+    opens = ny(dates - pd.Timedelta(days=1) + FX_ROLL)  # Monday's from Sunday 17:00
+    days = dates.as_unit("ns").asi8 // DAY_NS
+    return Sessions(days, opens, opens, close, close)
+
+
+def fx_open(t: pd.Timestamp) -> bool:
+    """Whether the FX market trades at ``t``: from Sunday 17:00 to Friday 17:00 New York."""
+    t = pd.Timestamp(t)
+    local = (t if t.tzinfo else t.tz_localize("UTC")).tz_convert(EXCHANGE_TZ)
+    dow, after = local.day_of_week, local.hour >= 17
+    closed = dow == 5 or (dow == 4 and after) or (dow == 6 and not after)
+    return not closed

@@ -6,7 +6,7 @@ Each model has one method to implement and a ``__repr__`` that shows its paramet
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from quantnb.errors import ConfigError
 
@@ -99,6 +99,46 @@ class FixedSlippage:
         return price + self.amount if side == "BUY" else max(price - self.amount, 0.0)
 
 
+@dataclass(frozen=True, slots=True)
+class PerContractCommission:
+    """Futures: a fee per contract, ``(per_contract + fees) * |qty|``.
+
+    IBKR's fixed rate for US futures is USD 0.85 per contract (up to 1,000 a month), plus the
+    exchange and regulatory fees it passes on (``fees``: about USD 1.40 for CME E-minis, 1.38
+    exchange + 0.02 NFA). Source: interactivebrokers.com/en/pricing/commissions-futures.php.
+    """
+
+    per_contract: float = 0.85
+    fees: float = 1.40
+
+    def __post_init__(self) -> None:
+        _check("per_contract", self.per_contract)
+        _check("fees", self.fees)
+
+    def commission(self, qty: float, price: float) -> float:
+        return (self.per_contract + self.fees) * abs(qty)
+
+
+@dataclass(frozen=True, slots=True)
+class FxCommission:
+    """Spot FX on IDEALPRO: ``max(minimum, rate * trade value)``, trade value in the account's
+    currency (the caller converts). IBKR: 0.20 basis points of trade value, minimum USD 2.00 per
+    order (first tier). Source: interactivebrokers.com/en/pricing/commissions-spot-currencies.php.
+    """
+
+    rate: float = 0.00002
+    minimum: float = 2.0
+
+    def __post_init__(self) -> None:
+        _check("rate", self.rate, below=1.0)
+        _check("minimum", self.minimum)
+
+    def commission(self, qty: float, price: float) -> float:
+        if qty == 0:
+            return 0.0
+        return max(self.minimum, self.rate * abs(qty) * price)
+
+
 CommissionModel = PercentCommission | PerShareCommission | NoCommission
 SlippageModel = PercentSlippage | FixedSlippage
 
@@ -109,13 +149,37 @@ class CostModel:
 
     commission_model: CommissionModel = field(default_factory=PercentCommission)
     slippage_model: SlippageModel = field(default_factory=PercentSlippage)
+    # futures and FX have their own commission; stocks use ``commission_model``
+    futures_model: PerContractCommission = field(default_factory=PerContractCommission)
+    fx_model: FxCommission = field(default_factory=FxCommission)
 
     @classmethod
     def from_args(cls, commission: object = None, slippage: object = None) -> CostModel:
-        """Build from plain numbers (rates) or model objects; ``None`` keeps the default."""
+        """Build from plain numbers (rates) or model objects; ``None`` keeps the default.
+
+        A ``PerContractCommission`` sets the futures commission and an ``FxCommission`` the FX
+        one (stocks keep the default); a whole ``CostModel`` is taken as is.
+        """
+        if isinstance(commission, CostModel):
+            if slippage is None:
+                return commission
+            return replace(commission, slippage_model=_slippage(slippage))
+        if isinstance(commission, PerContractCommission):
+            return cls(PercentCommission(), _slippage(slippage), futures_model=commission)
+        if isinstance(commission, FxCommission):
+            return cls(PercentCommission(), _slippage(slippage), fx_model=commission)
         return cls(_commission(commission), _slippage(slippage))
 
     def commission(self, qty: float, price: float) -> float:
+        return self.commission_model.commission(qty, price)
+
+    def commission_for(self, kind: str, qty: float, price: float, rate: float = 1.0) -> float:
+        """Commission in the account's currency for an instrument ``kind`` ("stock", "future",
+        "fx"); ``rate`` converts the price's currency to the account's (FX trade value)."""
+        if kind == "future":
+            return self.futures_model.commission(qty, price)
+        if kind == "fx":
+            return self.fx_model.commission(qty, price * rate)
         return self.commission_model.commission(qty, price)
 
     def fill_price(self, price: float, side: str) -> float:

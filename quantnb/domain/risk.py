@@ -60,7 +60,7 @@ class RiskLimits:
                 )
         if self.max_order_qty is not None and qty > self.max_order_qty:
             return f"quantity {qty:g} exceeds max_order_qty={self.max_order_qty:g}"
-        notional = qty * price
+        notional = portfolio.notional(order.symbol, qty, price)
         if self.max_order_notional is not None and notional > self.max_order_notional:
             return (
                 f"notional {notional:,.2f} ({qty:g} x {price:,.4f}) exceeds "
@@ -72,7 +72,12 @@ class RiskLimits:
                 f"max_position={self.max_position:g}"
             )
         if self.max_gross_exposure is not None and not reduces:
-            gross = portfolio.gross_exposure - abs(pos.qty * price) + abs(after * price)
+            value = portfolio.notional
+            gross = (
+                portfolio.gross_exposure
+                - abs(value(order.symbol, pos.qty, price))
+                + abs(value(order.symbol, after, price))
+            )
             if gross > self.max_gross_exposure:
                 return (
                     f"gross exposure would be {gross:,.2f}, beyond "

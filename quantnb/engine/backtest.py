@@ -28,6 +28,7 @@ from quantnb.domain import checks
 from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.auction import SessionBars
 from quantnb.domain.costs import CostModel
+from quantnb.domain.instrument import Instrument
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, Side
 from quantnb.domain.risk import RiskLimits
@@ -42,6 +43,7 @@ from quantnb.engine.indicators import (
     describe,
     normalise_fields,
 )
+from quantnb.engine.instruments import InstrumentBook, check_known, rolls_of, split_instruments
 from quantnb.engine.scheduler import with_schedule
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
@@ -60,6 +62,8 @@ class PositionBook(dict):
     """Positions by symbol with every traded symbol present, so a lookup is a plain dict read."""
 
     def __missing__(self, symbol: str) -> Position:
+        if isinstance(symbol, Instrument):
+            return self[symbol.name]
         raise OrderError(f"unknown symbol {symbol!r}: this run trades {', '.join(self)}")
 
 
@@ -95,6 +99,8 @@ class BacktestContext(Context):
     def price(self, symbol: str) -> float:
         r = self._row.get(symbol)
         if r is None:
+            if isinstance(symbol, Instrument):
+                return self.price(symbol.name)
             self._check_symbol(symbol)
         if r < 0:
             raise OrderError(f"{symbol!r} has no price yet at {self.now}: its first bar is later")
@@ -103,6 +109,8 @@ class BacktestContext(Context):
     def bar(self, symbol: str) -> Bar:
         r = self._row.get(symbol)
         if r is None:
+            if isinstance(symbol, Instrument):
+                return self.bar(symbol.name)
             self._check_symbol(symbol)
         if r < 0:
             raise OrderError(f"{symbol!r} has no bar yet at {self.now}: its first bar is later")
@@ -121,6 +129,8 @@ class BacktestContext(Context):
         )
 
     def history(self, symbol: str, n: int, field: str = "close") -> np.ndarray:
+        if isinstance(symbol, Instrument):
+            symbol = symbol.name
         r = self._row[symbol] + 1
         return self._cols[symbol][field][max(0, r - n) : r]
 
@@ -137,6 +147,8 @@ class BacktestContext(Context):
         return self._pf.equity
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
+        if self._routes and symbol is not None:
+            symbol = self._routes.get(symbol, symbol)
         return self._broker.open_orders(symbol)
 
     def indicator(
@@ -184,6 +196,8 @@ class BacktestEngine:
         interval: str | Interval | None = None,
         check_lookahead: bool = True,
         progress: bool | None = None,
+        instruments: Mapping[str, Any] | None = None,
+        rolls: Mapping[str, list] | None = None,
     ) -> None:
         if isinstance(cash, bool) or not (
             isinstance(cash, int | float) and np.isfinite(cash) and cash > 0
@@ -206,6 +220,9 @@ class BacktestEngine:
         if not self.frames:
             raise ConfigError("no data: pass a DataFrame or a dict of symbol -> DataFrame")
         self.symbols = tuple(self.frames)
+        self.instruments = dict(instruments or {})
+        self.rolls = {n: r for n, r in (rolls or {}).items() if n in self.instruments}
+        check_known(self.instruments, self.symbols)
         self.interval = (
             Interval.parse(interval) if interval is not None else _infer_interval(self.frames)
         )
@@ -227,6 +244,8 @@ class BacktestEngine:
     def _reset(self, strategy: Strategy) -> None:
         self.portfolio = Portfolio(self.initial_cash)
         self.portfolio.positions = PositionBook((s, Position(s)) for s in self.symbols)
+        for inst in self.instruments.values():
+            self.portfolio.add_instrument(inst)
         self.indicators: list[PrecomputedIndicator] = []
         self.held: dict[str, Position] = {}
         self.broker = SimulatedBroker(
@@ -242,6 +261,8 @@ class BacktestEngine:
             self.clock, self.interval.seconds * 1_000_000_000, not self.interval.is_intraday
         )
         self.broker.decision_tick = lambda: max(self.ctx._t, 0)
+        self.ctx._instruments = dict(self.instruments)
+        self.book = InstrumentBook(self) if self.portfolio.instruments else None
         # a strategy without its own on_fill is not called for nothing on every fill
         own = type(strategy).on_fill is not Strategy.on_fill or "on_fill" in getattr(
             strategy, "__dict__", ()
@@ -320,6 +341,7 @@ class BacktestEngine:
         sym_index = {s: j for j, s in enumerate(symbols)}
         single = symbols[0] if rows is None and len(symbols) == 1 else None
         current_day = None
+        book = self.book  # futures, FX: rates, margin and the equity row of each bar
         bar = _progress(n * len(symbols), self.progress, strategy.name)
         try:
             for start in range(0, n, _CHUNK):
@@ -353,6 +375,8 @@ class BacktestEngine:
                         row[single] = t
                         if pos.qty:
                             pos.last_price = close[i]
+                        if book is not None:
+                            book(t)
                         for ind, lst in lists:
                             ind[single] = lst[i]
                         if t >= ready:
@@ -404,6 +428,8 @@ class BacktestEngine:
                             view = BarView(ctx, tuple(present))
                         for s, p in held.items():
                             p.last_price = closes[s][row[s]]
+                        if book is not None:
+                            book(t)
                         for ind in self.indicators:
                             values = ind._values
                             for s in present:
@@ -436,6 +462,8 @@ class BacktestEngine:
     def _equity_curve(self, flows: tuple[np.ndarray, ...]) -> pd.DataFrame:
         """Equity, cash, gross exposure and drawdown per bar, from the fills and the closes (in
         place, in the one block the frame keeps: for a million bars each column costs 8 MB)."""
+        if self.book is not None:
+            return self.book.equity_frame(self.aligned.index)
         n = len(self.clock)
         ticks, signed, prices, comm, syms = flows
         block = np.zeros((4, n))
@@ -484,6 +512,16 @@ class BacktestEngine:
         fills = fills_frame(broker.fills)
         orders = orders_frame(broker.orders)
         rejections = rejections_frame(broker.rejections)
+        book = self.book
+        extra: dict[str, Any] = {}
+        if book is not None:
+            # which orders the backtest made itself: "roll", "margin liquidation"
+            orders["tag"] = [o.tag for o in broker.orders]
+            extra = {
+                "cash_by_currency": book.cash_frame(self.aligned.index),
+                "margin_calls": book.margin_frame(),
+                "instruments": dict(self.instruments),
+            }
         flows = self._fill_flows(broker.fills, broker.fill_ticks)
         del broker
         self._release()  # the run's orders and fills go before the equity curve is built
@@ -498,6 +536,7 @@ class BacktestEngine:
             params=strategy.params,
             rejections=rejections,
             elapsed=elapsed,
+            **extra,
         )
 
 
@@ -550,6 +589,7 @@ def backtest(
     interval: str | None = None,
     check_lookahead: bool = True,
     progress: bool | None = None,
+    instruments: Any = None,
 ) -> BacktestResult:
     """Run ``strategy`` over ``data`` and return its results.
 
@@ -557,7 +597,12 @@ def backtest(
     ``commission``: a rate (default 0.001, minimum $1) or a model such as ``PerShareCommission()``.
     ``slippage``: a rate (default 0.0005, adverse) or a model. ``risk``: ``RiskLimits``.
     A cash account by default: no shorting and no leverage unless ``allow_short``/``leverage``.
+    ``instruments``: futures, FX pairs and indices (``qn.future``, ``qn.continuous``, ``qn.fx``,
+    ``qn.index``) among the data's keys; data keyed by the instruments themselves needs none.
+    Plain string keys are US stocks.
     """
+    rolls = rolls_of(data)
+    data, found = split_instruments(data, instruments)
     engine = BacktestEngine(
         load_frames(data),
         cash=cash,
@@ -569,5 +614,7 @@ def backtest(
         interval=interval,
         check_lookahead=check_lookahead,
         progress=progress,
+        instruments=found,
+        rolls=rolls,
     )
     return engine.run(strategy)

@@ -19,7 +19,9 @@ import pandas as pd
 from quantnb.domain import auction, checks
 from quantnb.domain import oca as oca_module
 from quantnb.domain.accounting import Position
+from quantnb.domain.instrument import Instrument
 from quantnb.domain.model import Bar, Order, OrderType, Side, TimeInForce
+from quantnb.domain.order_rules import require_tradable
 from quantnb.domain.schedule import Rule, parse_rule
 from quantnb.errors import ConfigError, OrderError
 from quantnb.options import check_options, checked_options, keyword_names
@@ -108,6 +110,9 @@ class Context:
         self._declared_warmup: int | None = None
         self._warmup_open = True  # closed once initialize has returned
         self._schedules: list[tuple[Rule, Callable[..., Any]]] | None = []
+        # futures, FX and indices by name (plain stocks are not listed)
+        self._instruments: dict[str, Instrument] = {}
+        self._routes: dict[str, str] = {}  # a continuous future -> its current contract month
 
     # ---- what a mode supplies -------------------------------------------------------------
     @property
@@ -230,14 +235,17 @@ class Context:
         ``"reduce"``); ``algo="adaptive"`` (or "adaptive:urgent"/"adaptive:patient") sends it
         to IB's Adaptive algo live and is a plain order in a backtest.
         """
+        symbol = _name(symbol)
         return self._place(symbol, Side.BUY, qty, **kwargs)
 
     def sell(self, symbol: str, qty: float, **kwargs: Any) -> Order:
         """Sell ``qty`` (see ``buy`` for the options)."""
+        symbol = _name(symbol)
         return self._place(symbol, Side.SELL, qty, **kwargs)
 
     def order(self, symbol: str, qty: float, **kwargs: Any) -> Order | None:
         """Buy (positive) or sell (negative) ``qty``; zero places nothing."""
+        symbol = _name(symbol)
         qty = checks.quantity("qty", qty, allow_zero=True, allow_negative=True)
         if qty == 0:
             return None
@@ -249,6 +257,7 @@ class Context:
 
         Returns the closing order, or None when there was no position.
         """
+        symbol = _name(symbol)
         self._check_symbol(symbol)
         self.cancel_all(symbol)
         qty = self.position(symbol).qty
@@ -256,6 +265,7 @@ class Context:
 
     def order_target(self, symbol: str, target: float, **kwargs: Any) -> Order | None:
         """Trade so the position (counting orders already working) becomes ``target`` shares."""
+        symbol = _name(symbol)
         self._check_symbol(symbol)
         target = checks.quantity("target", target, allow_zero=True, allow_negative=True)
         working = sum(
@@ -272,6 +282,7 @@ class Context:
         The target is ``trunc(percent * equity / price)`` shares at the latest price, with
         nothing kept back for costs; a backtest matches the sells of one decision first.
         """
+        symbol = _name(symbol)
         percent = self._number("percent", percent, allow_zero=True, allow_negative=True)
         if abs(percent) > 10:
             raise OrderError(
@@ -303,6 +314,7 @@ class Context:
         exits trade the rest of that bar, and when both exits could trade in one bar the
         stop-loss is assumed to have come first.
         """
+        symbol = _name(symbol)
         entry_side = self._side(side)
         if take_profit is None and stop_loss is None:
             raise OrderError(
@@ -421,6 +433,10 @@ class Context:
         algo: str | None = None,
     ) -> Order:
         self._check_symbol(symbol)
+        inst = self._instruments.get(symbol)
+        if inst is not None:
+            require_tradable(inst)
+            symbol = self._routes.get(symbol, symbol)
         if isinstance(type, str) and type.lower() in _AUCTIONS:
             side_of_day = _AUCTIONS[type.lower()]
             if at is not None and at != side_of_day:
@@ -553,6 +569,11 @@ class Context:
         name: str, value: Any, *, allow_zero: bool = False, allow_negative: bool = False
     ) -> float:
         return checks.number(name, value, allow_zero=allow_zero, allow_negative=allow_negative)
+
+
+def _name(symbol: str | Instrument) -> str:
+    """What orders and data are keyed by: a symbol string, or an instrument's name."""
+    return symbol.name if isinstance(symbol, Instrument) else symbol
 
 
 # the keyword options of buy(), sell(), order(), order_target() and close()

@@ -36,6 +36,10 @@ class BacktestResult:
     params: dict[str, Any]
     rejections: pd.DataFrame = field(default_factory=lambda: rejections_frame(()))
     elapsed: float = 0.0
+    # with futures or FX: cash in each currency per bar, the margin calls, the instruments
+    cash_by_currency: pd.DataFrame | None = None
+    margin_calls: pd.DataFrame | None = None
+    instruments: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if "drawdown" not in self.equity.columns:
@@ -44,7 +48,12 @@ class BacktestResult:
 
     @cached_property
     def trades(self) -> pd.DataFrame:
-        """Closed round trips (see ``round_trips``)."""
+        """Closed round trips (see ``round_trips``); futures and FX P&L in the account's
+        currency."""
+        if self.instruments:
+            from quantnb.results.instrument_trades import in_account_currency
+
+            return in_account_currency(round_trips(self.fills), self.instruments)
         return round_trips(self.fills)
 
     @cached_property
