@@ -41,6 +41,12 @@ from quantnb.ib.progress import HistoryProgress
 from quantnb.ib.tables import DATA_LOST_CODES, ErrorKind
 from quantnb.ib.tick_bars import LAST_TICKS, TickBars
 
+# done of planned, time spent and left, and why it waits (no rate: a few requests make none)
+_BAR_FORMAT = (
+    "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} requests "
+    "[{elapsed}<{remaining}{postfix}]"
+)
+
 log = logging.getLogger(__name__)
 
 TimeArg = dt.datetime | str | None
@@ -324,7 +330,7 @@ class LiveDataFeed:
         from tqdm.auto import tqdm
 
         return tqdm(total=requests, desc=desc, unit="request", delay=0 if self.progress else 2.0,
-                    leave=False)  # fmt: skip
+                    leave=False, bar_format=_BAR_FORMAT)  # fmt: skip
 
     async def _request(
         self, contract: Any, symbol: str, iv: Interval, end: pd.Timestamp, span: pd.Timedelta

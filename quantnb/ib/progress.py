@@ -51,6 +51,9 @@ class HistoryProgress:
     def end(self, handle: int) -> None:
         d = self._downloads.pop(handle, None)
         if d is not None and d.bar is not None:
+            if d.bar.n < d.bar.total:  # fewer requests were needed than planned: it is complete
+                d.bar.total = d.bar.n
+                d.bar.refresh()
             d.bar.close()
         if not self._downloads:
             self._reason = self._until = None
