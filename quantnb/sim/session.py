@@ -453,6 +453,16 @@ class Session(asyncio.Protocol):
                     round(pos.realized_pnl, 4),
                 )
             )
+        for symbol, h in account.ledger.holdings.items():  # futures and FX
+            if (symbols is None and not h.qty) or (symbols is not None and symbol not in symbols):
+                continue
+            value = round(h.market_value, 4)
+            self.send(
+                msg.portfolio(
+                    account.id, h.contract, h.qty, h.last, value, h.avg_cost,
+                    round(value - h.qty * h.avg_cost, 4), round(h.realized, 4),
+                )
+            )  # fmt: skip
 
     def send_account_update(self, symbols: list[str]) -> None:
         """After fills: positions, portfolio, account values, summaries and P&L to subscribers."""
@@ -460,8 +470,12 @@ class Session(asyncio.Protocol):
         market = self.state.market
         if self.positions_sub:
             for symbol in symbols:
-                pos = account.portfolio.position(symbol)
-                self.send(msg.position(account.id, market.contracts[symbol], pos.qty, pos.avg_cost))
+                h = account.ledger.holdings.get(symbol)
+                qty, avg = (h.qty, h.avg_cost) if h is not None else (
+                    account.portfolio.position(symbol).qty,
+                    account.portfolio.position(symbol).avg_cost,
+                )  # fmt: skip
+                self.send(msg.position(account.id, market.contracts[symbol], qty, avg))
         if self.account_sub:
             self.send_account_values()
             self.send_portfolio(symbols)
