@@ -168,6 +168,15 @@ def test_future_order_fills_with_multiplier_pnl_and_margin(ib, ibc, ib_sim, wait
     wait(ib, lambda: _value(ib, "InitMarginReq") == 0)
 
 
+def test_what_if_future_order_shows_its_margin(ib, ibc):
+    (cl,) = ib.qualifyContracts(ibc.Future("CL", "202403", "NYMEX"))
+    state = ib.whatIfOrder(cl, ibc.MarketOrder("BUY", 3))
+    assert float(state.initMarginChange) == pytest.approx(3 * 6_500.0)
+    assert float(state.maintMarginChange) == pytest.approx(3 * 5_900.0)
+    assert state.commission == pytest.approx(3 * 2.25)
+    assert ib.positions() == []  # nothing traded
+
+
 def test_future_order_beyond_margin_refused(ib, ibc, client_errors):
     client_errors.allow(201)
     (nq,) = ib.qualifyContracts(ibc.Future("NQ", "202403", "CME"))
