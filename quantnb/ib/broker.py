@@ -20,6 +20,7 @@ from quantnb.data.sample import to_utc
 from quantnb.domain.accounting import Portfolio
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
+from quantnb.domain.instrument import Kind
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection
 from quantnb.domain.risk import RiskLimits
 from quantnb.errors import GatewayError, NotConnectedError, OrderError
@@ -27,6 +28,7 @@ from quantnb.ib.client import ExecutionFilter, IBOrder
 from quantnb.ib.config import mask_account
 from quantnb.ib.connection import ErrorEvent, IBConnection
 from quantnb.ib.contracts import stock
+from quantnb.ib.instruments import check_tradable, order_price, order_quantity
 from quantnb.ib.tables import (
     ORDER_REJECTION_CODES,
     ErrorKind,
@@ -128,6 +130,7 @@ class LiveBroker(BrokerBase):
         if order.id in self._orders:
             return self._orders[order.id]  # already sent (or restored): never twice
         _validate(order)
+        self._validate_kind(order)
         self._require_ready(order)
         contract = await self.connection.contracts.qualify(order.symbol)
         price = self._reference_price(order)
@@ -145,6 +148,7 @@ class LiveBroker(BrokerBase):
             return [self._orders.get(o.id, o) for o in (entry, *exits)]
         for o in (entry, *exits):
             _validate(o)
+            self._validate_kind(o)
         self._require_ready(entry)
         contract = await self.connection.contracts.qualify(entry.symbol)
         price = self._reference_price(entry) or await self._snapshot_price(contract)
@@ -306,6 +310,7 @@ class LiveBroker(BrokerBase):
             return self._orders[order.id]
         if not checked:
             _validate(order)
+            self._validate_kind(order)
             self._require_ready(order)
         self._record(order)
         parent_ib = None
@@ -350,7 +355,8 @@ class LiveBroker(BrokerBase):
     def _build_ib_order(self, order: Order, parent_ib: Any, transmit: bool) -> Any:
         ib_order = IBOrder()
         ib_order.action = to_ib_action(order.side)
-        ib_order.totalQuantity = float(order.qty)
+        inst = self.connection.contracts.instrument(order.symbol)
+        ib_order.totalQuantity = order_quantity(inst, order.qty)
         ib_order.orderType = to_ib_order_type(order.type)
         ib_order.tif = to_ib_tif(order.tif)
         ib_order.orderRef = order.id
@@ -359,9 +365,9 @@ class LiveBroker(BrokerBase):
         if account:
             ib_order.account = account
         if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-            ib_order.lmtPrice = float(order.limit)  # type: ignore[arg-type]
+            ib_order.lmtPrice = order_price(inst, float(order.limit))  # type: ignore[arg-type]
         if order.type in (OrderType.STOP, OrderType.STOP_LIMIT):
-            ib_order.auxPrice = float(order.stop)  # type: ignore[arg-type]
+            ib_order.auxPrice = order_price(inst, float(order.stop), "stop")  # type: ignore[arg-type]
         if order.type is OrderType.TRAILING_STOP:
             if order.trail_amount is not None:
                 ib_order.auxPrice = float(order.trail_amount)
@@ -376,10 +382,25 @@ class LiveBroker(BrokerBase):
             ib_order.ocaType = 1  # cancel the others when one fills
         return ib_order
 
+    def _validate_kind(self, order: Order) -> None:
+        """OrderError before anything is sent for what IB refuses of the instrument: an index
+        or continuous future, a fraction of a contract, a price off the tick grid (error 110)."""
+        inst = self.connection.contracts.instrument(order.symbol)
+        if inst.kind is Kind.STOCK:
+            return
+        check_tradable(inst)
+        order_quantity(inst, order.qty)
+        for what in ("limit", "stop"):
+            value = getattr(order, what)
+            if value is not None:
+                order_price(inst, value, what)
+
     def _pre_trade(self, order: Order, price: float) -> str:
         reason = self.risk.check(order, price, self.portfolio, self.day_start_equity)
         if reason:
             return f"risk limit: {reason}"
+        if self.connection.contracts.instrument(order.symbol).kind is not Kind.STOCK:
+            return ""  # futures margin and FX: the gateway's own margin check judges them
         ok, why = self.check_buying_power(order, price)
         return "" if ok else why
 

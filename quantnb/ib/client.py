@@ -21,13 +21,21 @@ except ImportError:  # pragma: no cover - depends on the environment
 CLIENT_NAME: str = ibapi.__name__
 IB = ibapi.IB
 Stock = ibapi.Stock
+Future = ibapi.Future
+ContFuture = ibapi.ContFuture
+Forex = ibapi.Forex
+Index = ibapi.Index
 IBOrder = ibapi.Order
 ExecutionFilter = ibapi.ExecutionFilter
 
 __all__ = [
     "CLIENT_NAME",
     "IB",
+    "ContFuture",
     "ExecutionFilter",
+    "Forex",
+    "Future",
     "IBOrder",
+    "Index",
     "Stock",
 ]
