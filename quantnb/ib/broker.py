@@ -531,7 +531,7 @@ class LiveBroker(BrokerBase):
     async def _snapshot_price(self, contract: Any) -> float | None:
         price = await self.connection.market_data.snapshot(contract)
         if price is not None:
-            self.mark(contract.symbol, price)
+            self.mark(self.connection.contracts.name_of(contract), price)
         return price
 
     def _available_funds(self) -> float:
@@ -697,7 +697,7 @@ class LiveBroker(BrokerBase):
         if ex.execId in self._seen_execs:
             return None
         self._seen_execs.add(ex.execId)
-        symbol = ib_fill.contract.symbol
+        symbol = self.connection.contracts.name_of(ib_fill.contract)
         side = from_ib_side(ex.side)
         qty, price = float(ex.shares), float(ex.price)
         estimated = not _is_commission(commission)
@@ -770,17 +770,18 @@ class LiveBroker(BrokerBase):
 
     def _on_portfolio_item(self, item: Any) -> None:
         if self._is_our_account(item.account) and item.marketPrice and item.marketPrice > 0:
-            self.mark(item.contract.symbol, float(item.marketPrice))
+            self.mark(self.connection.contracts.name_of(item.contract), float(item.marketPrice))
 
     def _on_position(self, position: Any) -> None:
         """A position we cannot explain (a trade made in TWS or by another client) makes us
         book the executions we missed; our own fills always arrive before their position."""
         if not self._reconciled or not self._is_our_account(position.account):
             return
-        symbol = position.contract.symbol
+        symbol = self.connection.contracts.name_of(position.contract)
         if abs(self.portfolio.position(symbol).qty - float(position.position)) <= _EPS:
             return
-        if any(f.contract.symbol == symbol for f, _ in self._pending.values()):
+        names = self.connection.contracts.name_of
+        if any(names(f.contract) == symbol for f, _ in self._pending.values()):
             return  # our fill waits for its commission report
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.ensure_future(self._catch_up())

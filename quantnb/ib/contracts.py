@@ -58,6 +58,21 @@ class ContractCache:
         if getattr(contract, "conId", 0):
             self._contracts[symbol] = contract
 
+    def name_of(self, contract: Any) -> str:
+        """Our name of an IB contract: the key it was qualified under (a registered future is
+        "ES 2024-03"), else a pair's "EURUSD", a future's local symbol, a stock's symbol."""
+        con_id = getattr(contract, "conId", 0)
+        if con_id:
+            for key, known in self._contracts.items():
+                if known.conId == con_id:
+                    return key
+        sec_type = getattr(contract, "secType", "")
+        if sec_type == "CASH":
+            return f"{contract.symbol}{contract.currency}"
+        if sec_type == "FUT" and getattr(contract, "localSymbol", ""):
+            return str(contract.localSymbol)
+        return str(contract.symbol)
+
     async def qualify(self, symbol: str | Instrument) -> Any:
         """The qualified contract of ``symbol``; DataError naming it when IB does not know it."""
         key = self.register(symbol)

@@ -104,6 +104,9 @@ def test_futures_and_fx_orders_as_ib_wants_them(ib_sim, broker):
     buy = broker.execute_order(_order("ES 2024-03", qty=2))
     eventually(lambda: buy.status is OrderStatus.FILLED)
     assert ib_sim.positions()["ESH4"] == 2
+    # the fill is booked under the instrument's name, not IB's root symbol
+    eventually(lambda: broker.portfolio.position("ES 2024-03").qty == 2)
+    assert "ES" not in broker.portfolio.positions
     values = ib_sim.account_values()
     assert values["InitMarginReq"] == pytest.approx(2 * 13_200)
     eur = broker.execute_order(_order("EURUSD", qty=20_000))
