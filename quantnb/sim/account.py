@@ -353,7 +353,7 @@ class Account(OrderDesk):
                 continue
             if since is not None and e.time < since:
                 continue
-            if symbol and e.contract.symbol != symbol.upper():
+            if symbol and symbol.upper() not in (e.contract.symbol, e.contract.ib_symbol):
                 continue
             if side and e.side != {"BUY": "BOT", "SELL": "SLD"}.get(side.upper(), side.upper()):
                 continue

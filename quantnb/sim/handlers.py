@@ -80,7 +80,8 @@ def _place_order(s: Session, f: list[str]) -> None:
     if contract is None:
         return
     req = read_place_order(f, contract, s.version)
-    refusal = order_refusal(req)
+    today = s.state.market.now().tz_convert("America/Chicago").strftime("%Y%m%d")
+    refusal = order_refusal(req, today)
     if refusal is not None:
         s.send(msg.error(order_id, *refusal))
         return

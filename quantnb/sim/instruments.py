@@ -57,11 +57,14 @@ def last_trading_day(root: str, month: str) -> pd.Timestamp:
 
 
 def listed_months(root: str, today: pd.Timestamp, count: int | None = None) -> list[str]:
-    """The next ``count`` contract months ("YYYY-MM") of ``root`` whose last day is not past."""
+    """The next ``count`` contract months ("YYYY-MM") of ``root`` whose last day is not past
+    on ``today`` (a date, or a moment read in Chicago)."""
     spec = FUTURES[root]
     count = MONTHS_LISTED.get(root, 4) if count is None else count
-    day = pd.Timestamp(today).tz_localize(None).normalize() if pd.Timestamp(
-        today).tzinfo else pd.Timestamp(today).normalize()  # fmt: skip
+    day = pd.Timestamp(today)
+    if day.tzinfo is not None:  # the exchange's date, in Chicago
+        day = day.tz_convert("America/Chicago").tz_localize(None)
+    day = day.normalize()
     out: list[str] = []
     y, m = day.year, day.month
     while len(out) < count:

@@ -1,5 +1,6 @@
 """Orders IB refuses for what they are on: an index (data only), a continuous future (history
-only) or a limit/stop price off the contract's tick grid (error 110)."""
+only), a future past its last trading day or a limit/stop price off the contract's tick grid
+(error 110)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ def off_grid(price: float, tick: float) -> bool:
     return abs(steps - round(steps)) > 1e-6 * max(1.0, abs(steps))
 
 
-def order_refusal(req: OrderRequest) -> tuple[int, str] | None:
-    """(error code, text) IB answers a placed order with before accepting it, or None."""
+def order_refusal(req: OrderRequest, today: str = "") -> tuple[int, str] | None:
+    """(error code, text) IB answers a placed order with before accepting it, or None;
+    ``today`` (YYYYMMDD, exchange date) tells an expired futures month."""
     c = req.contract
     if c.sec_type == "IND":
         return 201, f"Order rejected - reason:{c.ib_symbol} is an index: it cannot be traded"
@@ -28,6 +30,11 @@ def order_refusal(req: OrderRequest) -> tuple[int, str] | None:
         )
     if c.is_stock:
         return None
+    if c.sec_type == "FUT" and today and c.expiry < today:
+        return 200, (
+            f"No security definition has been found for the request ({c.local_symbol} "
+            f"expired on {c.expiry})"
+        )
     prices = [req.lmt_price] if req.order_type in ("LMT", "STP LMT") else []
     if req.order_type in ("STP", "STP LMT"):
         prices.append(req.aux_price)

@@ -226,3 +226,20 @@ def test_off_tick_limit_refused_with_110(ib, ibc, ib_sim, wait, client_errors):
     assert not held & {trade.order.orderId, stop.order.orderId}
     ok = ib.placeOrder(es, ibc.LimitOrder("BUY", 1, 4000.25))  # on the grid: accepted
     wait(ib, lambda: ok.orderStatus.status in ("Submitted", "PreSubmitted"))
+
+
+@pytest.mark.ib_sim(futures=["CL"], start="2024-01-23 00:50")  # 19:50 New York, Jan 22
+def test_order_on_an_expired_month_refused(ib, ibc, ib_sim, wait, client_errors):
+    client_errors.allow(200)
+    months = ib.reqContractDetails(ibc.Future("CL", exchange="NYMEX"))
+    assert months[0].contract.localSymbol == "CLG4"  # its last trading day is today
+    (clg,) = ib.qualifyContracts(ibc.Future("CL", "202402", "NYMEX"))
+    codes = []
+    ib.errorEvent += lambda req_id, code, *rest: codes.append((req_id, code))
+    ib_sim.step(15)  # to 04:05 New York on Jan 23: CLG4 has expired
+    trade = ib.placeOrder(clg, ibc.MarketOrder("BUY", 1))
+    wait(ib, lambda: (trade.order.orderId, 200) in codes)
+    assert "CLG4" not in ib_sim.positions()
+    (clh,) = ib.qualifyContracts(ibc.Future("CL", "202403", "NYMEX"))
+    ok = ib.placeOrder(clh, ibc.MarketOrder("BUY", 1))
+    wait(ib, lambda: ok.orderStatus.status == "Filled")
