@@ -175,7 +175,7 @@ def _currency_rows(values: dict[str, float]) -> list[tuple[str, str, str]]:
                 ("CashBalance", f"{amount:.2f}", cur),
                 ("TotalCashBalance", f"{amount:.2f}", cur),
                 ("NetLiquidationByCurrency", f"{amount:.2f}", cur),
-                ("ExchangeRate", f"{rate:.6f}", cur),
+                ("ExchangeRate", f"{rate:.8f}", cur),
             ]
     return rows
 

@@ -186,7 +186,7 @@ def test_future_order_beyond_margin_refused(ib, ibc, client_errors):
     assert "INITIAL MARGIN" in " ".join(client_errors.messages())
 
 
-def test_fx_order_and_cash_per_currency(ib, ibc, wait):
+def test_fx_order_and_cash_per_currency(ib, ibc, ib_sim, wait):
     (eur,) = ib.qualifyContracts(ibc.Forex("EURUSD"))
     trade = ib.placeOrder(eur, ibc.MarketOrder("BUY", 20_000))
     wait(ib, lambda: trade.orderStatus.status == "Filled")
@@ -200,6 +200,14 @@ def test_fx_order_and_cash_per_currency(ib, ibc, wait):
     assert _value(ib, "TotalCashValue") == pytest.approx(
         100_000 - 20_000 * price - commission + 20_000 * rate, abs=0.02
     )
+    # USD.JPY: the base is dollars; selling dollars for yen leaves yen at 1 / USDJPY each
+    (jpy,) = ib.qualifyContracts(ibc.Forex("USDJPY"))
+    sell = ib.placeOrder(jpy, ibc.MarketOrder("SELL", 10_000))
+    wait(ib, lambda: sell.orderStatus.status == "Filled")
+    usdjpy = sell.orderStatus.avgFillPrice
+    wait(ib, lambda: any(v.currency == "JPY" for v in ib.accountValues()))
+    assert _value(ib, "CashBalance", "JPY") == pytest.approx(10_000 * usdjpy, abs=0.01)
+    assert _value(ib, "ExchangeRate", "JPY") == pytest.approx(1 / ib_sim.price("USDJPY"), rel=1e-5)
 
 
 def test_index_order_refused(ib, ibc, client_errors):
