@@ -293,14 +293,18 @@ class Session(asyncio.Protocol):
                         self._send_delayed(req_id, s.symbol, size, late)
                         continue
                     types = _LIVE_TICKS
-                    self.send(msg.tick_price(req_id, types[0], bid, 100.0))
-                    self.send(msg.tick_price(req_id, types[1], ask, 100.0))
-                    self.send(msg.tick_price(req_id, types[2], s.close, size))
+                    kind = market.contracts[s.symbol].sec_type
+                    if kind != "IND":  # an index has no bid or ask
+                        self.send(msg.tick_price(req_id, types[0], bid, 100.0))
+                        self.send(msg.tick_price(req_id, types[1], ask, 100.0))
+                    if kind != "CASH":  # IDEALPRO quotes pairs: no trades, no volume
+                        self.send(msg.tick_price(req_id, types[2], s.close, size))
                     if s.high >= day.high:
                         self.send(msg.tick_price(req_id, types[3], day.high, 0.0))
                     if s.low <= day.low:
                         self.send(msg.tick_price(req_id, types[4], day.low, 0.0))
-                    self.send(msg.tick_size(req_id, types[7], day.volume))
+                    if kind != "CASH":
+                        self.send(msg.tick_size(req_id, types[7], day.volume))
         if self.rt_bars:
             for req_id, symbol in self.rt_bars.items():
                 for s in slices:
@@ -395,9 +399,12 @@ class Session(asyncio.Protocol):
         if delayed:
             bid, ask, last = delayed_quote(market, symbol)
         day = market.days[symbol]
-        self.send(msg.tick_price(req_id, types[0], bid, 100.0))
-        self.send(msg.tick_price(req_id, types[1], ask, 100.0))
-        self.send(msg.tick_price(req_id, types[2], last, 100.0))
+        kind = market.contracts[symbol].sec_type
+        if kind != "IND":  # an index has no bid or ask
+            self.send(msg.tick_price(req_id, types[0], bid, 100.0))
+            self.send(msg.tick_price(req_id, types[1], ask, 100.0))
+        if kind != "CASH":  # IDEALPRO quotes pairs: no trades, no volume
+            self.send(msg.tick_price(req_id, types[2], last, 100.0))
         for tick, value in (
             (types[3], day.high),
             (types[4], day.low),
@@ -406,7 +413,8 @@ class Session(asyncio.Protocol):
         ):
             if not math.isnan(value):
                 self.send(msg.tick_price(req_id, tick, value, 0.0))
-        self.send(msg.tick_size(req_id, types[7], day.volume))
+        if kind != "CASH":
+            self.send(msg.tick_size(req_id, types[7], day.volume))
 
     # --- order and account pushes ---
 

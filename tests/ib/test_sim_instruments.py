@@ -122,6 +122,17 @@ def test_future_streaming_ticks_on_the_grid(ib, ibc, ib_sim, wait):
     assert 50 < bars[-1].close < 100
 
 
+def test_fx_quotes_without_trades_and_an_index_without_quotes(ib, ibc, ib_sim, wait):
+    (eur,) = ib.qualifyContracts(ibc.Forex("EURUSD"))
+    (spx,) = ib.qualifyContracts(ibc.Index("SPX", "CBOE", "USD"))
+    fx_ticker, index_ticker = ib.reqMktData(eur), ib.reqMktData(spx)
+    ib_sim.step(2)
+    wait(ib, lambda: fx_ticker.bid > 0 and index_ticker.last > 0)
+    assert fx_ticker.ask == pytest.approx(fx_ticker.bid + 0.00005)
+    assert fx_ticker.last != fx_ticker.last  # NaN: IDEALPRO sends no trades
+    assert not index_ticker.bid > 0  # an index is a computed value: no bid or ask
+
+
 def _value(ib, tag, currency="USD"):
     for v in ib.accountValues():
         if v.tag == tag and v.currency == currency:
