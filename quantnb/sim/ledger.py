@@ -44,8 +44,9 @@ class Holding:
 
     @property
     def avg_cost(self) -> float:
-        """IB's average cost: per contract (price × multiplier) with its commission."""
-        per = self.open_commission / abs(self.qty) if self.qty else 0.0
+        """IB's average cost per contract (price × multiplier) with its commission: (cost +
+        commissions) / qty long, (proceeds - commissions) / qty short."""
+        per = self.open_commission / self.qty if self.qty else 0.0
         return self.avg_price * self.contract.point_value + per
 
 

@@ -511,6 +511,12 @@ class Session(asyncio.Protocol):
         for req_id in self.pnl_subs:
             self.send(msg.pnl(req_id, unrealized + realized, unrealized, realized))
         for req_id, symbol in self.pnl_single.items():
+            h = account.ledger.holdings.get(symbol)
+            if h is not None:  # a future or pair: P&L at its multiplier
+                value = h.market_value
+                un = value - h.qty * h.avg_cost
+                self.send(msg.pnl_single(req_id, h.qty, un + h.realized, un, h.realized, value))
+                continue
             pos = account.portfolio.position(symbol)
             un = pos.market_value - pos.qty * pos.avg_cost  # as IB: net of the commissions paid
             self.send(

@@ -179,6 +179,21 @@ def test_future_order_fills_with_multiplier_pnl_and_margin(ib, ibc, ib_sim, wait
     wait(ib, lambda: _value(ib, "InitMarginReq") == 0)
 
 
+def test_pnl_single_of_a_future(ib, ibc, ib_sim, wait):
+    (es,) = ib.qualifyContracts(ibc.Future("ES", "202406", "CME"))
+    trade = ib.placeOrder(es, ibc.MarketOrder("SELL", 1))
+    wait(ib, lambda: trade.orderStatus.status == "Filled")
+    price = trade.orderStatus.avgFillPrice
+    account = ib.managedAccounts()[0]
+    pnl = ib.reqPnLSingle(account, "", es.conId)
+    ib_sim.set_price(es.localSymbol, price - 5)  # short: five points down is $250 up
+    ib_sim.step(1)
+    wait(ib, lambda: pnl.position == -1 and pnl.value == pnl.value and pnl.value != 0)
+    now = ib_sim.price(es.localSymbol)
+    assert pnl.value == pytest.approx(-50 * now)
+    assert pnl.unrealizedPnL == pytest.approx(50 * (price - now) - 2.25, abs=0.01)
+
+
 def test_what_if_future_order_shows_its_margin(ib, ibc):
     (cl,) = ib.qualifyContracts(ibc.Future("CL", "202403", "NYMEX"))
     state = ib.whatIfOrder(cl, ibc.MarketOrder("BUY", 3))
