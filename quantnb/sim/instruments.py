@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from quantnb.domain.instrument import FUTURES, MONTH_CODES, Instrument, future, fx, index
+from quantnb.domain.instrument import FUTURES, MONTH_CODES, future, fx, index
 from quantnb.errors import ConfigError
 from quantnb.sim.contracts import Details, SimContract
 
@@ -198,11 +198,10 @@ def universe(
 
 
 def level(c: SimContract) -> float:
-    """The first price of a contract's generated series: later months carry a premium."""
+    """The first price of a contract's generated series (a later month adds ``carry``)."""
     inst = c.instrument
     assert inst is not None
-    base = LEVELS[inst.symbol if inst.kind != "fx" else inst.name]
-    return base
+    return LEVELS[inst.name if inst.kind == "fx" else inst.symbol]
 
 
 def carry(c: SimContract, front_month: str) -> float:
@@ -216,16 +215,3 @@ def carry(c: SimContract, front_month: str) -> float:
         - int(front_month[5:])
     )
     return CARRY.get(inst.symbol, 0.0) * months / 3
-
-
-def is_front(c: SimContract, contracts: Iterable[SimContract]) -> bool:
-    """Whether ``c`` is the nearest listed month of its root."""
-    same = [x for x in contracts if x.sec_type == "FUT" and x.root == c.root]
-    return bool(same) and min(same, key=lambda x: x.expiry) is c
-
-
-def as_key(inst: Instrument) -> str:
-    """The simulator's key of an instrument: local symbol for a month, name otherwise."""
-    if inst.kind == "future" and inst.expiry:
-        return f"{inst.symbol}{MONTH_CODES[int(inst.expiry[5:]) - 1]}{inst.expiry[3]}"
-    return inst.name
