@@ -21,6 +21,7 @@ from quantnb.domain.accounting import Portfolio
 from quantnb.domain.auction import check_combination
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
+from quantnb.domain.instrument import Kind
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection
 from quantnb.domain.risk import RiskLimits
 from quantnb.errors import GatewayError, NotConnectedError, OrderError
@@ -28,6 +29,7 @@ from quantnb.ib.client import ExecutionFilter, IBOrder
 from quantnb.ib.config import mask_account
 from quantnb.ib.connection import ErrorEvent, IBConnection
 from quantnb.ib.contracts import stock
+from quantnb.ib.instruments import check_tradable, order_price, order_quantity
 from quantnb.ib.order_fields import set_ib_extras
 from quantnb.ib.tables import (
     ORDER_REJECTION_CODES,
@@ -130,6 +132,7 @@ class LiveBroker(BrokerBase):
         if order.id in self._orders:
             return self._orders[order.id]  # already sent (or restored): never twice
         _validate(order)
+        self._validate_kind(order)
         self._require_ready(order)
         contract = await self.connection.contracts.qualify(order.symbol)
         price = self._reference_price(order)
@@ -147,6 +150,7 @@ class LiveBroker(BrokerBase):
             return [self._orders.get(o.id, o) for o in (entry, *exits)]
         for o in (entry, *exits):
             _validate(o)
+            self._validate_kind(o)
         self._require_ready(entry)
         contract = await self.connection.contracts.qualify(entry.symbol)
         price = self._reference_price(entry) or await self._snapshot_price(contract)
@@ -308,6 +312,7 @@ class LiveBroker(BrokerBase):
             return self._orders[order.id]
         if not checked:
             _validate(order)
+            self._validate_kind(order)
             self._require_ready(order)
         self._record(order)
         parent_ib = None
@@ -352,7 +357,8 @@ class LiveBroker(BrokerBase):
     def _build_ib_order(self, order: Order, parent_ib: Any, transmit: bool) -> Any:
         ib_order = IBOrder()
         ib_order.action = to_ib_action(order.side)
-        ib_order.totalQuantity = float(order.qty)
+        inst = self.connection.contracts.instrument(order.symbol)
+        ib_order.totalQuantity = order_quantity(inst, order.qty)
         ib_order.orderType = to_ib_order_type(order.type)
         ib_order.tif = to_ib_tif(order.tif)
         ib_order.orderRef = order.id
@@ -361,9 +367,9 @@ class LiveBroker(BrokerBase):
         if account:
             ib_order.account = account
         if order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.LIMIT_ON_CLOSE):
-            ib_order.lmtPrice = float(order.limit)  # type: ignore[arg-type]
+            ib_order.lmtPrice = order_price(inst, float(order.limit))  # type: ignore[arg-type]
         if order.type in (OrderType.STOP, OrderType.STOP_LIMIT):
-            ib_order.auxPrice = float(order.stop)  # type: ignore[arg-type]
+            ib_order.auxPrice = order_price(inst, float(order.stop), "stop")  # type: ignore[arg-type]
         if order.type is OrderType.TRAILING_STOP:
             if order.trail_amount is not None:
                 ib_order.auxPrice = float(order.trail_amount)
@@ -379,10 +385,25 @@ class LiveBroker(BrokerBase):
         set_ib_extras(ib_order, order)
         return ib_order
 
+    def _validate_kind(self, order: Order) -> None:
+        """OrderError before anything is sent for what IB refuses of the instrument: an index
+        or continuous future, a fraction of a contract, a price off the tick grid (error 110)."""
+        inst = self.connection.contracts.instrument(order.symbol)
+        if inst.kind is Kind.STOCK:
+            return
+        check_tradable(inst)
+        order_quantity(inst, order.qty)
+        for what in ("limit", "stop"):
+            value = getattr(order, what)
+            if value is not None:
+                order_price(inst, value, what)
+
     def _pre_trade(self, order: Order, price: float) -> str:
         reason = self.risk.check(order, price, self.portfolio, self.day_start_equity)
         if reason:
             return f"risk limit: {reason}"
+        if self.connection.contracts.instrument(order.symbol).kind is not Kind.STOCK:
+            return ""  # futures margin and FX: the gateway's own margin check judges them
         ok, why = self.check_buying_power(order, price)
         return "" if ok else why
 
@@ -513,7 +534,7 @@ class LiveBroker(BrokerBase):
     async def _snapshot_price(self, contract: Any) -> float | None:
         price = await self.connection.market_data.snapshot(contract)
         if price is not None:
-            self.mark(contract.symbol, price)
+            self.mark(self.connection.contracts.name_of(contract), price)
         return price
 
     def _available_funds(self) -> float:
@@ -679,7 +700,7 @@ class LiveBroker(BrokerBase):
         if ex.execId in self._seen_execs:
             return None
         self._seen_execs.add(ex.execId)
-        symbol = ib_fill.contract.symbol
+        symbol = self.connection.contracts.name_of(ib_fill.contract)
         side = from_ib_side(ex.side)
         qty, price = float(ex.shares), float(ex.price)
         estimated = not _is_commission(commission)
@@ -752,17 +773,18 @@ class LiveBroker(BrokerBase):
 
     def _on_portfolio_item(self, item: Any) -> None:
         if self._is_our_account(item.account) and item.marketPrice and item.marketPrice > 0:
-            self.mark(item.contract.symbol, float(item.marketPrice))
+            self.mark(self.connection.contracts.name_of(item.contract), float(item.marketPrice))
 
     def _on_position(self, position: Any) -> None:
         """A position we cannot explain (a trade made in TWS or by another client) makes us
         book the executions we missed; our own fills always arrive before their position."""
         if not self._reconciled or not self._is_our_account(position.account):
             return
-        symbol = position.contract.symbol
+        symbol = self.connection.contracts.name_of(position.contract)
         if abs(self.portfolio.position(symbol).qty - float(position.position)) <= _EPS:
             return
-        if any(f.contract.symbol == symbol for f, _ in self._pending.values()):
+        names = self.connection.contracts.name_of
+        if any(names(f.contract) == symbol for f, _ in self._pending.values()):
             return  # our fill waits for its commission report
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.ensure_future(self._catch_up())

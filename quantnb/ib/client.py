@@ -21,6 +21,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 CLIENT_NAME: str = ibapi.__name__
 IB = ibapi.IB
 Stock = ibapi.Stock
+Future = ibapi.Future
+ContFuture = ibapi.ContFuture
+Forex = ibapi.Forex
+Index = ibapi.Index
 IBOrder = ibapi.Order
 ExecutionFilter = ibapi.ExecutionFilter
 TagValue = ibapi.TagValue
@@ -28,8 +32,12 @@ TagValue = ibapi.TagValue
 __all__ = [
     "CLIENT_NAME",
     "IB",
+    "ContFuture",
     "ExecutionFilter",
+    "Forex",
+    "Future",
     "IBOrder",
+    "Index",
     "Stock",
     "TagValue",
 ]

@@ -1,6 +1,8 @@
-"""Symbols to qualified IB contracts (US stocks on SMART), looked up once and cached by symbol.
+"""Symbols to qualified IB contracts, looked up once and cached by symbol.
 
-A conId does not change when the connection drops, so the cache survives reconnects.
+A plain string is a US stock on SMART; an ``Instrument`` (future, FX pair, index) is remembered
+under its name, so later calls may name it by that string. A conId does not change when the
+connection drops, so the cache survives reconnects.
 """
 
 from __future__ import annotations
@@ -8,8 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from quantnb.domain.instrument import Instrument, as_instrument
 from quantnb.errors import DataError, GatewayError
 from quantnb.ib.client import Stock
+from quantnb.ib.instruments import history_series, ib_contract
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,24 @@ class ContractCache:
         self._connection = connection
         self._contracts: dict[str, Any] = {}
         self._details: dict[str, Any] = {}
+        self._instruments: dict[str, Instrument] = {}
+
+    def register(self, item: str | Instrument) -> str:
+        """Remember an instrument under its name; returns the name (a string as it is)."""
+        if isinstance(item, Instrument):
+            self._instruments[item.name] = item
+            return item.name
+        return _check_symbol(item)
+
+    def instrument(self, symbol: str | Instrument) -> Instrument:
+        """The instrument a name stands for: a registered one, else a US stock."""
+        if isinstance(symbol, Instrument):
+            return symbol
+        return self._instruments.get(symbol.strip()) or as_instrument(symbol)
+
+    def what_to_show(self, symbol: str | Instrument, asked: str = "TRADES") -> str:
+        """The history series to ask IB for ``symbol``: MIDPOINT for an FX pair's TRADES."""
+        return history_series(self.instrument(symbol), asked)
 
     def get(self, symbol: str) -> Any | None:
         """The cached qualified contract of ``symbol``, if any."""
@@ -36,21 +58,44 @@ class ContractCache:
         if getattr(contract, "conId", 0):
             self._contracts[symbol] = contract
 
-    async def qualify(self, symbol: str) -> Any:
+    def name_of(self, contract: Any) -> str:
+        """Our name of an IB contract: the key it was qualified under (a registered future is
+        "ES 2024-03"), else a pair's "EURUSD", a future's local symbol, a stock's symbol."""
+        con_id = getattr(contract, "conId", 0)
+        if con_id:
+            for key, known in self._contracts.items():
+                if known.conId == con_id:
+                    return key
+        sec_type = getattr(contract, "secType", "")
+        if sec_type == "CASH":
+            return f"{contract.symbol}{contract.currency}"
+        if sec_type == "FUT" and getattr(contract, "localSymbol", ""):
+            return str(contract.localSymbol)
+        return str(contract.symbol)
+
+    async def qualify(self, symbol: str | Instrument) -> Any:
         """The qualified contract of ``symbol``; DataError naming it when IB does not know it."""
-        key = _check_symbol(symbol)
+        key = self.register(symbol)
         cached = self._contracts.get(key)
         if cached is not None:
             return cached
         ib = self._connection.ib
+        inst = self._instruments.get(key)
         try:
-            result = await ib.qualifyContractsAsync(stock(key))
+            result = await ib.qualifyContractsAsync(
+                stock(key) if inst is None else ib_contract(inst)
+            )
         except (ConnectionError, OSError) as exc:
             raise GatewayError(f"could not look up {key!r}: {exc}") from exc
         contract = result[0] if result else None
         if isinstance(contract, list):  # ib_async returnAll shape: ambiguous
             contract = None
         if contract is None or not getattr(contract, "conId", 0):
+            if inst is not None:
+                raise DataError(
+                    f"unknown instrument {key!r}: the IB gateway has no {inst.kind} "
+                    f"{inst.symbol} on {inst.exchange} (error 200); check the symbol and month"
+                )
             raise DataError(
                 f"unknown symbol {key!r}: the IB gateway has no US stock of that name on SMART "
                 "(error 200); check the spelling"
@@ -59,9 +104,9 @@ class ContractCache:
         log.debug("qualified %s as conId %s", key, contract.conId)
         return contract
 
-    async def details(self, symbol: str) -> Any:
+    async def details(self, symbol: str | Instrument) -> Any:
         """Contract details of ``symbol`` (cached)."""
-        key = _check_symbol(symbol)
+        key = self.register(symbol)
         if key in self._details:
             return self._details[key]
         contract = await self.qualify(key)

@@ -23,6 +23,7 @@ import pandas as pd
 from quantnb.data.load import to_canonical
 from quantnb.data.sample import time_bounds, to_utc
 from quantnb.data.validate import REQUIRED
+from quantnb.domain.instrument import Instrument
 from quantnb.domain.interval import Interval, ib_duration_for, max_ib_duration
 from quantnb.domain.model import Bar
 from quantnb.errors import (
@@ -174,9 +175,11 @@ class LiveDataFeed:
         return self._run(self.get_historical_data_async(symbol, start, end, interval))
 
     async def get_historical_data_async(
-        self, symbol: str, start: TimeArg, end: TimeArg, interval: str = "1d"
+        self, symbol: str | Instrument, start: TimeArg, end: TimeArg, interval: str = "1d"
     ) -> pd.DataFrame:
-        """Canonical bars from IB (split into requests IB accepts, paced, cached) or the cache."""
+        """Canonical bars from IB (split into requests IB accepts, paced, cached) or the cache.
+        ``symbol`` may be an Instrument (future, FX pair, index); its name keys the bars."""
+        symbol = self.connection.contracts.register(symbol)
         iv = Interval.parse(interval)
         lo, stop = time_bounds(start, end)
         if self.connection.is_connected():
@@ -337,7 +340,8 @@ class LiveDataFeed:
     ) -> Any:
         end_text = end.tz_convert("UTC").strftime("%Y%m%d %H:%M:%S") + " UTC"
         duration = ib_duration_for(span, iv)
-        key = (symbol, iv.name, end_text, duration, self.what_to_show, self.use_rth)
+        what = self.connection.contracts.what_to_show(symbol, self.what_to_show)
+        key = (symbol, iv.name, end_text, duration, what, self.use_rth)
         ib = self.connection.ib
 
         async def request() -> Any:
@@ -349,7 +353,7 @@ class LiveDataFeed:
                     endDateTime=end_text,
                     durationStr=duration,
                     barSizeSetting=iv.ib_bar_size,
-                    whatToShow=self.what_to_show,
+                    whatToShow=what,
                     useRTH=self.use_rth,
                     formatDate=2,
                 )
@@ -449,7 +453,8 @@ class LiveDataFeed:
         A symbol that cannot be subscribed (unknown, refused) raises and is not kept.
         """
         iv = Interval.parse(interval)
-        names = [symbols] if isinstance(symbols, str) else list(symbols)
+        items = [symbols] if isinstance(symbols, str | Instrument) else list(symbols)
+        names = [self.connection.contracts.register(s) for s in items]
         after = to_utc(since, "since") if since is not None else None
         for symbol in names:
             sub = self._subs.get(symbol)
@@ -579,7 +584,7 @@ class LiveDataFeed:
             endDateTime="",
             durationStr=ib_duration_for(span, iv),
             barSizeSetting=iv.ib_bar_size,
-            whatToShow=self.what_to_show,
+            whatToShow=self.connection.contracts.what_to_show(sub.symbol, self.what_to_show),
             useRTH=self.use_rth,
             formatDate=2,
             keepUpToDate=True,

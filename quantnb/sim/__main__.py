@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
         help="the realtime clock jumps over nights, weekends and holidays",
     )
     p.add_argument("--symbols", default="AAPL,MSFT,SPY", help="comma-separated universe")
+    p.add_argument("--futures", default="", help="futures roots served, e.g. ES,NQ,CL")
+    p.add_argument("--fx", default="", help="FX pairs served, e.g. EURUSD,USDJPY")
+    p.add_argument("--indices", default="", help="indices served (data only), e.g. SPX")
     p.add_argument("--seed", type=int, default=0, help="random-walk seed (0)")
     p.add_argument("--account", default="DU1234567", help="paper account id")
     p.add_argument("--cash", type=float, default=100_000.0, help="starting cash in USD")
@@ -68,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = SimConfig(
             symbols=tuple(s for s in args.symbols.split(",") if s.strip()),
+            futures=tuple(s for s in args.futures.split(",") if s.strip()),
+            fx=tuple(s for s in args.fx.split(",") if s.strip()),
+            indices=tuple(s for s in args.indices.split(",") if s.strip()),
             seed=args.seed,
             start=args.start,
             mode="manual" if args.manual else "realtime",

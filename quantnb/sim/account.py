@@ -24,6 +24,7 @@ from quantnb.errors import ConfigError, GatewayError
 from quantnb.sim import account_values, order_rules
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract
+from quantnb.sim.ledger import Ledger
 from quantnb.sim.market import NS, POST, REGULAR, Market, Slice
 from quantnb.sim.ordering import Event, OrderDesk, extended_hours, open_event, status_event
 from quantnb.sim.placement import OrderRequest
@@ -64,17 +65,21 @@ class Account(OrderDesk):
         self._exec_seq = 0
         self._used: dict[str, tuple[int, float]] = {}  # symbol -> (bar index, qty filled)
         self.untransmitted = Untransmitted()
+        self.ledger = Ledger()  # futures and FX: margin, P&L and cash per currency
         self.previous_day_equity = self.portfolio.equity  # at the last session's close
 
     # --- matching ---
 
     def _match_now(self, rec: OrderRecord) -> list[Event]:
         """Match a new or modified order against the current price, as a one-price bar, when
-        the market is open for it; auction orders wait for their auction, IOC/FOK orders trade
-        now or are cancelled."""
+        the market is open for it (futures and FX: their own hours); auction orders wait for
+        their auction, IOC/FOK orders trade now or are cancelled."""
         if rec.held or _in_auction(rec):
             return []
-        trading = self.market.trading_now(extended_hours(rec.order_type, rec.outside_rth))
+        other = not rec.contract.is_stock
+        trading = self.market.trading_now(other or extended_hours(rec.order_type, rec.outside_rth))
+        if other and trading and not self.market.trades_now(rec.contract.symbol):
+            trading = False  # a future or pair outside its trading hours (the daily halt)
         if rec.tif in ("IOC", "FOK"):
             return self._immediate(rec, trading)
         if not trading:
@@ -144,8 +149,12 @@ class Account(OrderDesk):
                 events += self._expire_gtd(recs)
                 events += self._auctions(list(recs), s)
                 recs = [r for r in recs if not _in_auction(r)]
-            if s.phase != REGULAR:
-                recs = [r for r in recs if extended_hours(r.order_type, r.outside_rth)]
+            if s.phase != REGULAR:  # futures and FX trade their whole session
+                recs = [
+                    r
+                    for r in recs
+                    if not r.contract.is_stock or extended_hours(r.order_type, r.outside_rth)
+                ]
             events += self._match_slice(recs, s.open, s.high, s.low, s.close)
         return events
 
@@ -235,8 +244,15 @@ class Account(OrderDesk):
         """Book one execution in the portfolio, priced by the cost model: the fill, and IB's
         realized P&L (net of the opening and closing commissions) when it closes a position
         (else None)."""
-        fill_price = round(self.costs.fill_price(price, side.value), 4) if slips else price
-        commission = round(self.costs.commission(qty, fill_price), 4)
+        contract = self.market.contracts.get(symbol)
+        other = contract is not None and not contract.is_stock
+        if other:
+            assert contract is not None
+            fill_price = price  # no slippage model for futures and FX: they fill at the price
+            commission = self.ledger.commission(contract, qty, price, self.rate(contract.currency))
+        else:
+            fill_price = round(self.costs.fill_price(price, side.value), 4) if slips else price
+            commission = round(self.costs.commission(qty, fill_price), 4)
         self._exec_seq += 1
         fill = Fill(
             order_id="",
@@ -250,6 +266,21 @@ class Account(OrderDesk):
             slippage=abs(fill_price - price),
             source="sim",
         )
+        if other:
+            assert contract is not None
+            signed = qty if side is Side.BUY else -qty
+            held = self.ledger.holdings.get(symbol)
+            before, held_commission = (held.qty, held.open_commission) if held else (0.0, 0.0)
+            realized = self.ledger.book(contract, signed, fill_price, commission)
+            index, used = self._used.get(symbol, (self.market.index, 0.0))
+            self._used[symbol] = (
+                self.market.index, (used if index == self.market.index else 0) + qty
+            )  # fmt: skip
+            if before == 0 or (before > 0) == (side is Side.BUY):
+                return fill, None
+            closed = min(qty, abs(before))
+            costs = held_commission * closed / abs(before) + commission * closed / qty
+            return fill, round(realized - costs, 4)
         pos = self.portfolio.position(symbol)
         before, held_commission = pos.qty, pos.open_commission
         realized = self.portfolio.apply_fill(fill)
@@ -363,6 +394,19 @@ class Account(OrderDesk):
             pos = self.portfolio.positions.get(s.symbol)
             if pos is not None:
                 pos.last_price = s.close
+            self.ledger.mark(s.symbol, s.close)
+
+    def rate(self, currency: str) -> float:
+        """USD per unit of ``currency``, from the last price of a pair served (1 for USD)."""
+        if currency == "USD":
+            return 1.0
+        last = self.market.last
+        direct, inverse = last.get(f"{currency}USD"), last.get(f"USD{currency}")
+        if direct is not None and direct > 0:
+            return float(direct)
+        if inverse is not None and inverse > 0:
+            return 1.0 / float(inverse)
+        return 1.0
 
     # --- reports ---
 
@@ -378,7 +422,7 @@ class Account(OrderDesk):
                 continue
             if since is not None and e.time < since:
                 continue
-            if symbol and e.contract.symbol != symbol.upper():
+            if symbol and symbol.upper() not in (e.contract.symbol, e.contract.ib_symbol):
                 continue
             if side and e.side != {"BUY": "BOT", "SELL": "SLD"}.get(side.upper(), side.upper()):
                 continue
@@ -395,14 +439,18 @@ class Account(OrderDesk):
             recent.append(e)
         days = self.market.day_keys(np.array([e.time.value for e in recent], dtype=np.int64))
         trades = [(e.contract.symbol, int(d), e.side) for e, d in zip(recent, days, strict=True)]
-        return account_values.compute(
+        margin = self.config.account_type != "cash"
+        values = account_values.compute(
             self.portfolio,  # positions are marked at every slice and fill
-            margin=self.config.account_type != "cash",
+            margin=margin,
             leverage=self.config.leverage,
             previous_day_equity=self.previous_day_equity,
             pnl=self.pnl(),
             day_trades=account_values.count_day_trades(trades, self.market.day_key(now)),
         )
+        if not self.ledger.holdings:
+            return values
+        return self.ledger.adjust(values, self.rate, self.config.leverage, margin)
 
     def pnl(self) -> tuple[float, float]:
         """Unrealized and realized P&L of the account, as IB splits them: the commissions of
@@ -418,4 +466,4 @@ class Account(OrderDesk):
             (self.market.contracts[s], pos.qty, pos.avg_cost)
             for s, pos in self.portfolio.positions.items()
             if s in self.market.contracts
-        ]
+        ] + [(h.contract, h.qty, h.avg_cost) for h in self.ledger.holdings.values()]

@@ -158,7 +158,26 @@ def _ledger_rows(values: dict[str, float], all_currencies: bool) -> list[tuple[s
         "ExchangeRate": 1.0,
     }
     currencies = ("BASE", "USD") if all_currencies else ("USD",)
-    return [(tag, f"{ledger[tag]:.2f}", cur) for cur in currencies for tag in LEDGER_TAGS]
+    rows = [(tag, f"{ledger[tag]:.2f}", cur) for cur in currencies for tag in LEDGER_TAGS]
+    if all_currencies:
+        rows += _currency_rows(values)
+    return rows
+
+
+def _currency_rows(values: dict[str, float]) -> list[tuple[str, str, str]]:
+    """Cash held in other currencies (FX trades): its balance and USD per unit, per currency."""
+    rows = []
+    for key in sorted(values):
+        if key.startswith("CashBalance:"):
+            cur = key.split(":", 1)[1]
+            amount, rate = values[key], values[f"ExchangeRate:{cur}"]
+            rows += [
+                ("CashBalance", f"{amount:.2f}", cur),
+                ("TotalCashBalance", f"{amount:.2f}", cur),
+                ("NetLiquidationByCurrency", f"{amount:.2f}", cur),
+                ("ExchangeRate", f"{rate:.8f}", cur),
+            ]
+    return rows
 
 
 def update_rows(
@@ -175,5 +194,8 @@ def update_rows(
         (tag, f"{values[tag]:.2f}", "USD")
         for tag in ("CashBalance", "StockMarketValue", "UnrealizedPnL", "RealizedPnL")
     ]
+    if "FuturesPNL" in values:
+        rows.append(("FuturesPNL", f"{values['FuturesPNL']:.2f}", "USD"))
+    rows += _currency_rows(values)
     rows += [("AccountCode", account_id, ""), ("Currency", "USD", "USD")]
     return rows

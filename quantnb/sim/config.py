@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from quantnb.errors import ConfigError
+from quantnb.sim import instruments
 from quantnb.sim.pacing import PacingRule
 
 DEFAULT_SYMBOLS = ("AAPL", "MSFT", "SPY")
@@ -34,7 +35,9 @@ class SimConfig:
     pre-market and after-hours sessions at once in real time, for clients that trade regular
     hours only. ``follow_sample=True`` makes the generated market continue
     ``qn.data.sample(symbols, "1d", seed=seed)``: its regular hours trade the sample's daily bars
-    over 2020-2023, and a walk with the same statistics before and after.
+    over 2020-2023, and a walk with the same statistics before and after. ``futures`` (roots
+    "ES", "NQ", "CL": their listed months), ``fx`` (pairs "EURUSD", "USDJPY") and ``indices``
+    ("SPX") are served beside the stocks on a generated market (none by default).
     """
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
@@ -61,6 +64,9 @@ class SimConfig:
     market_data: str = "live"
     skip_extended: bool = False
     follow_sample: bool = False
+    futures: tuple[str, ...] = ()
+    fx: tuple[str, ...] = ()
+    indices: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         symbols = (self.symbols,) if isinstance(self.symbols, str) else tuple(self.symbols)
@@ -68,6 +74,12 @@ class SimConfig:
         if not symbols:
             raise ConfigError("the simulator needs at least one symbol, e.g. symbols=('AAPL',)")
         object.__setattr__(self, "symbols", symbols)
+        for name in ("futures", "fx", "indices"):
+            value = getattr(self, name)
+            items = (value,) if isinstance(value, str) else tuple(value or ())
+            items = tuple(dict.fromkeys(str(x).strip().upper().replace(".", "") for x in items))
+            object.__setattr__(self, name, items)
+        instruments.check_names(self.futures, self.fx, self.indices)
         if self.mode not in ("realtime", "manual"):
             raise ConfigError(f"mode={self.mode!r} is not known; use 'realtime' or 'manual'")
         if not self.speed > 0:

@@ -387,7 +387,9 @@ class Commands:
         return self.state.market.last[symbol]
 
     def positions(self) -> dict[str, float]:
-        return {s: p.qty for s, p in self.state.account.portfolio.positions.items() if p.qty}
+        account = self.state.account
+        held = {s: p.qty for s, p in account.portfolio.positions.items() if p.qty}
+        return held | {s: h.qty for s, h in account.ledger.holdings.items() if h.qty}
 
     def account_values(self) -> dict[str, float]:
         return self.state.account.values()

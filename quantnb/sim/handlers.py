@@ -15,7 +15,8 @@ import pandas as pd
 
 from quantnb.sim import history
 from quantnb.sim import messages as msg
-from quantnb.sim.contracts import SimContract
+from quantnb.sim.contract_rules import order_refusal
+from quantnb.sim.contracts import ContractQuery, SimContract, matches
 from quantnb.sim.faults import no_permission
 from quantnb.sim.market import EXCHANGE_TZ, NS
 from quantnb.sim.pacing import VIOLATION, HistoryRequest
@@ -79,6 +80,11 @@ def _place_order(s: Session, f: list[str]) -> None:
     if contract is None:
         return
     req = read_place_order(f, contract, s.version)
+    today = s.state.market.now().tz_convert("America/Chicago").strftime("%Y%m%d")
+    refusal = order_refusal(req, today)
+    if refusal is not None:
+        s.send(msg.error(order_id, *refusal))
+        return
     account = s.state.account
     client_id = s.client_id or 0
     if server.reject_orders > 0 and not req.what_if:
@@ -146,12 +152,16 @@ def _req_ids(s: Session, f: list[str]) -> None:
 
 def _req_contract_details(s: Session, f: list[str]) -> None:
     req_id = int(f[2])
-    contract = s.contract(req_id, f, 3)
-    if contract is not None:
-        market = s.state.market
-        hours = market.trading_hours(), market.trading_hours(liquid=True)
+    market = s.state.market
+    query = ContractQuery.from_fields(f[3:15])
+    found = matches(market.contracts, query)
+    if not found:
+        s.send(msg.error(req_id, 200, f"{_NO_SECURITY} ({query.describe()})"))
+        return
+    for contract in found:
+        hours = market.trading_hours(contract=contract), market.trading_hours(True, contract)
         s.send(msg.contract_details(req_id, contract, "", *hours))
-        s.send(msg.contract_details_end(req_id))
+    s.send(msg.contract_details_end(req_id))
 
 
 def _req_managed_accounts(s: Session, f: list[str]) -> None:
@@ -194,7 +204,8 @@ def _req_historical_data(s: Session, f: list[str]) -> None:
     s.send(msg.historical_data(req_id, start_text, end_out, bars))
     if keep_up:
         sub = history.LiveBars(contract.symbol, size, int(fmt or 1), key=last_key, what=what,
-                               spread=s.server.config.spread, rth=rth == "1")  # fmt: skip
+                               spread=s.server.config.spread, rth=rth == "1",
+                               tick=s.state.market.tick_of.get(contract.symbol))  # fmt: skip
         if bars:
             sub.label = bars[-1][0]
             sub.o, sub.h, sub.lo, sub.c, sub.v = last_trade
@@ -218,6 +229,12 @@ def _history(
         served = f"{base}-second" if not market.daily else f"{base // 86_400}-day"
         raise history.HistoryError(
             f"bar size {bar_text!r} is finer than the simulator's {served} bars"
+        )
+    if contract.sec_type == "CASH" and what in ("TRADES", "ADJUSTED_LAST"):
+        # IB has no trades of an FX pair: its answer names the pair and its FX data farm
+        raise history.HistoryError(
+            f"No historical market data for {contract.ib_symbol}/CASH@FXSUBPIP "
+            f"{history.SERIES[what]} {size.seconds}"
         )
     if what not in history.SERVED:
         # a series IB knows that the simulator does not model: IB's answer when it has none
@@ -247,7 +264,8 @@ def _history(
         keep &= market.regular_hours(times)
     times, values, days = times[keep], values[:, keep], days[keep]
     spread = s.server.config.spread
-    label_times, label_days, out = history.aggregate(times, values, days, size, what, spread)
+    tick = market.tick_of.get(contract.symbol)
+    label_times, label_days, out = history.aggregate(times, values, days, size, what, spread, tick)
     bars = history.rows(label_times, label_days, out, size, fmt, EXCHANGE_TZ)
     last_key, last_trade = -1, None
     if len(label_times):

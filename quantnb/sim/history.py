@@ -174,6 +174,7 @@ def aggregate(
     size: BarSize,
     what: str = "TRADES",
     spread: float = 0.0,
+    tick: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Group base (trade) bars into ``size`` bars of the series ``what``.
 
@@ -191,13 +192,14 @@ def aggregate(
     if what == "BID_ASK":
         starts = np.flatnonzero(np.r_[True, np.diff(group_keys(size, times, day_keys)) != 0])
         n = np.diff(np.r_[starts, len(times)])
-        bid, ask = bid_ask(values[:4].mean(axis=0), spread)
-        out[0] = np.round(np.add.reduceat(bid, starts) / n, 4)
-        out[3] = np.round(np.add.reduceat(ask, starts) / n, 4)
-        out[1] = bid_ask(out[1], spread)[1]
-        out[2] = bid_ask(out[2], spread)[0]
+        bid, ask = bid_ask(values[:4].mean(axis=0), spread, tick)
+        digits = 4 if tick is None else max(4, int(np.ceil(-np.log10(tick))) + 2)
+        out[0] = np.round(np.add.reduceat(bid, starts) / n, digits)
+        out[3] = np.round(np.add.reduceat(ask, starts) / n, digits)
+        out[1] = bid_ask(out[1], spread, tick)[1]
+        out[2] = bid_ask(out[2], spread, tick)[0]
     else:
-        out[:4] = quote_prices(out[:4], what, spread)
+        out[:4] = quote_prices(out[:4], what, spread, tick)
     out[4:] = -1
     return out_times, out_days, out
 
@@ -287,6 +289,7 @@ class LiveBars:
     what: str = "TRADES"
     spread: float = 0.0
     rth: bool = False  # useRTH: regular-hours bars only
+    tick: float | None = None  # a future's or pair's minimum tick: quotes on its grid
     label: str = ""
     o: float = math.nan
     h: float = math.nan
@@ -301,7 +304,8 @@ class LiveBars:
         """The bar as sent: open, high, low, close, wap, volume and count, of its series."""
         o, h, lo, c = self.o, self.h, self.lo, self.c
         if self.what in QUOTE_SERIES:
-            o, h, lo, c = (float(x) for x in quote_prices([o, h, lo, c], self.what, self.spread))
+            o, h, lo, c = (float(x) for x in quote_prices([o, h, lo, c], self.what, self.spread,
+                                                                self.tick))  # fmt: skip
             return o, h, lo, c, -1.0, -1.0, -1
         wap = round((h + lo + c) / 3, 4)
         return o, h, lo, c, wap, self.v, max(int(self.v // 100), 1)

@@ -22,11 +22,12 @@ from quantnb.data.resample import infer_interval
 from quantnb.domain.calendar import open_since
 from quantnb.domain.interval import VALID_INTERVALS, Interval
 from quantnb.errors import ConfigError, DataError
-from quantnb.sim import calendar
+from quantnb.sim import calendar, instruments, venue_hours
 from quantnb.sim.calendar import CLOSED, EXCHANGE_TZ, NS, POST, PRE, REGULAR
 from quantnb.sim.config import SimConfig
 from quantnb.sim.contracts import SimContract, make_universe
-from quantnb.sim.quotes import bid_ask
+from quantnb.sim.instrument_prices import InstrumentPrices
+from quantnb.sim.quotes import bid_ask, on_grid
 from quantnb.sim.sample_prices import DailyPath, bridge
 from quantnb.sim.timeline import FrameTimeline, SessionTimeline, Timeline
 
@@ -301,8 +302,14 @@ class Market:
             for symbol in config.symbols:
                 self.prices[symbol] = kind(symbol, config.seed, timeline, anchor)
             self.index = timeline.index_at(start.value)
+        self.contracts: dict[str, SimContract] = make_universe(list(self.prices))
+        if bars is None or not bars:
+            self._add_instruments(start)
         self.symbols: list[str] = list(self.prices)
-        self.contracts: dict[str, SimContract] = make_universe(self.symbols)
+        # minimum tick of each future, FX pair and index (stocks: cents, as before)
+        self.tick_of: dict[str, float] = {
+            k: c.min_tick for k, c in self.contracts.items() if not c.is_stock
+        }
         self.interval_ns = self.timeline.interval_ns
         self.slices = max(1, min(MAX_SLICES, self.interval_ns // (SLICE_SECONDS * NS)))
         self.slice_ns = self.interval_ns // self.slices
@@ -321,6 +328,30 @@ class Market:
         self._prime()
         if start is not None:
             self.wait_until(start.value)
+
+    def _add_instruments(self, start: pd.Timestamp | None) -> None:
+        """The futures months, FX pairs and indices the settings ask for, with their prices."""
+        cfg = self.config
+        if not (cfg.futures or cfg.fx or cfg.indices):
+            return
+        assert isinstance(self.timeline, SessionTimeline) and start is not None
+        timeline = self.timeline
+        anchor = int(timeline.weeks[timeline.session_of(timeline.index_at(start.value))])
+        at = max(self.index, timeline.first)
+        contracts = instruments.universe(start, cfg.futures, cfg.fx, cfg.indices)
+        fronts: dict[str, str] = {}
+        for c in contracts:
+            inst = c.instrument
+            assert inst is not None
+            if c.sec_type == "FUT" and inst.expiry is not None:
+                fronts.setdefault(c.ib_symbol, inst.expiry)
+            key = inst.symbol if c.sec_type == "FUT" else inst.name
+            walk = GeneratedPrices(key, cfg.seed, timeline, anchor)
+            level = instruments.level(c) * (1 + instruments.carry(c, fronts.get(c.ib_symbol, "")))
+            self.prices[c.symbol] = InstrumentPrices(
+                walk, level, c.min_tick, timeline, inst.calendar, at
+            )
+            self.contracts[c.symbol] = c
 
     def _from_frames(self, bars: dict[str, pd.DataFrame]) -> FrameTimeline:
         """Validate the bars handed in, put them on one clock and learn their interval."""
@@ -469,6 +500,10 @@ class Market:
             closing = open_since(end) is None
         return opening, closing
 
+    def trades_now(self, symbol: str) -> bool:
+        """Whether ``symbol`` has a bar now: a future or FX pair has none in its daily halt."""
+        return not math.isnan(self._bar(symbol, max(self._next_index(), 0))[3])
+
     def next_open_ns(self) -> int:
         """When the regular session an order placed now would first trade in opens."""
         return self.timeline.open_at_or_after(self._next_index())
@@ -521,8 +556,11 @@ class Market:
             e = self.slices
         return min(n, cap)
 
-    def trading_hours(self, liquid: bool = False) -> str:
-        """IB's tradingHours (extended session) or liquidHours (regular) for the coming week."""
+    def trading_hours(self, liquid: bool = False, contract: SimContract | None = None) -> str:
+        """IB's tradingHours (extended session) or liquidHours (regular) for the coming week, of
+        a US stock or (``contract``) of a future, FX pair or index from its calendar."""
+        if contract is not None and contract.instrument is not None and not contract.is_stock:
+            return venue_hours.ib_hours(contract.instrument.calendar, self.now(), 7, liquid)
         now = self.now().tz_convert(EXCHANGE_TZ).tz_localize(None).normalize()
         sessions = calendar.sessions(now, now + pd.Timedelta(days=7))
         return calendar.ib_hours(sessions, now.value // _DAY_NS, 7, liquid)
@@ -558,6 +596,9 @@ class Market:
         f = self._factor(symbol, i)
         if f != 1.0:
             o, h, lo, c = (round(x * f, 4) for x in (o, h, lo, c))
+            tick = self.tick_of.get(symbol)
+            if tick is not None:
+                o, h, lo, c = (float(on_grid(x, tick)) for x in (o, h, lo, c))
         return o, h, lo, c, v
 
     def _scaled_window(self, symbol: str, i0: int, i1: int) -> np.ndarray:
@@ -569,13 +610,16 @@ class Market:
             for start, value in self.factors[symbol]:
                 f[idx >= start] = value
             values[:4] = np.round(values[:4] * f, 4)
+            tick = self.tick_of.get(symbol)
+            if tick is not None:
+                values[:4] = on_grid(values[:4], tick)
         return values
 
     def quote(self, symbol: str) -> tuple[float, float]:
         """Bid and ask around the last price, at least a cent apart; wider outside regular
         hours."""
         spread = self.config.spread * (1.0 if self.bar_phase == REGULAR else _EXTENDED_SPREAD)
-        bid, ask = bid_ask(self.last[symbol], spread)
+        bid, ask = bid_ask(self.last[symbol], spread, self.tick_of.get(symbol))
         return float(bid), float(ask)
 
     def set_price(self, symbol: str, price: float) -> Slice:
@@ -668,7 +712,9 @@ class Market:
                 prev = self.last[symbol]
                 self.days[symbol] = DayStats(key=key, prev_close=prev)
                 self._new_day_flags[symbol] = True
-            self.bar_state[symbol] = _BarState(path_slices(o, h, lo, c, v, self.slices))
+            self.bar_state[symbol] = _BarState(
+                path_slices(o, h, lo, c, v, self.slices, self.tick_of.get(symbol))
+            )
 
     def bar_in_progress(self, symbol: str) -> tuple[float, float, float, float, float]:
         s = self.bar_state[symbol]
@@ -700,10 +746,11 @@ class Market:
 
 
 def path_slices(
-    o: float, h: float, lo: float, c: float, v: float, n: int
+    o: float, h: float, lo: float, c: float, v: float, n: int, tick: float | None = None
 ) -> list[tuple[float, float, float, float, float]]:
     """Split one bar into ``n`` small bars along open → low → high → close (→ high → low when
-    the bar falls); together they keep the bar's open, high, low, close and volume."""
+    the bar falls); together they keep the bar's open, high, low, close and volume. Prices are
+    in cents, or on the ``tick`` grid of a future or FX pair."""
     if n <= 1:
         return [(o, h, lo, c, 0.0 if math.isnan(v) else v)]
     first, second = (lo, h) if c >= o else (h, lo)
@@ -719,7 +766,8 @@ def path_slices(
             if x <= xs[j + 1]:
                 frac = (x - xs[j]) / (xs[j + 1] - xs[j])
                 y = ys[j] + (ys[j + 1] - ys[j]) * frac
-                return min(max(round(y, 2), lo), h)
+                y = round(y, 2) if tick is None else float(on_grid(y, tick))
+                return min(max(y, lo), h)
         return c
 
     vol = 0.0 if math.isnan(v) else v

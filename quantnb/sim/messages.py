@@ -51,6 +51,20 @@ def contract_details(
 ) -> bytes:
     """Contract details (10) without the version field, as sent at server version ≥ 164;
     ``trading_hours`` (extended session) and ``liquid_hours`` (regular) in IB's format."""
+    d = c.details
+    if d is not None:  # a future, FX pair or index
+        last = f"{c.expiry} {d.last_trade_time} {d.time_zone}" if c.expiry else ""
+        return frame(
+            [
+                10, req_id, c.ib_symbol, c.sec_type, last, 0.0, "", c.exchange, c.currency,
+                c.local_symbol, d.market_name, c.trading_class, c.con_id, c.min_tick,
+                c.multiplier, d.order_types, d.valid_exchanges, 1, d.under_con_id,
+                long_name or d.long_name, "", d.contract_month, "", "", "", d.time_zone,
+                trading_hours, liquid_hours, "", "", 0, d.agg_group, d.under_symbol,
+                d.under_sec_type, d.market_rule, d.real_expiration, "", 1, d.size_increment,
+                d.suggested_size,
+            ]
+        )  # fmt: skip
     return frame(
         [
             10, req_id, c.symbol, c.sec_type, "", 0.0, "", c.exchange, c.currency,
@@ -71,7 +85,7 @@ def symbol_samples(req_id: int, contracts: Sequence[SimContract]) -> bytes:
     """Matching symbols (79) with the description and issuer id of server version 176."""
     fields: list[Field] = [79, req_id, len(contracts)]
     for c in contracts:
-        fields += [c.con_id, c.symbol, c.sec_type, c.primary_exchange, c.currency, 0, "", ""]
+        fields += [c.con_id, c.ib_symbol, c.sec_type, c.primary_exchange, c.currency, 0, "", ""]
     return frame(fields)
 
 

@@ -18,6 +18,7 @@ from quantnb.domain.auction import parse_ib_good_till
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.model import Order, OrderStatus, OrderType, Side, TimeInForce
 from quantnb.sim import order_rules
+from quantnb.sim.ledger import Ledger
 from quantnb.sim.market import EXCHANGE_TZ
 from quantnb.sim.placement import OrderRequest
 from quantnb.sim.records import (
@@ -89,6 +90,7 @@ class OrderDesk:
     max_order_id: dict[int, int]
     next_order_id: int
     untransmitted: Untransmitted
+    ledger: Ledger
     _perm_seq: int
 
     def place(self, client_id: int, req: OrderRequest) -> list[Event]:
@@ -279,9 +281,31 @@ class OrderDesk:
         if qty <= _EPS:
             return ""
         side = Side.BUY if req.action == "BUY" else Side.SELL
+        if not req.contract.is_stock:
+            return self._margin_check(req, qty, side)
         order = Order("check", symbol, side, qty)
         ok, why = self._buying_power(client_id, order, price, req, existing)
         return "" if ok else why
+
+    def _margin_check(self, req: OrderRequest, qty: float, side: Side) -> str:
+        """A futures order that adds contracts needs their initial margin in available funds
+        (IB's check); FX and orders that reduce a position pass."""
+        c = req.contract
+        if c.sec_type != "FUT" or c.instrument is None:
+            return ""
+        h = self.ledger.holdings.get(c.symbol)
+        held = h.qty if h is not None else 0.0
+        after = held + (qty if side is Side.BUY else -qty)
+        added = max(abs(after) - abs(held), 0.0)
+        need = added * float(c.instrument.margin_initial or 0.0)
+        available = self.values()["AvailableFunds"]
+        if need > available + 1e-6:
+            return (
+                f"YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION YOUR "
+                f"AVAILABLE FUNDS [{available:.2f} USD] MUST EXCEED THE INITIAL MARGIN "
+                f"[{need:.2f} USD]"
+            )
+        return ""
 
     def _buying_power(
         self,

@@ -293,14 +293,18 @@ class Session(asyncio.Protocol):
                         self._send_delayed(req_id, s.symbol, size, late)
                         continue
                     types = _LIVE_TICKS
-                    self.send(msg.tick_price(req_id, types[0], bid, 100.0))
-                    self.send(msg.tick_price(req_id, types[1], ask, 100.0))
-                    self.send(msg.tick_price(req_id, types[2], s.close, size))
+                    kind = market.contracts[s.symbol].sec_type
+                    if kind != "IND":  # an index has no bid or ask
+                        self.send(msg.tick_price(req_id, types[0], bid, 100.0))
+                        self.send(msg.tick_price(req_id, types[1], ask, 100.0))
+                    if kind != "CASH":  # IDEALPRO quotes pairs: no trades, no volume
+                        self.send(msg.tick_price(req_id, types[2], s.close, size))
                     if s.high >= day.high:
                         self.send(msg.tick_price(req_id, types[3], day.high, 0.0))
                     if s.low <= day.low:
                         self.send(msg.tick_price(req_id, types[4], day.low, 0.0))
-                    self.send(msg.tick_size(req_id, types[7], day.volume))
+                    if kind != "CASH":
+                        self.send(msg.tick_size(req_id, types[7], day.volume))
         if self.rt_bars:
             for req_id, symbol in self.rt_bars.items():
                 for s in slices:
@@ -395,9 +399,12 @@ class Session(asyncio.Protocol):
         if delayed:
             bid, ask, last = delayed_quote(market, symbol)
         day = market.days[symbol]
-        self.send(msg.tick_price(req_id, types[0], bid, 100.0))
-        self.send(msg.tick_price(req_id, types[1], ask, 100.0))
-        self.send(msg.tick_price(req_id, types[2], last, 100.0))
+        kind = market.contracts[symbol].sec_type
+        if kind != "IND":  # an index has no bid or ask
+            self.send(msg.tick_price(req_id, types[0], bid, 100.0))
+            self.send(msg.tick_price(req_id, types[1], ask, 100.0))
+        if kind != "CASH":  # IDEALPRO quotes pairs: no trades, no volume
+            self.send(msg.tick_price(req_id, types[2], last, 100.0))
         for tick, value in (
             (types[3], day.high),
             (types[4], day.low),
@@ -406,7 +413,8 @@ class Session(asyncio.Protocol):
         ):
             if not math.isnan(value):
                 self.send(msg.tick_price(req_id, tick, value, 0.0))
-        self.send(msg.tick_size(req_id, types[7], day.volume))
+        if kind != "CASH":
+            self.send(msg.tick_size(req_id, types[7], day.volume))
 
     # --- order and account pushes ---
 
@@ -453,6 +461,16 @@ class Session(asyncio.Protocol):
                     round(pos.realized_pnl, 4),
                 )
             )
+        for symbol, h in account.ledger.holdings.items():  # futures and FX
+            if (symbols is None and not h.qty) or (symbols is not None and symbol not in symbols):
+                continue
+            value = round(h.market_value, 4)
+            self.send(
+                msg.portfolio(
+                    account.id, h.contract, h.qty, h.last, value, h.avg_cost,
+                    round(value - h.qty * h.avg_cost, 4), round(h.realized, 4),
+                )
+            )  # fmt: skip
 
     def send_account_update(self, symbols: list[str]) -> None:
         """After fills: positions, portfolio, account values, summaries and P&L to subscribers."""
@@ -460,8 +478,12 @@ class Session(asyncio.Protocol):
         market = self.state.market
         if self.positions_sub:
             for symbol in symbols:
-                pos = account.portfolio.position(symbol)
-                self.send(msg.position(account.id, market.contracts[symbol], pos.qty, pos.avg_cost))
+                h = account.ledger.holdings.get(symbol)
+                qty, avg = (h.qty, h.avg_cost) if h is not None else (
+                    account.portfolio.position(symbol).qty,
+                    account.portfolio.position(symbol).avg_cost,
+                )  # fmt: skip
+                self.send(msg.position(account.id, market.contracts[symbol], qty, avg))
         if self.account_sub:
             self.send_account_values()
             self.send_portfolio(symbols)
@@ -489,6 +511,12 @@ class Session(asyncio.Protocol):
         for req_id in self.pnl_subs:
             self.send(msg.pnl(req_id, unrealized + realized, unrealized, realized))
         for req_id, symbol in self.pnl_single.items():
+            h = account.ledger.holdings.get(symbol)
+            if h is not None:  # a future or pair: P&L at its multiplier
+                value = h.market_value
+                un = value - h.qty * h.avg_cost
+                self.send(msg.pnl_single(req_id, h.qty, un + h.realized, un, h.realized, value))
+                continue
             pos = account.portfolio.position(symbol)
             un = pos.market_value - pos.qty * pos.avg_cost  # as IB: net of the commissions paid
             self.send(

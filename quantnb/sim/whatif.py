@@ -13,11 +13,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from quantnb.domain.matching import match
-from quantnb.domain.model import Fill
+from quantnb.domain.model import Fill, Side
 from quantnb.sim.records import PRE_SUBMITTED, WhatIfState
 
 if TYPE_CHECKING:
     from quantnb.sim.account import Account, Event
+    from quantnb.sim.contracts import SimContract
     from quantnb.sim.placement import OrderRequest
 
 
@@ -35,14 +36,22 @@ def what_if(account: Account, client_id: int, req: OrderRequest) -> list[Event]:
         price = account.costs.fill_price(price, order.side.value) if slips else price
     else:  # it would rest: judged at its own price
         price = order.limit or order.stop or last
-    costs = account.costs
-    commission = costs.commission(req.qty, price)
-    worst = order.limit if order.limit is not None else price
-    low, high = sorted((commission, costs.commission(req.qty, worst)))
     before = account.values()
-    after = _values_after(
-        account, Fill("what-if", symbol, order.side, req.qty, price, commission, order.created)
-    )
+    if not req.contract.is_stock:  # a future or pair: the ledger's commission and margin
+        price = order.limit or order.stop or last
+        c = req.contract
+        commission = account.ledger.commission(c, req.qty, price, account.rate(c.currency))
+        low = high = commission
+        signed = req.qty if order.side is Side.BUY else -req.qty
+        after = _ledger_after(account, c, signed, price, commission)
+    else:
+        costs = account.costs
+        commission = costs.commission(req.qty, price)
+        worst = order.limit if order.limit is not None else price
+        low, high = sorted((commission, costs.commission(req.qty, worst)))
+        after = _values_after(
+            account, Fill("what-if", symbol, order.side, req.qty, price, commission, order.created)
+        )
     state = WhatIfState(
         init_margin=_stages(before, after, "InitMarginReq"),
         maint_margin=_stages(before, after, "MaintMarginReq"),
@@ -66,6 +75,20 @@ def _values_after(account: Account, fill: Fill) -> dict[str, float]:
         return account.values()
     finally:
         account.portfolio = real
+
+
+def _ledger_after(
+    account: Account, contract: SimContract, signed: float, price: float, commission: float
+) -> dict[str, float]:
+    """The account values with a futures or FX trade booked on a copy of the ledger."""
+    real = account.ledger
+    trial = copy.deepcopy(real)
+    trial.book(contract, signed, price, commission)
+    account.ledger = trial
+    try:
+        return account.values()
+    finally:
+        account.ledger = real
 
 
 def _stages(before: dict[str, float], after: dict[str, float], tag: str) -> tuple[float, ...]:

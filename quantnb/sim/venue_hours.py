@@ -1,0 +1,97 @@
+"""Trading hours of futures, FX and indices: when their bars trade, and IB's hours text.
+
+CME futures ("CMES", from exchange_calendars): 17:00 Chicago the evening before to 16:00, a daily
+halt 16:00-17:00 and the weekend closed; regular ("liquid") hours 08:30-15:00 Chicago. FX
+("FX"): Sunday 17:00 to Friday 17:00 New York, one session per weekday from 17:00 the evening
+before. An index ("XNYS"): the NYSE's regular hours.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+
+import exchange_calendars
+import numpy as np
+import pandas as pd
+
+from quantnb.domain.calendar import NS
+from quantnb.domain.calendar import sessions as nyse_sessions
+
+_DAY_NS = 86_400 * NS
+_CHICAGO = "America/Chicago"
+_NEW_YORK = "America/New_York"
+_HALT = pd.Timedelta(hours=1)  # CME Globex: closes at 16:00, reopens at 17:00 Chicago
+ZONES = {"CMES": _CHICAGO, "FX": _NEW_YORK, "XNYS": _NEW_YORK}
+
+
+@lru_cache(maxsize=32)
+def _bounds(calendar: str, first: str, last: str, liquid: bool) -> tuple[np.ndarray, ...]:
+    """(days, opens, closes) of the sessions whose dates are ``first`` .. ``last``."""
+    if calendar == "CMES":
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+            cal = exchange_calendars.get_calendar("CMES", start=first, end=last)
+        dates = cal.sessions
+        if liquid:
+            opens = _at(dates, "08:30", _CHICAGO)
+            closes = _at(dates, "15:00", _CHICAGO)
+        else:
+            opens = cal.schedule["open"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+            closes = cal.schedule["close"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+            closes = closes - _HALT.value
+    elif calendar == "FX":
+        dates = pd.bdate_range(first, last)
+        opens = _at(dates - pd.Timedelta(days=1), "17:00", _NEW_YORK)
+        closes = _at(dates, "17:00", _NEW_YORK)
+    else:
+        s = nyse_sessions(pd.Timestamp(first), pd.Timestamp(last))
+        return s.days, s.open, s.close
+    days = pd.DatetimeIndex(dates).tz_localize(None).normalize().as_unit("ns").asi8 // _DAY_NS
+    return days, np.asarray(opens, dtype=np.int64), np.asarray(closes, dtype=np.int64)
+
+
+def _at(dates: pd.DatetimeIndex, hhmm: str, tz: str) -> np.ndarray:
+    local = pd.DatetimeIndex(dates).tz_localize(None).normalize() + pd.Timedelta(hhmm + ":00")
+    return local.tz_localize(tz).tz_convert("UTC").as_unit("ns").asi8
+
+
+def _span(times: np.ndarray) -> tuple[str, str]:
+    lo = pd.Timestamp(int(times.min()), tz="UTC") - pd.Timedelta(days=3)
+    hi = pd.Timestamp(int(times.max()), tz="UTC") + pd.Timedelta(days=3)
+    return f"{lo.year}-01-01", f"{hi.year}-12-31"
+
+
+def open_mask(calendar: str, times: np.ndarray) -> np.ndarray:
+    """Which of the bar start ``times`` (ns UTC) fall in a session of ``calendar``."""
+    times = np.asarray(times, dtype=np.int64)
+    if len(times) == 0:
+        return np.zeros(0, dtype=bool)
+    _, opens, closes = _bounds(calendar, *_span(times), False)
+    j = np.searchsorted(opens, times, side="right") - 1
+    inside = j >= 0
+    inside[inside] &= times[inside] < closes[j[inside]]
+    return inside
+
+
+def ib_hours(calendar: str, now: pd.Timestamp, days: int = 7, liquid: bool = False) -> str:
+    """IB's ``tradingHours`` (``liquid=False``) or ``liquidHours`` for ``days`` dates from
+    ``now``'s date, in the calendar's time zone: ``20240102:1700-20240103:1600;20240106:CLOSED``."""
+    tz = ZONES.get(calendar, _NEW_YORK)
+    today = pd.Timestamp(now).tz_convert(tz).tz_localize(None).normalize()
+    sdays, opens, closes = _bounds(calendar, f"{today.year}-01-01", f"{today.year + 1}-12-31",
+                                   liquid and calendar != "FX")  # fmt: skip
+    parts = []
+    for k in range(days):
+        date = today + pd.Timedelta(days=k)
+        key = date.value // _DAY_NS
+        j = int(np.searchsorted(sdays, key))
+        if j < len(sdays) and sdays[j] == key:
+            parts.append(f"{_local(opens[j], tz)}-{_local(closes[j], tz)}")
+        elif not (j < len(sdays) and _local(opens[j], tz)[:8] == date.strftime("%Y%m%d")):
+            parts.append(f"{date.strftime('%Y%m%d')}:CLOSED")
+    return ";".join(parts)
+
+
+def _local(t: int, tz: str) -> str:
+    return pd.Timestamp(int(t), tz="UTC").tz_convert(tz).strftime("%Y%m%d:%H%M")
