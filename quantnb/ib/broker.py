@@ -249,8 +249,8 @@ class LiveBroker(BrokerBase):
     def batch(self) -> Iterator[None]:
         """Orders sent one after another in one go (no message read in between): the working
         orders' commitments are worked out once, not again for every order."""
-        if self._batch is not None:
-            yield
+        if self._batch is not None or not self.connection.loop_thread.in_loop():
+            yield  # off the loop thread messages are read meanwhile: order by order
             return
         self._batch = CommitmentBook(self._working, self._known_price, self.costs)
         try:
