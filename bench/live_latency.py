@@ -82,8 +82,8 @@ class Clock:
         wrapper = ib.wrapper
         self._update = wrapper.historicalDataUpdate
         wrapper.historicalDataUpdate = self.on_update
-        self._place = ib.placeOrder
-        ib.placeOrder = self.place
+        self._place = ib.client.placeOrder
+        ib.client.placeOrder = self.place
 
     def on_update(self, req_id: int, bar: Any) -> None:
         t = (time.perf_counter_ns(), time.thread_time_ns())
@@ -95,13 +95,12 @@ class Clock:
                 self.completing = t
         self._update(req_id, bar)
 
-    def place(self, contract: Any, order: Any) -> Any:
-        trade = self._place(contract, order)
+    def place(self, order_id: int, contract: Any, order: Any) -> None:
+        self._place(order_id, contract, order)
         wall, cpu = time.perf_counter_ns(), time.thread_time_ns()
         own, group = self.arrival[contract.symbol], self.completing
         self.own.append((wall - own[0], cpu - own[1]))
         self.group.append((wall - group[0], cpu - group[1]))
-        return trade
 
 
 def run(strategy: qn.Strategy, steps: int, workdir: Path) -> dict[str, Any]:

@@ -7,10 +7,11 @@ never by client object identity, because the client forgets everything when the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -26,11 +27,13 @@ from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection
 from quantnb.domain.risk import RiskLimits
 from quantnb.errors import GatewayError, NotConnectedError, OrderError
 from quantnb.ib.client import ExecutionFilter, IBOrder
+from quantnb.ib.commitments import CommitmentBook
 from quantnb.ib.config import mask_account
 from quantnb.ib.connection import ErrorEvent, IBConnection
 from quantnb.ib.contracts import stock
 from quantnb.ib.instruments import check_tradable, order_price, order_quantity
 from quantnb.ib.order_fields import set_ib_extras
+from quantnb.ib.place import place_new_order
 from quantnb.ib.tables import (
     ORDER_REJECTION_CODES,
     ErrorKind,
@@ -111,6 +114,7 @@ class LiveBroker(BrokerBase):
         self._hooked = False
         self._catching_up: asyncio.Task | None = None
         self._catch_up_again = False  # a position came while catching up: once more after
+        self._batch: CommitmentBook | None = None  # while the orders of one batch are sent
         connection.add_listener(
             on_connected=self._on_connected,
             on_disconnected=self._on_disconnected,
@@ -225,15 +229,14 @@ class LiveBroker(BrokerBase):
     # ---- ILiveBroker: account --------------------------------------------------------------
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
         """Whether the account can pay for ``order`` at about ``price``: the backtest's rule."""
+        if self._batch is not None:
+            selling, reserved = self._batch.commitments(order, price)
+        else:
 
-        def price_of(symbol: str) -> float | None:
-            return price if symbol == order.symbol else self._known_price(symbol)
+            def price_of(symbol: str) -> float | None:
+                return price if symbol == order.symbol else self._known_price(symbol)
 
-        # an order with a cancel on its way commits nothing: a cancel-and-replace is not refused
-        working = self.open_orders()
-        if self._cancelling:
-            working = [o for o in working if o.id not in self._cancelling]
-        selling, reserved = commitments(order, working, price_of, self.costs)
+            selling, reserved = commitments(order, self._working(None), price_of, self.costs)
         return check_buying_power(
             order,
             price,
@@ -245,6 +248,26 @@ class LiveBroker(BrokerBase):
             reserved=reserved,
             available=self._available_funds(),
         )
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Orders sent one after another in one go (no message read in between): the working
+        orders' commitments are worked out once, not again for every order."""
+        if self._batch is not None or not self.connection.loop_thread.in_loop():
+            yield  # off the loop thread messages are read meanwhile: order by order
+            return
+        self._batch = CommitmentBook(self._working, self._known_price, self.costs)
+        try:
+            yield
+        finally:
+            self._batch = None
+
+    def _working(self, symbol: str | None) -> list[Order]:
+        # an order with a cancel on its way commits nothing: a cancel-and-replace is not refused
+        working = self.open_orders(symbol)
+        if self._cancelling:
+            working = [o for o in working if o.id not in self._cancelling]
+        return working
 
     def get_account_value(self) -> float:
         """Net liquidation value as the gateway reports it (our own equity before it does)."""
@@ -338,7 +361,7 @@ class LiveBroker(BrokerBase):
                 return order
         ib_order = self._build_ib_order(order, parent_ib, transmit)
         try:
-            trade = self.connection.ib.placeOrder(contract, ib_order)
+            trade = place_new_order(self.connection.ib, contract, ib_order)
         except (ConnectionError, OSError) as exc:
             del self._orders[order.id]
             self._unindex(order.id, order.symbol)
@@ -469,6 +492,8 @@ class LiveBroker(BrokerBase):
         order.created = order.created or now
         order.updated = now
         self._orders[order.id] = order
+        if self._batch is not None:
+            self._batch.sent(order)
         self._changed(order)
 
     def _index(self, order: Order) -> None:

@@ -949,11 +949,20 @@ def _later(bar: Any, before: Any, step: dt.timedelta) -> bool:
         return _bar_time(bar) - _bar_time(before) > pd.Timedelta(step)
 
 
+_UTC_TIMES: dict[dt.datetime, pd.Timestamp] = {}  # bar datetime -> its UTC Timestamp
+
+
 def _bar_time(bar: Any) -> pd.Timestamp:
     """A client bar's start time in UTC: datetimes converted, dates at 00:00 UTC."""
     date = bar.date if hasattr(bar, "date") else bar.time
     if isinstance(date, dt.datetime):
-        return to_utc(date, "bar time")
+        # every symbol's bar of a time step has the same start: convert it once, not per bar
+        ts = _UTC_TIMES.get(date)
+        if ts is None:
+            if len(_UTC_TIMES) >= 256:
+                _UTC_TIMES.clear()
+            ts = _UTC_TIMES[date] = to_utc(date, "bar time")
+        return ts
     if isinstance(date, dt.date):
         return pd.Timestamp(date.year, date.month, date.day, tz="UTC")
     if isinstance(date, int | float | np.integer):

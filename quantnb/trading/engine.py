@@ -869,18 +869,19 @@ class LiveStrategyEngine:
         self._journal_created(orders)
         ids = {o.id for o in orders}
         singles = []
-        for order in orders:
-            if order.parent_id is not None and order.parent_id in ids:
-                continue  # sent with its parent
-            if order.id in children:
-                kids = [o for o in orders if o.parent_id == order.id]
-                self._spawn(self._send_bracket(order, kids))
-                continue
-            try:
-                self.broker.execute_order(order)
-            except Exception as exc:
-                self._refuse(order, exc)
-            singles.append(order)
+        with self.broker.batch():
+            for order in orders:
+                if order.parent_id is not None and order.parent_id in ids:
+                    continue  # sent with its parent
+                if order.id in children:
+                    kids = [o for o in orders if o.parent_id == order.id]
+                    self._spawn(self._send_bracket(order, kids))
+                    continue
+                try:
+                    self.broker.execute_order(order)
+                except Exception as exc:
+                    self._refuse(order, exc)
+                singles.append(order)
         # every order has left before their new states are journaled (one transaction)
         self._watch_all(singles)
 

@@ -482,3 +482,50 @@ def test_a_cancel_already_asked_for_is_not_sent_again(ib_sim, make_broker, clien
     assert broker.connection.loop_thread.run(twice(), timeout=10) == (True, True)
     eventually(lambda: resting.status is OrderStatus.CANCELLED)
     assert broker.open_orders() == []  # and the gateway refused nothing (no 10148 logged)
+
+
+def test_a_batch_refuses_what_order_by_order_checks_refuse(ib_sim, make_broker):
+    broker = make_broker()
+    cash = broker.get_cash_balance()
+    prices = {s: ib_sim.price(s) for s in ("AAPL", "MSFT", "SPY")}
+    for s, p in prices.items():
+        broker.mark(s, p)
+
+    def buy(symbol: str, share: float) -> Order:  # a limit far below the market: never fills
+        qty = int(cash * share / prices[symbol])
+        return order("BUY", qty, symbol, type=OrderType.LIMIT, limit=round(prices[symbol] / 2, 2))
+
+    # each fits alone; together the third and fifth do not, the fourth is a short sale
+    batch = [buy("AAPL", 0.4), buy("MSFT", 0.4), buy("SPY", 0.3), order("SELL", 1, "SPY"),
+             buy("AAPL", 0.1), buy("MSFT", 0.15)]  # fmt: skip
+    expected: list[tuple[bool, str]] = []
+
+    async def send() -> None:
+        with broker.batch():
+            for o in batch:
+                book, broker._batch = broker._batch, None  # the order-by-order rule
+                expected.append(broker.check_buying_power(o, prices[o.symbol]))
+                broker._batch = book
+                broker.execute_order(o)
+
+    broker.connection.loop_thread.run(send(), timeout=10)
+    assert [ok for ok, _ in expected] == [True, True, False, False, True, False]
+    for o, (ok, why) in zip(batch, expected, strict=True):
+        assert (o.status is not OrderStatus.REJECTED) == ok, (o, why)
+        assert ok or o.reason == why
+    assert set(refs(broker)) == {batch[0].id, batch[1].id, batch[4].id}
+
+
+def test_a_new_order_is_followed_by_the_client_without_its_text_dump(ib_sim, make_broker, caplog):
+    broker = make_broker()
+    ib = broker.connection.ib
+    with caplog.at_level(logging.INFO):
+        sent = broker.execute_order(order("BUY", 1))
+    trade = next(t for t in ib.trades() if t.order.orderRef == sent.id)
+    assert trade.order.orderId > 0 and trade.order.clientId == 1
+    eventually(lambda: trade.orderStatus.status == "Filled" and sent.status is OrderStatus.FILLED)
+    assert [f.execution.orderRef for f in trade.fills] == [sent.id]
+    client_lines = [r for r in caplog.records if r.name.startswith(("ib_async", "ib_insync"))]
+    assert not any("placeOrder: New order" in r.getMessage() for r in client_lines)
+    assert any(r.name == "quantnb.ib.broker" and f"sent order {sent.id}" in r.getMessage()
+               for r in caplog.records)  # fmt: skip
