@@ -61,6 +61,7 @@ class FakeBar:
     def __init__(self) -> None:
         self.postfix: list[str] = []
         self.n = 0
+        self.total: int | None = None
         self.closed = False
 
     def set_postfix_str(self, text: str, refresh: bool = True) -> None:
@@ -68,6 +69,9 @@ class FakeBar:
 
     def update(self, n: int = 1) -> None:
         self.n += n
+
+    def refresh(self) -> None:
+        pass
 
     def close(self) -> None:
         self.closed = True
@@ -127,3 +131,12 @@ def test_an_unanswered_request_counts_as_waiting_for_the_gateway():
     }
     progress.answered(1)
     assert progress.snapshot()["waiting"] is None
+
+
+def test_a_download_that_needed_fewer_requests_ends_complete():
+    progress = HistoryProgress(clock=FakeClock().time)
+    bar = FakeBar()
+    download = progress.begin(2, bar)
+    progress.step(download)
+    progress.end(download)
+    assert bar.closed and (bar.n, bar.total) == (1, 1)  # 1/1, not frozen at 1/2

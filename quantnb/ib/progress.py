@@ -51,8 +51,8 @@ class HistoryProgress:
     def end(self, handle: int) -> None:
         d = self._downloads.pop(handle, None)
         if d is not None and d.bar is not None:
-            if d.bar.n < d.bar.total:  # fewer requests were needed than planned: it is complete
-                d.bar.total = d.bar.n
+            if d.done < d.total:  # fewer requests were needed than planned: it is complete
+                d.bar.total = d.done
                 d.bar.refresh()
             d.bar.close()
         if not self._downloads:
