@@ -17,11 +17,12 @@ import pandas as pd
 
 from quantnb.broker.base import BrokerBase
 from quantnb.data.sample import to_utc
+from quantnb.domain import margin as margin_rules
 from quantnb.domain.accounting import Portfolio
 from quantnb.domain.auction import check_combination
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
-from quantnb.domain.instrument import Kind
+from quantnb.domain.instrument import Instrument, Kind
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection
 from quantnb.domain.risk import RiskLimits
 from quantnb.errors import GatewayError, NotConnectedError, OrderError
@@ -402,8 +403,14 @@ class LiveBroker(BrokerBase):
         reason = self.risk.check(order, price, self.portfolio, self.day_start_equity)
         if reason:
             return f"risk limit: {reason}"
-        if self.connection.contracts.instrument(order.symbol).kind is not Kind.STOCK:
-            return ""  # futures margin and FX: the gateway's own margin check judges them
+        inst = self.connection.contracts.instrument(order.symbol)
+        if inst.kind is not Kind.STOCK:  # futures and FX: the one margin rule
+            working = [o for o in self.open_orders() if o.id not in self._cancelling]
+            commission = self._commission(inst, order.qty, price)
+            ok, why = margin_rules.check_order(
+                order, inst, self.portfolio, working, commission, price, self._available_funds()
+            )
+            return "" if ok else why
         ok, why = self.check_buying_power(order, price)
         return "" if ok else why
 
@@ -542,6 +549,17 @@ class LiveBroker(BrokerBase):
             if tag in self._account_values:
                 return self._account_values[tag]
         return self.portfolio.cash
+
+    def _commission(self, inst: Instrument, qty: float, price: float) -> float:
+        """The commission estimated for ``qty`` of ``inst`` at ``price`` (IB's report replaces
+        it), by the instrument's kind, in the account's currency."""
+        if inst.kind is Kind.STOCK:
+            return self.costs.commission(qty, price)
+        try:
+            rate = self.portfolio.rate(inst.currency)
+        except KeyError:
+            rate = 1.0  # no rate known yet: an estimate in the price's currency
+        return self.costs.commission_for(inst.kind.value, qty, price, rate)
 
     def _contract(self, symbol: str) -> Any:
         return self.connection.contracts.get(symbol) or stock(symbol)
@@ -705,7 +723,8 @@ class LiveBroker(BrokerBase):
         qty, price = float(ex.shares), float(ex.price)
         estimated = not _is_commission(commission)
         if estimated:
-            commission = self.costs.commission(qty, price)
+            inst = self.connection.contracts.instrument(symbol)
+            commission = self._commission(inst, qty, price)
         oid = ex.orderRef if ex.orderRef in self._orders else None
         if oid is None and ex.permId in self._by_perm_id:
             oid = self._by_perm_id[ex.permId]

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quantnb.domain import checks
 from quantnb.domain.costs import CostModel
+from quantnb.domain.instrument import Instrument
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
 from quantnb.domain.risk import RiskLimits
@@ -54,6 +54,7 @@ from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.gc_pause import FrozenHeap, collection_deferred
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.idle import warn_no_bars, why_no_bars
+from quantnb.trading.instruments import register, split_symbols
 from quantnb.trading.journal import (
     EQUITY_COLUMNS,
     ERROR_COLUMNS,
@@ -198,6 +199,7 @@ class LiveStrategyEngine:
         self.journal: Journal | None = journal if isinstance(journal, Journal) else None
         self.strategy: Strategy | None = None
         self.symbols: tuple[str, ...] = ()
+        self.instruments: dict[str, Instrument] = {}  # the symbols that are not US stocks
         self.interval: Interval | None = None
         self.lookback_days: float | None = None  # None: the strategy's warm-up (trading.warmup)
         self.warmup: LiveWarmup | None = None
@@ -468,7 +470,7 @@ class LiveStrategyEngine:
     # ---- start ---------------------------------------------------------------------------------
     def start(
         self,
-        symbols: Iterable[str] | str | None = None,
+        symbols: Iterable[str | Instrument] | str | Instrument | None = None,
         lookback_days: float | None = None,
         interval: str | Interval | None = None,
         *,
@@ -491,7 +493,7 @@ class LiveStrategyEngine:
         if self.strategy is None:
             raise ConfigError("no strategy: call engine.add_strategy(MyStrategy()) first")
         check_hooks(self.strategy)
-        syms = _symbols(symbols if symbols is not None else self.symbols)
+        syms, found = split_symbols(symbols if symbols is not None else self.symbols)
         ival = Interval.parse(interval if interval is not None else self.interval or "5m")
         if lookback_days is None:
             lookback_days = self.lookback_days
@@ -504,6 +506,9 @@ class LiveStrategyEngine:
             )
         connected = self.is_active
         self.connect()
+        self.instruments = {s: i for s, i in {**self.instruments, **found}.items() if s in syms}
+        register(self.instruments, self.connection.contracts, self.broker.portfolio,
+                 self.ledger.portfolio)  # fmt: skip
         syms = self._known_symbols(syms, skip_unknown, connected)
         self.symbols, self.interval, self.lookback_days = syms, ival, lookback_days
         self._reset_run_state()
@@ -1477,5 +1482,5 @@ def _state_key(order: Order) -> tuple:
     return (order.status, order.filled, order.reason)
 
 
-def _symbols(symbols: Iterable[str] | str) -> tuple[str, ...]:
-    return checks.symbols(symbols)
+def _symbols(symbols: Iterable[str | Instrument] | str | Instrument) -> tuple[str, ...]:
+    return split_symbols(symbols)[0]
