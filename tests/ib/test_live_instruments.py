@@ -60,9 +60,11 @@ def engines():
 
 @pytest.fixture
 def make_engine(sim, tmp_path, engines):
-    def make(strategy) -> LiveStrategyEngine:
+    def make(strategy, **kw) -> LiveStrategyEngine:
         cfg = IBConfig(host=sim.host, port=sim.port, client_id=12, timeout=5)
-        eng = LiveStrategyEngine(config=cfg, journal=tmp_path / "j.sqlite", update_interval=5.0)
+        eng = LiveStrategyEngine(
+            config=cfg, journal=tmp_path / "j.sqlite", update_interval=5.0, **kw
+        )
         eng.add_strategy(strategy)
         engines.append(eng)
         return eng
@@ -154,3 +156,18 @@ def test_fx_session_books_euros_and_dollars_at_the_rate(sim, make_engine):
     assert pf.cash == pytest.approx(20_000 * (sell[2] - buy[2]) - commissions, abs=1e-6)
     eventually(lambda: sim.account_values()["NetLiquidation"] == pytest.approx(
         cash0 + eng.pnl["net"], abs=0.01))  # fmt: skip
+
+
+def test_futures_order_beyond_margin_refused_before_it_is_sent(sim, make_engine):
+    orders = []
+    strat = Scripted({1: lambda ctx: orders.append(ctx.buy(ES.name, 10))})  # 10 × 13,200
+    # no order-size limit: the margin rule is what refuses it
+    eng = make_engine(strat, risk=qn.RiskLimits(max_order_notional=None))
+    eng.start([ES], lookback_days=0.2, interval="1m")
+    eventually(lambda: eng.state == "running", 20)
+    sim.step(1)
+    _play(sim, eng, 2)
+    (order,) = orders
+    eventually(lambda: order.status is qn.OrderStatus.REJECTED, 10)
+    assert "insufficient margin" in order.reason and "13,200.00" in order.reason
+    assert sim.executions() == [] and sim.positions() == {}
