@@ -171,3 +171,28 @@ def test_futures_order_beyond_margin_refused_before_it_is_sent(sim, make_engine)
     eventually(lambda: order.status is qn.OrderStatus.REJECTED, 10)
     assert "insufficient margin" in order.reason and "13,200.00" in order.reason
     assert sim.executions() == [] and sim.positions() == {}
+
+
+def test_paper_session_on_a_futures_month_and_an_fx_pair(tmp_path):
+    def trade(ctx):
+        ctx.buy(ES.name, 1)
+        ctx.buy(EUR.name, 20_000)
+
+    strat = Scripted({1: trade})
+    kw = {"gateway": "sim", "sim": {"mode": "manual"}, "lookback_days": 0, "client_id": 23}
+    session = qn.paper(strat, [ES, EUR], interval="1m", journal=tmp_path / "p.sqlite", **kw)
+    assert session.symbols == ("ES 2024-03", "EURUSD")
+    session.start(wait=True)
+    try:
+        # the embedded simulator serves the futures root and the pair asked for
+        assert (session.sim.config.futures, session.sim.config.fx) == (("ES",), ("EURUSD",))
+        session.step(3)
+        eventually(lambda: len(strat.fills) == 2, 10)
+        held = dict(zip(session.positions["symbol"], session.positions["qty"], strict=True))
+        assert held == {"ES 2024-03": 1, "EURUSD": 20_000}
+        assert session.sim.positions() == {"ESH4": 1, "EURUSD": 20_000}
+        pf = session.engine.ledger.portfolio
+        assert pf.positions["ES 2024-03"].multiplier == 50
+        assert pf.balances["EUR"] == pytest.approx(20_000)
+    finally:
+        session.stop()
