@@ -100,6 +100,9 @@ class LiveBroker(BrokerBase):
         self._pending: dict[str, tuple[Any, asyncio.TimerHandle | None]] = {}
         self._last_exec_time: pd.Timestamp | None = None
         self._account_values: dict[str, float] = {}
+        # the gateway's CashBalance and ExchangeRate per currency other than the base
+        self._cash_balances: dict[str, float] = {}
+        self._rates: dict[str, float] = {}
         self._fill_callbacks: list[FillCallback] = []
         self._error_callbacks: list[ErrorCallback] = []
         self._order_callbacks: list[OrderCallback] = []
@@ -550,6 +553,21 @@ class LiveBroker(BrokerBase):
                 return self._account_values[tag]
         return self.portfolio.cash
 
+    def _gateway_cash(self) -> float | None:
+        """The gateway's cash for ``portfolio.cash``: all of it in the base currency
+        (TotalCashValue), less, when the portfolio keeps other currencies apart (in
+        ``portfolio.balances``, set here from the gateway's), their value at its rates."""
+        total = self._account_values.get("TotalCashValue")
+        pf = self.portfolio
+        if total is None or not pf.balances:
+            return total
+        for ccy in pf.balances:
+            amount = self._cash_balances.get(ccy, 0.0)
+            pf.balances[ccy] = amount
+            if amount:
+                total -= amount * self._rates.get(ccy, 0.0)
+        return total
+
     def _commission(self, inst: Instrument, qty: float, price: float) -> float:
         """The commission estimated for ``qty`` of ``inst`` at ``price`` (IB's report replaces
         it), by the instrument's kind, in the account's currency."""
@@ -780,11 +798,16 @@ class LiveBroker(BrokerBase):
     def _on_account_value(self, value: Any) -> None:
         if not self._is_our_account(value.account):
             return
-        if value.currency not in ("USD", "BASE", ""):
-            return
         try:
             number = float(value.value)
         except (TypeError, ValueError):
+            return
+        if value.currency not in ("BASE", "", self.portfolio.base_currency):
+            if value.tag == "CashBalance":
+                self._cash_balances[value.currency] = number
+            elif value.tag == "ExchangeRate":
+                self._rates[value.currency] = number
+        if value.currency not in ("USD", "BASE", ""):
             return
         if value.currency == "BASE" and value.tag in self._account_values:
             return  # prefer the USD line when both exist
@@ -827,7 +850,7 @@ class LiveBroker(BrokerBase):
         except (ConnectionError, OSError) as exc:
             log.info("catching up with the account's executions failed: %s", exc)
             return
-        cash = self._account_values.get("TotalCashValue")
+        cash = self._gateway_cash()
         if cash is not None:
             self.portfolio.cash = cash
         if missed:
@@ -895,7 +918,7 @@ class LiveBroker(BrokerBase):
             self._restored.discard(exec_id)
         self._resolve_unknown(known)
         await self._reconcile_positions(await ib.reqPositionsAsync())
-        cash = self._account_values.get("TotalCashValue")
+        cash = self._gateway_cash()
         if cash is not None:
             if abs(cash - self.portfolio.cash) > 0.01:
                 log.info("cash set to the gateway's %.2f (ours was %.2f)", cash,
@@ -963,7 +986,13 @@ class LiveBroker(BrokerBase):
         for p in positions:
             if not self._is_our_account(p.account):
                 continue
-            if p.contract.secType not in ("STK", ""):
+            kind = p.contract.secType
+            if kind in ("FUT", "CASH"):  # by our name; a future's avgCost is per contract
+                per = float(getattr(p.contract, "multiplier", "") or 1) if kind == "FUT" else 1.0
+                name = self.connection.contracts.name_of(p.contract)
+                theirs[name] = (float(p.position), float(p.avgCost) / per)
+                continue
+            if kind not in ("STK", ""):
                 continue
             theirs[p.contract.symbol] = (float(p.position), float(p.avgCost))
             self.connection.contracts.put(p.contract.symbol, p.contract)

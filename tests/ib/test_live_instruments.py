@@ -146,6 +146,15 @@ def test_fx_session_books_euros_and_dollars_at_the_rate(sim, make_engine):
     assert pf.balances["EUR"] == pytest.approx(20_000)
     # the rate is the pair's last bar close
     assert pf.rate("EUR") == pytest.approx(eng.ctx.history("EURUSD", 1, "close")[-1])
+    # the account's cash after a reconcile: dollars and euros apart, not the euros twice
+    account = eng.broker.portfolio
+    eventually(lambda: eng.broker._cash_balances.get("EUR") == 20_000, 10)  # account updates
+    eng._loop.run(eng.broker.reconcile(), timeout=10)
+    assert account.position("EURUSD").qty == 20_000  # the gateway's FX position, by its name
+    ((_, _, price, commission),) = _executions(sim, "EURUSD")
+    assert account.balances["EUR"] == pytest.approx(20_000)
+    assert account.cash == pytest.approx(cash0 - 20_000 * price - commission, abs=0.01)
+    assert account.equity == pytest.approx(sim.account_values()["NetLiquidation"], abs=20)
     _play(sim, eng, 3)
     assert pf.position("EURUSD").qty == 0
     (buy, sell) = _executions(sim, "EURUSD")
