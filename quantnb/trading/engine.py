@@ -54,7 +54,7 @@ from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.gc_pause import FrozenHeap, collection_deferred
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.idle import warn_no_bars, why_no_bars
-from quantnb.trading.instruments import register, split_symbols
+from quantnb.trading.instruments import qualify, register, split_symbols
 from quantnb.trading.journal import (
     EQUITY_COLUMNS,
     ERROR_COLUMNS,
@@ -410,6 +410,8 @@ class LiveStrategyEngine:
         if self._resume is not None:
             # before the broker's reconcile (priority 0): resume, or start a new run
             self.connection.add_listener(on_connected=self._resume_or_new_run, priority=-10)
+        # after the resume decision, before the broker's reconcile books the gateway's positions
+        self.connection.add_listener(on_connected=self._book_instruments, priority=-5)
         self.broker.register_fill_callback(self._on_fill)
         self.broker.register_error_callback(self._on_broker_error)
         self.broker.register_order_callback(self._on_order_update)
@@ -420,6 +422,15 @@ class LiveStrategyEngine:
             priority=20,
         )
         await self.connection.connect()  # refuses an account of the other kind
+
+    async def _book_instruments(self, reconnected: bool) -> None:
+        """The session's futures and FX known to the contract cache, the account and the ledger
+        (``trading.instruments``)."""
+        if self.instruments and self.connection is not None:
+            contracts = self.connection.contracts
+            register(self.instruments, contracts, self.broker.portfolio, self.ledger, self.journal)
+            if self.connection.is_socket_connected():
+                await qualify(self.instruments, contracts)
 
     async def _resume_or_new_run(self, reconnected: bool) -> None:
         """At the first connect: resume the journal on the gateway it traded on, or start a new
@@ -505,10 +516,9 @@ class LiveStrategyEngine:
                 "strategy's warm-up"
             )
         connected = self.is_active
-        self.connect()
         self.instruments = {s: i for s, i in {**self.instruments, **found}.items() if s in syms}
-        register(self.instruments, self.connection.contracts, self.broker.portfolio,
-                 self.ledger.portfolio)  # fmt: skip
+        self.connect()
+        self._loop.run(self._book_instruments(False), timeout=self.config.timeout * 2 + 5)
         syms = self._known_symbols(syms, skip_unknown, connected)
         self.symbols, self.interval, self.lookback_days = syms, ival, lookback_days
         self._reset_run_state()

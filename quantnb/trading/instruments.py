@@ -6,6 +6,7 @@ registered with the gateway's contract cache (which contract to ask for) and wit
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +14,8 @@ from quantnb.domain import checks
 from quantnb.domain.accounting import Portfolio
 from quantnb.domain.instrument import Instrument, Kind
 from quantnb.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def split_symbols(value: Any) -> tuple[tuple[str, ...], dict[str, Instrument]]:
@@ -38,12 +41,29 @@ def _check_live(inst: Instrument) -> None:
         )
 
 
-def register(instruments: dict[str, Instrument], contracts: Any, *portfolios: Portfolio) -> None:
-    """Tell the contract cache and each portfolio about the session's instruments."""
+def register(
+    instruments: dict[str, Instrument],
+    contracts: Any,
+    account: Portfolio,
+    ledger: Any,
+    journal: Any,
+) -> None:
+    """Tell the contract cache, the account's portfolio and the session's ledger (which books
+    its journaled fills again by the instruments' rules) about the session's instruments."""
     for inst in instruments.values():
         contracts.register(inst)
-        for pf in portfolios:
-            pf.add_instrument(inst)
+        account.add_instrument(inst)
+    ledger.add_instruments(instruments.values(), journal)
+
+
+async def qualify(instruments: dict[str, Instrument], contracts: Any) -> None:
+    """Look the instruments up with the gateway (cached), so that its reports on them (positions,
+    executions) are known by their names; one it does not know is left to the start's check."""
+    for name in instruments:
+        try:
+            await contracts.qualify(name)
+        except Exception as exc:
+            log.info("could not look up %s yet: %s", name, exc)
 
 
 def take_rate(portfolio: Portfolio, symbol: str, price: float) -> None:
@@ -70,4 +90,4 @@ def sim_markets(symbols: Iterable[str], instruments: dict[str, Instrument]) -> d
     return out
 
 
-__all__ = ["register", "sim_markets", "split_symbols", "take_rate"]
+__all__ = ["qualify", "register", "sim_markets", "split_symbols", "take_rate"]

@@ -205,3 +205,25 @@ def test_paper_session_on_a_futures_month_and_an_fx_pair(tmp_path):
         assert pf.balances["EUR"] == pytest.approx(20_000)
     finally:
         session.stop()
+
+
+def test_a_futures_journal_resumed_books_its_fills_at_the_multiplier(sim, make_engine):
+    strat = Scripted({1: lambda ctx: ctx.buy(ES.name, 2)})
+    eng = make_engine(strat)
+    eng.start([ES], lookback_days=0.2, interval="1m")
+    eventually(lambda: eng.state == "running", 20)
+    sim.step(1)
+    _play(sim, eng, 3)
+    eventually(lambda: eng.pnl["commissions"] > 0, 10)
+    before = eng.ledger.portfolio
+    held = (before.position(ES.name).qty, before.position(ES.name).avg_price, before.cash)
+    assert held[0] == 2 and held[2] == pytest.approx(-eng.pnl["commissions"])
+    eng.stop()
+    again = make_engine(Scripted())
+    again.start([ES], lookback_days=0.2, interval="1m", wait=True)
+    after = again.ledger.portfolio
+    assert again.run_id == eng.run_id  # resumed
+    # a future's cash moves by its P&L only: the journal's fills replayed as a future, not a stock
+    assert (after.position(ES.name).qty, after.position(ES.name).avg_price, after.cash) == held
+    assert after.position(ES.name).multiplier == 50
+    assert again.ctx.position(ES.name).qty == 2
