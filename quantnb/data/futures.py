@@ -6,7 +6,8 @@ contract month (or, when the 25th is not a business day, three business days bef
 business day before it). Business days here are weekdays: exchange holidays are not removed.
 
 A continuous series splices the months at their rolls, each chosen by a recorded rule
-(``roll_days`` bars before the old month's last bar, or the first bar where the next month trades
+(``roll_days`` business days before the old month's last trading day, by the rule in
+``quantnb.domain.rolls`` shared with live sessions, or the first bar where the next month trades
 more volume), and adjusts the older prices by the gap at each roll: ``"difference"`` (add the
 gap: price changes in points stay true) or ``"ratio"`` (scale: percentage changes stay true), or
 ``"none"`` (the raw splice, gaps and all). The choice is explicit and kept in ``attrs``.
@@ -28,9 +29,9 @@ from quantnb.domain.instrument import (
     Instrument,
     Kind,
     continuous,
-    contract_month,
     future,
 )
+from quantnb.domain.rolls import expiry, roll_date
 from quantnb.errors import ConfigError, DataError
 
 ADJUSTMENTS = ("difference", "ratio", "none")
@@ -40,21 +41,6 @@ ROLLS = ("days", "volume")
 # a later month over spot, as a rate: interest less dividends for indices, storage for oil)
 _CHARACTER = {"ES": (4500.0, 0.18, 0.015), "NQ": (16000.0, 0.22, 0.02), "CL": (75.0, 0.35, 0.04)}
 _FX_CHARACTER = {"EURUSD": (1.10, 0.07), "USDJPY": (150.0, 0.09), "GBPUSD": (1.27, 0.08)}
-
-
-def expiry(root: str, month: str) -> pd.Timestamp:
-    """The last trading day of ``root``'s ``month`` contract (a naive date)."""
-    month = contract_month(month)
-    first = pd.Timestamp(f"{month}-01")
-    if root.upper() == "CL":
-        d = first - pd.DateOffset(months=1) + pd.Timedelta(days=24)  # the 25th of the month before
-        if d.day_of_week >= 5:
-            d = d - pd.offsets.BDay(1)
-        return (d - pd.offsets.BDay(3)).normalize()
-    if root.upper() in FUTURES:
-        fridays = pd.date_range(first, first + pd.offsets.MonthEnd(0), freq="W-FRI")
-        return fridays[2]
-    raise ConfigError(f"unknown futures root {root!r}: known are {sorted(FUTURES)}")
 
 
 def listed_months(root: str, start: pd.Timestamp, end: pd.Timestamp) -> list[str]:
@@ -161,10 +147,11 @@ def continuous_series(
     """One continuous series from the contract months of one root (frames keyed by their
     names, "ES 2024-03"), adjusted by ``adjust`` ("difference", "ratio" or "none") at each roll.
 
-    ``roll="days"`` rolls ``roll_days`` bars before the old month's last bar; ``roll="volume"``
-    at the first bar where the next month trades more than the old one. ``attrs`` records the
-    adjustment, the rule and ``rolls``: (time, old month, new month) for each roll, the time
-    being the first bar of the new month in the series.
+    ``roll="days"`` rolls ``roll_days`` business days before the old month's last trading day
+    (``quantnb.domain.rolls``; on daily bars, ``roll_days`` bars before its last bar);
+    ``roll="volume"`` at the first bar where the next month trades more than the old one.
+    ``attrs`` records the adjustment, the rule and ``rolls``: (time, old month, new month) for
+    each roll, the time being the first bar of the new month in the series.
     """
     if adjust not in ADJUSTMENTS:
         raise ConfigError(f"adjust={adjust!r}: choose 'difference', 'ratio' or 'none' explicitly")
@@ -183,7 +170,7 @@ def continuous_series(
         if fa.index[-1].tz_localize(None).normalize() < last_day:
             order = order[: order.index(a) + 1]
             break  # the data ends before this month expires: no later roll
-        at = _roll_time(fa, fb, roll, roll_days)
+        at = _roll_time(fa, fb, roll, roll_days, insts[a])
         seg = fa[(fa.index >= start) if start is not None else slice(None)]
         pieces.append((a, seg[seg.index < at]))
         rolls.append((at, a, b))
@@ -237,7 +224,9 @@ def _month_instrument(name: str, df: pd.DataFrame) -> Instrument:
         ) from exc
 
 
-def _roll_time(old: pd.DataFrame, new: pd.DataFrame, roll: str, roll_days: int) -> pd.Timestamp:
+def _roll_time(
+    old: pd.DataFrame, new: pd.DataFrame, roll: str, roll_days: int, inst: Instrument
+) -> pd.Timestamp:
     both = old.index.intersection(new.index)
     if len(both) == 0:
         raise DataError(
@@ -248,8 +237,10 @@ def _roll_time(old: pd.DataFrame, new: pd.DataFrame, roll: str, roll_days: int) 
         more = both[new.loc[both, "volume"].to_numpy() > old.loc[both, "volume"].to_numpy()]
         if len(more):
             return more[0]
-    at = old.index[max(0, len(old.index) - 1 - roll_days)]
-    return at if at in both else both[0]
+    # the shared rule (quantnb.domain.rolls): the first bar on or after the roll date
+    dates = (both.tz_localize(None) if both.tz is not None else both).normalize()
+    due = both[dates >= roll_date(inst.symbol, inst.expiry or "", roll_days)]
+    return due[0] if len(due) else both[-1]
 
 
 def sample_fx(pair: str, index: pd.DatetimeIndex, seed: int = 0) -> pd.DataFrame:

@@ -73,9 +73,11 @@ def check_order(
     working: Iterable[Order],
     commission: float,
     price: float = 0.0,
+    free: float | None = None,
 ) -> tuple[bool, str]:
     """Whether the account has the initial margin for the contracts ``order`` adds (counting
-    the working orders on the same contract), and why not."""
+    the working orders on the same contract), and why not. ``free`` is the available funds
+    when the account reports them (a live gateway); else they are the portfolio's."""
     held = pf.position(order.symbol).qty
     pending = sum(
         o.remaining * o.side.sign
@@ -91,7 +93,8 @@ def check_order(
     else:
         each = per_contract(pf, inst)
     need = added * each + commission
-    free = available_funds(pf)
+    if free is None:
+        free = available_funds(pf)
     if need > free + 1e-9:
         return False, (
             f"insufficient margin: {order.side} {order.qty:g} {order.symbol} needs initial "

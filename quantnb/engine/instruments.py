@@ -17,6 +17,7 @@ import pandas as pd
 from quantnb.domain import margin as margin_rules
 from quantnb.domain.instrument import Instrument, Kind, as_instrument, future
 from quantnb.domain.model import Order, OrderType, Side
+from quantnb.domain.rolls import ROLL_TAG, roll_legs
 from quantnb.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LIQUIDATION_TAG = "margin liquidation"
-
-
-ROLL_TAG = "roll"
 
 
 def rolls_of(data: Any) -> dict[str, list[tuple[str, str, str]]]:
@@ -143,7 +141,7 @@ class InstrumentBook:
                     continue
                 # two recorded orders: close the old month, open the new one, at the next open
                 broker, ctx = self.engine.broker, self.engine.ctx
-                for symbol, signed in ((old, -qty), (new, qty)):
+                for symbol, signed in roll_legs(old, new, qty):
                     order = Order(
                         id=ctx._next_order_id(),
                         symbol=symbol,

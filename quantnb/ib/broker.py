@@ -18,11 +18,12 @@ import pandas as pd
 
 from quantnb.broker.base import BrokerBase
 from quantnb.data.sample import to_utc
+from quantnb.domain import margin as margin_rules
 from quantnb.domain.accounting import Portfolio
 from quantnb.domain.auction import check_combination
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
-from quantnb.domain.instrument import Kind
+from quantnb.domain.instrument import Instrument, Kind
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection
 from quantnb.domain.risk import RiskLimits
 from quantnb.errors import GatewayError, NotConnectedError, OrderError
@@ -102,6 +103,9 @@ class LiveBroker(BrokerBase):
         self._pending: dict[str, tuple[Any, asyncio.TimerHandle | None]] = {}
         self._last_exec_time: pd.Timestamp | None = None
         self._account_values: dict[str, float] = {}
+        # the gateway's CashBalance and ExchangeRate per currency other than the base
+        self._cash_balances: dict[str, float] = {}
+        self._rates: dict[str, float] = {}
         self._fill_callbacks: list[FillCallback] = []
         self._error_callbacks: list[ErrorCallback] = []
         self._order_callbacks: list[OrderCallback] = []
@@ -425,8 +429,14 @@ class LiveBroker(BrokerBase):
         reason = self.risk.check(order, price, self.portfolio, self.day_start_equity)
         if reason:
             return f"risk limit: {reason}"
-        if self.connection.contracts.instrument(order.symbol).kind is not Kind.STOCK:
-            return ""  # futures margin and FX: the gateway's own margin check judges them
+        inst = self.connection.contracts.instrument(order.symbol)
+        if inst.kind is not Kind.STOCK:  # futures and FX: the one margin rule
+            working = [o for o in self.open_orders() if o.id not in self._cancelling]
+            commission = self._commission(inst, order.qty, price)
+            ok, why = margin_rules.check_order(
+                order, inst, self.portfolio, working, commission, price, self._available_funds()
+            )
+            return "" if ok else why
         ok, why = self.check_buying_power(order, price)
         return "" if ok else why
 
@@ -567,6 +577,32 @@ class LiveBroker(BrokerBase):
             if tag in self._account_values:
                 return self._account_values[tag]
         return self.portfolio.cash
+
+    def _gateway_cash(self) -> float | None:
+        """The gateway's cash for ``portfolio.cash``: all of it in the base currency
+        (TotalCashValue), less, when the portfolio keeps other currencies apart (in
+        ``portfolio.balances``, set here from the gateway's), their value at its rates."""
+        total = self._account_values.get("TotalCashValue")
+        pf = self.portfolio
+        if total is None or not pf.balances:
+            return total
+        for ccy in pf.balances:
+            amount = self._cash_balances.get(ccy, 0.0)
+            pf.balances[ccy] = amount
+            if amount:
+                total -= amount * self._rates.get(ccy, 0.0)
+        return total
+
+    def _commission(self, inst: Instrument, qty: float, price: float) -> float:
+        """The commission estimated for ``qty`` of ``inst`` at ``price`` (IB's report replaces
+        it), by the instrument's kind, in the account's currency."""
+        if inst.kind is Kind.STOCK:
+            return self.costs.commission(qty, price)
+        try:
+            rate = self.portfolio.rate(inst.currency)
+        except KeyError:
+            rate = 1.0  # no rate known yet: an estimate in the price's currency
+        return self.costs.commission_for(inst.kind.value, qty, price, rate)
 
     def _contract(self, symbol: str) -> Any:
         return self.connection.contracts.get(symbol) or stock(symbol)
@@ -730,7 +766,8 @@ class LiveBroker(BrokerBase):
         qty, price = float(ex.shares), float(ex.price)
         estimated = not _is_commission(commission)
         if estimated:
-            commission = self.costs.commission(qty, price)
+            inst = self.connection.contracts.instrument(symbol)
+            commission = self._commission(inst, qty, price)
         oid = ex.orderRef if ex.orderRef in self._orders else None
         if oid is None and ex.permId in self._by_perm_id:
             oid = self._by_perm_id[ex.permId]
@@ -786,11 +823,16 @@ class LiveBroker(BrokerBase):
     def _on_account_value(self, value: Any) -> None:
         if not self._is_our_account(value.account):
             return
-        if value.currency not in ("USD", "BASE", ""):
-            return
         try:
             number = float(value.value)
         except (TypeError, ValueError):
+            return
+        if value.currency not in ("BASE", "", self.portfolio.base_currency):
+            if value.tag == "CashBalance":
+                self._cash_balances[value.currency] = number
+            elif value.tag == "ExchangeRate":
+                self._rates[value.currency] = number
+        if value.currency not in ("USD", "BASE", ""):
             return
         if value.currency == "BASE" and value.tag in self._account_values:
             return  # prefer the USD line when both exist
@@ -833,7 +875,7 @@ class LiveBroker(BrokerBase):
         except (ConnectionError, OSError) as exc:
             log.info("catching up with the account's executions failed: %s", exc)
             return
-        cash = self._account_values.get("TotalCashValue")
+        cash = self._gateway_cash()
         if cash is not None:
             self.portfolio.cash = cash
         if missed:
@@ -901,7 +943,7 @@ class LiveBroker(BrokerBase):
             self._restored.discard(exec_id)
         self._resolve_unknown(known)
         await self._reconcile_positions(await ib.reqPositionsAsync())
-        cash = self._account_values.get("TotalCashValue")
+        cash = self._gateway_cash()
         if cash is not None:
             if abs(cash - self.portfolio.cash) > 0.01:
                 log.info("cash set to the gateway's %.2f (ours was %.2f)", cash,
@@ -969,7 +1011,13 @@ class LiveBroker(BrokerBase):
         for p in positions:
             if not self._is_our_account(p.account):
                 continue
-            if p.contract.secType not in ("STK", ""):
+            kind = p.contract.secType
+            if kind in ("FUT", "CASH"):  # by our name; a future's avgCost is per contract
+                per = float(getattr(p.contract, "multiplier", "") or 1) if kind == "FUT" else 1.0
+                name = self.connection.contracts.name_of(p.contract)
+                theirs[name] = (float(p.position), float(p.avgCost) / per)
+                continue
+            if kind not in ("STK", ""):
                 continue
             theirs[p.contract.symbol] = (float(p.position), float(p.avgCost))
             self.connection.contracts.put(p.contract.symbol, p.contract)

@@ -18,6 +18,7 @@ from quantnb.domain.model import Bar, Order, OrderStatus
 from quantnb.engine.context import FIELDS, Context
 from quantnb.engine.indicators import IndicatorFn, RollingIndicator, normalise_fields
 from quantnb.errors import OrderError
+from quantnb.trading.instruments import take_rate
 
 _FIELD_INDEX = {f: i for i, f in enumerate(FIELDS)}
 DEFAULT_CAPACITY = 2048
@@ -201,6 +202,7 @@ class LiveContext(Context):
 
     def _mark(self, symbol: str, price: float) -> None:
         for portfolio in {id(p): p for p in (self.broker.portfolio, self.holdings)}.values():
+            take_rate(portfolio, symbol, price)
             pos = portfolio.positions.get(symbol)
             if pos is not None and pos.qty:
                 portfolio.mark(symbol, price)

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quantnb.domain import checks
 from quantnb.domain.costs import CostModel
+from quantnb.domain.instrument import Instrument
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
 from quantnb.domain.risk import RiskLimits
@@ -54,6 +54,7 @@ from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.gc_pause import FrozenHeap, collection_deferred
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.idle import warn_no_bars, why_no_bars
+from quantnb.trading.instruments import qualify, register, split_symbols
 from quantnb.trading.journal import (
     EQUITY_COLUMNS,
     ERROR_COLUMNS,
@@ -198,6 +199,7 @@ class LiveStrategyEngine:
         self.journal: Journal | None = journal if isinstance(journal, Journal) else None
         self.strategy: Strategy | None = None
         self.symbols: tuple[str, ...] = ()
+        self.instruments: dict[str, Instrument] = {}  # the symbols that are not US stocks
         self.interval: Interval | None = None
         self.lookback_days: float | None = None  # None: the strategy's warm-up (trading.warmup)
         self.warmup: LiveWarmup | None = None
@@ -408,6 +410,8 @@ class LiveStrategyEngine:
         if self._resume is not None:
             # before the broker's reconcile (priority 0): resume, or start a new run
             self.connection.add_listener(on_connected=self._resume_or_new_run, priority=-10)
+        # after the resume decision, before the broker's reconcile books the gateway's positions
+        self.connection.add_listener(on_connected=self._book_instruments, priority=-5)
         self.broker.register_fill_callback(self._on_fill)
         self.broker.register_error_callback(self._on_broker_error)
         self.broker.register_order_callback(self._on_order_update)
@@ -418,6 +422,15 @@ class LiveStrategyEngine:
             priority=20,
         )
         await self.connection.connect()  # refuses an account of the other kind
+
+    async def _book_instruments(self, reconnected: bool) -> None:
+        """The session's futures and FX known to the contract cache, the account and the ledger
+        (``trading.instruments``)."""
+        if self.instruments and self.connection is not None:
+            contracts = self.connection.contracts
+            register(self.instruments, contracts, self.broker.portfolio, self.ledger, self.journal)
+            if self.connection.is_socket_connected():
+                await qualify(self.instruments, contracts)
 
     async def _resume_or_new_run(self, reconnected: bool) -> None:
         """At the first connect: resume the journal on the gateway it traded on, or start a new
@@ -468,7 +481,7 @@ class LiveStrategyEngine:
     # ---- start ---------------------------------------------------------------------------------
     def start(
         self,
-        symbols: Iterable[str] | str | None = None,
+        symbols: Iterable[str | Instrument] | str | Instrument | None = None,
         lookback_days: float | None = None,
         interval: str | Interval | None = None,
         *,
@@ -491,7 +504,7 @@ class LiveStrategyEngine:
         if self.strategy is None:
             raise ConfigError("no strategy: call engine.add_strategy(MyStrategy()) first")
         check_hooks(self.strategy)
-        syms = _symbols(symbols if symbols is not None else self.symbols)
+        syms, found = split_symbols(symbols if symbols is not None else self.symbols)
         ival = Interval.parse(interval if interval is not None else self.interval or "5m")
         if lookback_days is None:
             lookback_days = self.lookback_days
@@ -503,7 +516,9 @@ class LiveStrategyEngine:
                 "strategy's warm-up"
             )
         connected = self.is_active
+        self.instruments = {s: i for s, i in {**self.instruments, **found}.items() if s in syms}
         self.connect()
+        self._loop.run(self._book_instruments(False), timeout=self.config.timeout * 2 + 5)
         syms = self._known_symbols(syms, skip_unknown, connected)
         self.symbols, self.interval, self.lookback_days = syms, ival, lookback_days
         self._reset_run_state()
@@ -1478,5 +1493,5 @@ def _state_key(order: Order) -> tuple:
     return (order.status, order.filled, order.reason)
 
 
-def _symbols(symbols: Iterable[str] | str) -> tuple[str, ...]:
-    return checks.symbols(symbols)
+def _symbols(symbols: Iterable[str | Instrument] | str | Instrument) -> tuple[str, ...]:
+    return split_symbols(symbols)[0]

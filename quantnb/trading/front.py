@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from quantnb.domain.instrument import Instrument
 from quantnb.domain.model import OrderType
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, GatewayError, LiveTradingError
@@ -26,11 +27,11 @@ from quantnb.trading.arguments import IB_KEYS, check_session_args
 from quantnb.trading.engine import (
     ALLOW_LIVE_ENV,
     LiveStrategyEngine,
-    _symbols,
     find_engine,
     live_allowed,
     running_engines,
 )
+from quantnb.trading.instruments import sim_markets, split_symbols
 from quantnb.trading.journal import Journal, default_path
 from quantnb.trading.judge import PaperComparison
 from quantnb.trading.replay import compare_paper
@@ -81,9 +82,11 @@ class LiveSession:
         lookback_days: float | None,
         sim_options: dict[str, Any],
         engine_options: dict[str, Any],
+        instruments: dict[str, Instrument] | None = None,
     ) -> None:
         self.strategy = strategy
         self.symbols = symbols
+        self.instruments = instruments or {}  # the symbols that are not US stocks
         self.interval = interval
         self.simulated = simulated
         self.lookback_days = lookback_days
@@ -121,7 +124,7 @@ class LiveSession:
             self._start_sim()
         try:
             self.engine.start(
-                self.symbols,
+                [self.instruments.get(s, s) for s in self.symbols],
                 self.lookback_days,
                 self.interval,
                 wait=wait,
@@ -140,7 +143,8 @@ class LiveSession:
 
             options = {**embedded_sim(self.interval), **self.sim_options}
             if "bars" not in options:
-                options.setdefault("symbols", self.symbols)
+                for key, value in sim_markets(self.symbols, self.instruments).items():
+                    options.setdefault(key, value)
             self.sim = GatewaySimulator(**options)
         self.sim.start()
         logger.info(
@@ -297,7 +301,7 @@ def _session(
         raise ConfigError(
             f"{strategy!r} is not a quantnb.Strategy: subclass qn.Strategy and pass an instance"
         )
-    syms = _symbols(symbols)
+    syms, instruments = split_symbols(symbols)
     check_session_args("paper()" if paper_trading else "live()", interval, config)
     config = dict(config)
     lookback_days = config.pop("lookback_days", None)  # None: the strategy's warm-up
@@ -322,6 +326,7 @@ def _session(
         lookback_days=lookback_days,
         sim_options=sim,
         engine_options=engine_options,
+        instruments=instruments,
     )
     running = find_engine(session.key)
     if running is not None:

@@ -11,12 +11,14 @@ the journal after a kernel restart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from quantnb.domain.accounting import Portfolio, Position
+from quantnb.domain.instrument import Instrument
 from quantnb.domain.model import Fill
 from quantnb.trading.journal import fill_from_row
 
@@ -90,11 +92,26 @@ class Ledger:
         pos.open_commission *= qty / pos.qty
         pos.qty = qty
 
+    def add_instruments(self, instruments: Iterable[Instrument], journal: Any) -> None:
+        """Book ``instruments`` (futures, FX) by their own rules: the journal is replayed
+        again with them when one is new, so fills booked before count at their multiplier."""
+        fresh = [i for i in instruments if i.name not in self.portfolio.instruments]
+        if not fresh:
+            return
+        known = list(self.portfolio.instruments.values()) + fresh
+        rebuilt = Ledger.from_journal(journal, known) if journal is not None else Ledger()
+        if journal is None:
+            for inst in known:
+                rebuilt.portfolio.add_instrument(inst)
+        self.portfolio, self.exec_ids = rebuilt.portfolio, rebuilt.exec_ids
+
     @classmethod
-    def from_journal(cls, journal: Any) -> Ledger:
+    def from_journal(cls, journal: Any, instruments: Iterable[Instrument] = ()) -> Ledger:
         """The ledger a journal describes: the fills of its own orders (with IB's commissions)
         and the cuts, replayed in the order they were journaled."""
         ledger = cls()
+        for inst in instruments:
+            ledger.portfolio.add_instrument(inst)
         orders = journal.orders(latest=True)
         own = set(orders["order_id"]) if len(orders) else set()
         fills = journal.fills()
