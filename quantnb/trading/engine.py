@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from quantnb.domain import checks
+from quantnb.domain import checks, sessions
 from quantnb.domain.costs import CostModel
 from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
@@ -170,12 +170,14 @@ class LiveStrategyEngine:
         registry_key: tuple[Any, ...] | None = None,
         reconcile_interval: float = 60.0,
         stale_after: float | str | pd.Timedelta | None = DEFAULT_STALE_AFTER,
+        hours: str = "regular",
     ) -> None:
         if not (isinstance(update_interval, int | float) and update_interval > 0):
             raise ConfigError(f"update_interval={update_interval!r}: seconds, e.g. 60.0")
         if not (isinstance(reconcile_interval, int | float) and reconcile_interval > 0):
             raise ConfigError(f"reconcile_interval={reconcile_interval!r}: seconds, e.g. 60.0")
         self.reconcile_interval = float(reconcile_interval)
+        self.extended_hours = sessions.extended(hours)  # useRTH=0 and outsideRth orders
         stale_after_delta(stale_after, 60)  # a bad value fails here, not at start()
         self.stale_after = stale_after  # bar intervals (or a duration) of silence: see watchdog
         self.paper_trading = bool(paper_trading)
@@ -382,7 +384,7 @@ class LiveStrategyEngine:
             paper=self.paper_trading,
             account_was=journal_account(self.journal) if self._resume is not None else None,
         )  # fmt: skip
-        self.feed = LiveDataFeed(self.connection)
+        self.feed = LiveDataFeed(self.connection, use_rth=not self.extended_hours)
         self.broker = LiveBroker(
             self.connection,
             self.costs,
@@ -390,6 +392,7 @@ class LiveStrategyEngine:
             run_id=self.run_id,
             allow_short=self.allow_short,
             price=self._price_of,
+            extended_hours=self.extended_hours,
         )
         self.ledger = Ledger.from_journal(self.journal)
         self.outside = OutsideWatch(

@@ -138,7 +138,9 @@ class LiveSession:
         if self.sim is None:
             from quantnb.sim import GatewaySimulator
 
-            options = {**embedded_sim(self.interval), **self.sim_options}
+            # a session of extended hours trades the pre-market and after-hours: they are played
+            hours = {"skip_extended": False} if self.engine.extended_hours else {}
+            options = {**embedded_sim(self.interval), **hours, **self.sim_options}
             if "bars" not in options:
                 options.setdefault("symbols", self.symbols)
             self.sim = GatewaySimulator(**options)
