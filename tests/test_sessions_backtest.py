@@ -132,3 +132,24 @@ def test_a_half_days_after_hours_end_at_five():
 def test_hours_must_be_regular_or_extended():
     with pytest.raises(ConfigError, match="hours='all'"):
         run(day_bars("2024-01-03"), hours="all")
+
+
+def test_sample_data_can_include_the_extended_session():
+    regular = qn.data.sample("AAPL", "5m", start="2024-01-03", end="2024-01-04 08:00")["AAPL"]
+    ext = qn.data.sample("AAPL", "5m", start="2024-01-03", end="2024-01-04 08:00", hours="extended")
+    bars = ext["AAPL"]
+    local = bars.index.tz_convert(NY).strftime("%H:%M")
+    assert local[0] == "04:00" and local[-1] == "19:55" and len(bars) == 16 * 12
+    phases = sessions.bar_phases(bars.index)
+    assert (phases == sessions.REGULAR).sum() == len(regular) == 78
+    inside = bars["volume"][phases == sessions.REGULAR].mean()
+    outside = bars["volume"][phases != sessions.REGULAR].mean()
+    assert outside < inside / 5  # thinner volume outside regular hours
+    assert ((bars["high"] >= bars[["open", "close"]].max(axis=1)) & (bars["low"] > 0)).all()
+    # regular hours leave the extended bars out; extended hours see them all
+    _, seen = run(bars)
+    assert len(seen) == 78 and seen[0].endswith("09:30")
+    _, seen = run(bars, hours="extended")
+    assert len(seen) == len(bars)
+    with pytest.raises(ConfigError, match="hours='night'"):
+        qn.data.sample("AAPL", "5m", hours="night")
