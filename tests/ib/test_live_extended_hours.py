@@ -14,6 +14,7 @@ from quantnb.ib.config import IBConfig
 from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
 from quantnb.trading import LiveStrategyEngine
+from quantnb.trading import engine as engine_module
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(120)]
 
@@ -43,6 +44,12 @@ class EarlyOrders(qn.Strategy):
             self.placed = True
             ctx.buy("AAPL", 10, limit=100.05)
             ctx.buy("AAPL", 5)
+
+
+def acknowledged(engine) -> bool:
+    """Whether the simulator has answered both orders of the session (none is PendingSubmit)."""
+    trades = engine.connection.ib.trades()
+    return len(trades) == 2 and all(t.orderStatus.status != "PendingSubmit" for t in trades)
 
 
 def _local(times) -> list[str]:
@@ -76,9 +83,18 @@ def test_extended_session_live_on_the_simulator_fills_as_in_the_backtest(
             return original(self, *args, **kwargs)
 
         monkeypatch.setattr(IB, "reqHistoricalDataAsync", spy)
+        lookbacks: list[bool] = []
+        counted = engine_module.history_days
+
+        def history_days(*args):
+            lookbacks.append(args[-1])  # extended: the warm-up counts extended hours
+            return counted(*args)
+
+        monkeypatch.setattr(engine_module, "history_days", history_days, raising=True)
         eng.start(["AAPL"], lookback_days=0, interval="1m", wait=True)
         sim.step(1)
         eventually(lambda: len(eng.orders) == 2, 10)
+        eventually(lambda: acknowledged(eng), 10)  # at the simulator before the next bar
         for _ in range(10):
             sim.step(1)
         eventually(lambda: len(eng.fills) == 2, 10)
@@ -86,9 +102,39 @@ def test_extended_session_live_on_the_simulator_fills_as_in_the_backtest(
         sent = {o.orderType: o.outsideRth for o in eng.broker._ib_orders.values()}
         eng.stop()
     assert asked and not any(asked)  # useRTH=0: all hours
+    assert lookbacks == [True]
     assert seen[0] < "09:30"  # the strategy sees the pre-market's bars
     assert sent == {"LMT": True, "MKT": False}
     assert _local(live["time"].sort_values()) == ["09:22", "09:30"]  # as in the backtest
     by_qty = live.set_index("qty")["price"]
     assert by_qty[10.0] == pytest.approx(100.05)
     assert by_qty[5.0] == bars["AAPL"]["open"].iloc[10]  # the market order: the regular open
+
+
+def test_paper_takes_the_hours_setting(tmp_path, client_errors):
+    client_errors.allow(399)
+    bars = {"AAPL": around_the_open()}
+    strategy = EarlyOrders()
+    live = qn.paper(
+        strategy, "AAPL", interval="1m", lookback_days=0, journal=tmp_path / "j.sqlite",
+        gateway="sim", update_interval=3600.0, sim={"mode": "manual", "bars": bars},
+        client_id=32, hours="extended",
+    )  # fmt: skip
+    live.start(wait=True)
+    try:
+        assert live.sim.config.skip_extended is False  # the embedded simulator plays them
+        # one bar at a time, each handled before the next (live.step would wait for the
+        # market order, which waits for 09:30)
+        live.sim.step()
+        eventually(lambda: len(live.orders) == 2, 10)
+        eventually(lambda: acknowledged(live.engine), 10)
+        for n in (2, 3):
+            live.sim.step()
+            eventually(lambda n=n: len(strategy.seen) == n, 10)
+        eventually(lambda: len(live.fills) == 1, 10)
+        assert strategy.seen[:3] == ["09:21", "09:22", "09:23"]
+    finally:
+        live.stop()
+    assert _local(live.fills["time"])[0] == "09:22"  # the limit, outsideRth, pre-market
+    with pytest.raises(qn.errors.ConfigError, match="hours='rth'"):
+        qn.paper(strategy, "AAPL", gateway="sim", hours="rth")
