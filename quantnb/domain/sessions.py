@@ -9,6 +9,7 @@ taken to have the usual hours, 04:00-09:30-16:00-20:00 New York.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Mapping
 
 import numpy as np
@@ -21,6 +22,7 @@ from quantnb.errors import ConfigError
 
 HOURS = ("regular", "extended")
 EXTENDED_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})  # IB: LMT and STP LMT only
+logger = logging.getLogger(__name__)
 _USUAL = tuple(pd.Timedelta(t) for t in ("4h", "9h30min", "16h", "20h"))
 
 __all__ = ["CLOSED", "HOURS", "POST", "PRE", "REGULAR", "bar_phases", "extended", "may_trade"]
@@ -95,11 +97,20 @@ def regular_only(
     frames: Mapping[str, pd.DataFrame], skip: Collection[str] = ()
 ) -> dict[str, pd.DataFrame]:
     """``frames`` with the stock bars outside regular hours left out (the symbols in ``skip``,
-    futures and FX, keep theirs); a frame without extended bars is returned as it is."""
+    futures and FX, keep theirs). A frame without extended bars is returned as it is, and so is
+    one with no bar in regular hours at all: its times are not New York trading hours."""
     out = {}
     for name, df in frames.items():
+        out[name] = df
         if name in skip or not has_extended_bars(df.index):
-            out[name] = df
+            continue
+        regular = bar_phases(df.index) == REGULAR
+        if regular.any():
+            out[name] = df[regular]
         else:
-            out[name] = df[bar_phases(df.index) == REGULAR]
+            logger.warning(
+                "%s: no bar in New York regular hours (09:30-16:00); all its bars are kept. "
+                "Are its times UTC? hours='regular' leaves out bars outside regular hours",
+                name,
+            )
     return out
