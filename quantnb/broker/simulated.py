@@ -9,11 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from quantnb.broker.base import BrokerBase
 from quantnb.domain import margin as margin_rules
-from quantnb.domain import oca
+from quantnb.domain import oca, sessions
 from quantnb.domain.accounting import Portfolio
 from quantnb.domain.auction import AUCTION_TYPES, PLAIN_TIFS, SessionBars, refusal, special_match
 from quantnb.domain.buying_power import check_buying_power, commitments
@@ -100,6 +101,8 @@ class SimulatedBroker(BrokerBase):
         self.session_bars: Callable[[], SessionBars] | None = None
         self.decision_tick: Callable[[], int] = lambda: self.tick
         self._session_bars: SessionBars | None = None
+        # an extended session: each tick's phase (sessions.bar_phases), set by the engine
+        self.phases: np.ndarray | None = None
 
     # ---- IBroker --------------------------------------------------------------------------
     def execute_order(self, order: Order) -> Order:
@@ -280,6 +283,8 @@ class SimulatedBroker(BrokerBase):
         for order in list(orders):
             if order.status is OrderStatus.PENDING or order.status in DONE_STATES:
                 continue
+            if self.phases is not None and self._waits(order):
+                continue
             if order.tif is TimeInForce.DAY:
                 if order.day is None:
                     order.day = day
@@ -378,6 +383,13 @@ class SimulatedBroker(BrokerBase):
             else:
                 sibling.qty = sibling.filled + rest
                 sibling.updated = self._now()
+
+    def _waits(self, order: Order) -> bool:
+        """Whether a stock order waits out this tick: outside regular hours, not of a type
+        that trades there (``sessions.may_trade``)."""
+        phase = int(self.phases[self.tick])  # type: ignore[index]
+        stock = order.symbol not in self.portfolio.instruments
+        return stock and not sessions.may_trade(order, True, phase)
 
     def _bars(self) -> SessionBars:
         bars = self._session_bars

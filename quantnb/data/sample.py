@@ -14,6 +14,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
+from quantnb.domain import sessions
 from quantnb.domain.interval import Interval
 from quantnb.errors import ConfigError
 from quantnb.options import checked_options
@@ -27,6 +28,9 @@ _SESSION_CLOSE_MIN = 16 * 60  # 16:00 New York
 _SESSION_MINUTES = _SESSION_CLOSE_MIN - _SESSION_OPEN_MIN
 _TRADING_DAYS = 252
 _GAP_SHARE = 0.2  # share of a day's variance that arrives overnight, as the opening gap
+_PRE_OPEN_MIN = 4 * 60  # hours="extended": the pre-market from 04:00 New York ...
+_AFTER_HOURS_END_MIN = 20 * 60  # ... and the after-hours to 20:00
+_EXTENDED_SHARE = 0.1  # a minute outside regular hours: a tenth of the volume (and variance)
 
 TimeLike = datetime | date | str | pd.Timestamp | None
 
@@ -68,11 +72,15 @@ def sample(
     adjust: str | None = None,
     roll: str = "days",
     roll_days: int = 5,
+    hours: str = "regular",
 ) -> dict[str, pd.DataFrame]:
     """Realistic synthetic bars for each symbol, keyed in the order given.
 
     Intraday bars cover the US equity session (09:30-16:00 New York, weekdays) and are stamped at
     their start in UTC; daily bars at 00:00 UTC of the date; weekly bars on Mondays. With
+    ``hours="extended"`` intraday bars also cover the pre-market (from 04:00) and the
+    after-hours (to 20:00), with a tenth of the volume a minute (weekdays, as the regular bars:
+    no holidays or early closes). With
     ``bars=N`` each symbol gets exactly N bars from ``start`` and ``end`` is ignored.
 
     Instruments (``qn.future``, ``qn.continuous``, ``qn.fx``, ``qn.index``) are sampled by their
@@ -91,13 +99,16 @@ def sample(
         )
     names = _symbols(symbols)
     iv = Interval.parse(interval)
+    extended = sessions.extended(hours)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ConfigError(f"seed must be a non-negative integer, got {seed!r}; e.g. seed=0")
     if bars is not None and (isinstance(bars, bool) or not isinstance(bars, int | np.integer)):
         raise ConfigError(f"bars must be a positive integer or None, got {bars!r}")
     if bars is not None and bars <= 0:
         raise ConfigError(f"bars must be positive, got {bars!r}; e.g. bars=1000")
-    times, body_days, first_of_session = _timestamps(iv, start, None if bars else end, bars)
+    times, body_days, first_of_session = _timestamps(
+        iv, start, None if bars else end, bars, extended
+    )
     index = pd.DatetimeIndex(times.view("datetime64[ns]")).tz_localize("UTC").rename("time")
     return {name: _frame(name, int(seed), iv, index, body_days, first_of_session) for name in names}
 
@@ -118,7 +129,7 @@ def _symbols(symbols: str | Iterable[str]) -> list[str]:
 
 
 def _timestamps(
-    iv: Interval, start: TimeLike, end: TimeLike, bars: int | None
+    iv: Interval, start: TimeLike, end: TimeLike, bars: int | None, extended: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bar start times (int64 ns UTC), each bar's length in trading days, session-start flags."""
     lo, stop = time_bounds(start, end)
@@ -138,14 +149,17 @@ def _timestamps(
 
     minutes = _session_minutes(iv)
     lengths = np.diff(np.append(minutes, _SESSION_CLOSE_MIN)) / _SESSION_MINUTES
+    if extended:
+        minutes, lengths = _extended_minutes(iv, minutes, lengths)
     if bars is not None:
         # one spare day in case ``start`` falls inside a session
         days = pd.bdate_range(first_day, periods=math.ceil(bars / len(minutes)) + 1)
     else:
         days = pd.bdate_range(first_day, last_day.normalize())
-    opens = (days + pd.Timedelta(minutes=_SESSION_OPEN_MIN)).tz_localize(NEW_YORK)
+    first_min = int(minutes[0])
+    opens = (days + pd.Timedelta(minutes=first_min)).tz_localize(NEW_YORK)
     opens_ns = opens.tz_convert("UTC").as_unit("ns").asi8
-    offsets = (minutes - _SESSION_OPEN_MIN).astype(np.int64) * _NS_PER_MIN
+    offsets = (minutes - first_min).astype(np.int64) * _NS_PER_MIN
     times = (opens_ns[:, None] + offsets[None, :]).ravel()
     body = np.tile(lengths, len(days))
     first = np.tile(np.arange(len(minutes)) == 0, len(days))
@@ -163,6 +177,20 @@ def _session_minutes(iv: Interval) -> np.ndarray:
     step = iv.seconds // 60
     following = range(-(-(_SESSION_OPEN_MIN + 1) // step) * step, _SESSION_CLOSE_MIN, step)
     return np.array([_SESSION_OPEN_MIN, *following], dtype=np.int64)
+
+
+def _extended_minutes(
+    iv: Interval, regular: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The regular bar starts and lengths with the pre-market's before and the after-hours'
+    after: clock-aligned starts, each extended minute weighing ``_EXTENDED_SHARE`` of one."""
+    step = iv.seconds // 60
+    pre = np.arange(_PRE_OPEN_MIN, _SESSION_OPEN_MIN, step, dtype=np.int64)
+    post = np.arange(_SESSION_CLOSE_MIN, _AFTER_HOURS_END_MIN, step, dtype=np.int64)
+    share = _EXTENDED_SHARE / _SESSION_MINUTES
+    pre_len = np.diff(np.append(pre, _SESSION_OPEN_MIN)) * share
+    post_len = np.diff(np.append(post, _AFTER_HOURS_END_MIN)) * share
+    return np.concatenate([pre, regular, post]), np.concatenate([pre_len, lengths, post_len])
 
 
 def _frame(

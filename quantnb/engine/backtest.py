@@ -24,7 +24,7 @@ from quantnb.broker.simulated import SimulatedBroker
 from quantnb.data import align
 from quantnb.data.load import load_frames
 from quantnb.data.resample import infer_interval, session_days
-from quantnb.domain import checks
+from quantnb.domain import checks, sessions
 from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.auction import SessionBars
 from quantnb.domain.costs import CostModel
@@ -198,6 +198,7 @@ class BacktestEngine:
         progress: bool | None = None,
         instruments: Mapping[str, Any] | None = None,
         rolls: Mapping[str, list] | None = None,
+        hours: str = "regular",
     ) -> None:
         if isinstance(cash, bool) or not (
             isinstance(cash, int | float) and np.isfinite(cash) and cash > 0
@@ -226,6 +227,10 @@ class BacktestEngine:
         self.interval = (
             Interval.parse(interval) if interval is not None else _infer_interval(self.frames)
         )
+        self.extended = sessions.extended(hours) and self.interval.is_intraday
+        if self.interval.is_intraday and not self.extended:
+            # regular hours: the strategy sees no stock bars of the pre-market or after-hours
+            self.frames = sessions.regular_only(self.frames, self.instruments)
         self.aligned = align(self.frames)
         self.clock = self.aligned.index.asi8
         self.cols = {
@@ -261,6 +266,8 @@ class BacktestEngine:
             self.clock, self.interval.seconds * 1_000_000_000, not self.interval.is_intraday
         )
         self.broker.decision_tick = lambda: max(self.ctx._t, 0)
+        if self.extended:  # orders outside regular hours: sessions.may_trade, per bar
+            self.broker.phases = sessions.bar_phases(self.aligned.index)
         self.ctx._instruments = dict(self.instruments)
         self.book = InstrumentBook(self) if self.portfolio.instruments else None
         # a strategy without its own on_fill is not called for nothing on every fill
@@ -590,6 +597,7 @@ def backtest(
     check_lookahead: bool = True,
     progress: bool | None = None,
     instruments: Any = None,
+    hours: str = "regular",
 ) -> BacktestResult:
     """Run ``strategy`` over ``data`` and return its results.
 
@@ -599,7 +607,9 @@ def backtest(
     A cash account by default: no shorting and no leverage unless ``allow_short``/``leverage``.
     ``instruments``: futures, FX pairs and indices (``qn.future``, ``qn.continuous``, ``qn.fx``,
     ``qn.index``) among the data's keys; data keyed by the instruments themselves needs none.
-    Plain string keys are US stocks.
+    Plain string keys are US stocks. ``hours``: "regular" (intraday stock bars outside regular
+    hours are left out) or "extended" (the strategy sees the pre-market and after-hours bars;
+    only limit and stop-limit orders trade there, the others wait for the regular open).
     """
     rolls = rolls_of(data)
     data, found = split_instruments(data, instruments)
@@ -616,5 +626,6 @@ def backtest(
         progress=progress,
         instruments=found,
         rolls=rolls,
+        hours=hours,
     )
     return engine.run(strategy)

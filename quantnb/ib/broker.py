@@ -19,6 +19,7 @@ import pandas as pd
 from quantnb.broker.base import BrokerBase
 from quantnb.data.sample import to_utc
 from quantnb.domain import margin as margin_rules
+from quantnb.domain import sessions
 from quantnb.domain.accounting import Portfolio
 from quantnb.domain.auction import check_combination
 from quantnb.domain.buying_power import check_buying_power, commitments
@@ -79,8 +80,10 @@ class LiveBroker(BrokerBase):
         allow_short: bool = False,
         portfolio: Portfolio | None = None,
         price: Callable[[str], float | None] | None = None,
+        extended_hours: bool = False,
     ) -> None:
         self.connection = connection
+        self.extended_hours = extended_hours  # limit and stop-limit orders go outsideRth
         self.costs = costs or CostModel()
         self.risk = risk if risk is not None else RiskLimits()
         self.run_id = str(run_id)
@@ -410,6 +413,7 @@ class LiveBroker(BrokerBase):
             ib_order.ocaGroup = f"{self.run_id}:{order.oca_group}"
             ib_order.ocaType = order.oca_type  # 1 cancels the others, 2 reduces them
         set_ib_extras(ib_order, order)
+        ib_order.outsideRth = sessions.outside_rth(order.type, self.extended_hours)
         return ib_order
 
     def _validate_kind(self, order: Order) -> None:

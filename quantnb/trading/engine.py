@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from quantnb.domain import sessions
 from quantnb.domain.costs import CostModel
 from quantnb.domain.instrument import Instrument
 from quantnb.domain.interval import Interval
@@ -171,12 +172,14 @@ class LiveStrategyEngine:
         registry_key: tuple[Any, ...] | None = None,
         reconcile_interval: float = 60.0,
         stale_after: float | str | pd.Timedelta | None = DEFAULT_STALE_AFTER,
+        hours: str = "regular",
     ) -> None:
         if not (isinstance(update_interval, int | float) and update_interval > 0):
             raise ConfigError(f"update_interval={update_interval!r}: seconds, e.g. 60.0")
         if not (isinstance(reconcile_interval, int | float) and reconcile_interval > 0):
             raise ConfigError(f"reconcile_interval={reconcile_interval!r}: seconds, e.g. 60.0")
         self.reconcile_interval = float(reconcile_interval)
+        self.extended_hours = sessions.extended(hours)  # useRTH=0 and outsideRth orders
         stale_after_delta(stale_after, 60)  # a bad value fails here, not at start()
         self.stale_after = stale_after  # bar intervals (or a duration) of silence: see watchdog
         self.paper_trading = bool(paper_trading)
@@ -384,7 +387,7 @@ class LiveStrategyEngine:
             paper=self.paper_trading,
             account_was=journal_account(self.journal) if self._resume is not None else None,
         )  # fmt: skip
-        self.feed = LiveDataFeed(self.connection)
+        self.feed = LiveDataFeed(self.connection, use_rth=not self.extended_hours)
         self.broker = LiveBroker(
             self.connection,
             self.costs,
@@ -392,6 +395,7 @@ class LiveStrategyEngine:
             run_id=self.run_id,
             allow_short=self.allow_short,
             price=self._price_of,
+            extended_hours=self.extended_hours,
         )
         self.ledger = Ledger.from_journal(self.journal)
         self.outside = OutsideWatch(

@@ -141,7 +141,9 @@ class LiveSession:
         if self.sim is None:
             from quantnb.sim import GatewaySimulator
 
-            options = {**embedded_sim(self.interval), **self.sim_options}
+            # a session of extended hours trades the pre-market and after-hours: they are played
+            hours = {"skip_extended": False} if self.engine.extended_hours else {}
+            options = {**embedded_sim(self.interval), **hours, **self.sim_options}
             if "bars" not in options:
                 for key, value in sim_markets(self.symbols, self.instruments).items():
                     options.setdefault(key, value)
