@@ -60,7 +60,7 @@ def test_a_run_without_market_data_says_why_it_got_no_bar(tmp_path, client_error
     with GatewaySimulator(symbols=["AAPL"], mode="manual", market_data="none") as sim:
         eng = _engine(sim, tmp_path, strategy)
         eng.start(["AAPL"], lookback_days=0, interval="1m", wait=True)
-        eventually(lambda: eng.status["market_data"], 10)
+        eventually(lambda: "10168" in (eng.status["market_data"] or ""), 10)  # the stream refused
         with pytest.warns(qn.NoBarsWarning) as said:
             eng.stop()
     message = _no_bars(said)
