@@ -169,3 +169,16 @@ def test_skip_closed_is_a_named_setting_off_by_default():
     assert SimConfig(skip_closed=True).skip_closed is True
     with pytest.raises(ConfigError, match="skip_closed='yes' must be True or False"):
         SimConfig(skip_closed="yes")
+
+
+def test_bars_handed_in_follow_the_calendar_on_a_half_day():
+    from quantnb.sim.calendar import POST, PRE, REGULAR
+    from quantnb.sim.timeline import FrameTimeline
+
+    local = ["2023-11-24 09:29", "2023-11-24 12:59", "2023-11-24 13:00", "2023-11-24 16:30",
+             "2023-11-24 17:30", "2023-11-27 15:59", "2023-11-27 16:00"]  # fmt: skip
+    times = pd.DatetimeIndex(local).tz_localize("America/New_York").tz_convert("UTC")
+    tl = FrameTimeline(times.as_unit("ns").asi8, 60 * 1_000_000_000)
+    assert [tl.phase(i) for i in range(len(local))] == [
+        PRE, REGULAR, POST, POST, POST, REGULAR, POST,
+    ]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from quantnb.domain import sessions
 from quantnb.sim import calendar
 from quantnb.sim.calendar import CLOSED, DAY_NS, EXCHANGE_TZ, NS, POST, PRE, REGULAR
 
@@ -156,11 +157,16 @@ class FrameTimeline:
         return int(np.searchsorted(self._times, t, side="right")) - 1
 
     def phases(self, times: np.ndarray) -> np.ndarray:
+        """By the exchange calendar, early closes included (a half day's 13:00-17:00 is
+        after-hours); bars handed in outside 04:00-20:00 count as pre- or after-hours."""
         if self.interval_ns >= DAY_NS or len(times) == 0:
             return np.full(len(times), REGULAR)
-        local = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(EXCHANGE_TZ)
+        utc = pd.DatetimeIndex(times).tz_localize("UTC")
+        out = sessions.bar_phases(utc).astype(np.int64)
+        local = utc.tz_convert(EXCHANGE_TZ)
         minutes = np.asarray(local.hour * 60 + local.minute)
-        return np.where(minutes < 570, PRE, np.where(minutes < 960, REGULAR, POST))
+        by_clock = np.where(minutes < 570, PRE, POST)  # bars handed in outside the calendar
+        return np.where(out == CLOSED, by_clock, out)
 
     def phase(self, i: int) -> int:
         return int(self._phases[i])
