@@ -29,19 +29,10 @@ from pathlib import Path
 import pytest
 
 from quantnb.testing import eventually
+from tests.test_widgets_browser import shots  # the Chromium flags the screenshots use
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "01_quickstart.ipynb"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FIRST_BAR_WITHIN = 15.0  # seconds from running the cell that starts the session
 # the README's paper example, with the notebook's strategy class: no gateway configured, so the
 # embedded simulator at its default pace; start() returns at once
@@ -234,7 +225,7 @@ def page(tmp_path) -> Iterator[object]:
     )
     with sync_api.sync_playwright() as p:
         try:
-            browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=executable, args=shots.CHROMIUM_FLAGS)
         except sync_api.Error as exc:
             pytest.skip(f"Chromium does not start here: {str(exc).splitlines()[0]}")
         page = browser.new_page(viewport={"width": 1400, "height": 1000})

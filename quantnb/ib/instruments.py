@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from quantnb.domain.instrument import Instrument, Kind
+from quantnb.domain.order_rules import on_grid
 from quantnb.errors import OrderError
 from quantnb.ib.client import ContFuture, Forex, Future, Index, Stock
 
@@ -61,7 +62,7 @@ def order_price(inst: Instrument, price: float, what: str = "limit") -> float:
         return float(price)
     tick = inst.tick_size
     steps = price / tick
-    if abs(steps - round(steps)) > 1e-6 * max(1.0, abs(steps)):
+    if not on_grid(price, tick):  # the backtest's rule, so both modes refuse the same prices
         below = math.floor(steps) * tick
         raise OrderError(
             f"{inst.name}: {what} price {price!r} is not on the {tick:g} tick grid (IB refuses "
