@@ -189,6 +189,20 @@ class Journal:
                 ) from exc
         return True
 
+    def _write_many(self, sql: str, rows: list[tuple]) -> None:
+        """``sql`` for every row, in one transaction: all rows or none."""
+        with self._lock:
+            if self._db is None:
+                raise JournalError(f"the journal {str(self.path)!r} is closed")
+            try:
+                with self._db:
+                    self._db.execute("BEGIN")
+                    self._db.executemany(sql, rows)
+            except sqlite3.Error as exc:
+                raise JournalError(
+                    f"cannot write to the journal {str(self.path)!r}: {exc}"
+                ) from exc
+
     def _run(self) -> str:
         return self.run_id or ""
 
@@ -210,17 +224,7 @@ class Journal:
             return
         run, now = self._run(), _now()
         rows = [(run, now, event or str(o.status), *_order_values(o)) for o in orders]
-        with self._lock:
-            if self._db is None:
-                raise JournalError(f"the journal {str(self.path)!r} is closed")
-            try:
-                with self._db:
-                    self._db.execute("BEGIN")
-                    self._db.executemany(_INSERT_ORDER, rows)
-            except sqlite3.Error as exc:
-                raise JournalError(
-                    f"cannot write to the journal {str(self.path)!r}: {exc}"
-                ) from exc
+        self._write_many(_INSERT_ORDER, rows)
         self.counts.orders += len(rows)
 
     def record_fill(self, fill: Fill) -> bool:
@@ -280,20 +284,9 @@ class Journal:
         values = [(run, now, _ts(r[0]), *r[1:]) for r in rows]
         cols = ", ".join(BAR_COLUMNS)
         marks = ", ".join("?" * (len(BAR_COLUMNS) + 2))
-        with self._lock:
-            if self._db is None:
-                raise JournalError(f"the journal {str(self.path)!r} is closed")
-            try:
-                with self._db:
-                    self._db.execute("BEGIN")
-                    self._db.executemany(
-                        f"INSERT OR IGNORE INTO bars (run_id, recorded, {cols}) VALUES ({marks})",
-                        values,
-                    )
-            except sqlite3.Error as exc:
-                raise JournalError(
-                    f"cannot write to the journal {str(self.path)!r}: {exc}"
-                ) from exc
+        self._write_many(
+            f"INSERT OR IGNORE INTO bars (run_id, recorded, {cols}) VALUES ({marks})", values
+        )
 
     def record_error(
         self,
