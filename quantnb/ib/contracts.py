@@ -64,7 +64,8 @@ class ContractCache:
         con_id = getattr(contract, "conId", 0)
         if con_id:
             for key, known in self._contracts.items():
-                if known.conId == con_id:
+                # a continuous future's contract shares its front month's id: the month is meant
+                if known.conId == con_id and getattr(known, "secType", "") != "CONTFUT":
                     return key
         sec_type = getattr(contract, "secType", "")
         if sec_type == "CASH":

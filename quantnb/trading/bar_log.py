@@ -70,6 +70,14 @@ class Replay:
     def live_times(self) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(sorted(self.groups), tz="UTC")
 
+    def live_times_of(self) -> dict[str, list[pd.Timestamp]]:
+        """The times each symbol was handed to ``on_data``, oldest first."""
+        out: dict[str, list[pd.Timestamp]] = {}
+        for t in sorted(self.groups):
+            for symbol in self.groups[t]:
+                out.setdefault(symbol, []).append(t)
+        return out
+
 
 def replay_bars(bars: pd.DataFrame) -> Replay:
     """The frames and groups of ``Journal.bars()``; a bar journaled twice counts once."""

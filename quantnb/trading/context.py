@@ -15,7 +15,7 @@ import pandas as pd
 
 from quantnb.domain.accounting import Portfolio, Position
 from quantnb.domain.model import Bar, Order, OrderStatus
-from quantnb.engine.context import FIELDS, Context
+from quantnb.engine.context import FIELDS, Context, _name
 from quantnb.engine.indicators import IndicatorFn, RollingIndicator, normalise_fields
 from quantnb.errors import OrderError
 from quantnb.trading.instruments import take_rate
@@ -201,6 +201,7 @@ class LiveContext(Context):
         return True
 
     def _mark(self, symbol: str, price: float) -> None:
+        symbol = self._routes.get(symbol, symbol)  # a continuous future's bar marks its month
         for portfolio in {id(p): p for p in (self.broker.portfolio, self.holdings)}.values():
             take_rate(portfolio, symbol, price)
             pos = portfolio.positions.get(symbol)
@@ -255,6 +256,7 @@ class LiveContext(Context):
         return self._now
 
     def _series(self, symbol: str) -> RollingSeries:
+        symbol = _name(symbol)
         series = self.series.get(symbol)
         if series is None:
             self._check_symbol(symbol)
@@ -278,11 +280,14 @@ class LiveContext(Context):
         return self._series(symbol).field(field, int(n))
 
     def position(self, symbol: str) -> Position:
-        """This session's own position in ``symbol`` (see the class docstring)."""
-        pos = self.holdings.positions.get(symbol)
+        """This session's own position in ``symbol`` (see the class docstring); a continuous
+        future's is its current month's."""
+        symbol = _name(symbol)
+        held = self._routes.get(symbol, symbol)
+        pos = self.holdings.positions.get(held)
         if pos is None:
             self._check_symbol(symbol)
-            pos = self.holdings.position(symbol)
+            pos = self.holdings.position(held)
         return pos
 
     @property
@@ -299,6 +304,8 @@ class LiveContext(Context):
         return self.broker.portfolio.equity
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
+        if self._routes and symbol is not None:
+            symbol = self._routes.get(_name(symbol), _name(symbol))
         sent = self.broker.open_orders(symbol)
         queued = [o for o in self.outbox if symbol is None or o.symbol == symbol]
         return [*sent, *queued] if queued else sent

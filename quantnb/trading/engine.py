@@ -52,6 +52,7 @@ from quantnb.results.frames import FILL_COLUMNS, ORDER_COLUMNS
 from quantnb.trading import clock
 from quantnb.trading.bar_log import record_group, record_history
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
+from quantnb.trading.continuous import ContinuousFutures
 from quantnb.trading.gc_pause import FrozenHeap, collection_deferred
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.idle import warn_no_bars, why_no_bars
@@ -203,6 +204,7 @@ class LiveStrategyEngine:
         self.strategy: Strategy | None = None
         self.symbols: tuple[str, ...] = ()
         self.instruments: dict[str, Instrument] = {}  # the symbols that are not US stocks
+        self.continuous = ContinuousFutures(())  # qn.continuous names: their months and rolls
         self.interval: Interval | None = None
         self.lookback_days: float | None = None  # None: the strategy's warm-up (trading.warmup)
         self.warmup: LiveWarmup | None = None
@@ -431,6 +433,9 @@ class LiveStrategyEngine:
         """The session's futures and FX known to the contract cache, the account and the ledger
         (``trading.instruments``)."""
         if self.instruments and self.connection is not None:
+            if self.continuous and not self.continuous.watch.current:  # at a start: the months
+                now = await self._gateway_time()
+                self.instruments.update(self.continuous.months(now, self.ledger.portfolio))
             contracts = self.connection.contracts
             register(self.instruments, contracts, self.broker.portfolio, self.ledger, self.journal)
             if self.connection.is_socket_connected():
@@ -521,6 +526,7 @@ class LiveStrategyEngine:
             )
         connected = self.is_active
         self.instruments = {s: i for s, i in {**self.instruments, **found}.items() if s in syms}
+        self.continuous = ContinuousFutures(self.instruments.values())
         self.connect()
         self._loop.run(self._book_instruments(False), timeout=self.config.timeout * 2 + 5)
         syms = self._known_symbols(syms, skip_unknown, connected)
@@ -539,6 +545,8 @@ class LiveStrategyEngine:
             holdings=self.ledger.portfolio,
             on_modify=self._modify_order,
         )
+        if self.continuous:
+            self.continuous.attach(self)
         self.state = "starting"
         future = self._loop.submit(self._start_async(lookback_days))
         if wait:
@@ -809,6 +817,8 @@ class LiveStrategyEngine:
         ctx, strategy = self.ctx, self.strategy
         assert ctx is not None and strategy is not None
         ctx.set_now(when)
+        if self.continuous:
+            self.continuous.roll(when)  # a roll's orders go before the strategy's, as backtested
         with collection_deferred():
             if self.warmup is None or self.warmup.ready(ctx.series, self._active):
                 self._call_strategy("on_data", strategy.on_data, BarView(ctx, symbols))
@@ -1036,6 +1046,7 @@ class LiveStrategyEngine:
                     self._journal_if_changed(order)
 
     def _price_of(self, symbol: str) -> float | None:
+        symbol = self.continuous.names.get(symbol, symbol)  # a month: its continuous series
         ctx = self.ctx
         series = ctx.series.get(symbol) if ctx is not None else None
         return series.last.close if series is not None and series.last is not None else None

@@ -34,10 +34,10 @@ def split_symbols(value: Any) -> tuple[tuple[str, ...], dict[str, Instrument]]:
 
 
 def _check_live(inst: Instrument) -> None:
-    if inst.kind is Kind.FUTURE and (inst.continuous or not inst.expiry):
+    if inst.kind is Kind.FUTURE and not (inst.continuous or inst.expiry):
         raise ConfigError(
-            f"{inst.name} is a continuous future: a live session trades a contract month, e.g. "
-            f"qn.future({inst.symbol!r}, 'YYYY-MM'); the continuous series serves history only"
+            f"{inst.name} is a future without a contract month: use qn.future({inst.symbol!r}, "
+            "'YYYY-MM') or qn.continuous(" + repr(inst.symbol) + ")"
         )
 
 

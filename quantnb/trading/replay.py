@@ -11,11 +11,12 @@ from __future__ import annotations
 import copy
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from quantnb.domain.costs import CostModel
+from quantnb.domain.instrument import Instrument
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine.backtest import BacktestEngine
 from quantnb.engine.context import BarView, Context
@@ -23,6 +24,7 @@ from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError
 from quantnb.results import BacktestResult
 from quantnb.trading.bar_log import Replay, replay_bars
+from quantnb.trading.continuous import replay_frames, roll_fills
 from quantnb.trading.journal import Journal
 from quantnb.trading.judge import PaperComparison, compare_results
 from quantnb.trading.result import open_journal, paper_result
@@ -117,15 +119,26 @@ def replay_backtest(
     interval: str,
     risk: RiskLimits | None = None,
     allow_short: bool = False,
+    instruments: Mapping[str, Instrument] | None = None,
+    journal: Journal | None = None,
 ) -> BacktestResult:
-    """Backtest ``strategy`` over the journaled bars, deciding only on the live run's bars."""
+    """Backtest ``strategy`` over the journaled bars, deciding only on the live run's bars.
+
+    ``instruments``: the run's futures and FX by name; a continuous future's bars are split
+    into the months the run streamed and rolled where it rolled (``trading.continuous``; its
+    ``journal`` gives the prices its rolls filled at)."""
     if not replay.groups:
         raise ConfigError(
             "the journal holds no bars the strategy traded on: the run handed it none yet, or "
             "it was journaled before bars were (nothing to replay)"
         )
+    frames, found, rolls = dict(replay.frames), dict(instruments or {}), {}
+    if any(i.continuous for i in found.values()):
+        frames, found, rolls = replay_frames(
+            frames, replay.live_times_of(), found, roll_fills(journal)
+        )
     engine = BacktestEngine(
-        replay.frames,
+        frames,
         cash=cash,
         commission=costs.commission_model,
         slippage=costs.slippage_model,
@@ -133,6 +146,8 @@ def replay_backtest(
         allow_short=allow_short,
         interval=interval,
         progress=False,
+        instruments={n: i for n, i in found.items() if n in frames},
+        rolls=rolls,
     )
     return engine.run(_OnLiveBars(strategy, replay))
 

@@ -9,7 +9,6 @@ import pytest
 
 import quantnb as qn
 from quantnb.domain.instrument import continuous, future, fx
-from quantnb.errors import ConfigError
 from quantnb.ib.config import IBConfig
 from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
@@ -98,8 +97,8 @@ def test_symbols_may_be_instruments():
         "futures": ("ES",),
         "fx": ("EURUSD",),
     }
-    with pytest.raises(ConfigError, match=r"continuous future.*qn\.future\('ES'"):
-        split_symbols([continuous("ES")])
+    # a continuous future is a symbol too: the session trades its current month
+    assert split_symbols([continuous("ES")]) == (("ES",), {"ES": continuous("ES")})
 
 
 def test_futures_session_pnl_at_the_multiplier_matches_the_account(sim, make_engine):
