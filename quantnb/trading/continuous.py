@@ -97,11 +97,17 @@ class MonthFeed:
         back = {m: n for n, m in self.months.items()}
         return {back.get(s, s): iv for s, iv in self._feed.subscriptions.items()}
 
-    async def switch(self, name: str, month: str, interval: str, on_bar: Any, since: Any) -> None:
+    def switch(self, name: str, month: str, interval: str, on_bar: Any, since: Any) -> Any:
         """Stream ``month`` under ``name`` from bars after ``since`` on, then cancel the old
-        month's stream."""
+        month's stream. From now on the old month's bars are not the name's (those already
+        coming in the same burst too); the coroutine returned subscribes and cancels."""
         old = self.months.get(name)
         self.months[name] = month
+        return self._switch(name, old, month, interval, on_bar, since)
+
+    async def _switch(
+        self, name: str, old: str | None, month: str, interval: str, on_bar: Any, since: Any
+    ) -> None:
         await self._feed.subscribe_async([month], interval, self._callback(name, on_bar), since)
         if old is not None and old != month:
             await self._feed.unsubscribe_async([old])

@@ -204,7 +204,8 @@ class LiveSession:
         fill costs and the P&L drift (``.plot()`` draws them)."""
         engine = self.engine
         return compare_paper(self._journal(), strategy or self.strategy, engine.costs,
-                             risk=engine.risk, allow_short=engine.allow_short)  # fmt: skip
+                             risk=engine.risk, allow_short=engine.allow_short,
+                             instruments=engine.instruments)  # fmt: skip
 
     def _journal(self) -> Journal | Path:
         engine = self.engine

@@ -159,6 +159,7 @@ def compare_paper(
     *,
     risk: RiskLimits | None = None,
     allow_short: bool = False,
+    instruments: Mapping[str, Instrument] | None = None,
 ) -> PaperComparison:
     """The paper run journaled in ``journal`` beside a fresh copy of ``strategy`` backtested
     on the same bars with the same costs (see ``judge.compare_results``)."""
@@ -172,5 +173,7 @@ def compare_paper(
         interval=live.interval,
         risk=risk,
         allow_short=allow_short,
+        instruments=instruments,
+        journal=journal,
     )
     return compare_results(live, backtest)

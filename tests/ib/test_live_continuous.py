@@ -178,3 +178,31 @@ def test_a_session_started_again_after_the_roll_trades_the_new_month(sim, tmp_pa
     rolled = [o for o in _orders(again.journal.orders(latest=True)) if o[4] == ROLL_TAG]
     assert rolled == rolls  # not rolled again
     assert again.ctx.position("ES").qty == 2 and again.ctx.position("ES").symbol == JUNE
+
+
+def test_paper_session_on_a_continuous_future_compares_with_its_backtest(tmp_path):
+    class BuyOnce(qn.Strategy):
+        def initialize(self, ctx):
+            self.n = 0
+
+        def on_data(self, ctx, bars):
+            self.n += 1
+            if self.n == 1:
+                ctx.buy(ES, 1)
+
+    sim = {"mode": "manual", "start": "2024-03-07 23:55"}
+    session = qn.paper(BuyOnce(), [ES], interval="1m", journal=tmp_path / "p.sqlite",
+                       gateway="sim", sim=sim, lookback_days=0, client_id=23,
+                       hours="extended")  # fmt: skip
+    assert session.symbols == ("ES",)
+    session.start(wait=True)
+    try:
+        assert session.sim.config.futures == ("ES",)
+        session.step(8)  # across the roll at 00:00, in one go
+        eventually(lambda: session.sim.positions() == {"ESM4": 1}, 10)
+        assert list(session.positions["symbol"]) == [JUNE]
+        decisions = session.compare().decisions
+        assert list(decisions["symbol"]) == [MARCH, MARCH, JUNE]
+        assert (decisions["difference"] == "").all()
+    finally:
+        session.stop()
