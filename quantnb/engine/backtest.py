@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC
+from functools import partial
 from operator import attrgetter
 from typing import Any
 
@@ -517,12 +518,13 @@ class BacktestEngine:
     def _result(self, strategy: Strategy, elapsed: float) -> BacktestResult:
         broker = self.broker
         fills = fills_frame(broker.fills)
-        orders = orders_frame(broker.orders)
+        orders = partial(orders_frame, broker.orders)  # built when first read
         rejections = rejections_frame(broker.rejections)
         book = self.book
         extra: dict[str, Any] = {}
         if book is not None:
             # which orders the backtest made itself: "roll", "margin liquidation"
+            orders = orders()
             orders["tag"] = [o.tag for o in broker.orders]
             extra = {
                 "cash_by_currency": book.cash_frame(self.aligned.index),
