@@ -15,7 +15,6 @@ import time
 from collections.abc import Mapping
 from datetime import UTC
 from functools import partial
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,7 @@ from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order, Side
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine import warmup
+from quantnb.engine.collection import collection_deferred
 from quantnb.engine.context import FIELDS, BarView, Context
 from quantnb.engine.hooks import check_hooks
 from quantnb.engine.indicators import (
@@ -51,7 +51,7 @@ from quantnb.errors import ConfigError, IntervalError, OrderError
 from quantnb.ind import CAUSAL
 from quantnb.options import checked_options
 from quantnb.results import BacktestResult
-from quantnb.results.frames import fills_frame, orders_frame, rejections_frame
+from quantnb.results.frames import fill_columns, fills_frame, orders_frame, rejections_frame
 from quantnb.results.stats import drawdown
 
 logger = logging.getLogger(__name__)
@@ -322,7 +322,8 @@ class BacktestEngine:
         self.mark()
         elapsed = time.perf_counter() - started
         del ctx  # _result releases the run's objects: nothing here may keep them
-        return self._result(strategy, elapsed)
+        with collection_deferred():  # it allocates much and creates no cycles
+            return self._result(strategy, elapsed)
 
     def _release(self) -> None:
         """Drop the run's objects and break their cycles (broker -> context -> engine), so its
@@ -454,17 +455,18 @@ class BacktestEngine:
 
     # ---- results ------------------------------------------------------------------------------
     @staticmethod
-    def _fill_flows(fills: list[Fill], ticks: list[int]) -> tuple[np.ndarray, ...]:
-        """The fills as arrays: tick, signed quantity, price, commission and symbol."""
-        n = len(fills)
-        qty = np.fromiter(map(attrgetter("qty"), fills), np.float64, n)
-        buys = np.fromiter((f.side is Side.BUY for f in fills), bool, n)
+    def _fill_flows(cols: dict[str, tuple], ticks: list[int]) -> tuple[np.ndarray, ...]:
+        """The fills (``fill_columns``) as arrays: tick, signed quantity, price, commission and
+        symbol."""
+        n = len(ticks)
+        qty = np.array(cols["qty"], dtype=np.float64)
+        buys = np.fromiter((s is Side.BUY for s in cols["side"]), bool, n)
         return (
             np.asarray(ticks, dtype=np.int64),
             np.where(buys, qty, -qty),
-            np.fromiter(map(attrgetter("price"), fills), np.float64, n),
-            np.fromiter(map(attrgetter("commission"), fills), np.float64, n),
-            np.array([f.symbol for f in fills]),
+            np.array(cols["price"], dtype=np.float64),
+            np.array(cols["commission"], dtype=np.float64),
+            np.array(cols["symbol"]),
         )
 
     def _equity_curve(self, flows: tuple[np.ndarray, ...]) -> pd.DataFrame:
@@ -517,7 +519,10 @@ class BacktestEngine:
 
     def _result(self, strategy: Strategy, elapsed: float) -> BacktestResult:
         broker = self.broker
-        fills = fills_frame(broker.fills)
+        columns = fill_columns(broker.fills)
+        # every fill is stamped with the clock at the bar it fills in (``broker.process``)
+        times = self.aligned.index[np.asarray(broker.fill_ticks, dtype=np.int64)]
+        fills = fills_frame(columns, times)
         orders = partial(orders_frame, broker.orders)  # built when first read
         rejections = rejections_frame(broker.rejections)
         book = self.book
@@ -531,7 +536,7 @@ class BacktestEngine:
                 "margin_calls": book.margin_frame(),
                 "instruments": dict(self.instruments),
             }
-        flows = self._fill_flows(broker.fills, broker.fill_ticks)
+        flows = self._fill_flows(columns, broker.fill_ticks)
         del broker
         self._release()  # the run's orders and fills go before the equity curve is built
         return BacktestResult(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC
 from operator import attrgetter
 from typing import Any
@@ -49,23 +49,37 @@ _UTC = UTC
 _unit, _tz, _value = attrgetter("unit"), attrgetter("tzinfo"), attrgetter("value")
 
 
-def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
-    """Fills as a DataFrame, one row per execution, in the order given."""
-    fills = list(fills)
+_FILL_FIELDS = attrgetter(*FILL_COLUMNS)
+
+
+def fill_columns(fills: Sequence[Fill]) -> dict[str, tuple]:
+    """The fields of ``fills`` by column (``FILL_COLUMNS``), read in one pass."""
     if not fills:
+        return {c: () for c in FILL_COLUMNS}
+    return dict(zip(FILL_COLUMNS, zip(*map(_FILL_FIELDS, fills)), strict=True))
+
+
+def fills_frame(
+    fills: Iterable[Fill] | dict[str, tuple], times: pd.DatetimeIndex | None = None
+) -> pd.DataFrame:
+    """Fills as a DataFrame, one row per execution, in the order given: ``Fill`` objects, or
+    their ``fill_columns``. ``times``: the fills' times when the caller has them as an index
+    already (a backtest: its clock at the fills' bars), instead of reading each one."""
+    cols = fills if isinstance(fills, dict) else fill_columns(list(fills))
+    if not cols["time"]:
         return pd.DataFrame([], columns=FILL_COLUMNS)
     text = pd.Series([""]).dtype  # what pandas infers for strings ("str", or object)
     return pd.DataFrame(
         {
-            "time": _times([f.time for f in fills]),
-            "order_id": _col([f.order_id for f in fills], text),
-            "symbol": _col([f.symbol for f in fills], text),
-            "side": _col([str(f.side) for f in fills], text),
-            "qty": _col([f.qty for f in fills], text),
-            "price": _col([f.price for f in fills], text),
-            "commission": _col([f.commission for f in fills], text),
-            "slippage": _col([f.slippage for f in fills], text),
-            "exec_id": _col([f.exec_id for f in fills], text),
+            "time": _times(list(cols["time"])) if times is None else times.array,
+            "order_id": _col(list(cols["order_id"]), text),
+            "symbol": _col(list(cols["symbol"]), text),
+            "side": _col(list(map(str, cols["side"])), text),
+            "qty": _col(list(cols["qty"]), text),
+            "price": _col(list(cols["price"]), text),
+            "commission": _col(list(cols["commission"]), text),
+            "slippage": _col(list(cols["slippage"]), text),
+            "exec_id": _col(list(cols["exec_id"]), text),
         },
         columns=FILL_COLUMNS,
     )
