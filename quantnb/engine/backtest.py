@@ -30,7 +30,7 @@ from quantnb.domain.auction import SessionBars
 from quantnb.domain.costs import CostModel
 from quantnb.domain.instrument import Instrument
 from quantnb.domain.interval import Interval
-from quantnb.domain.model import Bar, Fill, Order, Side
+from quantnb.domain.model import Bar, Fill, Order
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine import warmup
 from quantnb.engine.collection import collection_deferred
@@ -455,18 +455,19 @@ class BacktestEngine:
 
     # ---- results ------------------------------------------------------------------------------
     @staticmethod
-    def _fill_flows(cols: dict[str, tuple], ticks: list[int]) -> tuple[np.ndarray, ...]:
-        """The fills (``fill_columns``) as arrays: tick, signed quantity, price, commission and
+    def _fill_flows(fills: pd.DataFrame, ticks: list[int]) -> tuple[np.ndarray, ...]:
+        """The fills table's columns as arrays: tick, signed quantity, price, commission and
         symbol."""
-        n = len(ticks)
-        qty = np.array(cols["qty"], dtype=np.float64)
-        buys = np.fromiter((s is Side.BUY for s in cols["side"]), bool, n)
+        if not len(fills):
+            empty = np.empty(0)
+            return np.empty(0, dtype=np.int64), empty, empty, empty, np.empty(0, dtype=object)
+        qty = fills["qty"].to_numpy(dtype=np.float64)
         return (
             np.asarray(ticks, dtype=np.int64),
-            np.where(buys, qty, -qty),
-            np.array(cols["price"], dtype=np.float64),
-            np.array(cols["commission"], dtype=np.float64),
-            np.array(cols["symbol"]),
+            np.where(fills["side"].to_numpy() == "BUY", qty, -qty),
+            fills["price"].to_numpy(dtype=np.float64),
+            fills["commission"].to_numpy(dtype=np.float64),
+            fills["symbol"].to_numpy(dtype=object),
         )
 
     def _equity_curve(self, flows: tuple[np.ndarray, ...]) -> pd.DataFrame:
@@ -536,7 +537,7 @@ class BacktestEngine:
                 "margin_calls": book.margin_frame(),
                 "instruments": dict(self.instruments),
             }
-        flows = self._fill_flows(columns, broker.fill_ticks)
+        flows = self._fill_flows(fills, broker.fill_ticks)
         del broker
         self._release()  # the run's orders and fills go before the equity curve is built
         return BacktestResult(
