@@ -122,7 +122,11 @@ class SimulatedBroker(BrokerBase):
                 if parent.status is OrderStatus.FILLED
                 else OrderStatus.PENDING
             )
-        self.working.setdefault(order.symbol, []).append(order)
+        orders = self.working.get(order.symbol)
+        if orders is None:
+            self.working[order.symbol] = [order]
+        else:
+            orders.append(order)
         self.n_working += 1
         return order
 

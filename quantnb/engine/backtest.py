@@ -254,6 +254,7 @@ class BacktestEngine:
             self.portfolio.add_instrument(inst)
         self.indicators: list[PrecomputedIndicator] = []
         self.held: dict[str, Position] = {}
+        self.marked = -1  # the tick whose closes the bar loop has marked the positions at
         self.broker = SimulatedBroker(
             self.portfolio,
             self.costs,
@@ -290,7 +291,9 @@ class BacktestEngine:
         self.broker.on_fill = fill_hook
 
     def mark(self) -> None:
-        """Mark every open position at its latest close."""
+        """Mark every open position at its latest close (the bar loop has, once per bar)."""
+        if self.marked == self.ctx._t:
+            return
         row = self.ctx._row
         for s, p in self.held.items():
             if row[s] >= 0:
@@ -384,6 +387,7 @@ class BacktestEngine:
                         row[single] = t
                         if pos.qty:
                             pos.last_price = close[i]
+                        self.marked = t
                         if book is not None:
                             book(t)
                         for ind, lst in lists:
@@ -437,6 +441,7 @@ class BacktestEngine:
                             view = BarView(ctx, tuple(present))
                         for s, p in held.items():
                             p.last_price = closes[s][row[s]]
+                        self.marked = t
                         if book is not None:
                             book(t)
                         for ind in self.indicators:
