@@ -1,9 +1,7 @@
 """The result's fills and orders tables hold exactly what the fills and orders held: the engine
-builds them from columns (times from its clock, orders when first read), not row by row."""
+builds them column by column (fill times from its clock), not row by row."""
 
 from __future__ import annotations
-
-import pickle
 
 import pandas as pd
 
@@ -45,12 +43,3 @@ def test_tables_equal_the_objects_with_gaps_in_the_bars():
     assert len(strategy.seen) > 100 and set(res.fills["symbol"]) == {"AAA", "BBB", "CCC"}
     pd.testing.assert_frame_equal(res.fills, fills_frame(strategy.seen), check_exact=True)
     pd.testing.assert_frame_equal(res.orders, orders_frame(strategy.placed), check_exact=True)
-
-
-def test_a_pickled_result_carries_its_orders_table():
-    data = qn.data.sample(["AAA"], interval="1d", start="2020-01-02", bars=300)
-    res = qn.backtest(SmaCross(), data, cash=100_000, progress=False)
-    back = pickle.loads(pickle.dumps(res))
-    assert len(back.orders) == len(res.orders) > 4
-    pd.testing.assert_frame_equal(back.orders, res.orders)
-    assert isinstance(back.__dict__["_orders"], pd.DataFrame)  # not a function of the run

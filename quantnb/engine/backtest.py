@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -529,13 +528,12 @@ class BacktestEngine:
         # every fill is stamped with the clock at the bar it fills in (``broker.process``)
         times = self.aligned.index[np.asarray(broker.fill_ticks, dtype=np.int64)]
         fills = fills_frame(columns, times)
-        orders = partial(orders_frame, broker.orders)  # built when first read
+        orders = orders_frame(broker.orders)
         rejections = rejections_frame(broker.rejections)
         book = self.book
         extra: dict[str, Any] = {}
         if book is not None:
             # which orders the backtest made itself: "roll", "margin liquidation"
-            orders = orders()
             orders["tag"] = [o.tag for o in broker.orders]
             extra = {
                 "cash_by_currency": book.cash_frame(self.aligned.index),

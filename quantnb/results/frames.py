@@ -85,29 +85,38 @@ def fills_frame(
     )
 
 
+_ORDER_FIELDS = attrgetter(
+    "id", "created", "symbol", "side", "qty", "type", "limit", "stop", "tif", "status",
+    "filled", "avg_price", "reason", "parent_id", "updated",
+)  # fmt: skip
+
+
 def orders_frame(orders: Iterable[Order]) -> pd.DataFrame:
-    """Orders as a DataFrame, one row per order, in submission order."""
+    """Orders as a DataFrame, one row per order, in submission order (fields read in one
+    pass over the orders)."""
     orders = list(orders)
     if not orders:
         return pd.DataFrame([], columns=ORDER_COLUMNS)
     text = pd.Series([""]).dtype  # what pandas infers for strings ("str", or object)
+    (ids, created, symbols, sides, qty, types, limits, stops, tifs, statuses, filled, avg,
+     reasons, parents, updated) = zip(*map(_ORDER_FIELDS, orders))  # fmt: skip
     return pd.DataFrame(
         {
-            "order_id": _col([o.id for o in orders], text),
-            "created": _times([o.created for o in orders]),
-            "symbol": _col([o.symbol for o in orders], text),
-            "side": _col([str(o.side) for o in orders], text),
-            "qty": _col([o.qty for o in orders], text),
-            "type": _col([str(o.type) for o in orders], text),
-            "limit": _col([o.limit for o in orders], text),
-            "stop": _col([o.stop for o in orders], text),
-            "tif": _col([str(o.tif) for o in orders], text),
-            "status": _col([str(o.status) for o in orders], text),
-            "filled": _col([o.filled for o in orders], text),
-            "avg_price": _col([o.avg_price or np.nan for o in orders], text),
-            "reason": _col([o.reason for o in orders], text),
-            "parent_id": _col([o.parent_id for o in orders], text),
-            "updated": _times([o.updated for o in orders]),
+            "order_id": _col(list(ids), text),
+            "created": _times(list(created)),
+            "symbol": _col(list(symbols), text),
+            "side": _col(list(map(str, sides)), text),
+            "qty": _col(list(qty), text),
+            "type": _col(list(map(str, types)), text),
+            "limit": _col(list(limits), text),
+            "stop": _col(list(stops), text),
+            "tif": _col(list(map(str, tifs)), text),
+            "status": _col(list(map(str, statuses)), text),
+            "filled": _col(list(filled), text),
+            "avg_price": _col([a or np.nan for a in avg], text),
+            "reason": _col(list(reasons), text),
+            "parent_id": _col(list(parents), text),
+            "updated": _times(list(updated)),
         },
         columns=ORDER_COLUMNS,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -22,35 +22,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class FrameField:
-    """A DataFrame field that may be given as a function making it: made on first read.
-
-    A backtest hands over its orders this way, so a run whose orders table is never read
-    does not pay for building it (about 1.5 µs an order).
-    """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.key = "_" + name
-
-    def __get__(self, obj: Any, owner: type | None = None) -> pd.DataFrame:
-        if obj is None:
-            raise AttributeError(self.key)  # a dataclass field without a default
-        value = obj.__dict__[self.key]
-        if callable(value):
-            value = obj.__dict__[self.key] = value()
-        return value
-
-    def __set__(self, obj: Any, value: pd.DataFrame | Callable[[], pd.DataFrame]) -> None:
-        obj.__dict__[self.key] = value
-
-
 @dataclass(eq=False, repr=False)
 class BacktestResult:
     """Everything a backtest produced; ``trades`` and ``stats`` are derived on first use."""
 
     equity: pd.DataFrame
     fills: pd.DataFrame
-    orders: pd.DataFrame = FrameField()  # type: ignore[assignment]
+    orders: pd.DataFrame
     prices: dict[str, pd.DataFrame]
     initial_cash: float
     interval: str
@@ -62,10 +40,6 @@ class BacktestResult:
     cash_by_currency: pd.DataFrame | None = None
     margin_calls: pd.DataFrame | None = None
     instruments: dict[str, Any] = field(default_factory=dict)
-
-    def __getstate__(self) -> dict[str, Any]:
-        self.orders  # noqa: B018 - a pickled result carries its tables, not how to make them
-        return self.__dict__
 
     def __post_init__(self) -> None:
         if "drawdown" not in self.equity.columns:
