@@ -206,3 +206,15 @@ async def _add(a: int, b: int) -> int:
 
 async def _in_loop(lt: LoopThread) -> bool:
     return lt.in_loop()
+
+
+def test_a_new_ib_order_is_a_blank_client_order_with_its_own_lists():
+    from quantnb.ib.client import IBOrder, new_ib_order
+
+    first, second = new_ib_order(), new_ib_order()
+    assert type(first) is IBOrder and vars(first) == vars(IBOrder())  # the client's == is `is`
+    first.algoParams.append("x")
+    first.orderMiscOptions.append("y")
+    assert second.algoParams == [] and second.orderMiscOptions == []
+    assert vars(new_ib_order()) == vars(IBOrder())
+    assert first.softDollarTier is not second.softDollarTier

@@ -39,10 +39,6 @@ logger = logging.getLogger(__name__)
 BarPrices = tuple[str, float, float, float, float]  # symbol, open, high, low, close
 
 
-def _special(order: Order) -> bool:
-    return order.tif not in PLAIN_TIFS or order.type in AUCTION_TYPES
-
-
 def _sells_first(order: Order) -> bool:
     return order.side is Side.BUY
 
@@ -126,7 +122,11 @@ class SimulatedBroker(BrokerBase):
                 if parent.status is OrderStatus.FILLED
                 else OrderStatus.PENDING
             )
-        self.working.setdefault(order.symbol, []).append(order)
+        orders = self.working.get(order.symbol)
+        if orders is None:
+            self.working[order.symbol] = [order]
+        else:
+            orders.append(order)
         self.n_working += 1
         return order
 
@@ -140,7 +140,8 @@ class SimulatedBroker(BrokerBase):
             if order.status in DONE_STATES:
                 continue
             ref = self._price(order.symbol)
-            reason = self._special_refusal(order) if _special(order) else ""
+            special = order.tif not in PLAIN_TIFS or order.type in AUCTION_TYPES  # is_special
+            reason = self._special_refusal(order) if special else ""
             reason = reason or self._pre_trade(order, ref)
             if reason:
                 self._reject(order, reason)
@@ -291,7 +292,7 @@ class SimulatedBroker(BrokerBase):
                 elif order.day != day:
                     self._finish(order, OrderStatus.EXPIRED, "DAY order expired unfilled")
                     continue
-            if _special(order):
+            if order.tif not in PLAIN_TIFS or order.type in AUCTION_TYPES:  # _special
                 m, ends = special_match(order, o, h, lo, c, self._bars(), self.tick)
                 if ends is not None:
                     self._finish(order, *ends)
@@ -327,9 +328,14 @@ class SimulatedBroker(BrokerBase):
         side = order.side
         price = within_bar(self._fill_price(raw, side), bar[2], bar[3]) if slips else raw
         qty = order.qty - order.filled
-        commission = self._commission(order.symbol, qty, price)
-        pos = self.portfolio.position(order.symbol)
-        stock = order.symbol not in self.portfolio.instruments
+        symbol = order.symbol
+        pf = self.portfolio
+        stock = symbol not in pf.instruments
+        if stock:
+            commission = self._stock_commission(qty, price)  # what _commission gives a stock
+        else:
+            commission = self._commission(symbol, qty, price)
+        pos = pf.position(symbol)
         if stock and side is Side.BUY and self.leverage <= 1.0 and not self.allow_short:
             cost = qty * price + commission
             if cost > self.portfolio.cash + 1e-9:

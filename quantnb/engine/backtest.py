@@ -14,7 +14,6 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -30,9 +29,10 @@ from quantnb.domain.auction import SessionBars
 from quantnb.domain.costs import CostModel
 from quantnb.domain.instrument import Instrument
 from quantnb.domain.interval import Interval
-from quantnb.domain.model import Bar, Fill, Order, Side
+from quantnb.domain.model import Bar, Fill, Order
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine import warmup
+from quantnb.engine.collection import collection_deferred
 from quantnb.engine.context import FIELDS, BarView, Context
 from quantnb.engine.hooks import check_hooks
 from quantnb.engine.indicators import (
@@ -50,7 +50,7 @@ from quantnb.errors import ConfigError, IntervalError, OrderError
 from quantnb.ind import CAUSAL
 from quantnb.options import checked_options
 from quantnb.results import BacktestResult
-from quantnb.results.frames import fills_frame, orders_frame, rejections_frame
+from quantnb.results.frames import fill_columns, fills_frame, orders_frame, rejections_frame
 from quantnb.results.stats import drawdown
 
 logger = logging.getLogger(__name__)
@@ -253,6 +253,7 @@ class BacktestEngine:
             self.portfolio.add_instrument(inst)
         self.indicators: list[PrecomputedIndicator] = []
         self.held: dict[str, Position] = {}
+        self.marked = -1  # the tick whose closes the bar loop has marked the positions at
         self.broker = SimulatedBroker(
             self.portfolio,
             self.costs,
@@ -289,7 +290,9 @@ class BacktestEngine:
         self.broker.on_fill = fill_hook
 
     def mark(self) -> None:
-        """Mark every open position at its latest close."""
+        """Mark every open position at its latest close (the bar loop has, once per bar)."""
+        if self.marked == self.ctx._t:
+            return
         row = self.ctx._row
         for s, p in self.held.items():
             if row[s] >= 0:
@@ -321,7 +324,8 @@ class BacktestEngine:
         self.mark()
         elapsed = time.perf_counter() - started
         del ctx  # _result releases the run's objects: nothing here may keep them
-        return self._result(strategy, elapsed)
+        with collection_deferred():  # it allocates much and creates no cycles
+            return self._result(strategy, elapsed)
 
     def _release(self) -> None:
         """Drop the run's objects and break their cycles (broker -> context -> engine), so its
@@ -382,6 +386,7 @@ class BacktestEngine:
                         row[single] = t
                         if pos.qty:
                             pos.last_price = close[i]
+                        self.marked = t
                         if book is not None:
                             book(t)
                         for ind, lst in lists:
@@ -435,6 +440,7 @@ class BacktestEngine:
                             view = BarView(ctx, tuple(present))
                         for s, p in held.items():
                             p.last_price = closes[s][row[s]]
+                        self.marked = t
                         if book is not None:
                             book(t)
                         for ind in self.indicators:
@@ -453,17 +459,19 @@ class BacktestEngine:
 
     # ---- results ------------------------------------------------------------------------------
     @staticmethod
-    def _fill_flows(fills: list[Fill], ticks: list[int]) -> tuple[np.ndarray, ...]:
-        """The fills as arrays: tick, signed quantity, price, commission and symbol."""
-        n = len(fills)
-        qty = np.fromiter(map(attrgetter("qty"), fills), np.float64, n)
-        buys = np.fromiter((f.side is Side.BUY for f in fills), bool, n)
+    def _fill_flows(fills: pd.DataFrame, ticks: list[int]) -> tuple[np.ndarray, ...]:
+        """The fills table's columns as arrays: tick, signed quantity, price, commission and
+        symbol."""
+        if not len(fills):
+            empty = np.empty(0)
+            return np.empty(0, dtype=np.int64), empty, empty, empty, np.empty(0, dtype=object)
+        qty = fills["qty"].to_numpy(dtype=np.float64)
         return (
             np.asarray(ticks, dtype=np.int64),
-            np.where(buys, qty, -qty),
-            np.fromiter(map(attrgetter("price"), fills), np.float64, n),
-            np.fromiter(map(attrgetter("commission"), fills), np.float64, n),
-            np.array([f.symbol for f in fills]),
+            np.where(fills["side"].to_numpy() == "BUY", qty, -qty),
+            fills["price"].to_numpy(dtype=np.float64),
+            fills["commission"].to_numpy(dtype=np.float64),
+            fills["symbol"].to_numpy(dtype=object),
         )
 
     def _equity_curve(self, flows: tuple[np.ndarray, ...]) -> pd.DataFrame:
@@ -516,7 +524,10 @@ class BacktestEngine:
 
     def _result(self, strategy: Strategy, elapsed: float) -> BacktestResult:
         broker = self.broker
-        fills = fills_frame(broker.fills)
+        columns = fill_columns(broker.fills)
+        # every fill is stamped with the clock at the bar it fills in (``broker.process``)
+        times = self.aligned.index[np.asarray(broker.fill_ticks, dtype=np.int64)]
+        fills = fills_frame(columns, times)
         orders = orders_frame(broker.orders)
         rejections = rejections_frame(broker.rejections)
         book = self.book
@@ -529,7 +540,7 @@ class BacktestEngine:
                 "margin_calls": book.margin_frame(),
                 "instruments": dict(self.instruments),
             }
-        flows = self._fill_flows(broker.fills, broker.fill_ticks)
+        flows = self._fill_flows(fills, broker.fill_ticks)
         del broker
         self._release()  # the run's orders and fills go before the equity curve is built
         return BacktestResult(

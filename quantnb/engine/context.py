@@ -261,7 +261,9 @@ class Context:
         self._check_symbol(symbol)
         self.cancel_all(symbol)
         qty = self.position(symbol).qty
-        return self.order(symbol, -qty, **kwargs) if qty else None
+        if not qty:
+            return None
+        return self._place(symbol, Side.SELL if qty > 0 else Side.BUY, abs(qty), **kwargs)
 
     def order_target(self, symbol: str, target: float, **kwargs: Any) -> Order | None:
         """Trade so the position (counting orders already working) becomes ``target`` shares."""
@@ -409,9 +411,16 @@ class Context:
 
     # ---- checks and order building ----------------------------------------------------------
     def _place(self, symbol: str, side: Side, qty: float, **kwargs: Any) -> Order:
-        if not _ORDER_OPTIONS.issuperset(kwargs):
-            check_options(f"{side.name.lower()}({symbol!r}, ...)", kwargs, _ORDER_OPTIONS)
-        return self._submit(self._build(symbol, side, qty, **kwargs))
+        if kwargs or self._instruments:
+            if not _ORDER_OPTIONS.issuperset(kwargs):
+                check_options(f"{side.name.lower()}({symbol!r}, ...)", kwargs, _ORDER_OPTIONS)
+            return self._submit(self._build(symbol, side, qty, **kwargs))
+        # no options on a stock: the market DAY order _build makes, with its checks, built
+        # directly (the common order of a backtest, so its path is kept short)
+        if symbol not in self._symbol_set:
+            self._check_symbol(symbol)
+        qty = checks.quantity("qty", qty)
+        return self._submit(Order(id=self._next_order_id(), symbol=symbol, side=side, qty=qty))
 
     def _build(
         self,

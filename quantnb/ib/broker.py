@@ -28,7 +28,7 @@ from quantnb.domain.instrument import Instrument, Kind
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Rejection
 from quantnb.domain.risk import RiskLimits
 from quantnb.errors import GatewayError, NotConnectedError, OrderError
-from quantnb.ib.client import ExecutionFilter, IBOrder
+from quantnb.ib.client import ExecutionFilter, new_ib_order
 from quantnb.ib.commitments import CommitmentBook
 from quantnb.ib.config import mask_account
 from quantnb.ib.connection import ErrorEvent, IBConnection
@@ -385,7 +385,7 @@ class LiveBroker(BrokerBase):
         return order
 
     def _build_ib_order(self, order: Order, parent_ib: Any, transmit: bool) -> Any:
-        ib_order = IBOrder()
+        ib_order = new_ib_order()
         ib_order.action = to_ib_action(order.side)
         inst = self.connection.contracts.instrument(order.symbol)
         ib_order.totalQuantity = order_quantity(inst, order.qty)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC
 from operator import attrgetter
 from typing import Any
@@ -49,51 +49,74 @@ _UTC = UTC
 _unit, _tz, _value = attrgetter("unit"), attrgetter("tzinfo"), attrgetter("value")
 
 
-def fills_frame(fills: Iterable[Fill]) -> pd.DataFrame:
-    """Fills as a DataFrame, one row per execution, in the order given."""
-    fills = list(fills)
+_FILL_FIELDS = attrgetter(*FILL_COLUMNS)
+
+
+def fill_columns(fills: Sequence[Fill]) -> dict[str, tuple]:
+    """The fields of ``fills`` by column (``FILL_COLUMNS``), read in one pass."""
     if not fills:
+        return {c: () for c in FILL_COLUMNS}
+    return dict(zip(FILL_COLUMNS, zip(*map(_FILL_FIELDS, fills)), strict=True))
+
+
+def fills_frame(
+    fills: Iterable[Fill] | dict[str, tuple], times: pd.DatetimeIndex | None = None
+) -> pd.DataFrame:
+    """Fills as a DataFrame, one row per execution, in the order given: ``Fill`` objects, or
+    their ``fill_columns``. ``times``: the fills' times when the caller has them as an index
+    already (a backtest: its clock at the fills' bars), instead of reading each one."""
+    cols = fills if isinstance(fills, dict) else fill_columns(list(fills))
+    if not cols["time"]:
         return pd.DataFrame([], columns=FILL_COLUMNS)
     text = pd.Series([""]).dtype  # what pandas infers for strings ("str", or object)
     return pd.DataFrame(
         {
-            "time": _times([f.time for f in fills]),
-            "order_id": _col([f.order_id for f in fills], text),
-            "symbol": _col([f.symbol for f in fills], text),
-            "side": _col([str(f.side) for f in fills], text),
-            "qty": _col([f.qty for f in fills], text),
-            "price": _col([f.price for f in fills], text),
-            "commission": _col([f.commission for f in fills], text),
-            "slippage": _col([f.slippage for f in fills], text),
-            "exec_id": _col([f.exec_id for f in fills], text),
+            "time": _times(list(cols["time"])) if times is None else times.array,
+            "order_id": _col(list(cols["order_id"]), text),
+            "symbol": _col(list(cols["symbol"]), text),
+            "side": _col(list(map(str, cols["side"])), text),
+            "qty": _col(list(cols["qty"]), text),
+            "price": _col(list(cols["price"]), text),
+            "commission": _col(list(cols["commission"]), text),
+            "slippage": _col(list(cols["slippage"]), text),
+            "exec_id": _col(list(cols["exec_id"]), text),
         },
         columns=FILL_COLUMNS,
     )
 
 
+_ORDER_FIELDS = attrgetter(
+    "id", "created", "symbol", "side", "qty", "type", "limit", "stop", "tif", "status",
+    "filled", "avg_price", "reason", "parent_id", "updated",
+)  # fmt: skip
+
+
 def orders_frame(orders: Iterable[Order]) -> pd.DataFrame:
-    """Orders as a DataFrame, one row per order, in submission order."""
+    """Orders as a DataFrame, one row per order, in submission order (fields read in one
+    pass over the orders)."""
     orders = list(orders)
     if not orders:
         return pd.DataFrame([], columns=ORDER_COLUMNS)
     text = pd.Series([""]).dtype  # what pandas infers for strings ("str", or object)
+    (ids, created, symbols, sides, qty, types, limits, stops, tifs, statuses, filled, avg,
+     reasons, parents, updated) = zip(*map(_ORDER_FIELDS, orders))  # fmt: skip
     return pd.DataFrame(
         {
-            "order_id": _col([o.id for o in orders], text),
-            "created": _times([o.created for o in orders]),
-            "symbol": _col([o.symbol for o in orders], text),
-            "side": _col([str(o.side) for o in orders], text),
-            "qty": _col([o.qty for o in orders], text),
-            "type": _col([str(o.type) for o in orders], text),
-            "limit": _col([o.limit for o in orders], text),
-            "stop": _col([o.stop for o in orders], text),
-            "tif": _col([str(o.tif) for o in orders], text),
-            "status": _col([str(o.status) for o in orders], text),
-            "filled": _col([o.filled for o in orders], text),
-            "avg_price": _col([o.avg_price or np.nan for o in orders], text),
-            "reason": _col([o.reason for o in orders], text),
-            "parent_id": _col([o.parent_id for o in orders], text),
-            "updated": _times([o.updated for o in orders]),
+            "order_id": _col(list(ids), text),
+            "created": _times(list(created)),
+            "symbol": _col(list(symbols), text),
+            "side": _col(list(map(str, sides)), text),
+            "qty": _col(list(qty), text),
+            "type": _col(list(map(str, types)), text),
+            "limit": _col(list(limits), text),
+            "stop": _col(list(stops), text),
+            "tif": _col(list(map(str, tifs)), text),
+            "status": _col(list(map(str, statuses)), text),
+            "filled": _col(list(filled), text),
+            "avg_price": _col([a or np.nan for a in avg], text),
+            "reason": _col(list(reasons), text),
+            "parent_id": _col(list(parents), text),
+            "updated": _times(list(updated)),
         },
         columns=ORDER_COLUMNS,
     )

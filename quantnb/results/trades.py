@@ -75,14 +75,64 @@ def _ns_times(fills: pd.DataFrame) -> bool:
     return isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns" and str(dtype.tz) == "UTC"
 
 
-def _match(fills: pd.DataFrame) -> tuple[dict[str, list], dict[str, deque[_Lot]], bool]:
+def _paired(cols: pd.DataFrame) -> dict[str, list] | None:
+    """The trade columns ``_match`` makes, computed on arrays, when every fill of each symbol
+    opens from flat or closes exactly what is held (entries and exits alternate with equal
+    quantities: the usual run of market orders); None otherwise.
+
+    The arithmetic is ``_match``'s, operation for operation, so the figures are identical.
+    """
+    symbols = cols["symbol"].to_numpy(dtype=object)
+    sign = np.where(cols["side"].to_numpy(dtype=object) == "BUY", 1, -1)
+    qty = cols["qty"].to_numpy(dtype=np.float64)
+    pairs = []
+    for symbol in dict.fromkeys(symbols.tolist()):
+        idx = np.flatnonzero(symbols == symbol)
+        entry, exit_ = idx[0 : len(idx) - 1 : 2], idx[1::2]
+        if (sign[entry] == sign[exit_]).any() or (qty[entry] != qty[exit_]).any():
+            return None
+        pairs.append((entry, exit_))
+    entry = np.concatenate([e for e, _ in pairs])
+    exit_ = np.concatenate([x for _, x in pairs])
+    by_exit = np.argsort(exit_, kind="stable")  # trades come in the order of their exits
+    entry, exit_ = entry[by_exit], exit_[by_exit]
+    times = cols["time"].array.asi8
+    price = cols["price"].to_numpy(dtype=np.float64)
+    comm = cols["commission"].to_numpy(dtype=np.float64)
+    lot_sign, lot_price, take = sign[entry], price[entry], qty[exit_]
+    gross = lot_sign * (price[exit_] - lot_price) * take
+    commission = comm[entry] + comm[exit_]
+    net = gross - commission
+    notional = lot_price * take
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.where(notional != 0, net / notional, np.nan)
+    return {
+        "symbol": symbols[exit_].tolist(),
+        "direction": np.where(lot_sign > 0, "long", "short").tolist(),
+        "entry_time": times[entry].tolist(),
+        "exit_time": times[exit_].tolist(),
+        "entry_price": lot_price,
+        "exit_price": price[exit_],
+        "qty": take,
+        "pnl": net,
+        "gross_pnl": gross,
+        "return": returns,
+        "commission": commission,
+        "duration": (times[exit_] - times[entry]).tolist(),
+    }
+
+
+def _match(
+    fills: pd.DataFrame, cols: pd.DataFrame | None = None
+) -> tuple[dict[str, list], dict[str, deque[_Lot]], bool]:
     """Walk the fills once, closing FIFO against open lots; return the trade columns, the open
-    book and whether times are integer nanoseconds (UTC) rather than Timestamps."""
+    book and whether times are integer nanoseconds (UTC) rather than Timestamps. ``cols``:
+    the fills already through ``_clean``."""
     book: dict[str, deque[_Lot]] = {}
     out: dict[str, list] = {c: [] for c in TRADE_COLUMNS}
     (symbols, directions, entry_times, exit_times, entry_prices, exit_prices, qtys, pnls,
      grosses, returns, commissions, durations) = out.values()  # fmt: skip
-    cols = _clean(fills)
+    cols = _clean(fills) if cols is None else cols
     as_ns = _ns_times(cols)
     times = cols["time"].array.asi8.tolist() if as_ns else cols["time"]
     for time, symbol, side, qty, price, comm in zip(
@@ -152,7 +202,12 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
     """
     if len(fills) == 0:
         return _empty_trades()
-    columns, _, as_ns = _match(fills)
+    cols = _clean(fills)
+    columns = _paired(cols) if _ns_times(cols) else None
+    if columns is not None:
+        as_ns = True
+    else:
+        columns, _, as_ns = _match(fills, cols)
     if not columns["symbol"]:
         return _empty_trades()
     if as_ns:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import gc
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+
+from quantnb.engine.collection import collection_deferred
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +50,4 @@ class FrozenHeap:
                 gc.unfreeze()  # collectable again, e.g. the cycles of a client dropped later
 
 
-@contextmanager
-def collection_deferred() -> Iterator[None]:
-    """No automatic collection inside (it runs after, if due); as it was if already off."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
+__all__ = ["FrozenHeap", "collection_deferred"]
