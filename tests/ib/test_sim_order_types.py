@@ -298,3 +298,29 @@ def test_open_orders_report_gtd_oca_type_and_algo_to_another_client(connect, ibc
         ]
         other.disconnect()
         ib.disconnect()
+
+
+def test_completed_orders_report_gtd_oca_type_and_algo(connect, ibc, wait, client_errors):
+    client_errors.allow(202)  # the cancelled one
+    with sim_at("2024-01-03 10:00") as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        gtd = order(ibc, "LimitOrder", "BUY", 10, 50.0, tif="GTD", ocaGroup="g", ocaType=2)
+        gtd.goodTillDate = "20240103 10:30:00 America/New_York"
+        algo = order(ibc, "LimitOrder", "BUY", 10, 50.0, algoStrategy="Adaptive")
+        algo.algoParams = [ibc.TagValue("adaptivePriority", "Patient")]
+        trades = [ib.placeOrder(aapl, o) for o in (gtd, algo)]
+        wait(ib, lambda: all(t.orderStatus.status == "Submitted" for t in trades))
+        ib.cancelOrder(trades[1].order)
+        step_until(sim, "2024-01-03 10:30")  # the GTD order expires
+        wait(ib, lambda: all(t.isDone() for t in trades))
+        done = ib.reqCompletedOrders(apiOnly=True)
+        by_tif = {t.order.tif: t.order for t in done}
+        assert by_tif["GTD"].goodTillDate == "20240103 10:30:00 America/New_York"
+        assert (by_tif["GTD"].ocaGroup, by_tif["GTD"].ocaType) == ("g", 2)
+        assert by_tif["DAY"].algoStrategy == "Adaptive"
+        assert [(p.tag, p.value) for p in by_tif["DAY"].algoParams] == [
+            ("adaptivePriority", "Patient")
+        ]
+        assert by_tif["DAY"].ocaType == 3  # IB's value for an order in no group
+        ib.disconnect()
