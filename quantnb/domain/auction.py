@@ -60,18 +60,18 @@ def check_combination(order: Order) -> None:
     if kind in AUCTION_TYPES and tif is not TimeInForce.DAY:
         raise OrderError(
             f"a {kind.value} order trades in the closing auction of its day: its time in force "
-            f"is DAY (IB refuses tif={tif.value!r}); leave tif= out"
+            f"is DAY (IB refuses tif={tif.value!r} with error 113); leave tif= out"
         )
     plain = (OrderType.MARKET, OrderType.LIMIT)
     if tif is TimeInForce.OPG and kind not in plain:
         raise OrderError(
             f"the opening auction (tif='OPG', at='open') takes market or limit orders, "
-            f"not {kind.name.lower()} orders"
+            f"not {kind.name.lower()} orders (IB refuses them with error 111)"
         )
     if tif in IMMEDIATE and kind not in plain:
         raise OrderError(
             f"tif={tif.value!r} is for market and limit orders (IB refuses it on "
-            f"{kind.name.lower()} orders)"
+            f"{kind.name.lower()} orders with error 111)"
         )
     if tif is TimeInForce.GTD and order.good_till is None:
         raise OrderError("tif='GTD' needs good_till= (a time; naive times are New York's)")

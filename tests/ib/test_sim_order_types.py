@@ -232,20 +232,27 @@ def test_adaptive_market_order_fills_as_a_plain_market_order(connect, ibc, wait)
         ib.disconnect()
 
 
-def test_refused_combinations(connect, ibc, wait, client_errors):
-    client_errors.allow(201)
+def test_refused_combinations_get_ibs_codes(connect, ibc, wait, client_errors):
+    client_errors.allow(111, 113, 201)
     with sim_at("2024-01-03 10:00") as sim:
         ib = connect(sim)
         (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
         bad = [
-            order(ibc, "Order", "BUY", 10, orderType="MOC", tif="GTC"),
-            order(ibc, "StopOrder", "BUY", 10, 500.0, tif="OPG"),
-            order(ibc, "StopOrder", "BUY", 10, 500.0, tif="IOC"),
-            order(ibc, "StopOrder", "BUY", 10, 500.0, algoStrategy="Adaptive"),
+            (order(ibc, "Order", "BUY", 10, orderType="MOC", tif="GTC"), 113),
+            (order(ibc, "LimitOrder", "BUY", 10, 50.0, orderType="LOC", tif="OPG"), 113),
+            (order(ibc, "StopOrder", "BUY", 10, 500.0, tif="OPG"), 111),
+            (order(ibc, "StopOrder", "BUY", 10, 500.0, tif="IOC"), 111),
+            (order(ibc, "StopOrder", "BUY", 10, 500.0, tif="FOK"), 111),
+            (order(ibc, "StopOrder", "BUY", 10, 500.0, algoStrategy="Adaptive"), 201),
         ]
-        trades = [ib.placeOrder(aapl, o) for o in bad]
+        trades = [ib.placeOrder(aapl, o) for o, _ in bad]
         wait(ib, lambda: all(t.isDone() for t in trades))
-        assert all(not t.fills for t in trades)
+        assert all(t.orderStatus.status == "Cancelled" and not t.fills for t in trades)
+        codes = [[e.errorCode for e in t.log if e.errorCode] for t in trades]
+        assert codes == [[code] for _, code in bad]
+        assert "The Tif option should be set to DAY for MOC" in trades[0].log[-1].message
+        assert "The TIF (Tif type) and the order type are" in trades[2].log[-1].message
+        assert ib.reqAllOpenOrders() == []
         ib.disconnect()
 
 
