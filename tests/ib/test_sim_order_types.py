@@ -331,3 +331,48 @@ def test_completed_orders_report_gtd_oca_type_and_algo(connect, ibc, wait, clien
         ]
         assert by_tif["DAY"].ocaType == 3  # IB's value for an order in no group
         ib.disconnect()
+
+
+def test_ioc_placed_after_the_close_trades_at_the_next_open_as_in_the_backtest(
+    connect, ibc, wait, client_errors
+):
+    # IB cancels "any portion ... not filled as soon as it becomes available in the market"
+    client_errors.allow(399)  # "will not be placed at the exchange until" the next open
+    with sim_at("2024-01-03 16:00", commission=0.0, slippage=0.0) as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        ioc = ib.placeOrder(aapl, order(ibc, "MarketOrder", "BUY", 10, tif="IOC"))
+        fok = ib.placeOrder(
+            aapl, order(ibc, "LimitOrder", "BUY", 5, round(NEXT_OPEN - 1, 2), tif="FOK")
+        )
+        wait(ib, lambda: ioc.orderStatus.permId and fok.orderStatus.permId)
+        ib.sleep(0.05)
+        assert not ioc.isDone() and not fok.isDone()  # held for the open, not cancelled
+        step_until(sim, "2024-01-04 09:35")
+        wait(ib, lambda: ioc.isDone() and fok.isDone())
+        assert [f.execution.price for f in ioc.fills] == [pytest.approx(NEXT_OPEN)]
+        assert fok.orderStatus.status == "Cancelled" and not fok.fills
+        ib.disconnect()
+    fills = backtest_fills(lambda ctx: ctx.buy("AAPL", 10, tif="IOC"), "2024-01-03 16:00")
+    assert fills["price"].tolist() == [pytest.approx(NEXT_OPEN)]
+
+
+def test_outside_rth_on_ioc_and_fok_orders_is_ignored_with_warning_2109(connect, ibc, wait):
+    with sim_at("2024-01-03 10:00") as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        last = sim.price("AAPL")
+        placed = [
+            order(ibc, "LimitOrder", "BUY", 1, round(last * 0.5, 2), tif="IOC", outsideRth=True),
+            order(ibc, "LimitOrder", "BUY", 1, round(last * 0.5, 2), tif="FOK", outsideRth=True),
+            order(ibc, "LimitOrder", "BUY", 1, round(last * 0.5, 2), tif="GTD", outsideRth=True,
+                  goodTillDate="20240104 12:00:00 America/New_York"),
+        ]  # fmt: skip
+        said: list[tuple[int, int]] = []
+        ib.errorEvent += lambda req_id, code, *_: said.append((req_id, code))
+        trades = [ib.placeOrder(aapl, o) for o in placed]
+        wait(ib, lambda: trades[1].isDone() and trades[2].orderStatus.status == "Submitted")
+        ib.reqCurrentTime()  # a round trip: every warning sent has arrived
+        codes = [[c for r, c in said if r == t.order.orderId] for t in trades]
+        assert codes == [[2109], [2109], []]  # a GTD limit order may trade outside RTH
+        ib.disconnect()
