@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import quantnb as qn
+from quantnb.domain.auction import ib_good_till
 from quantnb.ib.config import IBConfig
 from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
@@ -46,13 +47,13 @@ def _place(until: pd.Timestamp):
 
 
 def test_gtd_and_oca_orders_keep_their_ib_fields_across_a_resume_and_a_restart(
-    tmp_path, client_errors
+    tmp_path, client_errors, connect, wait
 ):
     client_errors.allow(*LOST)
     path = tmp_path / "run.sqlite"
     with GatewaySimulator(symbols=["AAPL"], mode="manual", seed=3) as sim:
         eng = _engine(sim, path)
-        until = (sim.now + pd.Timedelta(days=3)).floor("min")
+        until = (sim.now + pd.Timedelta(minutes=30)).floor("min")
         placed = eng.call(_place(until))
         eventually(lambda: all(o.status is qn.OrderStatus.SUBMITTED for o in placed), 10)
         sent = {o.id: _fields(o) for o in placed}
@@ -75,6 +76,24 @@ def test_gtd_and_oca_orders_keep_their_ib_fields_across_a_resume_and_a_restart(
             near = eng.broker.orders[placed[1].id]
             sim.set_price("AAPL", round(near.limit * 0.99, 2))  # the near one of the pair fills
             eventually(lambda: near.status is qn.OrderStatus.FILLED, 10)
+
+            # a change of the GTD order after the restart keeps its time: it expires then
+            gtd = eng.broker.orders[placed[0].id]
+            lower = round(gtd.limit - 1, 2)
+            eng.call(lambda c: c.modify(gtd.id, limit=lower))
+            other = connect(sim, client_id=2)
+
+            def at_gateway():
+                return [t.order for t in other.reqAllOpenOrders() if t.order.lmtPrice == lower]
+
+            (changed,) = wait(other, at_gateway)
+            assert (changed.tif, changed.goodTillDate) == ("GTD", ib_good_till(until))
+            assert changed.outsideRth
+            sim.step(int((until - sim.now) / pd.Timedelta(minutes=1)) - 1)
+            assert not gtd.is_done
+            sim.step(2)
+            eventually(lambda: gtd.is_done, 10)
+            assert gtd.status is qn.OrderStatus.CANCELLED and not gtd.filled
         finally:
             eng.stop()
     journal = Journal(path)
