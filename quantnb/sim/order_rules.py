@@ -3,7 +3,8 @@
 Combinations TWS itself refuses come with its own codes (IB's API message codes): 113 "The Tif
 option should be set to DAY for MOC and LOC orders." and 111 "The TIF (Tif type) and the order
 type are incompatible." The others are reasons for error 201 ("Order rejected - reason:..."):
-auctions past their cut-off, GTD times in the past, unsupported algos. The rules of time are
+auctions past their cut-off, GTD times in the past, a goodTillDate on another time in force,
+unsupported algos. The rules of time are
 the domain's (``auction``)."""
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ def refusal(desk: OrderDesk, req: OrderRequest, existing: OrderRecord | None) ->
     if refused is not None:
         return refused[1]
     good_till = None
+    if req.good_till.strip() and tif != "GTD":
+        return "GoodTilDate field is only valid with time-in-force of GTD"
     if tif == "GTD":
         good_till = auction.parse_ib_good_till(req.good_till)
         if good_till is None:

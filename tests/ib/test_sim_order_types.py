@@ -244,6 +244,7 @@ def test_refused_combinations_get_ibs_codes(connect, ibc, wait, client_errors):
             (order(ibc, "StopOrder", "BUY", 10, 500.0, tif="IOC"), 111),
             (order(ibc, "StopOrder", "BUY", 10, 500.0, tif="FOK"), 111),
             (order(ibc, "StopOrder", "BUY", 10, 500.0, algoStrategy="Adaptive"), 201),
+            (order(ibc, "LimitOrder", "BUY", 10, 50.0, goodTillDate="20240104 12:00:00"), 201),
         ]
         trades = [ib.placeOrder(aapl, o) for o, _ in bad]
         wait(ib, lambda: all(t.isDone() for t in trades))
@@ -252,6 +253,9 @@ def test_refused_combinations_get_ibs_codes(connect, ibc, wait, client_errors):
         assert codes == [[code] for _, code in bad]
         assert "The Tif option should be set to DAY for MOC" in trades[0].log[-1].message
         assert "The TIF (Tif type) and the order type are" in trades[2].log[-1].message
+        assert "GoodTilDate field is only valid with time-in-force of GTD" in (
+            trades[-1].log[-1].message
+        )
         assert ib.reqAllOpenOrders() == []
         ib.disconnect()
 
