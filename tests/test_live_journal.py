@@ -10,7 +10,7 @@ import threading
 import pandas as pd
 import pytest
 
-from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side
+from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from quantnb.errors import JournalError
 from quantnb.trading.journal import Journal, default_path
 
@@ -208,3 +208,38 @@ def test_a_holding_is_cut_only_when_the_account_holds_less():
     short.apply(Fill("s-1", "MSFT", Side.SELL, 10, 50.0, 1.0, T0, exec_id="s1"))
     assert short.fit("MSFT", -12) is None
     assert short.fit("MSFT", -4).after == -4
+
+
+def test_ib_order_fields_come_back_from_the_journal(tmp_path):
+    j = Journal(tmp_path / "j.sqlite", run_id="run1")
+    until = pd.Timestamp("2024-01-03 15:30", tz="America/New_York").tz_convert("UTC")
+    gtd = _order(1, type=OrderType.LIMIT, limit=99.5, good_till=until, oca_group="pair",
+                 oca_type=2, outside_rth=True)  # fmt: skip
+    algo = _order(2, type=OrderType.LIMIT, limit=98.0, algo="Adaptive", algo_priority="Urgent")
+    j.record_orders([gtd, algo])
+    back = {o.id: o for o in j.last_state().orders}
+    assert back["run1-1"].good_till == until
+    assert (back["run1-1"].oca_group, back["run1-1"].oca_type) == ("pair", 2)
+    assert back["run1-1"].outside_rth is True and back["run1-2"].outside_rth is False
+    assert (back["run1-2"].algo, back["run1-2"].algo_priority) == ("Adaptive", "Urgent")
+    assert back["run1-2"].good_till is None and back["run1-2"].oca_type == 1
+
+
+def test_a_journal_written_before_the_ib_order_fields_opens_and_resumes(tmp_path):
+    path = tmp_path / "old.sqlite"
+    j = Journal(path, run_id="run1")
+    j.record_order(_order(1))
+    j.close()
+    con = sqlite3.connect(path)  # as an older version wrote it: without the five columns
+    con.executescript(
+        "DROP TRIGGER orders_no_update; DROP TRIGGER orders_no_delete; "
+        "ALTER TABLE orders DROP COLUMN good_till; ALTER TABLE orders DROP COLUMN oca_type; "
+        "ALTER TABLE orders DROP COLUMN algo; ALTER TABLE orders DROP COLUMN algo_priority; "
+        "ALTER TABLE orders DROP COLUMN outside_rth;"
+    )
+    con.close()
+    j = Journal(path, run_id="run1")
+    (old,) = j.last_state().orders
+    assert old.good_till is None and old.oca_type == 1 and not old.algo
+    j.record_order(_order(2, good_till=T0, tif=TimeInForce.GTD))
+    assert j.last_state().orders[-1].good_till == T0

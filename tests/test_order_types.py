@@ -122,6 +122,21 @@ def test_gtd_expires_at_its_minute():
     assert expired_at == pd.Timestamp("2024-01-03 10:30", tz=NY)
 
 
+def test_gtd_date_alone_works_until_that_days_close():
+    from quantnb.domain.auction import good_till
+
+    def place(ctx):
+        ctx.buy("X", 10, limit=50.0, tif="GTD", good_till="2024-01-03")
+
+    r = run(intraday(), place, when="2024-01-03 10:00")
+    assert status(r)[0] == "expired"
+    # it worked through the last bar of the day and expired when the next day's first came
+    assert r.orders["updated"].iloc[0] == pd.Timestamp("2024-01-04 09:30", tz=NY)
+    assert good_till("2024-01-03") == pd.Timestamp("2024-01-03 16:00", tz=NY)
+    assert good_till("2024-11-29") == pd.Timestamp("2024-11-29 13:00", tz=NY)  # early close
+    assert good_till("2024-01-03 00:00") == pd.Timestamp("2024-01-03 00:00", tz=NY)
+
+
 def test_gtd_fills_before_its_time_and_one_in_the_past_is_rejected():
     r = run(GAPS, lambda ctx: ctx.buy("X", 10, limit=95.5, tif="GTD", good_till="2024-01-10"))
     assert r.fills["price"].tolist() == [95.0]

@@ -153,3 +153,30 @@ def test_sample_data_can_include_the_extended_session():
     assert len(seen) == len(bars)
     with pytest.raises(ConfigError, match="hours='night'"):
         qn.data.sample("AAPL", "5m", hours="night")
+
+
+def test_ioc_and_fok_keep_to_regular_hours_and_gtd_trades_outside_them():
+    # IB: outside regular hours is not available for IOC, OPG, FOK, MOC or LOC orders
+    bars = day_bars("2024-01-03")
+    ioc, _ = run(bars, lambda c: c.buy("X", 10, limit=120, tif="IOC"), "2024-01-03 05:00",
+                 hours="extended")  # fmt: skip
+    assert fill_time(ioc) == "09:30" and ioc.fills["price"].iloc[0] == bars["open"].iloc[11]
+    fok, _ = run(bars, lambda c: c.buy("X", 10, limit=101, tif="FOK"), "2024-01-03 05:00",
+                 hours="extended")  # fmt: skip
+    assert fok.fills.empty and fok.orders["status"].tolist() == ["cancelled"]  # the open gapped up
+
+    def gtd(c):
+        c.buy("X", 10, limit=100.45, tif="GTD", good_till="2024-01-03 12:00")
+
+    result, _ = run(bars, gtd, "2024-01-03 05:00", hours="extended")
+    assert fill_time(result) == "05:30"
+
+
+@pytest.mark.parametrize("tif", ["IOC", "FOK", "OPG"])
+def test_outside_rth_is_never_set_on_ioc_fok_and_opg_orders(tif):
+    from quantnb.domain.model import Order, OrderType, Side, TimeInForce
+
+    order = Order("1", "X", Side.BUY, 1, type=OrderType.LIMIT, limit=1.0, tif=TimeInForce(tif))
+    assert not sessions.order_outside_rth(order, True)
+    order.tif = TimeInForce.GTD
+    assert sessions.order_outside_rth(order, True) and not sessions.order_outside_rth(order, False)

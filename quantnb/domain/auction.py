@@ -15,6 +15,7 @@ IOC and FOK. One rule each, used by the backtest broker and the gateway simulato
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,18 +61,18 @@ def check_combination(order: Order) -> None:
     if kind in AUCTION_TYPES and tif is not TimeInForce.DAY:
         raise OrderError(
             f"a {kind.value} order trades in the closing auction of its day: its time in force "
-            f"is DAY (IB refuses tif={tif.value!r}); leave tif= out"
+            f"is DAY (IB refuses tif={tif.value!r} with error 113); leave tif= out"
         )
     plain = (OrderType.MARKET, OrderType.LIMIT)
     if tif is TimeInForce.OPG and kind not in plain:
         raise OrderError(
             f"the opening auction (tif='OPG', at='open') takes market or limit orders, "
-            f"not {kind.name.lower()} orders"
+            f"not {kind.name.lower()} orders (IB refuses them with error 111)"
         )
     if tif in IMMEDIATE and kind not in plain:
         raise OrderError(
             f"tif={tif.value!r} is for market and limit orders (IB refuses it on "
-            f"{kind.name.lower()} orders)"
+            f"{kind.name.lower()} orders with error 111)"
         )
     if tif is TimeInForce.GTD and order.good_till is None:
         raise OrderError("tif='GTD' needs good_till= (a time; naive times are New York's)")
@@ -86,7 +87,9 @@ def check_combination(order: Order) -> None:
 
 
 def good_till(value: object) -> pd.Timestamp:
-    """A GTD expiry as a UTC timestamp; a naive time is New York's (the exchange's zone)."""
+    """A GTD expiry as a UTC timestamp; a naive time is New York's (the exchange's zone). A date
+    alone ('2024-01-05', a ``datetime.date``) is that day's close, as IB reads a GTD date: "until
+    the close of the market on the date specified" (13:00 on an early close)."""
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -95,9 +98,31 @@ def good_till(value: object) -> pd.Timestamp:
         ) from None
     if ts is pd.NaT:
         raise OrderError(f"good_till={value!r} is not a time")
+    if _date_only(value):
+        return _close_of(ts)
     if ts.tzinfo is None:
         ts = ts.tz_localize(calendar.EXCHANGE_TZ)
     return ts.tz_convert("UTC")
+
+
+def _date_only(value: object) -> bool:
+    if isinstance(value, datetime.datetime):
+        return False
+    if isinstance(value, datetime.date):
+        return True
+    return isinstance(value, str) and ":" not in value and "T" not in value.upper()
+
+
+def _close_of(day: pd.Timestamp) -> pd.Timestamp:
+    """The regular close of the session on ``day`` (its date); 16:00 New York when the
+    exchange does not trade that day."""
+    date = (day.tz_localize(None) if day.tzinfo is not None else day).normalize()
+    s = calendar.sessions(date - pd.Timedelta(days=3), date + pd.Timedelta(days=3))
+    k = s.find(date.value // calendar.DAY_NS)
+    if k >= 0:
+        return pd.Timestamp(int(s.close[k]), tz="UTC")
+    local = (date + pd.Timedelta(hours=16)).tz_localize(calendar.EXCHANGE_TZ)
+    return local.tz_convert("UTC")
 
 
 def ib_good_till(ts: pd.Timestamp) -> str:

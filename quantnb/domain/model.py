@@ -108,6 +108,8 @@ class Order:
     # IB algo ("Adaptive" live; a plain order in a backtest and on the simulator) and its priority
     algo: str = ""
     algo_priority: str = ""
+    # live: the outsideRth flag the order was sent with (it may trade outside regular hours)
+    outside_rth: bool = False
 
     @property
     def remaining(self) -> float:

@@ -17,11 +17,13 @@ import pandas as pd
 
 from quantnb.domain import calendar
 from quantnb.domain.calendar import CLOSED, POST, PRE, REGULAR
-from quantnb.domain.model import Order, OrderType
+from quantnb.domain.model import Order, OrderType, TimeInForce
 from quantnb.errors import ConfigError
 
 HOURS = ("regular", "extended")
 EXTENDED_TYPES = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})  # IB: LMT and STP LMT only
+# IB: "not available for IOC, OPG (MOO and LOO), FOK, MOC or LOC orders"
+REGULAR_ONLY_TIFS = frozenset({TimeInForce.IOC, TimeInForce.FOK, TimeInForce.OPG})
 logger = logging.getLogger(__name__)
 _USUAL = tuple(pd.Timedelta(t) for t in ("4h", "9h30min", "16h", "20h"))
 
@@ -44,12 +46,18 @@ def outside_rth(order_type: OrderType, extended_session: bool) -> bool:
     return extended_session and order_type in EXTENDED_TYPES
 
 
+def order_outside_rth(order: Order, extended_session: bool) -> bool:
+    """IB's outsideRth flag for ``order``: ``outside_rth`` of its type, and never on IOC, FOK
+    or OPG orders, which IB keeps to regular hours (it ignores the flag, warning 2109)."""
+    return outside_rth(order.type, extended_session) and order.tif not in REGULAR_ONLY_TIFS
+
+
 def may_trade(order: Order, extended_session: bool, phase: int) -> bool:
     """Whether ``order`` may trade in a bar of ``phase`` (PRE, REGULAR, POST or CLOSED): none
     trades while the market is closed."""
     if phase == REGULAR:
         return True
-    return phase != CLOSED and outside_rth(order.type, extended_session)
+    return phase != CLOSED and order_outside_rth(order, extended_session)
 
 
 def bar_phases(times: pd.DatetimeIndex) -> np.ndarray:

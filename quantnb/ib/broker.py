@@ -413,7 +413,9 @@ class LiveBroker(BrokerBase):
             ib_order.ocaGroup = f"{self.run_id}:{order.oca_group}"
             ib_order.ocaType = order.oca_type  # 1 cancels the others, 2 reduces them
         set_ib_extras(ib_order, order)
-        ib_order.outsideRth = sessions.outside_rth(order.type, self.extended_hours)
+        ib_order.outsideRth = order.outside_rth = sessions.order_outside_rth(
+            order, self.extended_hours
+        )
         return ib_order
 
     def _validate_kind(self, order: Order) -> None:

@@ -73,34 +73,34 @@ class Account(OrderDesk):
     def _match_now(self, rec: OrderRecord) -> list[Event]:
         """Match a new or modified order against the current price, as a one-price bar, when
         the market is open for it (futures and FX: their own hours); auction orders wait for
-        their auction, IOC/FOK orders trade now or are cancelled."""
+        their auction, IOC/FOK orders trade now or are cancelled (placed while the market is
+        closed for them, at its first price when it opens: IB's "as soon as it becomes
+        available in the market")."""
         if rec.held or _in_auction(rec):
             return []
         other = not rec.contract.is_stock
-        trading = self.market.trading_now(other or extended_hours(rec.order_type, rec.outside_rth))
+        extended = extended_hours(rec.order_type, rec.outside_rth, rec.tif)
+        trading = self.market.trading_now(other or extended)
         if other and trading and not self.market.trades_now(rec.contract.symbol):
             trading = False  # a future or pair outside its trading hours (the daily halt)
-        if rec.tif in ("IOC", "FOK"):
-            return self._immediate(rec, trading)
+        if rec.tif in ("IOC", "FOK") and trading:
+            return self._immediate(rec)
         if not trading:
             return []
         last = self.market.last[rec.contract.symbol]
         return self._try(rec, last, last, last, last)
 
-    def _immediate(self, rec: OrderRecord, trading: bool) -> list[Event]:
-        """IOC: what trades at the price now (within the bar's liquidity), the rest cancelled;
-        FOK: all of it now, or nothing."""
+    def _immediate(self, rec: OrderRecord, price: float | None = None) -> list[Event]:
+        """IOC: what trades at the price now (or ``price``, a slice's open) within the bar's
+        liquidity, the rest cancelled; FOK: all of it now, or nothing."""
         events: list[Event] = []
-        hit = None
-        if trading:
-            last = self.market.last[rec.contract.symbol]
-            hit = self._match(rec, last, last, last, last, events)
+        p = self.market.last[rec.contract.symbol] if price is None else price
+        hit = self._match(rec, p, p, p, p, events)
         capacity = self._capacity(rec.contract.symbol)
         if hit is not None and not (rec.tif == "FOK" and capacity < rec.remaining - _EPS):
             events += self._take(rec, *hit)
         if not rec.is_done:
-            why = "the market is closed" if not trading else "not filled at once"
-            self._finish(rec, CANCELLED, f"{rec.tif} order cancelled: {why}")
+            self._finish(rec, CANCELLED, f"{rec.tif} order cancelled: not filled at once")
             events.append(status_event(rec))
         return events
 
@@ -153,8 +153,13 @@ class Account(OrderDesk):
                 recs = [
                     r
                     for r in recs
-                    if not r.contract.is_stock or extended_hours(r.order_type, r.outside_rth)
+                    if not r.contract.is_stock or extended_hours(r.order_type, r.outside_rth, r.tif)
                 ]
+            held = [r for r in recs if r.tif in ("IOC", "FOK") and not r.is_done]
+            for rec in held:  # placed while the market was closed for them: its first price
+                events += self._immediate(rec, s.open)
+            if held:
+                recs = [r for r in recs if r.tif not in ("IOC", "FOK")]
             events += self._match_slice(recs, s.open, s.high, s.low, s.close)
         return events
 
@@ -166,7 +171,7 @@ class Account(OrderDesk):
             if rec.tif != "DAY" or rec.day > day:
                 continue
             if rec.day < day or (
-                after_close and not extended_hours(rec.order_type, rec.outside_rth)
+                after_close and not extended_hours(rec.order_type, rec.outside_rth, rec.tif)
             ):
                 self._finish(rec, CANCELLED, "DAY order expired")
                 events.append(status_event(rec))

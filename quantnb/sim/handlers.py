@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from quantnb.sim import history
+from quantnb.sim import history, order_rules
 from quantnb.sim import messages as msg
 from quantnb.sim.contract_rules import order_refusal
 from quantnb.sim.contracts import ContractQuery, SimContract, matches
@@ -81,7 +81,7 @@ def _place_order(s: Session, f: list[str]) -> None:
         return
     req = read_place_order(f, contract, s.version)
     today = s.state.market.now().tz_convert("America/Chicago").strftime("%Y%m%d")
-    refusal = order_refusal(req, today)
+    refusal = order_refusal(req, today) or order_rules.tws_refusal(req)
     if refusal is not None:
         s.send(msg.error(order_id, *refusal))
         return

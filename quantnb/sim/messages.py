@@ -214,13 +214,20 @@ def completed_order(o: OrderRecord) -> bytes:
         o.oca_group, o.account, "", 0, o.order_ref, o.perm_id, o.outside_rth, 0, 0.0, "",
         "", "", "", "",
     ]  # fmt: skip
+    d = o.order
+    good_till = "" if d.good_till is None else ib_good_till(d.good_till)
+    oca_type = d.oca_type if o.oca_group else 3
+    # modelCode, goodTillDate .. ocaType .. deltaNeutralAuxPrice
     fields += [
-        "", "", "", "", "", 0, "", "", "", "", "", "", "", "", 0, 0, "", 3, 0, "", 0, "", "",
+        "", good_till, "", "", "", 0, "", "", "", "", "", "", "", "", 0, 0, "", oca_type, 0, "",
+        0, "", "",
     ]  # fmt: skip
     fields += [0, 0, "", "", ""]  # continuousUpdate .. comboLegsDescrip
     fields += [0, 0, 0]  # legs, order legs, params
     fields += ["", "", "", ""]  # scale x3, hedgeType
-    fields += ["", "", 0, 0, ""]  # clearing x2, notHeld, dnc present, algoStrategy
+    fields += ["", "", 0, 0, d.algo]  # clearing x2, notHeld, dnc present, algoStrategy
+    if d.algo:
+        fields += [1, "adaptivePriority", d.algo_priority or "Normal"]
     fields += [0, o.status, 0, 0]  # solicited, status, randomize x2
     fields += [0]  # conditions
     done = "" if o.completed_time is None else utc_text(o.completed_time)

@@ -1,6 +1,11 @@
-"""IB's refusals of the order types and times in force the simulator takes, as reasons for
-error 201 ("Order rejected - reason:..."): auctions past their cut-off, GTD times in the past,
-and combinations IB does not accept. The rules of time are the domain's (``auction``)."""
+"""IB's refusals of the order types and times in force the simulator takes.
+
+Combinations TWS itself refuses come with its own codes (IB's API message codes): 113 "The Tif
+option should be set to DAY for MOC and LOC orders." and 111 "The TIF (Tif type) and the order
+type are incompatible." The others are reasons for error 201 ("Order rejected - reason:..."):
+auctions past their cut-off, GTD times in the past, a goodTillDate on another time in force,
+unsupported algos. The rules of time are
+the domain's (``auction``)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,19 @@ if TYPE_CHECKING:
 _PLAIN = ("MKT", "LMT")
 _PRIORITIES = ("Urgent", "Normal", "Patient")
 TIFS = frozenset(t.value for t in TimeInForce)
+TIF_NOT_DAY = "The Tif option should be set to DAY for MOC and LOC orders."
+TIF_INCOMPATIBLE = "The TIF (Tif type) and the order type are incompatible."
+
+
+def tws_refusal(req: OrderRequest) -> tuple[int, str] | None:
+    """(code, text) TWS answers a time in force it refuses for the order type with, or None:
+    113 for a MOC/LOC order that is not DAY, 111 for OPG/IOC/FOK on other than MKT/LMT."""
+    kind, tif = req.order_type, req.tif
+    if kind in ("MOC", "LOC") and tif != "DAY":
+        return 113, TIF_NOT_DAY
+    if tif in ("OPG", "IOC", "FOK") and kind not in _PLAIN:
+        return 111, TIF_INCOMPATIBLE
+    return None
 
 
 def refusal(desk: OrderDesk, req: OrderRequest, existing: OrderRecord | None) -> str:
@@ -26,13 +44,12 @@ def refusal(desk: OrderDesk, req: OrderRequest, existing: OrderRecord | None) ->
     kind, tif = req.order_type, req.tif
     if tif not in TIFS:
         return f"time in force {tif!r} is not supported ({', '.join(sorted(TIFS))})"
-    if kind in ("MOC", "LOC") and tif != "DAY":
-        return f"a {kind} order must be a DAY order (time in force {tif} is not allowed)"
-    if tif == "OPG" and kind not in _PLAIN:
-        return f"time in force OPG is for MKT and LMT orders, not {kind}"
-    if tif in ("IOC", "FOK") and kind not in _PLAIN:
-        return f"time in force {tif} is for MKT and LMT orders, not {kind}"
+    refused = tws_refusal(req)
+    if refused is not None:
+        return refused[1]
     good_till = None
+    if req.good_till.strip() and tif != "GTD":
+        return "GoodTilDate field is only valid with time-in-force of GTD"
     if tif == "GTD":
         good_till = auction.parse_ib_good_till(req.good_till)
         if good_till is None:

@@ -50,6 +50,8 @@ _ORDER_TYPES = {
     "LOC": OrderType.LIMIT_ON_CLOSE,
 }
 _LIMITED = ("LMT", "STP LMT", "LOC")
+# IB: outside regular hours is "not available for IOC, OPG (MOO and LOO), FOK, MOC or LOC orders"
+_REGULAR_ONLY_TIFS = frozenset({"IOC", "FOK", "OPG"})
 
 _IGNORED_OUTSIDE_RTH = (
     "Order Event Warning: Attribute 'Outside Regular Trading Hours' is ignored based on the "
@@ -63,10 +65,10 @@ _IGNORED_OUTSIDE_RTH = (
 Event = tuple
 
 
-def extended_hours(order_type: str, outside_rth: bool) -> bool:
-    """Whether an order may trade outside regular hours: IB takes only limit-type orders there;
-    the flag is ignored on the others (warning 2109)."""
-    return outside_rth and order_type in ("LMT", "STP LMT")
+def extended_hours(order_type: str, outside_rth: bool, tif: str = "DAY") -> bool:
+    """Whether an order may trade outside regular hours: IB takes only limit-type orders there,
+    and not IOC, FOK or OPG ones; the flag is ignored on the others (warning 2109)."""
+    return outside_rth and order_type in ("LMT", "STP LMT") and tif not in _REGULAR_ONLY_TIFS
 
 
 def open_event(rec: OrderRecord) -> Event:
@@ -192,7 +194,7 @@ class OrderDesk:
             if order.type in (OrderType.STOP, OrderType.STOP_LIMIT)
             else SUBMITTED,
             day=self.market.session_of_next_trade(
-                not extended_hours(req.order_type, req.outside_rth)
+                not extended_hours(req.order_type, req.outside_rth, req.tif)
             ),
         )
 
@@ -223,7 +225,7 @@ class OrderDesk:
         """IB's warnings about market hours on a new order: 2109 when outsideRth cannot apply to
         its type, 399 when a regular-hours order must wait for the next open."""
         out: list[Event] = []
-        extended = extended_hours(rec.order_type, rec.outside_rth)
+        extended = extended_hours(rec.order_type, rec.outside_rth, rec.tif)
         if rec.outside_rth and not extended:
             out.append(("error", rec.client_id, rec.order_id, 2109, _IGNORED_OUTSIDE_RTH))
         if not extended and not self.market.trading_now(False):

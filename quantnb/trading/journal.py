@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import pandas as pd
 
 from quantnb.data.sample import to_utc
+from quantnb.domain import oca
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from quantnb.errors import ConfigError, JournalError
 
@@ -45,7 +46,14 @@ _ORDER_COLS = (
     "reason",
     "created",
     "updated",
+    # IB's order fields a resumed session must keep (added later: older journals lack them)
+    "good_till",
+    "oca_type",
+    "algo",
+    "algo_priority",
+    "outside_rth",
 )
+_ADDED_ORDER_COLS = ("good_till", "oca_type", "algo", "algo_priority", "outside_rth")
 _FILL_COLS = (
     "exec_id",
     "order_id",
@@ -168,6 +176,7 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            _add_missing_columns(self._db)
         except (sqlite3.Error, OSError) as exc:
             raise JournalError(f"cannot open the journal {str(self.path)!r}: {exc}") from exc
 
@@ -394,7 +403,7 @@ class Journal:
         else:
             sql = "SELECT * FROM orders ORDER BY seq"
         df = self._read(sql).rename(columns={"limit_price": "limit", "stop_price": "stop"})
-        return self._times(df, "created", "updated")
+        return self._times(df, "created", "updated", "good_till")
 
     def fills(self) -> pd.DataFrame:
         """Every fill once, oldest first, with IB's commission where it replaced an estimate."""
@@ -453,6 +462,15 @@ def fill_from_row(r: Any) -> Fill:
                 source=_str(r.source))  # fmt: skip
 
 
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """Give a journal written before IB's GTD, OCA, algo and outsideRth fields were journaled
+    their columns (empty in its old rows), so it can be resumed and written on."""
+    have = {row[1] for row in db.execute("PRAGMA table_info(orders)")}
+    for col in _ADDED_ORDER_COLS:
+        if col not in have:
+            db.execute(f"ALTER TABLE orders ADD COLUMN {col}")
+
+
 def _order_values(order: Order) -> tuple:
     return (
         order.id,
@@ -474,6 +492,11 @@ def _order_values(order: Order) -> tuple:
         order.reason,
         _ts(order.created),
         _ts(order.updated),
+        _ts(order.good_till),
+        int(order.oca_type),
+        order.algo,
+        order.algo_priority,
+        int(bool(order.outside_rth)),
     )
 
 
@@ -506,4 +529,9 @@ def _order_from_row(r: Any) -> Order:
         avg_price=float(r.avg_price or 0.0),
         reason=_str(r.reason),
         updated=_time_or_none(r.updated),
+        good_till=_time_or_none(getattr(r, "good_till", None)),
+        oca_type=int(_num(getattr(r, "oca_type", None)) or oca.CANCEL),
+        algo=_str(getattr(r, "algo", "")),
+        algo_priority=_str(getattr(r, "algo_priority", "")),
+        outside_rth=bool(_num(getattr(r, "outside_rth", None)) or False),
     )

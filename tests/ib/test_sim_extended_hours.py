@@ -59,7 +59,7 @@ def backtest(bars: pd.DataFrame, orders) -> list[tuple[str, float, float]]:
 def on_the_simulator(bars, orders, connect, ibc, wait, steps: int, client_errors):
     """The same orders through a real client on the simulator playing ``bars`` (its clock stands
     after the first bar), outsideRth on limit and stop-limit orders as the live broker sends."""
-    client_errors.allow(399, 2109)
+    client_errors.allow(399, 2109, 202)
     with GatewaySimulator(mode="manual", bars={"AAPL": bars}, commission=0.0, slippage=0.0,
                           spread=0.0) as sim:  # fmt: skip
         assert sim.now == bars.index[1]
@@ -74,6 +74,9 @@ def on_the_simulator(bars, orders, connect, ibc, wait, steps: int, client_errors
             elif "limit" in o:
                 order = ibc.LimitOrder(action, qty, o["limit"], outsideRth=True)
                 order.tif = o.get("tif", "DAY")
+                if "good_till" in o:  # naive New York times, as the backtest reads them
+                    until = pd.Timestamp(o["good_till"]).strftime("%Y%m%d %H:%M:%S")
+                    order.goodTillDate = f"{until} {NY}"
             else:
                 order = ibc.MarketOrder(action, qty)
             trades.append(ib.placeOrder(aapl, order))
@@ -132,3 +135,23 @@ def test_a_half_days_after_hours_end_at_five_on_both(ib_sim, ib, aapl, ibc, wait
     wait(ib, lambda: late.isDone())
     when = pd.Timestamp(late.fills[0].execution.time).tz_convert(NY)
     assert when.strftime("%Y-%m-%d %H:%M") == "2023-11-27 04:00"
+
+
+def test_ioc_fok_keep_to_regular_hours_and_gtd_trades_outside_them_as_in_the_backtest(
+    connect, ibc, wait, client_errors
+):
+    # IB: outside regular hours is "not available for IOC, OPG, FOK, MOC or LOC orders"; the
+    # flag is ignored (2109) and they trade at the first price of the regular session
+    bars = minutes("2024-01-03 09:20", "2024-01-03 09:39", 0.1, gap=2.0)
+    orders = [
+        {"qty": 10, "limit": 120.0, "tif": "IOC"},
+        {"qty": 4, "limit": 120.0, "tif": "FOK"},
+        {"qty": 3, "limit": 99.95, "tif": "GTD", "good_till": "2024-01-03 09:25"},
+        {"qty": 2, "limit": 99.0, "tif": "GTD", "good_till": "2024-01-03 09:25"},
+    ]
+    expected = backtest(bars, orders)
+    opening = pytest.approx(bars["open"].iloc[10])
+    assert expected == [("09:21", 3, pytest.approx(99.95)), ("09:30", 4, opening),
+                        ("09:30", 10, opening)]  # fmt: skip
+    got = on_the_simulator(bars, orders, connect, ibc, wait, 12, client_errors)
+    assert got == expected

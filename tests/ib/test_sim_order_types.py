@@ -232,20 +232,31 @@ def test_adaptive_market_order_fills_as_a_plain_market_order(connect, ibc, wait)
         ib.disconnect()
 
 
-def test_refused_combinations(connect, ibc, wait, client_errors):
-    client_errors.allow(201)
+def test_refused_combinations_get_ibs_codes(connect, ibc, wait, client_errors):
+    client_errors.allow(111, 113, 201)
     with sim_at("2024-01-03 10:00") as sim:
         ib = connect(sim)
         (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
         bad = [
-            order(ibc, "Order", "BUY", 10, orderType="MOC", tif="GTC"),
-            order(ibc, "StopOrder", "BUY", 10, 500.0, tif="OPG"),
-            order(ibc, "StopOrder", "BUY", 10, 500.0, tif="IOC"),
-            order(ibc, "StopOrder", "BUY", 10, 500.0, algoStrategy="Adaptive"),
+            (order(ibc, "Order", "BUY", 10, orderType="MOC", tif="GTC"), 113),
+            (order(ibc, "LimitOrder", "BUY", 10, 50.0, orderType="LOC", tif="OPG"), 113),
+            (order(ibc, "StopOrder", "BUY", 10, 500.0, tif="OPG"), 111),
+            (order(ibc, "StopOrder", "BUY", 10, 500.0, tif="IOC"), 111),
+            (order(ibc, "StopOrder", "BUY", 10, 500.0, tif="FOK"), 111),
+            (order(ibc, "StopOrder", "BUY", 10, 500.0, algoStrategy="Adaptive"), 201),
+            (order(ibc, "LimitOrder", "BUY", 10, 50.0, goodTillDate="20240104 12:00:00"), 201),
         ]
-        trades = [ib.placeOrder(aapl, o) for o in bad]
+        trades = [ib.placeOrder(aapl, o) for o, _ in bad]
         wait(ib, lambda: all(t.isDone() for t in trades))
-        assert all(not t.fills for t in trades)
+        assert all(t.orderStatus.status == "Cancelled" and not t.fills for t in trades)
+        codes = [[e.errorCode for e in t.log if e.errorCode] for t in trades]
+        assert codes == [[code] for _, code in bad]
+        assert "The Tif option should be set to DAY for MOC" in trades[0].log[-1].message
+        assert "The TIF (Tif type) and the order type are" in trades[2].log[-1].message
+        assert "GoodTilDate field is only valid with time-in-force of GTD" in (
+            trades[-1].log[-1].message
+        )
+        assert ib.reqAllOpenOrders() == []
         ib.disconnect()
 
 
@@ -297,4 +308,75 @@ def test_open_orders_report_gtd_oca_type_and_algo_to_another_client(connect, ibc
             ("adaptivePriority", "Urgent")
         ]
         other.disconnect()
+        ib.disconnect()
+
+
+def test_completed_orders_report_gtd_oca_type_and_algo(connect, ibc, wait, client_errors):
+    client_errors.allow(202)  # the cancelled one
+    with sim_at("2024-01-03 10:00") as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        gtd = order(ibc, "LimitOrder", "BUY", 10, 50.0, tif="GTD", ocaGroup="g", ocaType=2)
+        gtd.goodTillDate = "20240103 10:30:00 America/New_York"
+        algo = order(ibc, "LimitOrder", "BUY", 10, 50.0, algoStrategy="Adaptive")
+        algo.algoParams = [ibc.TagValue("adaptivePriority", "Patient")]
+        trades = [ib.placeOrder(aapl, o) for o in (gtd, algo)]
+        wait(ib, lambda: all(t.orderStatus.status == "Submitted" for t in trades))
+        ib.cancelOrder(trades[1].order)
+        step_until(sim, "2024-01-03 10:30")  # the GTD order expires
+        wait(ib, lambda: all(t.isDone() for t in trades))
+        done = ib.reqCompletedOrders(apiOnly=True)
+        by_tif = {t.order.tif: t.order for t in done}
+        assert by_tif["GTD"].goodTillDate == "20240103 10:30:00 America/New_York"
+        assert (by_tif["GTD"].ocaGroup, by_tif["GTD"].ocaType) == ("g", 2)
+        assert by_tif["DAY"].algoStrategy == "Adaptive"
+        assert [(p.tag, p.value) for p in by_tif["DAY"].algoParams] == [
+            ("adaptivePriority", "Patient")
+        ]
+        assert by_tif["DAY"].ocaType == 3  # IB's value for an order in no group
+        ib.disconnect()
+
+
+def test_ioc_placed_after_the_close_trades_at_the_next_open_as_in_the_backtest(
+    connect, ibc, wait, client_errors
+):
+    # IB cancels "any portion ... not filled as soon as it becomes available in the market"
+    client_errors.allow(399)  # "will not be placed at the exchange until" the next open
+    with sim_at("2024-01-03 16:00", commission=0.0, slippage=0.0) as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        ioc = ib.placeOrder(aapl, order(ibc, "MarketOrder", "BUY", 10, tif="IOC"))
+        fok = ib.placeOrder(
+            aapl, order(ibc, "LimitOrder", "BUY", 5, round(NEXT_OPEN - 1, 2), tif="FOK")
+        )
+        wait(ib, lambda: ioc.orderStatus.permId and fok.orderStatus.permId)
+        ib.sleep(0.05)
+        assert not ioc.isDone() and not fok.isDone()  # held for the open, not cancelled
+        step_until(sim, "2024-01-04 09:35")
+        wait(ib, lambda: ioc.isDone() and fok.isDone())
+        assert [f.execution.price for f in ioc.fills] == [pytest.approx(NEXT_OPEN)]
+        assert fok.orderStatus.status == "Cancelled" and not fok.fills
+        ib.disconnect()
+    fills = backtest_fills(lambda ctx: ctx.buy("AAPL", 10, tif="IOC"), "2024-01-03 16:00")
+    assert fills["price"].tolist() == [pytest.approx(NEXT_OPEN)]
+
+
+def test_outside_rth_on_ioc_and_fok_orders_is_ignored_with_warning_2109(connect, ibc, wait):
+    with sim_at("2024-01-03 10:00") as sim:
+        ib = connect(sim)
+        (aapl,) = ib.qualifyContracts(ibc.Stock("AAPL", "SMART", "USD"))
+        last = sim.price("AAPL")
+        placed = [
+            order(ibc, "LimitOrder", "BUY", 1, round(last * 0.5, 2), tif="IOC", outsideRth=True),
+            order(ibc, "LimitOrder", "BUY", 1, round(last * 0.5, 2), tif="FOK", outsideRth=True),
+            order(ibc, "LimitOrder", "BUY", 1, round(last * 0.5, 2), tif="GTD", outsideRth=True,
+                  goodTillDate="20240104 12:00:00 America/New_York"),
+        ]  # fmt: skip
+        said: list[tuple[int, int]] = []
+        ib.errorEvent += lambda req_id, code, *_: said.append((req_id, code))
+        trades = [ib.placeOrder(aapl, o) for o in placed]
+        wait(ib, lambda: trades[1].isDone() and trades[2].orderStatus.status == "Submitted")
+        ib.reqCurrentTime()  # a round trip: every warning sent has arrived
+        codes = [[c for r, c in said if r == t.order.orderId] for t in trades]
+        assert codes == [[2109], [2109], []]  # a GTD limit order may trade outside RTH
         ib.disconnect()
