@@ -90,6 +90,7 @@ class SimulatedBroker(BrokerBase):
         self.fill_ticks: list[int] = []
         self.rejections: list[Rejection] = []
         self.queued: list[Order] = []  # placed, not yet settled
+        self._memo: dict | None = None  # while settling several orders (``settle``)
         self.day_start_equity: float | None = None
         self.tick = 0
         # auction and time-bound orders: the clock's session bars (built on first use) and the
@@ -136,19 +137,25 @@ class SimulatedBroker(BrokerBase):
         queued, self.queued = self.queued, []
         if len(queued) > 1:
             queued.sort(key=_sells_first)
-        for order in queued:
-            if order.status in DONE_STATES:
-                continue
-            ref = self._price(order.symbol)
-            special = order.tif not in PLAIN_TIFS or order.type in AUCTION_TYPES  # is_special
-            reason = self._special_refusal(order) if special else ""
-            reason = reason or self._pre_trade(order, ref)
-            if reason:
-                self._reject(order, reason)
-                continue
-            if order.type is OrderType.TRAILING_STOP:
-                order.trail_ref = ref
-            order.status = OrderStatus.SUBMITTED
+            # nothing fills while they are settled: what each working order commits or frees
+            # is worked out once for all of them
+            self._memo = {}
+        try:
+            for order in queued:
+                if order.status in DONE_STATES:
+                    continue
+                ref = self._price(order.symbol)
+                special = order.tif not in PLAIN_TIFS or order.type in AUCTION_TYPES  # is_special
+                reason = self._special_refusal(order) if special else ""
+                reason = reason or self._pre_trade(order, ref)
+                if reason:
+                    self._reject(order, reason)
+                    continue
+                if order.type is OrderType.TRAILING_STOP:
+                    order.trail_ref = ref
+                order.status = OrderStatus.SUBMITTED
+        finally:
+            self._memo = None
 
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
         """Whether the account can pay for ``order`` at about ``price``, and why not."""
@@ -171,7 +178,7 @@ class SimulatedBroker(BrokerBase):
         else:
             available = pf.cash
         if others:
-            selling, reserved = commitments(order, others, self._price, self.costs)
+            selling, reserved = commitments(order, others, self._price, self.costs, self._memo)
             available += self._freed_at_open(others, margin)
         else:
             # nothing else working: nothing committed, nothing freed at the open
@@ -194,20 +201,29 @@ class SimulatedBroker(BrokerBase):
         """What the working market orders that shrink positions free when the next open fills
         them, before the buys decided with them: net sale proceeds (cash) or exposure (margin).
         """
+        memo = self._memo
         freed = 0.0
         for o in working:
             if o.type is not OrderType.MARKET or o.status is not OrderStatus.SUBMITTED:
                 continue
+            if memo is not None:
+                cached = memo.get(("freed", o.id))
+                if cached is not None:
+                    freed += cached
+                    continue
             held = self.portfolio.position(o.symbol).qty
             if held * o.side.sign >= 0:
                 continue
             qty = min(o.remaining, abs(held))
             price = self._price(o.symbol)
             if margin:
-                freed += qty * price
+                value = qty * price
             else:
                 est = self.costs.fill_price(price, o.side)
-                freed += qty * est - self.costs.commission(qty, est)
+                value = qty * est - self.costs.commission(qty, est)
+            if memo is not None:
+                memo[("freed", o.id)] = value
+            freed += value
         return freed
 
     def get_account_value(self) -> float:

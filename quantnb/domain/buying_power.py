@@ -25,6 +25,7 @@ def commitments(
     working: Iterable[Order],
     price_of: Callable[[str], float | None],
     costs: CostModel,
+    memo: dict[str, float] | None = None,
 ) -> tuple[float, float]:
     """``(selling, reserved)`` for ``check_buying_power`` from the working orders.
 
@@ -32,6 +33,8 @@ def commitments(
     ``reserved``: cash the working buys commit, each priced at its own symbol's price
     (``price_of``), else at its limit or stop; a buy with no price at all is left out (logged).
     Exits of a bracket (orders with a parent) and ``order`` itself commit nothing.
+    ``memo``: each buy's cash by order id, kept by a caller that checks several orders against
+    the same working orders and prices (the sums are the same, added in the same order).
     """
     selling = 0.0
     reserved = 0.0
@@ -42,15 +45,27 @@ def commitments(
             if o.symbol == order.symbol:
                 selling += o.remaining
             continue
-        price = price_of(o.symbol)
-        if not (price and price > 0 and math.isfinite(price)):
-            price = o.limit or o.stop
-        if not price:
-            log.warning("working order %s (BUY %g %s) has no price yet: its cash is not "
-                        "reserved", o.id, o.remaining, o.symbol)  # fmt: skip
-            continue
-        reserved += o.remaining * costs.fill_price(float(price), "BUY")
+        cash = memo.get(o.id) if memo is not None else None
+        if cash is None:
+            cash = _reserved_by(o, price_of, costs)
+            if memo is not None:
+                memo[o.id] = cash
+        if cash == cash:  # NaN: no price, nothing reserved
+            reserved += cash
     return selling, reserved
+
+
+def _reserved_by(o: Order, price_of: Callable[[str], float | None], costs: CostModel) -> float:
+    """The cash working buy ``o`` reserves at its symbol's price (else its limit or stop);
+    NaN, logged, when it has no price at all."""
+    price = price_of(o.symbol)
+    if not (price and price > 0 and math.isfinite(price)):
+        price = o.limit or o.stop
+    if not price:
+        log.warning("working order %s (BUY %g %s) has no price yet: its cash is not "
+                    "reserved", o.id, o.remaining, o.symbol)  # fmt: skip
+        return math.nan
+    return o.remaining * costs.fill_price(float(price), "BUY")
 
 
 def check_buying_power(
