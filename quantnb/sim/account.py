@@ -76,10 +76,10 @@ class Account(OrderDesk):
         their auction, IOC/FOK orders trade now or are cancelled."""
         if rec.held or _in_auction(rec):
             return []
-        other = not rec.contract.is_stock
-        trading = self.market.trading_now(other or extended_hours(rec.order_type, rec.outside_rth))
-        if other and trading and not self.market.trades_now(rec.contract.symbol):
-            trading = False  # a future or pair outside its trading hours (the daily halt)
+        if rec.contract.is_stock:
+            trading = self.market.trading_now(extended_hours(rec.order_type, rec.outside_rth))
+        else:  # a future or pair trades its own hours (not in the daily halt or at weekends)
+            trading = self.market.trades_now(rec.contract.symbol)
         if rec.tif in ("IOC", "FOK"):
             return self._immediate(rec, trading)
         if not trading:

@@ -187,6 +187,13 @@ def check_names(futures: Iterable[str], pairs: Iterable[str], indices: Iterable[
                 raise ConfigError(f"{what}={item!r} is not served by the simulator; use {known}")
 
 
+def calendars(futures: Iterable[str], pairs: Iterable[str]) -> tuple[str, ...]:
+    """The calendars whose hours the simulator's clock must cover beyond US stocks' ("CMES",
+    "FX"), for the futures roots and FX pairs served."""
+    found = {FUTURES[r].calendar for r in futures} | {fx(p).calendar for p in pairs}
+    return tuple(sorted(found - {"XNYS"}))
+
+
 def universe(
     today: pd.Timestamp, futures: Iterable[str], pairs: Iterable[str], indices: Iterable[str]
 ) -> list[SimContract]:

@@ -328,7 +328,9 @@ class Session(asyncio.Protocol):
             for s in slices:
                 day: int | None = None  # the slice's trading day, found once a bar starts
                 for req_id, sub in self.live_bars.items():
-                    if s.symbol != sub.symbol or (sub.rth and s.phase != REGULAR):
+                    if s.symbol != sub.symbol or (
+                        sub.rth and not market.is_regular(s.symbol, s.phase, s.time)
+                    ):
                         continue
                     if sub.opening or s.index != sub.base or s.time >= sub.base_end:
                         if day is None:
@@ -350,7 +352,9 @@ class Session(asyncio.Protocol):
         regular = market.phase_now() == REGULAR
         for req_id, sub in self.live_bars.items():
             key = history.group_key(sub.size, start, day)
-            if key == sub.key or sub.symbol in muted or (sub.rth and not regular):
+            if sub.rth and not market.is_regular(sub.symbol, REGULAR if regular else -1, start):
+                continue
+            if key == sub.key or sub.symbol in muted:
                 continue
             price = market.last[sub.symbol]
             sub.key = key
