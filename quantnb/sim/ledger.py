@@ -136,10 +136,20 @@ class Ledger:
         out["UnrealizedPnL"] += unrealized
         out["RealizedPnL"] += realized - self.commissions
         out["FuturesPNL"] = unrealized
+        # per currency, each in its own: the dollars beside the stock account's, the others
+        out["CashBalance:USD"] = values["CashBalance"] + self.cash.get("USD", 0.0)
+        out["ExchangeRate:USD"] = 1.0
         for cur, amount in self.cash.items():
             if cur != "USD":
                 out[f"CashBalance:{cur}"] = amount
                 out[f"ExchangeRate:{cur}"] = rate(cur)
+        for cur in {h.contract.currency for h in self.holdings.values()} | {"USD"}:
+            held = [h for h in self.holdings.values() if h.contract.currency == cur]
+            fut = sum(h.unrealized for h in held if h.is_future)
+            gained = sum(h.realized for h in held) - (self.commissions if cur == "USD" else 0.0)
+            out[f"FuturesPNL:{cur}"] = fut
+            out[f"UnrealizedPnL:{cur}"] = fut + (values["UnrealizedPnL"] if cur == "USD" else 0)
+            out[f"RealizedPnL:{cur}"] = gained + (values["RealizedPnL"] if cur == "USD" else 0)
         return out
 
 
