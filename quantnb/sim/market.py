@@ -304,7 +304,8 @@ class Market:
             kind = SamplePrices if config.follow_sample else GeneratedPrices
             for symbol in config.symbols:
                 walk = kind(symbol, config.seed, stocks, anchor)
-                self.prices[symbol] = walk if timeline is stocks else OnTimeline(walk, stocks, timeline)
+                on = walk if timeline is stocks else OnTimeline(walk, stocks, timeline)
+                self.prices[symbol] = on
             self.index = timeline.index_at(start.value)
         self.contracts: dict[str, SimContract] = make_universe(list(self.prices))
         if bars is None or not bars:

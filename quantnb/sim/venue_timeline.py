@@ -48,7 +48,8 @@ def _union_blocks(nyse: Sessions, calendars: tuple[str, ...], first: str, last: 
             merged_lo.append(int(a))
             merged_hi.append(int(b))
     # cut at 20:00 New York of every date
-    dates = pd.date_range(pd.Timestamp(first) - pd.Timedelta(days=1), pd.Timestamp(last) + pd.Timedelta(days=1))
+    day = pd.Timedelta(days=1)
+    dates = pd.date_range(pd.Timestamp(first) - day, pd.Timestamp(last) + day)
     cuts = (dates + _CUT).tz_localize(EXCHANGE_TZ).tz_convert("UTC").as_unit("ns").asi8
     cut_days = dates.as_unit("ns").asi8 // DAY_NS
     blocks: dict[int, list[int]] = {}

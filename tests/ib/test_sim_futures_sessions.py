@@ -190,3 +190,35 @@ def test_account_values_per_currency_after_fx_trades(ib, ibc, ib_sim, wait):
     assert ledger[("CashBalance", "USD")] == pytest.approx(usd, abs=0.02)
     assert ledger[("CashBalance", "EUR")] == pytest.approx(20_000)
     assert ledger[("CashBalance", "BASE")] == pytest.approx(total, abs=0.05)
+
+
+@pytest.mark.ib_sim(futures=["ES"], start="2024-01-10 20:40")  # Wednesday 14:40 Chicago
+def test_futures_settle_daily_into_cash(ib, ibc, ib_sim, wait):
+    (es,) = ib.qualifyContracts(ibc.Future("ES", "202403", "CME"))
+    trade = ib.placeOrder(es, ibc.MarketOrder("BUY", 1))
+    wait(ib, lambda: trade.orderStatus.status == "Filled")
+    price = trade.orderStatus.avgFillPrice
+    before = ib_sim.account_values()
+    assert before["TotalCashValue"] == pytest.approx(100_000 - 2.25)  # no cash moves on a trade
+    ib_sim.step(30)  # to 15:10 Chicago: past the 15:00 daily settlement
+    bars = ib.reqHistoricalData(es, "", "1800 S", "1 min", "TRADES", False, formatDate=2)
+    (settle,) = [b.close for b in bars if _times([b])[0].tz_convert("America/Chicago").hour == 14
+                 and _times([b])[0].minute == 59]  # fmt: skip
+    last = ib_sim.price(es.localSymbol)
+    assert settle != price and last != settle
+    # the day's P&L is paid into cash at the settlement price; what moved since is FuturesPNL
+    cash = 100_000 - 2.25 + 50 * (settle - price)
+    wait(ib, lambda: _values(ib).get(("TotalCashValue", "USD")) == pytest.approx(cash, abs=0.01))
+    assert _values(ib)[("CashBalance", "USD")] == pytest.approx(cash, abs=0.01)
+    now = ib_sim.account_values()  # the client hears the values as of the settlement
+    assert now["FuturesPNL"] == pytest.approx(50 * (last - settle), abs=0.01)
+    assert now["NetLiquidation"] == pytest.approx(100_000 - 2.25 + 50 * (last - price), abs=0.01)
+    # closing pays the rest; the realized P&L is still against the price paid
+    close = ib.placeOrder(es, ibc.MarketOrder("SELL", 1))
+    wait(ib, lambda: close.fills and close.fills[-1].commissionReport.execId)
+    exit_price = close.orderStatus.avgFillPrice
+    realized = close.fills[-1].commissionReport.realizedPNL
+    assert realized == pytest.approx(50 * (exit_price - price) - 4.5, abs=0.01)
+    after = ib_sim.account_values()
+    assert after["TotalCashValue"] == pytest.approx(100_000 - 4.5 + 50 * (exit_price - price))
+    assert after["FuturesPNL"] == 0
