@@ -435,10 +435,13 @@ class Market:
 
     # --- time ---
 
-    def day_key(self, t: int) -> int:
-        """Trading date of a bar as days since the epoch (exchange dates intraday, UTC daily)."""
+    def day_key(self, t: int, symbol: str | None = None) -> int:
+        """Trading date of a bar as days since the epoch (exchange dates intraday, UTC daily;
+        of ``symbol``: a future's or FX pair's, see ``day_keys``)."""
         if self.daily:
             return t // _DAY_NS
+        if self._venue(symbol) is not None:
+            return int(self.day_keys(np.array([t], dtype=np.int64), symbol)[0])
         stamp = pd.Timestamp(t, tz="UTC").tz_convert(EXCHANGE_TZ)
         return int(stamp.tz_localize(None).normalize().value // _DAY_NS)
 

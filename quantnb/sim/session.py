@@ -334,7 +334,7 @@ class Session(asyncio.Protocol):
                         continue
                     if sub.opening or s.index != sub.base or s.time >= sub.base_end:
                         if day is None:
-                            day = market.day_key(s.time)
+                            day = market.day_key(s.time, s.symbol)
                         sub.base = s.index
                         sub.base_end = market.timeline.time_of(s.index) + market.interval_ns
                         self._start_base_bar(sub, s, day)
@@ -348,9 +348,9 @@ class Session(asyncio.Protocol):
         """Start the bar beginning at ``start`` (ns) for each keep-up-to-date subscription whose
         bar it is, at the last price with no volume yet; the first slice replaces it."""
         market = self.state.market
-        day = market.day_key(start)
         regular = market.phase_now() == REGULAR
         for req_id, sub in self.live_bars.items():
+            day = market.day_key(start, sub.symbol)
             key = history.group_key(sub.size, start, day)
             if sub.rth and not market.is_regular(sub.symbol, REGULAR if regular else -1, start):
                 continue

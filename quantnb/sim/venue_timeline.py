@@ -138,6 +138,13 @@ class VenueWalk:
         self._scales: dict[int, float] = {0: 1.0}
         self._chunks: OrderedDict[int, np.ndarray] = OrderedDict()
 
+    def __getstate__(self) -> dict:
+        return {k: getattr(self, k) for k in ("symbol", "seed", "timeline", "anchor", "_scales")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._chunks = OrderedDict()
+
     def _span(self, chunk: int) -> tuple[int, int]:
         tl = self.timeline
         week = self.anchor + chunk
