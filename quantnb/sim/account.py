@@ -406,7 +406,8 @@ class Account(OrderDesk):
             self.ledger.mark(s.symbol, s.close)
             h = self.ledger.holdings.get(s.symbol)
             if h is not None and h.is_future and h.qty and h.contract.instrument is not None:
-                due = last_settlement(h.contract.instrument.calendar, s.time + self.market.slice_ns)
+                inst = h.contract.instrument
+                due = last_settlement(inst.calendar, inst.exchange, s.time + self.market.slice_ns)
                 if due is not None and due > h.settled_at:
                     amount = self.ledger.settle(s.symbol, s.close, due)
                     log.info("%s settled at %s: %.2f %s of variation margin",
