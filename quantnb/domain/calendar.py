@@ -120,6 +120,18 @@ def open_since(t: pd.Timestamp, extended: bool = False) -> pd.Timestamp | None:
     return pd.Timestamp(int(start), tz="UTC")
 
 
+@lru_cache(maxsize=32)
+def business_days(calendar: str, year: int) -> pd.DatetimeIndex:
+    """The dates (naive) the exchange ``calendar`` (an exchange_calendars name, e.g. "CMES")
+    trades in ``year`` and the years either side; its holidays are missing."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+        cal = exchange_calendars.get_calendar(
+            calendar, start=f"{year - 1}-01-01", end=f"{year + 1}-12-31"
+        )
+    return pd.DatetimeIndex(cal.sessions).tz_localize(None).normalize()
+
+
 # ---- FX: IDEALPRO trades around the clock from Sunday 17:00 to Friday 17:00 New York ----------
 FX_CALENDAR = "FX"
 FX_ROLL = pd.Timedelta(hours=17)  # the FX day ends at 17:00 New York

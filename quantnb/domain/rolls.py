@@ -1,10 +1,10 @@
 """When a continuous future rolls, the same in a backtest and live.
 
-A contract month's last trading day follows the exchange rules: ES and NQ expire on the third
-Friday of the contract month; CL trading ends three business days before the 25th calendar day
-of the month before the contract month (or, when the 25th is not a business day, three business
-days before the last business day before it). Business days are weekdays here: exchange holidays
-are not removed.
+A contract month's last trading day follows the exchange rules, on the exchange calendar
+(``exchange_calendars``' CMES for CME and NYMEX): ES and NQ expire on the third Friday of the
+contract month, or the business day before when the CME or the NYSE (whose opening prices settle
+them) is closed that day; CL trading ends three business days before the 25th calendar day of
+the month before the contract month, four when the 25th is not a business day.
 
 The "days" rule rolls ``roll_days`` business days before the old month's last trading day: the
 first bar on or after that date is the new month's (on daily bars, ``roll_days`` bars before the
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from quantnb.domain.calendar import EXCHANGE, business_days
 from quantnb.domain.instrument import FUTURES, MONTH_CODES, contract_month
 from quantnb.errors import ConfigError
 
@@ -22,18 +23,21 @@ ROLL_TAG = "roll"
 
 
 def expiry(root: str, month: str) -> pd.Timestamp:
-    """The last trading day of ``root``'s ``month`` contract (a naive date)."""
+    """The last trading day of ``root``'s ``month`` contract (a naive date), on the exchange
+    calendar."""
     month = contract_month(month)
     first = pd.Timestamp(f"{month}-01")
-    if root.upper() == "CL":
-        d = first - pd.DateOffset(months=1) + pd.Timedelta(days=24)  # the 25th of the month before
-        if d.day_of_week >= 5:
-            d = d - pd.offsets.BDay(1)
-        return (d - pd.offsets.BDay(3)).normalize()
-    if root.upper() in FUTURES:
-        fridays = pd.date_range(first, first + pd.offsets.MonthEnd(0), freq="W-FRI")
-        return fridays[2]
-    raise ConfigError(f"unknown futures root {root!r}: known are {sorted(FUTURES)}")
+    root = root.upper()
+    if root not in FUTURES:
+        raise ConfigError(f"unknown futures root {root!r}: known are {sorted(FUTURES)}")
+    days = business_days(FUTURES[root].calendar, first.year)
+    if root == "CL":
+        day = first - pd.DateOffset(months=1) + pd.Timedelta(days=24)  # the 25th, month before
+        back = 3 if day in days else 4
+        return days[int(days.searchsorted(day)) - back]
+    third_friday = pd.date_range(first, first + pd.offsets.MonthEnd(0), freq="W-FRI")[2]
+    days = days.intersection(business_days(EXCHANGE, first.year))  # the index settles at its open
+    return days[int(days.searchsorted(third_friday, side="right")) - 1]
 
 
 def roll_date(root: str, month: str, roll_days: int) -> pd.Timestamp:

@@ -106,6 +106,7 @@ class LiveBroker(BrokerBase):
         self._pending: dict[str, tuple[Any, asyncio.TimerHandle | None]] = {}
         self._last_exec_time: pd.Timestamp | None = None
         self._account_values: dict[str, float] = {}
+        self._base_tags: set[str] = set()  # tags seen with a BASE line
         # the gateway's CashBalance and ExchangeRate per currency other than the base
         self._cash_balances: dict[str, float] = {}
         self._rates: dict[str, float] = {}
@@ -840,8 +841,12 @@ class LiveBroker(BrokerBase):
                 self._rates[value.currency] = number
         if value.currency not in ("USD", "BASE", ""):
             return
-        if value.currency == "BASE" and value.tag in self._account_values:
-            return  # prefer the USD line when both exist
+        # a tag IB reports per currency (CashBalance, RealizedPnL, ...) has a USD line with the
+        # dollars alone and a BASE line with the account's total: keep the total
+        if value.currency == "BASE":
+            self._base_tags.add(value.tag)
+        elif value.tag in self._base_tags:
+            return
         self._account_values[value.tag] = number
 
     def _on_portfolio_item(self, item: Any) -> None:

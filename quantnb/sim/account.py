@@ -8,6 +8,7 @@ so the account outlives disconnects and restarts (and pickles for subprocess mod
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import replace
 
@@ -36,7 +37,10 @@ from quantnb.sim.records import (
     ExecutionRecord,
     OrderRecord,
 )
+from quantnb.sim.settlement import last_settlement
 from quantnb.sim.transmit import Untransmitted
+
+log = logging.getLogger(__name__)
 
 _EPS = 1e-9
 
@@ -78,11 +82,11 @@ class Account(OrderDesk):
         available in the market")."""
         if rec.held or _in_auction(rec):
             return []
-        other = not rec.contract.is_stock
-        extended = extended_hours(rec.order_type, rec.outside_rth, rec.tif)
-        trading = self.market.trading_now(other or extended)
-        if other and trading and not self.market.trades_now(rec.contract.symbol):
-            trading = False  # a future or pair outside its trading hours (the daily halt)
+        if rec.contract.is_stock:
+            extended = extended_hours(rec.order_type, rec.outside_rth, rec.tif)
+            trading = self.market.trading_now(extended)
+        else:  # a future or pair trades its own hours (not in the daily halt or at weekends)
+            trading = self.market.trades_now(rec.contract.symbol)
         if rec.tif in ("IOC", "FOK") and trading:
             return self._immediate(rec)
         if not trading:
@@ -277,6 +281,8 @@ class Account(OrderDesk):
             held = self.ledger.holdings.get(symbol)
             before, held_commission = (held.qty, held.open_commission) if held else (0.0, 0.0)
             realized = self.ledger.book(contract, signed, fill_price, commission)
+            if before == 0 and contract.sec_type == "FUT":  # settled daily from now on
+                self.ledger.holdings[symbol].settled_at = self.market.now_ns()
             index, used = self._used.get(symbol, (self.market.index, 0.0))
             self._used[symbol] = (
                 self.market.index, (used if index == self.market.index else 0) + qty
@@ -391,15 +397,28 @@ class Account(OrderDesk):
         self.executions.append(execution)
         return [("exec", execution), ("position", symbol)]
 
-    def mark(self, slices: list[Slice]) -> None:
+    def mark(self, slices: list[Slice]) -> list[str]:
+        """Mark positions at the slices' prices; futures held past their daily settlement are
+        settled (their day's P&L paid into cash). Returns the symbols settled."""
         if any(s.new_day for s in slices):
             # still marked at the last session's closing prices
             self.previous_day_equity = self.portfolio.equity
+        settled = []
         for s in slices:
             pos = self.portfolio.positions.get(s.symbol)
             if pos is not None:
                 pos.last_price = s.close
             self.ledger.mark(s.symbol, s.close)
+            h = self.ledger.holdings.get(s.symbol)
+            if h is not None and h.is_future and h.qty and h.contract.instrument is not None:
+                inst = h.contract.instrument
+                due = last_settlement(inst.calendar, inst.exchange, s.time + self.market.slice_ns)
+                if due is not None and due > h.settled_at:
+                    amount = self.ledger.settle(s.symbol, s.close, due)
+                    log.info("%s settled at %s: %.2f %s of variation margin",
+                             s.symbol, s.close, amount, h.contract.currency)  # fmt: skip
+                    settled.append(s.symbol)
+        return settled
 
     def rate(self, currency: str) -> float:
         """USD per unit of ``currency``, from the last price of a pair served (1 for USD)."""

@@ -149,53 +149,86 @@ def summary_rows(
     return rows
 
 
-def _ledger_rows(values: dict[str, float], all_currencies: bool) -> list[tuple[str, str, str]]:
-    """The ``$LEDGER`` rows: everything is in USD, the base currency, at an exchange rate of 1."""
-    ledger = {
-        **values,
+def by_currency(values: dict[str, float]) -> dict[str, dict[str, float]]:
+    """The ledger values per currency as IB reports them: ``BASE`` (everything in USD, the base
+    currency), ``USD`` (the dollars alone: stock cash, stocks, futures quoted in USD) and each
+    other currency held (its own amount, and USD per unit as ``ExchangeRate``)."""
+    others = sorted(k.split(":", 1)[1] for k in values if k.startswith("CashBalance:"))
+    others = [c for c in others if c != "USD"]
+    cash_usd = values.get("CashBalance:USD", values["CashBalance"])
+    foreign = sum(values[f"CashBalance:{c}"] * values[f"ExchangeRate:{c}"] for c in others)
+    base = {
+        "CashBalance": values["CashBalance"],
         "TotalCashBalance": values["CashBalance"],
+        "AccruedCash": values["AccruedCash"],
+        "StockMarketValue": values["StockMarketValue"],
         "NetLiquidationByCurrency": values["NetLiquidation"],
+        "UnrealizedPnL": values["UnrealizedPnL"],
+        "RealizedPnL": values["RealizedPnL"],
         "ExchangeRate": 1.0,
     }
-    currencies = ("BASE", "USD") if all_currencies else ("USD",)
-    rows = [(tag, f"{ledger[tag]:.2f}", cur) for cur in currencies for tag in LEDGER_TAGS]
-    if all_currencies:
-        rows += _currency_rows(values)
-    return rows
+    usd = {
+        **base,
+        "CashBalance": cash_usd,
+        "TotalCashBalance": cash_usd,
+        "NetLiquidationByCurrency": values["NetLiquidation"] - foreign,
+        "UnrealizedPnL": values.get("UnrealizedPnL:USD", values["UnrealizedPnL"]),
+        "RealizedPnL": values.get("RealizedPnL:USD", values["RealizedPnL"]),
+    }
+    if "FuturesPNL" in values:
+        base["FuturesPNL"] = values["FuturesPNL"]
+        usd["FuturesPNL"] = values.get("FuturesPNL:USD", values["FuturesPNL"])
+    out = {"BASE": base, "USD": usd}
+    for c in others:
+        amount = values[f"CashBalance:{c}"]
+        out[c] = {
+            "CashBalance": amount,
+            "TotalCashBalance": amount,
+            "AccruedCash": 0.0,
+            "StockMarketValue": 0.0,
+            "NetLiquidationByCurrency": amount,
+            "UnrealizedPnL": values.get(f"UnrealizedPnL:{c}", 0.0),
+            "RealizedPnL": values.get(f"RealizedPnL:{c}", 0.0),
+            "ExchangeRate": values[f"ExchangeRate:{c}"],
+        }
+        if "FuturesPNL" in values:
+            out[c]["FuturesPNL"] = values.get(f"FuturesPNL:{c}", 0.0)
+    return out
 
 
-def _currency_rows(values: dict[str, float]) -> list[tuple[str, str, str]]:
-    """Cash held in other currencies (FX trades): its balance and USD per unit, per currency."""
-    rows = []
-    for key in sorted(values):
-        if key.startswith("CashBalance:"):
-            cur = key.split(":", 1)[1]
-            amount, rate = values[key], values[f"ExchangeRate:{cur}"]
-            rows += [
-                ("CashBalance", f"{amount:.2f}", cur),
-                ("TotalCashBalance", f"{amount:.2f}", cur),
-                ("NetLiquidationByCurrency", f"{amount:.2f}", cur),
-                ("ExchangeRate", f"{rate:.8f}", cur),
-            ]
-    return rows
+def _rate_text(rate: float) -> str:
+    return f"{rate:.2f}" if rate == 1.0 else f"{rate:.8f}"
+
+
+def _ledger_rows(values: dict[str, float], all_currencies: bool) -> list[tuple[str, str, str]]:
+    """The ``$LEDGER`` rows: the base currency's (in USD), or (``$LEDGER:ALL``) every
+    currency's, BASE and USD first."""
+    per = by_currency(values)
+    if not all_currencies:
+        return [(tag, f"{per['BASE'][tag]:.2f}", "USD") for tag in LEDGER_TAGS]
+    return [
+        (tag, _rate_text(row[tag]) if tag == "ExchangeRate" else f"{row[tag]:.2f}", cur)
+        for cur, row in per.items()
+        for tag in LEDGER_TAGS
+    ]
 
 
 def update_rows(
     values: dict[str, float], account_id: str, account_type: str
 ) -> list[tuple[str, str, str]]:
     """Rows of account updates: the summary's values (Leverage as IB's ``Leverage-S``), the
-    day trades ahead, cash and P&L, the account code and currency."""
+    day trades ahead, cash, exchange rate and P&L per currency (``by_currency``), the account
+    code and currency."""
     rows = [
         ("Leverage-S" if tag == "Leverage" else tag, *row)
         for tag, *row in summary_rows(values, None, account_type)
     ]
     rows += [(tag, _text(tag, values[tag]), "") for tag in DAY_TRADES_AHEAD]
-    rows += [
-        (tag, f"{values[tag]:.2f}", "USD")
-        for tag in ("CashBalance", "StockMarketValue", "UnrealizedPnL", "RealizedPnL")
-    ]
-    if "FuturesPNL" in values:
-        rows.append(("FuturesPNL", f"{values['FuturesPNL']:.2f}", "USD"))
-    rows += _currency_rows(values)
+    for cur, row in by_currency(values).items():
+        rows += [
+            (tag, _rate_text(value) if tag == "ExchangeRate" else f"{value:.2f}", cur)
+            for tag, value in row.items()
+            if tag != "AccruedCash" or cur != "USD"  # the summary's AccruedCash is USD's
+        ]
     rows += [("AccountCode", account_id, ""), ("Currency", "USD", "USD")]
     return rows

@@ -37,7 +37,8 @@ class SimConfig:
     ``qn.data.sample(symbols, "1d", seed=seed)``: its regular hours trade the sample's daily bars
     over 2020-2023, and a walk with the same statistics before and after. ``futures`` (roots
     "ES", "NQ", "CL": their listed months), ``fx`` (pairs "EURUSD", "USDJPY") and ``indices``
-    ("SPX") are served beside the stocks on a generated market (none by default).
+    ("SPX") are served beside the stocks on a generated market (none by default); with futures
+    or FX the clock also plays their night and Sunday-evening hours (stocks have no bars then).
     """
 
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS

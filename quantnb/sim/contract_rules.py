@@ -19,7 +19,8 @@ def off_grid(price: float, tick: float) -> bool:
 
 def order_refusal(req: OrderRequest, today: str = "") -> tuple[int, str] | None:
     """(error code, text) IB answers a placed order with before accepting it, or None;
-    ``today`` (YYYYMMDD, exchange date) tells an expired futures month."""
+    ``today`` (``YYYYMMDD HH:MM``, exchange time) tells a futures month past its last trade
+    (its last trading day's ``last_trade_time``, Chicago)."""
     c = req.contract
     if c.sec_type == "IND":
         return 201, f"Order rejected - reason:{c.ib_symbol} is an index: it cannot be traded"
@@ -30,7 +31,8 @@ def order_refusal(req: OrderRequest, today: str = "") -> tuple[int, str] | None:
         )
     if c.is_stock:
         return None
-    if c.sec_type == "FUT" and today and c.expiry < today:
+    last_trade = f"{c.expiry} {c.details.last_trade_time or '23:59'}"
+    if c.sec_type == "FUT" and today and last_trade <= today:
         return 200, (
             f"No security definition has been found for the request ({c.local_symbol} "
             f"expired on {c.expiry})"

@@ -80,7 +80,7 @@ def _place_order(s: Session, f: list[str]) -> None:
     if contract is None:
         return
     req = read_place_order(f, contract, s.version)
-    today = s.state.market.now().tz_convert("America/Chicago").strftime("%Y%m%d")
+    today = s.state.market.now().tz_convert("America/Chicago").strftime("%Y%m%d %H:%M")
     refusal = order_refusal(req, today) or order_rules.tws_refusal(req)
     if refusal is not None:
         s.send(msg.error(order_id, *refusal))
@@ -252,16 +252,17 @@ def _history(
         end = now
     fetch_from = end.value - history.day_span_guess(duration) * 86_400 * NS
     times, values = market.history(contract.symbol, fetch_from, end.value)
-    days = market.day_keys(times)
+    days = market.day_keys(times, contract.symbol)
     sessions = np.unique(days) if duration.strip().upper().endswith("D") else None
     start = history.window_start(duration, end, sessions)
     if size.unit == "intraday":
         start -= start % (size.seconds * NS)  # whole bars only
-    keep = times >= start
-    if sessions is not None:  # whole sessions: not the evening before in UTC terms
-        keep &= days >= start // (86_400 * NS)
+    if sessions is not None:  # whole sessions (a future's from the evening before)
+        keep = days >= start // (86_400 * NS)
+    else:
+        keep = times >= start
     if rth and not market.daily and len(times):
-        keep &= market.regular_hours(times)
+        keep &= market.regular_hours(times, contract.symbol)
     times, values, days = times[keep], values[:, keep], days[keep]
     spread = s.server.config.spread
     tick = market.tick_of.get(contract.symbol)

@@ -2,8 +2,8 @@
 tick grid, with no bars outside its trading hours (the CME daily halt, FX from Sunday 17:00 to
 Friday 17:00 New York, an index in regular hours only).
 
-The market's clock is the US-stock timeline (04:00-20:00 New York on NYSE days), so the overnight
-hours of futures and FX have no bars in the simulator; see docs/simulator.md.
+With futures or FX served, the market's clock covers their nights and Sunday evenings too
+(``quantnb.sim.venue_timeline``); see docs/simulator.md.
 """
 
 from __future__ import annotations

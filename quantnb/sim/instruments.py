@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from quantnb.domain.instrument import FUTURES, MONTH_CODES, future, fx, index
+from quantnb.domain.rolls import expiry
 from quantnb.errors import ConfigError
 from quantnb.sim.contracts import Details, SimContract
 
@@ -41,19 +42,9 @@ _LAST_TRADE_TIME = {"CME": "08:30", "NYMEX": "13:30"}  # Chicago time on the las
 
 
 def last_trading_day(root: str, month: str) -> pd.Timestamp:
-    """The last trading day of a contract month: ES/NQ the third Friday of the month; CL three
-    business days before the 25th of the month before (the business day before a non-business
-    25th counting as the 25th), as the exchanges' rules say."""
-    year, mon = int(month[:4]), int(month[5:7])
-    if root == "CL":
-        prior = pd.Timestamp(year, mon, 1) - pd.DateOffset(months=1)
-        day = pd.Timestamp(prior.year, prior.month, 25)
-        if day.weekday() >= 5:
-            day = day - pd.offsets.BDay(1)
-        return (day - pd.offsets.BDay(3)).normalize()
-    first = pd.Timestamp(year, mon, 1)
-    first_friday = first + pd.Timedelta(days=(4 - first.weekday()) % 7)
-    return first_friday + pd.Timedelta(days=14)
+    """The last trading day of a contract month, by the exchange's rule on its calendar
+    (``quantnb.domain.rolls.expiry``)."""
+    return expiry(root, month)
 
 
 def listed_months(root: str, today: pd.Timestamp, count: int | None = None) -> list[str]:
@@ -185,6 +176,13 @@ def check_names(futures: Iterable[str], pairs: Iterable[str], indices: Iterable[
         for item in name:
             if item not in known:
                 raise ConfigError(f"{what}={item!r} is not served by the simulator; use {known}")
+
+
+def calendars(futures: Iterable[str], pairs: Iterable[str]) -> tuple[str, ...]:
+    """The calendars whose hours the simulator's clock must cover beyond US stocks' ("CMES",
+    "FX"), for the futures roots and FX pairs served."""
+    found = {FUTURES[r].calendar for r in futures} | {fx(p).calendar for p in pairs}
+    return tuple(sorted(found - {"XNYS"}))
 
 
 def universe(

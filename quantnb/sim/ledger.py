@@ -1,7 +1,8 @@
 """The simulated account's futures and FX: positions, cash per currency, margin and P&L.
 
-A future moves no cash when traded: its P&L is multiplier × price change × contracts, realized
-into cash on closing, and it holds initial/maintenance margin per contract (the Instrument's).
+A future moves no cash when traded: its P&L is multiplier × price change × contracts, paid into
+cash at each daily settlement (``settle``: variation margin, IB's daily mark to market) and on
+closing, and it holds initial/maintenance margin per contract (the Instrument's).
 An FX trade exchanges currencies: buying EUR.USD adds EUR and pays USD. Commissions: a fixed
 amount per futures contract, and IB's IDEALPRO rate (0.2 basis points of the value, at least
 USD 2). Values are converted to the USD base at the last price of the pairs served.
@@ -29,6 +30,8 @@ class Holding:
     last: float = 0.0
     realized: float = 0.0
     open_commission: float = 0.0
+    settled: float = 0.0  # futures: the price up to which the P&L was paid into cash
+    settled_at: int = 0  # futures: ns of the last settlement or of opening the position
 
     @property
     def is_future(self) -> bool:
@@ -41,6 +44,11 @@ class Holding:
     @property
     def unrealized(self) -> float:
         return self.qty * (self.last - self.avg_price) * self.contract.point_value
+
+    @property
+    def variation(self) -> float:
+        """A future's P&L since its last daily settlement (or its trade), not yet in cash."""
+        return self.qty * (self.last - self.settled) * self.contract.point_value
 
     @property
     def avg_cost(self) -> float:
@@ -80,19 +88,21 @@ class Ledger:
         new = old + signed_qty
         if old == 0 or (old > 0) == (signed_qty > 0):
             h.avg_price = (old * h.avg_price + signed_qty * price) / new
+            h.settled = (old * h.settled + signed_qty * price) / new
             h.open_commission += commission
         else:
             closed = min(abs(signed_qty), abs(old))
-            realized = closed * (price - h.avg_price) * (1 if old > 0 else -1) * c.point_value
+            side = 1 if old > 0 else -1
+            realized = closed * (price - h.avg_price) * side * c.point_value
+            if c.sec_type == "FUT":  # what was settled before is in cash already
+                self._add(c.currency, closed * (price - h.settled) * side * c.point_value)
             h.open_commission *= (abs(old) - closed) / abs(old)
             if abs(new) > 1e-12 and (new > 0) != (old > 0):
-                h.avg_price = price
+                h.avg_price = h.settled = price
                 h.open_commission = commission * abs(new) / abs(signed_qty)
             elif abs(new) <= 1e-12:
-                h.avg_price = 0.0
+                h.avg_price = h.settled = 0.0
             h.realized += realized
-            if c.sec_type == "FUT":
-                self._add(c.currency, realized)
         h.qty = new
         h.last = price
         return realized
@@ -105,6 +115,16 @@ class Ledger:
         if h is not None:
             h.last = price
 
+    def settle(self, symbol: str, price: float, at: int) -> float:
+        """Mark a future to market at its daily settlement ``price``: the P&L since the last
+        settlement moves into cash (variation margin). Returns the amount moved."""
+        h = self.holdings[symbol]
+        h.last = price
+        amount = h.variation
+        self._add(h.contract.currency, amount)
+        h.settled, h.settled_at = price, at
+        return amount
+
     def adjust(self, values: dict[str, float], rate: Callable[[str], float], leverage: float,
                margin: bool) -> dict[str, float]:  # fmt: skip
         """The stock account's ``values`` with the futures and FX added, in USD; per-currency
@@ -112,10 +132,11 @@ class Ledger:
         cash = sum(amount * rate(cur) for cur, amount in self.cash.items())
         futures = [h for h in self.holdings.values() if h.is_future]
         unrealized = sum(h.unrealized * rate(h.contract.currency) for h in futures)
+        variation = sum(h.variation * rate(h.contract.currency) for h in futures)
         init = sum(abs(h.qty) * _margin(h, True) for h in futures)
         maint = sum(abs(h.qty) * _margin(h, False) for h in futures)
         realized = sum(h.realized * rate(h.contract.currency) for h in self.holdings.values())
-        equity = cash + unrealized
+        equity = cash + variation  # the P&L settled daily is in cash already
         out = dict(values)
         for tag in ("NetLiquidation", "EquityWithLoanValue", "RegTEquity"):
             out[tag] += equity
@@ -135,11 +156,21 @@ class Ledger:
         out["HighestSeverity"] = 0 if out["ExcessLiquidity"] >= 0 else 1
         out["UnrealizedPnL"] += unrealized
         out["RealizedPnL"] += realized - self.commissions
-        out["FuturesPNL"] = unrealized
+        out["FuturesPNL"] = variation
+        # per currency, each in its own: the dollars beside the stock account's, the others
+        out["CashBalance:USD"] = values["CashBalance"] + self.cash.get("USD", 0.0)
+        out["ExchangeRate:USD"] = 1.0
         for cur, amount in self.cash.items():
             if cur != "USD":
                 out[f"CashBalance:{cur}"] = amount
                 out[f"ExchangeRate:{cur}"] = rate(cur)
+        for cur in {h.contract.currency for h in self.holdings.values()} | {"USD"}:
+            held = [h for h in self.holdings.values() if h.contract.currency == cur]
+            fut = sum(h.unrealized for h in held if h.is_future)
+            gained = sum(h.realized for h in held) - (self.commissions if cur == "USD" else 0.0)
+            out[f"FuturesPNL:{cur}"] = sum(h.variation for h in held if h.is_future)
+            out[f"UnrealizedPnL:{cur}"] = fut + (values["UnrealizedPnL"] if cur == "USD" else 0)
+            out[f"RealizedPnL:{cur}"] = gained + (values["RealizedPnL"] if cur == "USD" else 0)
         return out
 
 

@@ -30,6 +30,7 @@ from quantnb.sim.instrument_prices import InstrumentPrices
 from quantnb.sim.quotes import bid_ask, on_grid
 from quantnb.sim.sample_prices import DailyPath, bridge
 from quantnb.sim.timeline import FrameTimeline, SessionTimeline, Timeline
+from quantnb.sim.venue_timeline import OnTimeline, VenueTimeline, VenueWalk
 
 __all__ = ["CLOSED", "EXCHANGE_TZ", "NS", "POST", "PRE", "REGULAR", "Market", "Slice"]
 
@@ -276,7 +277,7 @@ class FramePrices:
         return float(col[0]), float(col[1]), float(col[2]), float(col[3]), float(col[4])
 
 
-Prices = GeneratedPrices | FramePrices
+Prices = GeneratedPrices | FramePrices | InstrumentPrices | OnTimeline
 
 
 # --- the market ---------------------------------------------------------------------------------
@@ -295,12 +296,16 @@ class Market:
         else:
             if start is None:
                 start = pd.Timestamp(DEFAULT_START, tz="UTC")
-            timeline = SessionTimeline(start, config.history_days)
+            stocks = SessionTimeline(start, config.history_days)
+            venues = instruments.calendars(config.futures, config.fx)
+            timeline = VenueTimeline(start, config.history_days, venues) if venues else stocks
             self.timeline = timeline
-            anchor = int(timeline.weeks[timeline.session_of(timeline.index_at(start.value))])
+            anchor = int(stocks.weeks[stocks.session_of(stocks.index_at(start.value))])
             kind = SamplePrices if config.follow_sample else GeneratedPrices
             for symbol in config.symbols:
-                self.prices[symbol] = kind(symbol, config.seed, timeline, anchor)
+                walk = kind(symbol, config.seed, stocks, anchor)
+                on = walk if timeline is stocks else OnTimeline(walk, stocks, timeline)
+                self.prices[symbol] = on
             self.index = timeline.index_at(start.value)
         self.contracts: dict[str, SimContract] = make_universe(list(self.prices))
         if bars is None or not bars:
@@ -346,7 +351,11 @@ class Market:
             if c.sec_type == "FUT" and inst.expiry is not None:
                 fronts.setdefault(c.ib_symbol, inst.expiry)
             key = inst.symbol if c.sec_type == "FUT" else inst.name
-            walk = GeneratedPrices(key, cfg.seed, timeline, anchor)
+            walk: object = (
+                VenueWalk(key, cfg.seed, timeline, anchor)
+                if isinstance(timeline, VenueTimeline)
+                else GeneratedPrices(key, cfg.seed, timeline, anchor)
+            )
             level = instruments.level(c) * (1 + instruments.carry(c, fronts.get(c.ib_symbol, "")))
             self.prices[c.symbol] = InstrumentPrices(
                 walk, level, c.min_tick, timeline, inst.calendar, at
@@ -426,16 +435,24 @@ class Market:
 
     # --- time ---
 
-    def day_key(self, t: int) -> int:
-        """Trading date of a bar as days since the epoch (exchange dates intraday, UTC daily)."""
+    def day_key(self, t: int, symbol: str | None = None) -> int:
+        """Trading date of a bar as days since the epoch (exchange dates intraday, UTC daily;
+        of ``symbol``: a future's or FX pair's, see ``day_keys``)."""
         if self.daily:
             return t // _DAY_NS
+        if self._venue(symbol) is not None:
+            return int(self.day_keys(np.array([t], dtype=np.int64), symbol)[0])
         stamp = pd.Timestamp(t, tz="UTC").tz_convert(EXCHANGE_TZ)
         return int(stamp.tz_localize(None).normalize().value // _DAY_NS)
 
-    def day_keys(self, times: np.ndarray) -> np.ndarray:
+    def day_keys(self, times: np.ndarray, symbol: str | None = None) -> np.ndarray:
+        """Trading dates of bars; a future's or FX pair's evening session trades for the next
+        date, as IB dates their daily bars."""
         if self.daily or len(times) == 0:
             return times // _DAY_NS
+        venue = self._venue(symbol)
+        if venue is not None:
+            return venue_hours.trade_dates(venue, times)
         local = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(EXCHANGE_TZ)
         return local.tz_localize(None).normalize().asi8 // _DAY_NS
 
@@ -501,8 +518,17 @@ class Market:
         return opening, closing
 
     def trades_now(self, symbol: str) -> bool:
-        """Whether ``symbol`` has a bar now: a future or FX pair has none in its daily halt."""
-        return not math.isnan(self._bar(symbol, max(self._next_index(), 0))[3])
+        """Whether ``symbol`` has a bar now: a future or FX pair has none in its daily halt,
+        over the weekend or between bars of the clock."""
+        if self.index < 0:
+            return False
+        i = self.index
+        if self.elapsed >= self.slices:
+            start = self.next_bar_ns()
+            if start is None or start != self.now_ns():
+                return False
+            i += 1
+        return not math.isnan(self._bar(symbol, i)[3])
 
     def next_open_ns(self) -> int:
         """When the regular session an order placed now would first trade in opens."""
@@ -565,9 +591,27 @@ class Market:
         sessions = calendar.sessions(now, now + pd.Timedelta(days=7))
         return calendar.ib_hours(sessions, now.value // _DAY_NS, 7, liquid)
 
-    def regular_hours(self, times: np.ndarray) -> np.ndarray:
-        """Which of the bar start ``times`` are regular-hours bars."""
+    def _venue(self, symbol: str | None) -> str | None:
+        """The calendar of a future or FX pair ("CMES", "FX"); None for stocks and indices."""
+        c = self.contracts.get(symbol) if symbol else None
+        if c is None or c.is_stock or c.instrument is None or c.instrument.calendar == "XNYS":
+            return None
+        return c.instrument.calendar
+
+    def regular_hours(self, times: np.ndarray, symbol: str | None = None) -> np.ndarray:
+        """Which of the bar start ``times`` are regular-hours bars (of ``symbol``: a future's
+        liquid hours, an FX pair's whole session)."""
+        venue = self._venue(symbol)
+        if venue is not None and not self.daily:
+            return venue_hours.liquid_mask(venue, times)
         return self.timeline.phases(times) == REGULAR
+
+    def is_regular(self, symbol: str, phase: int, t: int) -> bool:
+        """Whether a slice of ``symbol`` at ``t`` in the US-stock ``phase`` is in its regular
+        hours (what a useRTH subscription keeps)."""
+        if self._venue(symbol) is None:
+            return phase == REGULAR
+        return bool(self.regular_hours(np.array([t], dtype=np.int64), symbol)[0])
 
     def now(self) -> pd.Timestamp:
         return pd.Timestamp(self.now_ns(), tz="UTC")

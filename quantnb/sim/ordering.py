@@ -228,7 +228,7 @@ class OrderDesk:
         extended = extended_hours(rec.order_type, rec.outside_rth, rec.tif)
         if rec.outside_rth and not extended:
             out.append(("error", rec.client_id, rec.order_id, 2109, _IGNORED_OUTSIDE_RTH))
-        if not extended and not self.market.trading_now(False):
+        if rec.contract.is_stock and not extended and not self.market.trading_now(False):
             opens = pd.Timestamp(self.market.next_open_ns(), tz="UTC").tz_convert(EXCHANGE_TZ)
             text = (
                 f"Order Message:\n{rec.action} {rec.qty:g} {rec.contract.symbol} "

@@ -197,7 +197,9 @@ class Server:
         return played
 
     def _play(self, slices: list[Slice], sessions: list[Session], account) -> None:
-        account.mark(slices)
+        settled = account.mark(slices)
+        if settled:  # the day's futures P&L moved into cash: the account changed
+            self.dispatch([("position", symbol) for symbol in settled], flush=False)
         quotes: dict[str, tuple[float, float]] | None = None
         muted = self.state.faults.muted(self.state.market.symbols)
         for session in sessions:

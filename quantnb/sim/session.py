@@ -328,11 +328,13 @@ class Session(asyncio.Protocol):
             for s in slices:
                 day: int | None = None  # the slice's trading day, found once a bar starts
                 for req_id, sub in self.live_bars.items():
-                    if s.symbol != sub.symbol or (sub.rth and s.phase != REGULAR):
+                    if s.symbol != sub.symbol or (
+                        sub.rth and not market.is_regular(s.symbol, s.phase, s.time)
+                    ):
                         continue
                     if sub.opening or s.index != sub.base or s.time >= sub.base_end:
                         if day is None:
-                            day = market.day_key(s.time)
+                            day = market.day_key(s.time, s.symbol)
                         sub.base = s.index
                         sub.base_end = market.timeline.time_of(s.index) + market.interval_ns
                         self._start_base_bar(sub, s, day)
@@ -346,11 +348,13 @@ class Session(asyncio.Protocol):
         """Start the bar beginning at ``start`` (ns) for each keep-up-to-date subscription whose
         bar it is, at the last price with no volume yet; the first slice replaces it."""
         market = self.state.market
-        day = market.day_key(start)
         regular = market.phase_now() == REGULAR
         for req_id, sub in self.live_bars.items():
+            day = market.day_key(start, sub.symbol)
             key = history.group_key(sub.size, start, day)
-            if key == sub.key or sub.symbol in muted or (sub.rth and not regular):
+            if sub.rth and not market.is_regular(sub.symbol, REGULAR if regular else -1, start):
+                continue
+            if key == sub.key or sub.symbol in muted:
                 continue
             price = market.last[sub.symbol]
             sub.key = key

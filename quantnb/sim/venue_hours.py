@@ -1,7 +1,8 @@
 """Trading hours of futures, FX and indices: when their bars trade, and IB's hours text.
 
 CME futures ("CMES", from exchange_calendars): 17:00 Chicago the evening before to 16:00, a daily
-halt 16:00-17:00 and the weekend closed; regular ("liquid") hours 08:30-15:00 Chicago. FX
+halt 16:00-17:00 and the weekend closed, the library's holidays and early closes (12:00);
+regular ("liquid") hours 08:30-15:00 Chicago, or to an early close. FX
 ("FX"): Sunday 17:00 to Friday 17:00 New York, one session per weekday from 17:00 the evening
 before. An index ("XNYS"): the NYSE's regular hours.
 """
@@ -15,12 +16,13 @@ import exchange_calendars
 import numpy as np
 import pandas as pd
 
-from quantnb.domain.calendar import NS
+from quantnb.domain.calendar import NS, fx_sessions
 from quantnb.domain.calendar import sessions as nyse_sessions
 
 _DAY_NS = 86_400 * NS
 _CHICAGO = "America/Chicago"
 _NEW_YORK = "America/New_York"
+_ROLL = pd.Timedelta(hours=7)  # 17:00 New York + 7 h = the next date's midnight
 _HALT = pd.Timedelta(hours=1)  # CME Globex: closes at 16:00, reopens at 17:00 Chicago
 ZONES = {"CMES": _CHICAGO, "FX": _NEW_YORK, "XNYS": _NEW_YORK}
 
@@ -33,17 +35,18 @@ def _bounds(calendar: str, first: str, last: str, liquid: bool) -> tuple[np.ndar
             warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
             cal = exchange_calendars.get_calendar("CMES", start=first, end=last)
         dates = cal.sessions
+        # the library's sessions end at 17:00 Chicago; Globex halts from 16:00 (early closes
+        # at 12:00 stay as they are)
+        closes = cal.schedule["close"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        closes = np.minimum(closes, _at(dates, "17:00", _CHICAGO) - _HALT.value)
         if liquid:
             opens = _at(dates, "08:30", _CHICAGO)
-            closes = _at(dates, "15:00", _CHICAGO)
+            closes = np.minimum(closes, _at(dates, "15:00", _CHICAGO))
         else:
             opens = cal.schedule["open"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-            closes = cal.schedule["close"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-            closes = closes - _HALT.value
     elif calendar == "FX":
-        dates = pd.bdate_range(first, last)
-        opens = _at(dates - pd.Timedelta(days=1), "17:00", _NEW_YORK)
-        closes = _at(dates, "17:00", _NEW_YORK)
+        fx = fx_sessions(pd.Timestamp(first), pd.Timestamp(last))
+        return fx.days, fx.open, fx.close
     else:
         s = nyse_sessions(pd.Timestamp(first), pd.Timestamp(last))
         return s.days, s.open, s.close
@@ -62,16 +65,41 @@ def _span(times: np.ndarray) -> tuple[str, str]:
     return f"{lo.year}-01-01", f"{hi.year}-12-31"
 
 
-def open_mask(calendar: str, times: np.ndarray) -> np.ndarray:
-    """Which of the bar start ``times`` (ns UTC) fall in a session of ``calendar``."""
+def bounds(calendar: str, first: str, last: str) -> tuple[np.ndarray, ...]:
+    """(days, opens, closes) of ``calendar``'s trading sessions dated ``first`` .. ``last``."""
+    return _bounds(calendar, f"{first[:4]}-01-01", f"{last[:4]}-12-31", False)
+
+
+def _inside(calendar: str, times: np.ndarray, liquid: bool) -> np.ndarray:
     times = np.asarray(times, dtype=np.int64)
     if len(times) == 0:
         return np.zeros(0, dtype=bool)
-    _, opens, closes = _bounds(calendar, *_span(times), False)
+    _, opens, closes = _bounds(calendar, *_span(times), liquid)
     j = np.searchsorted(opens, times, side="right") - 1
     inside = j >= 0
     inside[inside] &= times[inside] < closes[j[inside]]
     return inside
+
+
+def liquid_mask(calendar: str, times: np.ndarray) -> np.ndarray:
+    """Which of the bar start ``times`` fall in ``calendar``'s liquid (regular) hours, what
+    IB's useRTH=1 keeps: 08:30-15:00 Chicago for CME futures, the whole session for FX."""
+    return _inside(calendar, times, calendar != "FX")
+
+
+def trade_dates(calendar: str, times: np.ndarray) -> np.ndarray:
+    """The trading date (days since the epoch) of each of the bar start ``times``: a futures or
+    FX session opening in the evening (17:00 New York or later) trades for the next date."""
+    times = np.asarray(times, dtype=np.int64)
+    local = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(ZONES.get(calendar, _NEW_YORK))
+    if calendar in ("CMES", "FX"):
+        local = local.tz_convert(_NEW_YORK) + _ROLL
+    return local.tz_localize(None).normalize().asi8 // _DAY_NS
+
+
+def open_mask(calendar: str, times: np.ndarray) -> np.ndarray:
+    """Which of the bar start ``times`` (ns UTC) fall in a session of ``calendar``."""
+    return _inside(calendar, times, False)
 
 
 def ib_hours(calendar: str, now: pd.Timestamp, days: int = 7, liquid: bool = False) -> str:

@@ -84,7 +84,8 @@ def test_continuous_future_qualifies_to_front_month_for_history(ib, ibc):
 def test_future_history_on_the_tick_grid_with_the_daily_halt(ib, ibc, ib_sim):
     (es,) = ib.qualifyContracts(ibc.Future("ES", "202403", "CME"))
     ib_sim.step(60 * 9)  # from 10:00 to 19:00 New York: past the 17:00-18:00 halt
-    bars = ib.reqHistoricalData(es, "", "1 D", "1 min", "TRADES", False, formatDate=2)
+    # the session that opened at 17:00 Chicago trades for the next date: two dates span the halt
+    bars = ib.reqHistoricalData(es, "", "2 D", "1 min", "TRADES", False, formatDate=2)
     assert len(bars) > 100
     for b in bars:
         for price in (b.open, b.high, b.low, b.close):
@@ -270,7 +271,7 @@ def test_order_on_an_expired_month_refused(ib, ibc, ib_sim, wait, client_errors)
     (clg,) = ib.qualifyContracts(ibc.Future("CL", "202402", "NYMEX"))
     codes = []
     ib.errorEvent += lambda req_id, code, *rest: codes.append((req_id, code))
-    ib_sim.step(15)  # to 04:05 New York on Jan 23: CLG4 has expired
+    ib_sim.step(15)  # to 20:05 New York on Jan 22: CLG4 stopped trading at 13:30 Chicago
     trade = ib.placeOrder(clg, ibc.MarketOrder("BUY", 1))
     wait(ib, lambda: (trade.order.orderId, 200) in codes)
     assert "CLG4" not in ib_sim.positions()
