@@ -215,6 +215,11 @@ class ContinuousFutures:
         register(fresh, eng.connection.contracts, eng.broker.portfolio, eng.ledger, eng.journal)
         eng.ctx.holdings = eng.ledger.portfolio
 
+    @property
+    def switching(self) -> bool:
+        """Whether a roll's stream switch (subscribe the new month, cancel the old) is under way."""
+        return bool(self._tasks)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)

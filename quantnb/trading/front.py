@@ -190,6 +190,9 @@ class LiveSession:
                 timeout,
                 "market orders to fill",
             )
+            # a roll moves a continuous future's stream to the new month: the next bar is
+            # played once that stream is there, or it would reach the engine a bar late
+            _wait(lambda: not engine.continuous.switching, timeout, "a roll's stream switch")
         return self
 
     def result(self) -> BacktestResult:
