@@ -235,6 +235,12 @@ class SessionBars:
 Ends = tuple[OrderStatus, str] | None  # how an order ends unfilled now, and why
 
 
+def gtd_expired(good_till: pd.Timestamp) -> str:
+    """Why a GTD order ended unfilled: the same words in a backtest and live."""
+    local = good_till.tz_convert(calendar.EXCHANGE_TZ)
+    return f"GTD order expired at {local:%Y-%m-%d %H:%M} New York"
+
+
 def special_match(
     order: Order, o: float, h: float, lo: float, c: float, bars: SessionBars, t: int
 ) -> tuple[tuple[float, bool] | None, Ends]:
@@ -244,8 +250,7 @@ def special_match(
     unfilled now: expired (GTD, LOC) or cancelled (IOC, FOK, an unfilled LOO).
     """
     if order.good_till is not None and bars.ends[t] > order.good_till.value:
-        local = order.good_till.tz_convert(calendar.EXCHANGE_TZ)
-        return None, (OrderStatus.EXPIRED, f"GTD order expired at {local:%Y-%m-%d %H:%M} New York")
+        return None, (OrderStatus.EXPIRED, gtd_expired(order.good_till))
     if order.tif in IMMEDIATE:
         hit = match(order, o, o, o, o)  # only the first price after it was placed
         if hit is None:

@@ -21,7 +21,7 @@ from quantnb.data.sample import to_utc
 from quantnb.domain import margin as margin_rules
 from quantnb.domain import sessions
 from quantnb.domain.accounting import Portfolio
-from quantnb.domain.auction import check_combination
+from quantnb.domain.auction import check_combination, gtd_expired
 from quantnb.domain.buying_power import check_buying_power, commitments
 from quantnb.domain.costs import CostModel
 from quantnb.domain.instrument import Instrument, Kind
@@ -81,8 +81,11 @@ class LiveBroker(BrokerBase):
         portfolio: Portfolio | None = None,
         price: Callable[[str], float | None] | None = None,
         extended_hours: bool = False,
+        market_time: Callable[[], pd.Timestamp] | None = None,
     ) -> None:
         self.connection = connection
+        # the market's time now (the simulator's clock on the simulator): when a GTD order ends
+        self.market_time = market_time or (lambda: pd.Timestamp.now(tz="UTC"))
         self.extended_hours = extended_hours  # limit and stop-limit orders go outsideRth
         self.costs = costs or CostModel()
         self.risk = risk if risk is not None else RiskLimits()
@@ -652,6 +655,9 @@ class LiveBroker(BrokerBase):
                 # the client marks a refused order cancelled before it reports the error
                 self._reject(order, str(entry.message))
                 return
+            if self._expired(order):
+                self._finish(order, OrderStatus.EXPIRED, gtd_expired(order.good_till))
+                return
             self._finish(order, status, _last_message(trade) or "cancelled")
             return
         if order.filled > _EPS:
@@ -660,6 +666,18 @@ class LiveBroker(BrokerBase):
             order.status = status
             order.updated = pd.Timestamp.now(tz="UTC")
             self._changed(order)
+
+    def _expired(self, order: Order) -> bool:
+        """Whether IB's cancel of ``order`` is its GTD time ending (IB reports an expired GTD
+        order as cancelled; a backtest, and so the journal, say expired): not a cancel we
+        asked for, nor one of an OCA group, and its time has come."""
+        return (
+            order.good_till is not None
+            and order.id not in self._cancelling
+            and not order.oca_group
+            and order.parent_id is None
+            and self.market_time() >= order.good_till
+        )
 
     def _on_error(self, event: ErrorEvent) -> None:
         if event.kind not in _ORDER_KINDS:

@@ -93,7 +93,7 @@ def test_gtd_and_oca_orders_keep_their_ib_fields_across_a_resume_and_a_restart(
             assert not gtd.is_done
             sim.step(2)
             eventually(lambda: gtd.is_done, 10)
-            assert gtd.status is qn.OrderStatus.CANCELLED and not gtd.filled
+            assert gtd.status is qn.OrderStatus.EXPIRED and not gtd.filled  # at its time
         finally:
             eng.stop()
     journal = Journal(path)

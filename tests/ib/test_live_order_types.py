@@ -127,9 +127,10 @@ def test_ioc_fok_gtd_oca_and_adaptive_live_on_the_simulator_fill_as_in_the_backt
     def by_role(ids, table):
         return {role: table[oid] for role, oid in ids.items()}
 
-    assert by_role(live.ids, status) == {
-        "fok": "cancelled", "gtd": "cancelled", "near": "filled", "far": "cancelled"
-    }  # fmt: skip
-    assert by_role(strat.ids, bt_status) == {
-        "fok": "cancelled", "gtd": "expired", "near": "filled", "far": "cancelled"
-    }  # fmt: skip
+    expected = {"fok": "cancelled", "gtd": "expired", "near": "filled", "far": "cancelled"}
+    assert by_role(strat.ids, bt_status) == expected
+    assert by_role(live.ids, status) == expected  # IB's "Cancelled" at a GTD's time: expired
+    reasons = dict(zip(orders["order_id"], orders["reason"]))
+    bt_reasons = dict(zip(bt.orders["order_id"], bt.orders["reason"]))
+    assert reasons[live.ids["gtd"]] == bt_reasons[strat.ids["gtd"]]
+    assert reasons[live.ids["gtd"]].startswith("GTD order expired at ")
