@@ -167,6 +167,11 @@ class BacktestContext(Context):
         self._engine.indicators.append(ind)
         return ind
 
+    def cancel_all(self, symbol: str | None = None) -> int:
+        if not self._broker.n_working:
+            return 0  # nothing working: what ``close`` meets after most fills
+        return super().cancel_all(symbol)
+
     def _submit(self, order: Order) -> Order:
         return self._broker.execute_order(order)
 
