@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -356,6 +357,9 @@ class BacktestEngine:
         rows = None if aligned.complete else aligned.rows.tolist()
         sym_index = {s: j for j, s in enumerate(symbols)}
         single = symbols[0] if rows is None and len(symbols) == 1 else None
+        complete = rows is None
+        block = max(64, _CHUNK // len(symbols))  # ticks of values held as lists at a time
+        ind_rows: list = []
         current_day = None
         book = self.book  # futures, FX: rates, margin and the equity row of each bar
         bar = _progress(n * len(symbols), self.progress, strategy.name)
@@ -408,7 +412,16 @@ class BacktestEngine:
                                 (i, i._values[single][start:stop].tolist()) for i in indicators
                             ]
                 else:
+                    base = end = start  # the block of ticks whose values are held as lists
                     for t in range(start, stop):
+                        if complete and (t >= end or len(self.indicators) != len(ind_rows)):
+                            # every bar present: this block's closes and indicator values by
+                            # tick, as lists (read faster than numpy scalars, and kept small)
+                            base, end = t, min(t + block, stop)
+                            close_rows = _by_tick(closes, symbols, t, end)
+                            ind_rows = [
+                                (i, _by_tick(i._values, symbols, t, end)) for i in self.indicators
+                            ]
                         if daily_loss and days[t - start] != current_day:
                             # equity at the previous bar's close, before this bar is revealed
                             current_day = days[t - start]
@@ -433,25 +446,32 @@ class BacktestEngine:
                             broker.process(batch, days[t - start], t)
                             if broker.queued:
                                 broker.settle()  # orders placed in on_fill
-                        if rows is None:
-                            for s in symbols:
-                                row[s] = t
+                        if complete:
+                            row.update(zip(symbols, repeat(t)))
+                            k = t - base
+                            close_now = close_rows[k]
+                            for s, p in held.items():
+                                p.last_price = close_now[sym_index[s]]
+                            self.marked = t
+                            if book is not None:
+                                book(t)
+                            for ind, by_tick in ind_rows:
+                                ind.update(zip(symbols, by_tick[k]))
                             view = full_view
-                            present = symbols
                         else:
                             present = [s for s, r in zip(symbols, rows[t]) if r >= 0]
                             for s in present:
                                 row[s] = rows[t][sym_index[s]]
                             view = BarView(ctx, tuple(present))
-                        for s, p in held.items():
-                            p.last_price = closes[s][row[s]]
-                        self.marked = t
-                        if book is not None:
-                            book(t)
-                        for ind in self.indicators:
-                            values = ind._values
-                            for s in present:
-                                ind[s] = values[s][row[s]]
+                            for s, p in held.items():
+                                p.last_price = closes[s][row[s]]
+                            self.marked = t
+                            if book is not None:
+                                book(t)
+                            for ind in self.indicators:
+                                values = ind._values
+                                for s in present:
+                                    ind[s] = values[s][row[s]]
                         if t >= ready:
                             on_data(ctx, view)
                         if broker.queued:
@@ -561,6 +581,12 @@ class BacktestEngine:
             elapsed=elapsed,
             **extra,
         )
+
+
+def _by_tick(arrays: Mapping[str, np.ndarray], symbols: tuple[str, ...], start: int, stop: int):
+    """The symbols' values at ticks ``start:stop`` as one list of floats per tick, in the
+    order of ``symbols``."""
+    return np.column_stack([arrays[s][start:stop] for s in symbols]).tolist()
 
 
 def _progress(total: int, progress: bool | None, name: str):
