@@ -269,17 +269,19 @@ def unadjusted_splits(bars: pd.DataFrame) -> list[tuple[pd.Timestamp, float, flo
     if len(close) < 2:
         return []
     with np.errstate(divide="ignore", invalid="ignore"):
-        move = np.log(close[1:] / close[:-1])
-        gap = np.log(bars["open"].to_numpy()[1:] / close[:-1])
+        ratio = close[1:] / close[:-1]
+    # moves of at least the smallest split, found on ratios; logs only for those few bars
+    least = math.log(min(_SPLIT_RATIOS)) - _SPLIT_TOLERANCE
+    big = np.flatnonzero((ratio > math.exp(least)) | (ratio < math.exp(-least)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        move = np.log(ratio[big])
+        gap = np.log(bars["open"].to_numpy()[1:][big] / close[:-1][big])
     candidates = np.log(np.r_[_SPLIT_RATIOS, 1 / np.asarray(_SPLIT_RATIOS)])
-    big = np.flatnonzero(np.abs(move) > np.log(min(_SPLIT_RATIOS)) - _SPLIT_TOLERANCE)
-    nearest = candidates[np.abs(move[big, None] - candidates[None, :]).argmin(axis=1)]
-    hit = (np.abs(move[big] - nearest) < _SPLIT_TOLERANCE) & (
-        np.abs(gap[big] - nearest) < _SPLIT_TOLERANCE
-    )
+    nearest = candidates[np.abs(move[:, None] - candidates[None, :]).argmin(axis=1)]
+    hit = (np.abs(move - nearest) < _SPLIT_TOLERANCE) & (np.abs(gap - nearest) < _SPLIT_TOLERANCE)
     return [
-        (bars.index[i + 1], float(math.exp(move[i])), float(math.exp(-near)))
-        for i, near in zip(big[hit], nearest[hit])
+        (bars.index[i + 1], float(math.exp(m)), float(math.exp(-near)))
+        for i, m, near in zip(big[hit], move[hit], nearest[hit])
     ]
 
 
