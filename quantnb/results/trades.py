@@ -52,18 +52,27 @@ def _clean(fills: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in FILL_COLUMNS if c not in fills.columns]
     if missing:
         raise DataError(f"fills lack columns {missing}; they need {FILL_COLUMNS}")
-    side = fills["side"].astype(str).str.upper()
-    bad_side = sorted(set(side[~side.isin(["BUY", "SELL"])]))
-    if bad_side:
-        raise DataError(f"fills have unknown side values {bad_side}; use 'BUY' or 'SELL'")
-    qty = fills["qty"].astype(float)
+    side = fills["side"]
+    upper = not side.isin(("BUY", "SELL")).all()  # else already as wanted (a backtest's fills)
+    if upper:
+        side = side.astype(str).str.upper()
+        bad_side = sorted(set(side[~side.isin(["BUY", "SELL"])]))
+        if bad_side:
+            raise DataError(f"fills have unknown side values {bad_side}; use 'BUY' or 'SELL'")
+    qty = fills["qty"].to_numpy(dtype=float)
     if not (np.isfinite(qty) & (qty > 0)).all():
         raise DataError(f"fills need positive quantities, got {qty[~(qty > 0)].tolist()}")
-    price = fills["price"].astype(float)
+    price = fills["price"].to_numpy(dtype=float)
     if not np.isfinite(price).all():
         raise DataError("fills contain NaN or infinite prices")
-    out = fills.assign(side=side, qty=qty, price=price)
-    out["commission"] = out["commission"].astype(float).fillna(0.0)
+    commission = fills["commission"].to_numpy(dtype=float)
+    missing = np.isnan(commission)
+    floats = all(fills[c].dtype == np.float64 for c in ("qty", "price", "commission"))
+    if not upper and floats and not missing.any():
+        out = fills  # nothing to change: read, never written
+    else:
+        commission = np.where(missing, 0.0, commission)
+        out = fills.assign(side=side, qty=qty, price=price, commission=commission)
     if out["time"].is_monotonic_increasing:
         return out  # already in order: a stable sort would keep it as it is
     return out.sort_values("time", kind="mergesort")
