@@ -131,7 +131,7 @@ def _spans(calendars: tuple[str, ...], first_ns: int, last_ns: int, extended: bo
     starts, ends = starts[order], ends[order]
     keep = ends > starts
     starts, ends = starts[keep], ends[keep]
-    if len(calendars) > 1 and len(starts):
+    if len(starts):  # FX's days touch: one stretch from Sunday to Friday
         reach = np.maximum.accumulate(ends)
         new = np.ones(len(starts), dtype=bool)
         new[1:] = starts[1:] > reach[:-1]
