@@ -129,10 +129,12 @@ def test_the_daily_halt_is_not_silence(tmp_path, engines):
             _step(sim, eng, 9)
             assert eng.last_bar_time == ny("2024-03-05 16:59")
             assert dict(eng.check_streams()) == {ES.name: "ok"}
-            for _ in range(60):  # the hour of the halt: no bars, and none expected
+            sim.stall_stream()  # not a bar in the hour of the halt: none is expected
+            for _ in range(60):
                 sim.step(1)
                 assert dict(eng.check_streams()) == {ES.name: "ok"}
             assert sim.now == ny("2024-03-05 18:00")
+            sim.restore_stream()
             _step(sim, eng, 2)  # Globex trades again at 18:00
             assert eng.last_bar_time == ny("2024-03-05 18:01")
             assert dict(eng.check_streams()) == {ES.name: "ok"}
