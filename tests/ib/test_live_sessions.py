@@ -10,10 +10,12 @@ import pytest
 
 import quantnb as qn
 from quantnb.domain.instrument import future
+from quantnb.domain.interval import parse_ib_duration
 from quantnb.ib.config import IBConfig
 from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
 from quantnb.trading import LiveStrategyEngine, clock
+from tests.ib.test_live_warmup import _spy_history
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(90)]
 
@@ -139,5 +141,33 @@ def test_the_daily_halt_is_not_silence(tmp_path, engines):
             assert eng.last_bar_time == ny("2024-03-05 18:01")
             assert dict(eng.check_streams()) == {ES.name: "ok"}
             assert eng.status["stale"] == []
+        finally:
+            eng.stop()
+
+
+class Warm(Idle):
+    def initialize(self, ctx):
+        ctx.warmup(100)
+
+
+def test_the_warm_up_of_es_at_night_comes_from_tonights_session(tmp_path, engines):
+    # Tuesday 21:00 New York: three hours into Globex's evening session, stocks long closed
+    with GatewaySimulator(futures=["ES"], mode="manual", seed=5, start="2024-03-06 02:00") as sim:
+        cfg = IBConfig(host=sim.host, port=sim.port, client_id=43, timeout=5)
+        eng = LiveStrategyEngine(config=cfg, journal=tmp_path / "w.sqlite", hours="extended")
+        eng.add_strategy(Warm())
+        engines.append(eng)
+        try:
+            eng.connect()
+            asked = _spy_history(eng)
+            eng.start([ES], interval="1m", wait=True, timeout=30)  # the warm-up decides the span
+            assert eng.warmup.warmup.bars == 100
+            assert len(asked) == 1
+            span = parse_ib_duration(asked[0]["durationStr"])
+            # 110 bars (the warm-up and its margin) of tonight's session: not back into the
+            # afternoon, as the NYSE's hours (after-hours to 20:00) would have it
+            assert 110 * MINUTE <= span <= 110 * MINUTE + pd.Timedelta(seconds=2)
+            held = eng.ctx.history(ES.name, 100_000)
+            assert 100 <= len(held) <= 112
         finally:
             eng.stop()
