@@ -626,8 +626,8 @@ class LiveStrategyEngine:
         self.warmup = LiveWarmup(warm)
         ctx.reserve(bars_wanted(warm.bars))
         extended = not getattr(self.feed, "use_rth", True)
-        hours = calendars_of(self.symbols, self.instruments)  # each symbol's trading calendar
-        lookback_days = history_days(warm, override, self.interval, now, extended, hours.values())
+        cals = tuple(calendars_of(self.symbols, self.instruments).values())  # their markets'
+        lookback_days = history_days(warm, override, self.interval, now, cals, extended)
         self.history_retry.cancel()  # type: ignore[union-attr]
         self.history_retry.configure(lookback_days, self.interval.name)  # type: ignore[union-attr]
         self.state = "loading history"

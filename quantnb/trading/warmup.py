@@ -57,8 +57,8 @@ def history_days(
     override: float | None,
     interval: Interval,
     now: pd.Timestamp,
-    extended: bool = False,
     calendars: Iterable[str] = ("XNYS",),
+    extended: bool = False,
 ) -> float:
     """Days of history to ask for at the start: ``override`` when given, else the warm-up's
     through the sessions of ``calendars`` (the instruments' trading calendars)."""
