@@ -26,6 +26,7 @@ from quantnb.domain import sessions
 from quantnb.domain.costs import CostModel
 from quantnb.domain.instrument import Instrument
 from quantnb.domain.interval import Interval
+from quantnb.domain.market_hours import calendars_of
 from quantnb.domain.model import Bar, Fill, Order, OrderStatus
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine import warmup as engine_warmup
@@ -626,7 +627,8 @@ class LiveStrategyEngine:
         self.warmup = LiveWarmup(warm)
         ctx.reserve(bars_wanted(warm.bars))
         extended = not getattr(self.feed, "use_rth", True)
-        lookback_days = history_days(warm, override, self.interval, now, extended)
+        cals = tuple(calendars_of(self.symbols, self.instruments).values())  # their markets'
+        lookback_days = history_days(warm, override, self.interval, now, cals, extended)
         self.history_retry.cancel()  # type: ignore[union-attr]
         self.history_retry.configure(lookback_days, self.interval.name)  # type: ignore[union-attr]
         self.state = "loading history"
@@ -670,6 +672,7 @@ class LiveStrategyEngine:
             self.interval.seconds,
             delta,
             extended_hours=not getattr(self.feed, "use_rth", True),
+            calendars=calendars_of(self._active, self.instruments),
         )
         for series in self.ctx.series.values() if self.ctx is not None else ():
             if series.last is not None:

@@ -57,12 +57,14 @@ def history_days(
     override: float | None,
     interval: Interval,
     now: pd.Timestamp,
+    calendars: Iterable[str] = ("XNYS",),
     extended: bool = False,
 ) -> float:
-    """Days of history to ask for at the start: ``override`` when given, else the warm-up's."""
+    """Days of history to ask for at the start: ``override`` when given, else the warm-up's
+    through the sessions of ``calendars`` (the instruments' trading calendars)."""
     if override is not None:
         return float(override)
-    days = lookback_days(warmup.bars, interval, now, extended)
+    days = lookback_days(warmup.bars, interval, now, extended, calendars)
     logger.info("history for a warm-up of %s: %d bars, %.3g days back from %s", warmup,
                 bars_wanted(warmup.bars), days, now)  # fmt: skip
     return days

@@ -2,8 +2,9 @@
 
 IB can stop streaming a symbol without a word: the connection says "connected", no error
 arrives, and the strategy silently stops deciding. ``StreamWatchdog`` judges each symbol's
-silence in market time, only while the exchange is open (the exchange calendar; the regular
-session, or the extended one for bars that include it): after ``stale_after`` without a completed
+silence in market time, only while its own market is open (its exchange calendar: the NYSE for
+US stocks, CME Globex with the daily halt for futures, FX's week; the regular session, or the
+extended one for bars that include it): after ``stale_after`` without a completed
 bar it asks for the stream again; after another ``stale_after`` the symbol is *stale*. Nothing
 is ever made up for a stale symbol: the strategy gets its bars again once real ones arrive.
 While IB's market-data farm is broken (notice 2103 until 2104) a new request cannot help, since
@@ -17,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from quantnb.domain.calendar import open_since
+from quantnb.domain.market_hours import open_since as market_open_since
 from quantnb.domain.model import Bar
 from quantnb.errors import ConfigError
 
@@ -108,6 +110,7 @@ class StreamWatchdog:
         *,
         extended_hours: bool = False,
         hours: OpenSince | None = None,
+        calendars: Mapping[str, str] | None = None,
     ) -> None:
         self.interval = pd.Timedelta(seconds=interval_seconds)
         self.stale_after = stale_after
@@ -115,6 +118,8 @@ class StreamWatchdog:
         self._wait_ns = stale_after.value
         self.extended_hours = extended_hours
         self._hours = hours or (lambda t: open_since(t, extended_hours))
+        # symbol -> its trading calendar ("CMES", "FX", ...); the others follow ``hours``
+        self.calendars = dict(calendars or {})
         self.streams = {s: StreamState(s) for s in symbols}
         self.stale: frozenset[str] = frozenset()
         self._held = True  # silence counts from the first check on
@@ -168,12 +173,13 @@ class StreamWatchdog:
                 if st.since is None or t > st.since:
                     st.since = t
         self._farm_was_broken = farm_broken
-        opened = self._hours(now)
-        if opened is None:
-            return Verdict()
+        opens = self._opens(now)
         resubscribe: list[str] = []
         stale: list[str] = []
         for st in self.streams.values():
+            opened = opens(st.symbol)
+            if opened is None:  # its market is closed: silence is expected
+                continue
             start = opened.value if st.since is None else max(st.since, opened.value)
             wait = self._wait_ns
             if st.state == STALE:
@@ -192,6 +198,22 @@ class StreamWatchdog:
         if stale:
             self._stale_changed()
         return Verdict(tuple(resubscribe), tuple(stale))
+
+    def _opens(self, now: pd.Timestamp) -> Callable[[str], pd.Timestamp | None]:
+        """When each symbol's market opened, asked once per calendar at ``now``."""
+        known: dict[str | None, pd.Timestamp | None] = {}
+
+        def opened(symbol: str) -> pd.Timestamp | None:
+            name = self.calendars.get(symbol)
+            if name not in known:
+                known[name] = (
+                    self._hours(now)
+                    if name is None
+                    else market_open_since(name, now, self.extended_hours)
+                )
+            return known[name]
+
+        return opened
 
     def _stale_changed(self) -> None:
         self.stale = frozenset(s for s, st in self.streams.items() if st.state == STALE)
