@@ -356,6 +356,8 @@ class Session(asyncio.Protocol):
                 continue
             if key == sub.key or sub.symbol in muted:
                 continue
+            if not market.trades_now(sub.symbol):
+                continue  # no bar of its market starts then (a future in its daily halt)
             price = market.last[sub.symbol]
             sub.key = key
             sub.label = history.label(start, day, sub.size.daily, sub.format_date, EXCHANGE_TZ)

@@ -96,6 +96,23 @@ def test_no_futures_fill_in_the_daily_halt(ib, ibc, ib_sim, wait):
     assert ib_sim.positions() == {es.localSymbol: 1}
 
 
+@pytest.mark.ib_sim(futures=["ES"], start="2024-01-10 21:50")  # Wednesday 16:50 New York
+def test_no_streamed_bar_in_the_daily_halt(ib, ibc, ib_sim, wait):
+    (es,) = ib.qualifyContracts(ibc.Future("ES", "202403", "CME"))
+    bars = ib.reqHistoricalData(es, "", "1800 S", "1 min", "TRADES", False, keepUpToDate=True)
+    ib_sim.step(20)  # to 17:10, halted since 17:00
+    ib.sleep(0.2)
+    assert ib_sim.now.tz_convert(NY).hour == 17  # in the halt
+    assert _times(bars)[-1] == pd.Timestamp("2024-01-10 16:59", tz=NY)  # nothing after it yet
+    ib_sim.step(55)  # to 18:05: Globex reopened at 18:00
+    wait(ib, lambda: _times(bars)[-1] >= pd.Timestamp("2024-01-10 18:04", tz=NY))
+    times = _times(bars)
+    halted = (times >= pd.Timestamp("2024-01-10 17:00", tz=NY)) & (
+        times < pd.Timestamp("2024-01-10 18:00", tz=NY)
+    )
+    assert not halted.any()
+
+
 @pytest.mark.ib_sim(fx=["EURUSD"], start="2024-01-13 00:50")  # Friday 19:50 New York
 def test_the_clock_passes_the_weekend_to_sunday_1700(ib, ibc, ib_sim, wait):
     (eur,) = ib.qualifyContracts(ibc.Forex("EURUSD"))
