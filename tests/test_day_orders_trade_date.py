@@ -126,5 +126,5 @@ def test_trade_dates_roll_at_1700_new_york(calendar):
     end = trade_date_end(calendar, int(days[1]))
     assert pd.Timestamp(end, tz="UTC") == ny("2024-01-10 17:00")
     # stocks: the New York date
-    assert list(trade_dates("XNYS", times.asi8)) == list(times.tz_convert(NY).normalize().
-                                                         tz_localize(None).asi8 // 86_400_000_000_000)  # fmt: skip
+    new_york = times.tz_convert(NY).tz_localize(None).normalize().as_unit("ns").asi8
+    assert list(trade_dates("XNYS", times.asi8)) == list(new_york // 86_400_000_000_000)
