@@ -100,6 +100,9 @@ class SimulatedBroker(BrokerBase):
         self._session_bars: SessionBars | None = None
         # an extended session: each tick's phase (sessions.bar_phases), set by the engine
         self.phases: np.ndarray | None = None
+        # futures and FX on intraday bars: each tick's trade date per symbol, for DAY orders
+        # (``calendar.trade_dates``; stocks use the New York day ``process`` is given)
+        self.trade_days: dict[str, np.ndarray] = {}
 
     # ---- IBroker --------------------------------------------------------------------------
     def execute_order(self, order: Order) -> Order:
@@ -303,6 +306,8 @@ class SimulatedBroker(BrokerBase):
             if self.phases is not None and self._waits(order):
                 continue
             if order.tif is TimeInForce.DAY:
+                if self.trade_days and order.symbol in self.trade_days:
+                    day = self.trade_days[order.symbol].item(self.tick)
                 if order.day is None:
                     order.day = day
                 elif order.day != day:

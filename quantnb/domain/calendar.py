@@ -153,6 +153,33 @@ def fx_sessions(first: pd.Timestamp, last: pd.Timestamp) -> Sessions:
     return Sessions(days, opens, opens, close, close)
 
 
+# ---- trade dates: the trading day a moment belongs to, per instrument calendar ---------------
+# CME Globex ("CMES") and IDEALPRO ("FX") roll to the next trade date at 17:00 New York (CME's
+# daily close, 16:00 Chicago; FX's roll): an evening session trades for the next date, and a DAY
+# order ends with the trade date it is placed in. Other calendars (stocks) use the New York date.
+TRADE_DATE_ROLL = {"CMES": FX_ROLL, "FX": FX_ROLL}
+_TO_MIDNIGHT = {cal: pd.Timedelta(days=1) - roll for cal, roll in TRADE_DATE_ROLL.items()}
+
+
+def trade_dates(calendar: str, times: np.ndarray) -> np.ndarray:
+    """The trade date (days since the epoch) of each of ``times`` (ns UTC) on ``calendar``: the
+    New York date, moved to the next date from 17:00 New York on for futures and FX."""
+    times = np.asarray(times, dtype=np.int64)
+    local = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(EXCHANGE_TZ).tz_localize(None)
+    shift = _TO_MIDNIGHT.get(calendar)
+    if shift is not None:
+        local = local + shift
+    return local.normalize().as_unit("ns").asi8 // DAY_NS
+
+
+def trade_date_end(calendar: str, day: int) -> int:
+    """When trade date ``day`` (days since the epoch) ends on ``calendar`` (ns UTC): 17:00 New
+    York that day for futures and FX, the next New York midnight otherwise."""
+    date = pd.Timestamp(int(day) * DAY_NS)
+    end = date + TRADE_DATE_ROLL.get(calendar, pd.Timedelta(days=1))
+    return int(end.tz_localize(EXCHANGE_TZ).tz_convert("UTC").value)
+
+
 def fx_open(t: pd.Timestamp) -> bool:
     """Whether the FX market trades at ``t``: from Sunday 17:00 to Friday 17:00 New York."""
     t = pd.Timestamp(t)

@@ -44,7 +44,13 @@ from quantnb.engine.indicators import (
     describe,
     normalise_fields,
 )
-from quantnb.engine.instruments import InstrumentBook, check_known, rolls_of, split_instruments
+from quantnb.engine.instruments import (
+    InstrumentBook,
+    check_known,
+    rolls_of,
+    split_instruments,
+    trade_days,
+)
 from quantnb.engine.scheduler import with_schedule
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
@@ -239,6 +245,11 @@ class BacktestEngine:
             self.frames = sessions.regular_only(self.frames, self.instruments)
         self.aligned = align(self.frames)
         self.clock = self.aligned.index.asi8
+        # futures' and FX's own trade dates on intraday bars; stocks keep the New York day
+        intraday = self.interval.is_intraday
+        self.trade_days = (
+            trade_days(self.instruments, self.aligned.index.as_unit("ns")) if intraday else {}
+        )
         self.cols = {
             s: {f: np.ascontiguousarray(df[f].to_numpy(np.float64)) for f in FIELDS}
             for s, df in self.frames.items()
@@ -273,6 +284,7 @@ class BacktestEngine:
             self.clock, self.interval.seconds * 1_000_000_000, not self.interval.is_intraday
         )
         self.broker.decision_tick = lambda: max(self.ctx._t, 0)
+        self.broker.trade_days = self.trade_days
         if self.extended:  # orders outside regular hours: sessions.may_trade, per bar
             self.broker.phases = sessions.bar_phases(self.aligned.index)
         self.ctx._instruments = dict(self.instruments)

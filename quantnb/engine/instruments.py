@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from quantnb.domain import margin as margin_rules
+from quantnb.domain.calendar import trade_dates
 from quantnb.domain.instrument import Instrument, Kind, as_instrument, future
 from quantnb.domain.model import Order, OrderType, Side
 from quantnb.domain.rolls import ROLL_TAG, roll_legs
@@ -37,6 +38,23 @@ def rolls_of(data: Any) -> dict[str, list[tuple[str, str, str]]]:
             if isinstance(attrs, dict) and attrs.get("rolls") is not None:
                 name = key.name if isinstance(key, Instrument) else str(key)
                 out[name] = list(attrs["rolls"])
+    return out
+
+
+def trade_days(
+    instruments: Mapping[str, Instrument], index: pd.DatetimeIndex
+) -> dict[str, np.ndarray]:
+    """Each tick's trade date (``calendar.trade_dates``) for the futures and FX pairs among
+    ``instruments``, one array per calendar shared by its symbols: their DAY orders end with it.
+    """
+    by_calendar: dict[str, np.ndarray] = {}
+    out = {}
+    for name, inst in instruments.items():
+        if inst.kind in (Kind.FUTURE, Kind.FX):
+            days = by_calendar.get(inst.calendar)
+            if days is None:
+                days = by_calendar[inst.calendar] = trade_dates(inst.calendar, index.asi8)
+            out[name] = days
     return out
 
 

@@ -142,7 +142,7 @@ class Account(OrderDesk):
     def on_slices(self, slices: list[Slice]) -> list[Event]:
         """Expire DAY orders whose session is over, then match working orders against each
         slice: outside regular hours only the orders allowed to trade there."""
-        events: list[Event] = []
+        events = self._expire_trade_dates()
         for s in slices:
             recs = self.working.get(s.symbol)
             if not recs:
@@ -167,12 +167,25 @@ class Account(OrderDesk):
             events += self._match_slice(recs, s.open, s.high, s.low, s.close)
         return events
 
+    def _expire_trade_dates(self) -> list[Event]:
+        """A future's or FX pair's DAY order ends with its trade date (17:00 New York), whether
+        or not its market trades then (CME halts from 17:00)."""
+        m = self.market
+        t = m.bar_ns + (m.elapsed - 1) * m.slice_ns  # the start of the slice just played
+        events: list[Event] = []
+        for recs in list(self.working.values()):
+            for rec in list(recs):
+                if rec.day_end is not None and t >= rec.day_end and not rec.is_done:
+                    self._finish(rec, CANCELLED, "DAY order expired")
+                    events.append(status_event(rec))
+        return events
+
     def _expire(self, recs: list[OrderRecord], day: int, after_close: bool) -> list[Event]:
-        """DAY orders end with their session: regular-hours ones at its close, the ones that
-        trade outside regular hours when the after-hours session ends."""
+        """A stock's DAY orders end with its session: regular-hours ones at its close, the ones
+        that trade outside regular hours when the after-hours session ends."""
         events: list[Event] = []
         for rec in list(recs):
-            if rec.tif != "DAY" or rec.day > day:
+            if rec.tif != "DAY" or rec.day_end is not None or rec.day > day:
                 continue
             if rec.day < day or (
                 after_close and not extended_hours(rec.order_type, rec.outside_rth, rec.tif)

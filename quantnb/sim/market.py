@@ -19,7 +19,7 @@ import pandas as pd
 
 from quantnb.data import align, sample, validate
 from quantnb.data.resample import infer_interval
-from quantnb.domain.calendar import open_since
+from quantnb.domain.calendar import open_since, trade_date_end
 from quantnb.domain.interval import VALID_INTERVALS, Interval
 from quantnb.errors import ConfigError, DataError
 from quantnb.sim import calendar, instruments, venue_hours
@@ -475,6 +475,16 @@ class Market:
         if regular_only:
             return self.timeline.regular_day_from(i)
         return self.day_key(self.timeline.time_of(i))
+
+    def day_order_end(self, symbol: str) -> int | None:
+        """When a DAY order on ``symbol`` placed now ends (ns UTC), for a future or FX pair: at
+        the end of its trade date (the session trading now, or the next to open; see
+        ``quantnb.domain.calendar.trade_dates``). None for stocks, indices and daily bars."""
+        venue = self._venue(symbol)
+        if venue is None or self.daily:
+            return None
+        day = venue_hours.order_trade_date(venue, self.now_ns())
+        return trade_date_end(venue, day)
 
     def phase_now(self) -> int:
         """The part of the trading day the market is in now: PRE, REGULAR, POST or CLOSED."""

@@ -173,6 +173,7 @@ class OrderDesk:
     def record(self, client_id: int, req: OrderRequest, perm_id: int) -> OrderRecord:
         """The gateway's record of order ``req`` as it would start working now."""
         order = self.domain_order(client_id, req)
+        tif = req.tif if req.tif in _TIFS else "DAY"
         return OrderRecord(
             client_id=client_id,
             order_id=req.order_id,
@@ -183,7 +184,7 @@ class OrderDesk:
             order_type=req.order_type,
             lmt_price=order.limit,
             aux_price=req.aux_price if req.order_type == "TRAIL" else order.stop,
-            tif=req.tif if req.tif in _TIFS else "DAY",
+            tif=tif,
             order_ref=req.order_ref,
             account=self.id,
             order=order,
@@ -196,6 +197,7 @@ class OrderDesk:
             day=self.market.session_of_next_trade(
                 not extended_hours(req.order_type, req.outside_rth, req.tif)
             ),
+            day_end=self.market.day_order_end(req.contract.symbol) if tif == "DAY" else None,
         )
 
     def _place_one(self, client_id: int, req: OrderRequest) -> list[Event]:

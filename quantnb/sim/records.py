@@ -45,6 +45,7 @@ class OrderRecord:
     completed_time: pd.Timestamp | None = None
     completed_status: str = ""
     day: object = None
+    day_end: int | None = None  # a future's or FX pair's DAY order ends then (ns UTC)
     held: bool = False  # a bracket child waiting for its parent to fill
 
     @property

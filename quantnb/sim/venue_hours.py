@@ -16,13 +16,12 @@ import exchange_calendars
 import numpy as np
 import pandas as pd
 
-from quantnb.domain.calendar import NS, fx_sessions
+from quantnb.domain.calendar import NS, fx_sessions, trade_dates
 from quantnb.domain.calendar import sessions as nyse_sessions
 
 _DAY_NS = 86_400 * NS
 _CHICAGO = "America/Chicago"
 _NEW_YORK = "America/New_York"
-_ROLL = pd.Timedelta(hours=7)  # 17:00 New York + 7 h = the next date's midnight
 _HALT = pd.Timedelta(hours=1)  # CME Globex: closes at 16:00, reopens at 17:00 Chicago
 ZONES = {"CMES": _CHICAGO, "FX": _NEW_YORK, "XNYS": _NEW_YORK}
 
@@ -87,14 +86,13 @@ def liquid_mask(calendar: str, times: np.ndarray) -> np.ndarray:
     return _inside(calendar, times, calendar != "FX")
 
 
-def trade_dates(calendar: str, times: np.ndarray) -> np.ndarray:
-    """The trading date (days since the epoch) of each of the bar start ``times``: a futures or
-    FX session opening in the evening (17:00 New York or later) trades for the next date."""
-    times = np.asarray(times, dtype=np.int64)
-    local = pd.DatetimeIndex(times).tz_localize("UTC").tz_convert(ZONES.get(calendar, _NEW_YORK))
-    if calendar in ("CMES", "FX"):
-        local = local.tz_convert(_NEW_YORK) + _ROLL
-    return local.tz_localize(None).normalize().asi8 // _DAY_NS
+def order_trade_date(calendar: str, t: int) -> int:
+    """The trade date a DAY order placed at ``t`` (ns UTC) is for: that of the session open at
+    ``t``, or of the next one to open (the domain's ``trade_dates``)."""
+    _, opens, closes = _bounds(calendar, *_span(np.array([t], dtype=np.int64)), False)
+    j = int(np.searchsorted(closes, t, side="right"))
+    start = max(t, int(opens[j])) if j < len(opens) else t
+    return int(trade_dates(calendar, np.array([start], dtype=np.int64))[0])
 
 
 def open_mask(calendar: str, times: np.ndarray) -> np.ndarray:
