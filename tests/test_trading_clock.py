@@ -79,3 +79,14 @@ def test_nothing_is_due_for_a_session_that_is_not_running():
     engine = SimpleNamespace(session=None, is_running=False, interval=None, feed=None)
     assert clock.next_bar_due(engine) is None
     assert clock.market_closed_until(engine) is None
+
+
+def test_market_time_follows_the_gateways_clock_when_it_differs_from_the_wall():
+    # a simulator run apart (not embedded) keeps its own market time: a Wednesday morning, say
+    offset = pd.Timestamp("2024-01-03 15:00", tz="UTC") - pd.Timestamp.now(tz="UTC")
+    engine = SimpleNamespace(session=None, gateway_offset=offset)
+    now = clock.market_now(engine)
+    assert abs(now - pd.Timestamp("2024-01-03 15:00", tz="UTC")) < pd.Timedelta(seconds=5)
+    assert clock.closed_until(now) is None  # 10:00 New York: open, whatever the wall says
+    wall = clock.market_now(SimpleNamespace(session=None, gateway_offset=None))
+    assert abs(wall - pd.Timestamp.now(tz="UTC")) < pd.Timedelta(seconds=5)

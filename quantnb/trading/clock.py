@@ -51,14 +51,18 @@ def clock(engine: Any) -> str | None:
 
 
 def market_now(engine: Any) -> pd.Timestamp:
-    """The market's time now: the simulator's clock, else the wall clock."""
+    """The market's time now: the embedded simulator's clock, else the gateway's (the wall clock
+    moved by the offset last measured: a simulator run apart keeps its own market time), else
+    the wall clock."""
     sim = _sim(engine)
     if sim is not None:
         try:
             return pd.Timestamp(sim.now)
         except Exception as exc:  # stopped or unreachable: the wall clock is the best guess
             logger.debug("no simulator time (%s)", exc)
-    return pd.Timestamp.now(tz="UTC")
+    wall = pd.Timestamp.now(tz="UTC")
+    offset = getattr(engine, "gateway_offset", None)
+    return wall if offset is None else wall + offset
 
 
 def next_bar_due(engine: Any) -> pd.Timestamp | None:

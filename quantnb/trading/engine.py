@@ -247,6 +247,7 @@ class LiveStrategyEngine:
         self.bars_processed = 0
         self.groups_processed = 0
         self.last_bar_time: pd.Timestamp | None = None
+        self.gateway_offset: pd.Timedelta | None = None  # the gateway's clock minus the wall's
         self.last_bar_wall: pd.Timestamp | None = None
         self._last_bar_mono = time.monotonic()
 
@@ -687,12 +688,15 @@ class LiveStrategyEngine:
         )
 
     async def _gateway_time(self) -> pd.Timestamp:
-        """The gateway's clock (the simulator's market time), else the wall clock."""
+        """The gateway's clock (the simulator's market time), else the wall clock. Each answer
+        sets ``gateway_offset``: how far the gateway's clock is from the wall's."""
         try:
-            return await self.feed.gateway_time_async()
+            now = await self.feed.gateway_time_async()
         except Exception as exc:
             logger.info("no gateway time (%s); using the wall clock", exc)
-        return pd.Timestamp.now(tz="UTC")
+            return pd.Timestamp.now(tz="UTC")
+        self.gateway_offset = now - pd.Timestamp.now(tz="UTC")
+        return now
 
     async def _prepare(self, symbol: str, lookback_days: float) -> bool:
         """Load ``symbol``'s history, then stream it; False (error logged) when it cannot be."""
