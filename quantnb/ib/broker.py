@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -81,11 +81,13 @@ class LiveBroker(BrokerBase):
         portfolio: Portfolio | None = None,
         price: Callable[[str], float | None] | None = None,
         extended_hours: bool = False,
-        market_time: Callable[[], pd.Timestamp] | None = None,
+        market_time: Callable[[], Awaitable[pd.Timestamp]] | None = None,
     ) -> None:
         self.connection = connection
-        # the market's time now (the simulator's clock on the simulator): when a GTD order ends
-        self.market_time = market_time or (lambda: pd.Timestamp.now(tz="UTC"))
+        # the market's time now, asked of the gateway (the simulator's clock on the simulator):
+        # whether a GTD order IB cancelled has reached its time
+        self.market_time = market_time or _wall_time
+        self._ending: set[asyncio.Future[None]] = set()  # GTD cancels waiting for the clock
         self.extended_hours = extended_hours  # limit and stop-limit orders go outsideRth
         self.costs = costs or CostModel()
         self.risk = risk if risk is not None else RiskLimits()
@@ -655,10 +657,13 @@ class LiveBroker(BrokerBase):
                 # the client marks a refused order cancelled before it reports the error
                 self._reject(order, str(entry.message))
                 return
-            if self._expired(order):
-                self._finish(order, OrderStatus.EXPIRED, gtd_expired(order.good_till))
+            reason = _last_message(trade) or "cancelled"
+            if self._may_have_expired(order):
+                task = asyncio.ensure_future(self._end_unasked(order, reason))
+                self._ending.add(task)  # kept until done: a task nobody holds may be collected
+                task.add_done_callback(self._ending.discard)
                 return
-            self._finish(order, status, _last_message(trade) or "cancelled")
+            self._finish(order, status, reason)
             return
         if order.filled > _EPS:
             status = OrderStatus.PARTIALLY_FILLED
@@ -667,17 +672,31 @@ class LiveBroker(BrokerBase):
             order.updated = pd.Timestamp.now(tz="UTC")
             self._changed(order)
 
-    def _expired(self, order: Order) -> bool:
-        """Whether IB's cancel of ``order`` is its GTD time ending (IB reports an expired GTD
-        order as cancelled; a backtest, and so the journal, say expired): not a cancel we
-        asked for, nor one of an OCA group, and its time has come."""
+    def _may_have_expired(self, order: Order) -> bool:
+        """Whether IB's cancel of ``order`` may be its GTD time ending (IB reports an expired
+        GTD order as cancelled; a backtest, and so the journal, say expired): a GTD order, not
+        a cancel we asked for, nor one of an OCA group or a bracket."""
         return (
             order.good_till is not None
             and order.id not in self._cancelling
             and not order.oca_group
             and order.parent_id is None
-            and self.market_time() >= order.good_till
         )
+
+    async def _end_unasked(self, order: Order, reason: str) -> None:
+        """End a GTD order IB cancelled unasked: expired once the gateway's clock has reached
+        its time, else cancelled with IB's reason."""
+        try:
+            now = await self.market_time()
+        except Exception as exc:  # no answer: the wall clock is the market's on a real gateway
+            log.info("no gateway time for order %s (%s); using the wall clock", order.id, exc)
+            now = pd.Timestamp.now(tz="UTC")
+        if order.is_done:
+            return
+        if now >= order.good_till:  # type: ignore[operator]
+            self._finish(order, OrderStatus.EXPIRED, gtd_expired(order.good_till))  # type: ignore[arg-type]
+        else:
+            self._finish(order, OrderStatus.CANCELLED, reason)
 
     def _on_error(self, event: ErrorEvent) -> None:
         if event.kind not in _ORDER_KINDS:
@@ -1105,3 +1124,7 @@ def _last_entry(trade: Any) -> Any:
 
 
 __all__ = ["LiveBroker"]
+
+
+async def _wall_time() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")

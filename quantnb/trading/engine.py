@@ -400,7 +400,7 @@ class LiveStrategyEngine:
             allow_short=self.allow_short,
             price=self._price_of,
             extended_hours=self.extended_hours,
-            market_time=lambda: clock.market_now(self),
+            market_time=self._gateway_time,
         )
         self.ledger = Ledger.from_journal(self.journal)
         self.outside = OutsideWatch(
