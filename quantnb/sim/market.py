@@ -29,7 +29,7 @@ from quantnb.sim.contracts import SimContract, make_universe
 from quantnb.sim.instrument_prices import InstrumentPrices
 from quantnb.sim.quotes import bid_ask, on_grid
 from quantnb.sim.sample_prices import DailyPath, bridge
-from quantnb.sim.timeline import FrameTimeline, SessionTimeline, Timeline
+from quantnb.sim.timeline import ChunkedBars, FrameTimeline, SessionTimeline, Timeline
 from quantnb.sim.venue_timeline import OnTimeline, VenueTimeline, VenueWalk
 
 __all__ = ["CLOSED", "EXCHANGE_TZ", "NS", "POST", "PRE", "REGULAR", "Market", "Slice"]
@@ -86,7 +86,7 @@ class DayStats:
 # --- prices -------------------------------------------------------------------------------------
 
 
-class GeneratedPrices:
+class GeneratedPrices(ChunkedBars):
     """A seeded random walk over the timeline's sessions, one calendar week per chunk.
 
     A chunk's regular hours are ``quantnb.data.sample`` one-minute bars; its pre-market and
@@ -205,17 +205,6 @@ class GeneratedPrices:
         else:
             self._chunks.move_to_end(chunk)
         return values
-
-    def window(self, i0: int, i1: int) -> np.ndarray:
-        parts = []
-        i = max(i0, 0)
-        while i < i1:
-            c = self._chunk_of(i)
-            lo, hi = self._span(c)
-            take = min(hi, i1) - i
-            parts.append(self.chunk(c)[:, i - lo : i - lo + take])
-            i += take
-        return np.concatenate(parts, axis=1) if parts else np.empty((5, 0))
 
     def bar(self, i: int) -> tuple[float, float, float, float, float]:
         c = self._chunk_of(i)

@@ -18,6 +18,23 @@ _AHEAD = pd.Timedelta(days=400)  # calendar loaded past the start, extended when
 _SPARE = pd.Timedelta(days=7)  # so that some session precedes the start
 
 
+class ChunkedBars:
+    """Reads of bars kept in chunks (OHLCV rows by bar), for a price source that defines
+    ``chunk(c)``, ``_chunk_of(i)`` (the chunk of bar ``i``) and ``_span(c)`` (its bars)."""
+
+    def window(self, i0: int, i1: int) -> np.ndarray:
+        """Bars ``i0:i1`` as a (5, n) array, across chunks."""
+        parts = []
+        i = max(i0, 0)
+        while i < i1:
+            c = self._chunk_of(i)  # type: ignore[attr-defined]
+            lo, hi = self._span(c)  # type: ignore[attr-defined]
+            take = min(hi, i1) - i
+            parts.append(self.chunk(c)[:, i - lo : i - lo + take])  # type: ignore[attr-defined]
+            i += take
+        return np.concatenate(parts, axis=1) if parts else np.empty((5, 0))
+
+
 class SessionTimeline:
     """One-minute bars of every pre-market, regular and after-hours session of the exchange
     calendar, from ``history_days`` before ``start`` on; index 0 is the first bar."""

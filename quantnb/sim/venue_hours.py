@@ -9,53 +9,29 @@ before. An index ("XNYS"): the NYSE's regular hours.
 
 from __future__ import annotations
 
-import warnings
 from functools import lru_cache
 
-import exchange_calendars
 import numpy as np
 import pandas as pd
 
-from quantnb.domain.calendar import NS, fx_sessions, trade_dates
-from quantnb.domain.calendar import sessions as nyse_sessions
+from quantnb.domain.calendar import NS, trade_dates
+from quantnb.domain.market_hours import trading_sessions
 
 _DAY_NS = 86_400 * NS
 _CHICAGO = "America/Chicago"
 _NEW_YORK = "America/New_York"
-_HALT = pd.Timedelta(hours=1)  # CME Globex: closes at 16:00, reopens at 17:00 Chicago
 ZONES = {"CMES": _CHICAGO, "FX": _NEW_YORK, "XNYS": _NEW_YORK}
 
 
 @lru_cache(maxsize=32)
 def _bounds(calendar: str, first: str, last: str, liquid: bool) -> tuple[np.ndarray, ...]:
-    """(days, opens, closes) of the sessions whose dates are ``first`` .. ``last``."""
-    if calendar == "CMES":
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-            cal = exchange_calendars.get_calendar("CMES", start=first, end=last)
-        dates = cal.sessions
-        # the library's sessions end at 17:00 Chicago; Globex halts from 16:00 (early closes
-        # at 12:00 stay as they are)
-        closes = cal.schedule["close"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-        closes = np.minimum(closes, _at(dates, "17:00", _CHICAGO) - _HALT.value)
-        if liquid:
-            opens = _at(dates, "08:30", _CHICAGO)
-            closes = np.minimum(closes, _at(dates, "15:00", _CHICAGO))
-        else:
-            opens = cal.schedule["open"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
-    elif calendar == "FX":
-        fx = fx_sessions(pd.Timestamp(first), pd.Timestamp(last))
-        return fx.days, fx.open, fx.close
-    else:
-        s = nyse_sessions(pd.Timestamp(first), pd.Timestamp(last))
-        return s.days, s.open, s.close
-    days = pd.DatetimeIndex(dates).tz_localize(None).normalize().as_unit("ns").asi8 // _DAY_NS
-    return days, np.asarray(opens, dtype=np.int64), np.asarray(closes, dtype=np.int64)
-
-
-def _at(dates: pd.DatetimeIndex, hhmm: str, tz: str) -> np.ndarray:
-    local = pd.DatetimeIndex(dates).tz_localize(None).normalize() + pd.Timedelta(hhmm + ":00")
-    return local.tz_localize(tz).tz_convert("UTC").as_unit("ns").asi8
+    """(days, opens, closes) of the sessions whose dates are ``first`` .. ``last``: a future's
+    whole Globex session or its liquid hours, an FX pair's or the NYSE's session (the domain's
+    ``market_hours``, which the live engine keeps its clock by)."""
+    s = trading_sessions(calendar, pd.Timestamp(first), pd.Timestamp(last))
+    if calendar == "CMES" and not liquid:
+        return s.days, s.pre, s.post
+    return s.days, s.open, s.close
 
 
 def _span(times: np.ndarray) -> tuple[str, str]:

@@ -20,7 +20,7 @@ import pandas as pd
 from quantnb.data import sample
 from quantnb.sim import calendar
 from quantnb.sim.calendar import CLOSED, DAY_NS, EXCHANGE_TZ, POST, PRE, REGULAR, Sessions
-from quantnb.sim.timeline import SessionTimeline
+from quantnb.sim.timeline import ChunkedBars, SessionTimeline
 from quantnb.sim.venue_hours import bounds
 
 _CHUNK_CACHE = 8
@@ -126,7 +126,7 @@ class VenueTimeline(SessionTimeline):
         return max(int(self.nyse.open[j]), self.time_of(i))
 
 
-class VenueWalk:
+class VenueWalk(ChunkedBars):
     """A seeded random walk over a ``VenueTimeline``'s bars, one calendar week per chunk, each
     chunk starting at the previous one's close (the way ``GeneratedPrices`` joins its weeks)."""
 
@@ -195,17 +195,6 @@ class VenueWalk:
     def _chunk_of(self, i: int) -> int:
         tl = self.timeline
         return int(tl.weeks[tl.session_of(i)]) - self.anchor
-
-    def window(self, i0: int, i1: int) -> np.ndarray:
-        parts = []
-        i = max(i0, 0)
-        while i < i1:
-            c = self._chunk_of(i)
-            lo, hi = self._span(c)
-            take = min(hi, i1) - i
-            parts.append(self.chunk(c)[:, i - lo : i - lo + take])
-            i += take
-        return np.concatenate(parts, axis=1) if parts else np.empty((5, 0))
 
     def bar(self, i: int) -> tuple[float, float, float, float, float]:
         col = self.window(i, i + 1)[:, 0]
