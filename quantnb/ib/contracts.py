@@ -31,11 +31,13 @@ class ContractCache:
         self._contracts: dict[str, Any] = {}
         self._details: dict[str, Any] = {}
         self._instruments: dict[str, Instrument] = {}
+        self._stocks: dict[str, Instrument] = {}  # unregistered names as US stocks, made once
 
     def register(self, item: str | Instrument) -> str:
         """Remember an instrument under its name; returns the name (a string as it is)."""
         if isinstance(item, Instrument):
             self._instruments[item.name] = item
+            self._stocks.clear()  # a name registered now is no longer a stock
             return item.name
         return _check_symbol(item)
 
@@ -43,7 +45,15 @@ class ContractCache:
         """The instrument a name stands for: a registered one, else a US stock."""
         if isinstance(symbol, Instrument):
             return symbol
-        return self._instruments.get(symbol.strip()) or as_instrument(symbol)
+        known = self._instruments.get(symbol) or self._stocks.get(symbol)
+        if known is not None:
+            return known  # looked up three times for each order sent: kept, not made anew
+        inst = self._instruments.get(symbol.strip())
+        if inst is None:
+            inst = as_instrument(symbol)
+            if len(self._stocks) < 10_000:
+                self._stocks[symbol] = inst
+        return inst
 
     def what_to_show(self, symbol: str | Instrument, asked: str = "TRADES") -> str:
         """The history series to ask IB for ``symbol``: MIDPOINT for an FX pair's TRADES."""

@@ -761,11 +761,17 @@ class LiveDataFeed:
         Walks back from the newest, so an update costs O(new bars), not O(all bars).
         """
         last = sub.last
+        out: list[Bar] = []
         i = n
-        while i > 0 and (last is None or _bar_time(bars[i - 1]) > last):
+        while i > 0:
+            t = _bar_time(bars[i - 1])
+            if last is not None and t <= last:
+                break
             i -= 1
-        if i < n:
-            self._emit(sub, [_to_bar(sub.symbol, bars[k]) for k in range(i, n)], source)
+            out.append(_to_bar(sub.symbol, bars[i], t))
+        if out:
+            out.reverse()
+            self._emit(sub, out, source)
 
     def _deliver_frame(self, sub: _Subscription, frame: pd.DataFrame) -> None:
         rows = frame[frame.index > sub.last] if sub.last is not None else frame
@@ -970,11 +976,12 @@ def _bar_time(bar: Any) -> pd.Timestamp:
     return to_utc(str(date), "bar time")
 
 
-def _to_bar(symbol: str, bar: Any) -> Bar:
+def _to_bar(symbol: str, bar: Any, time: pd.Timestamp | None = None) -> Bar:
+    """A client bar as ours; ``time``: its ``_bar_time`` when known already."""
     volume = float(bar.volume) if bar.volume is not None else 0.0
     return Bar(
         symbol,
-        _bar_time(bar),
+        _bar_time(bar) if time is None else time,
         float(bar.open),
         float(bar.high),
         float(bar.low),

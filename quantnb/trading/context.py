@@ -202,7 +202,8 @@ class LiveContext(Context):
 
     def _mark(self, symbol: str, price: float) -> None:
         symbol = self._routes.get(symbol, symbol)  # a continuous future's bar marks its month
-        for portfolio in {id(p): p for p in (self.broker.portfolio, self.holdings)}.values():
+        book, held = self.broker.portfolio, self.holdings
+        for portfolio in (book,) if held is book else (book, held):
             take_rate(portfolio, symbol, price)
             pos = portfolio.positions.get(symbol)
             if pos is not None and pos.qty:

@@ -248,7 +248,7 @@ class LiveStrategyEngine:
         self.groups_processed = 0
         self.last_bar_time: pd.Timestamp | None = None
         self.gateway_offset: pd.Timedelta | None = None  # the gateway's clock minus the wall's
-        self.last_bar_wall: pd.Timestamp | None = None
+        self._last_bar_ns: int | None = None  # wall clock (ns since the epoch) of the newest bar
         self._last_bar_mono = time.monotonic()
 
     def __repr__(self) -> str:
@@ -780,11 +780,14 @@ class LiveStrategyEngine:
         if not ctx.update(bar):
             return
         self.bars_received += 1
-        self.last_bar_wall = pd.Timestamp.now(tz="UTC")
+        self._last_bar_ns = time.time_ns()  # a Timestamp only when asked for (last_bar_wall)
         self._last_bar_mono = time.monotonic()
         self._active.add(bar.symbol)
         # older than the group handed out or the one waiting: history only, never in a later group
-        done = max(t for t in (self.last_bar_time, self._pending_time, bar.time) if t is not None)
+        done = bar.time
+        for t in (self.last_bar_time, self._pending_time):
+            if t is not None and t > done:
+                done = t
         if bar.time < done:
             logger.warning("late bar %s %s after %s; kept in history only", bar.symbol,
                            bar.time, done)  # fmt: skip
@@ -1454,6 +1457,12 @@ class LiveStrategyEngine:
         """The account's open positions as the gateway reports them (every session's, and
         trades made in TWS), marked at the latest prices."""
         return _position_table(self.broker.portfolio if self.broker is not None else None)
+
+    @property
+    def last_bar_wall(self) -> pd.Timestamp | None:
+        """When the newest bar arrived (wall clock, UTC); None before the first."""
+        ns = self._last_bar_ns
+        return pd.Timestamp(ns, tz="UTC") if ns is not None else None
 
     @property
     def status(self) -> pd.Series:

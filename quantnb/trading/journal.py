@@ -145,9 +145,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+_last_iso: tuple[Any, str] = (None, "")  # the last UTC Timestamp formatted, and its text
+
+
 def _ts(value: Any) -> str | None:
+    global _last_iso
     if isinstance(value, pd.Timestamp) and value.tzinfo is UTC:
-        return value.isoformat()  # the common case, met several times per order sent
+        # the common case, met several times per order sent (an order sent has created ==
+        # updated, one Timestamp): formatting takes ~2 µs, so the last one is kept
+        last, text = _last_iso
+        if last is not value:
+            text = value.isoformat()
+            _last_iso = (value, text)
+        return text
     if value is None or pd.isna(value):
         return None
     try:
