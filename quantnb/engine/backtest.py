@@ -57,7 +57,7 @@ from quantnb.errors import ConfigError, IntervalError, OrderError
 from quantnb.ind import CAUSAL
 from quantnb.options import checked_options
 from quantnb.results import BacktestResult
-from quantnb.results.frames import fill_columns, fills_frame, orders_frame, rejections_frame
+from quantnb.results.frames import fills_frame, orders_frame, rejections_frame
 from quantnb.results.stats import drawdown
 
 logger = logging.getLogger(__name__)
@@ -561,10 +561,9 @@ class BacktestEngine:
 
     def _result(self, strategy: Strategy, elapsed: float) -> BacktestResult:
         broker = self.broker
-        columns = fill_columns(broker.fills)
         # every fill is stamped with the clock at the bar it fills in (``broker.process``)
         times = self.aligned.index[np.asarray(broker.fill_ticks, dtype=np.int64)]
-        fills = fills_frame(columns, times)
+        fills = fills_frame(broker.fills, times)
         orders = orders_frame(broker.orders)
         rejections = rejections_frame(broker.rejections)
         book = self.book

@@ -49,74 +49,59 @@ _UTC = UTC
 _unit, _tz, _value = attrgetter("unit"), attrgetter("tzinfo"), attrgetter("value")
 
 
-_FILL_FIELDS = attrgetter(*FILL_COLUMNS)
+def _field(objects: Sequence[Any], name: str) -> list:
+    """One field of each object: a column read at a time, so no row of all the fields is ever
+    made (for a million orders those rows would take tens of megabytes at once)."""
+    return list(map(attrgetter(name), objects))
 
 
-def fill_columns(fills: Sequence[Fill]) -> dict[str, tuple]:
-    """The fields of ``fills`` by column (``FILL_COLUMNS``), read in one pass."""
+def fills_frame(fills: Iterable[Fill], times: pd.DatetimeIndex | None = None) -> pd.DataFrame:
+    """Fills as a DataFrame, one row per execution, in the order given. ``times``: the fills'
+    times when the caller has them as an index already (a backtest: its clock at the fills'
+    bars), instead of reading each one."""
+    fills = list(fills)
     if not fills:
-        return {c: () for c in FILL_COLUMNS}
-    return dict(zip(FILL_COLUMNS, zip(*map(_FILL_FIELDS, fills)), strict=True))
-
-
-def fills_frame(
-    fills: Iterable[Fill] | dict[str, tuple], times: pd.DatetimeIndex | None = None
-) -> pd.DataFrame:
-    """Fills as a DataFrame, one row per execution, in the order given: ``Fill`` objects, or
-    their ``fill_columns``. ``times``: the fills' times when the caller has them as an index
-    already (a backtest: its clock at the fills' bars), instead of reading each one."""
-    cols = fills if isinstance(fills, dict) else fill_columns(list(fills))
-    if not cols["time"]:
         return pd.DataFrame([], columns=FILL_COLUMNS)
     text = pd.Series([""]).dtype  # what pandas infers for strings ("str", or object)
     return pd.DataFrame(
         {
-            "time": _times(list(cols["time"])) if times is None else times.array,
-            "order_id": _col(list(cols["order_id"]), text),
-            "symbol": _col(list(cols["symbol"]), text),
-            "side": _col(list(map(str, cols["side"])), text),
-            "qty": _col(list(cols["qty"]), text),
-            "price": _col(list(cols["price"]), text),
-            "commission": _col(list(cols["commission"]), text),
-            "slippage": _col(list(cols["slippage"]), text),
-            "exec_id": _col(list(cols["exec_id"]), text),
+            "time": _times(_field(fills, "time")) if times is None else times.array,
+            "order_id": _col(_field(fills, "order_id"), text),
+            "symbol": _col(_field(fills, "symbol"), text),
+            "side": _col(list(map(str, _field(fills, "side"))), text),
+            "qty": _col(_field(fills, "qty"), text),
+            "price": _col(_field(fills, "price"), text),
+            "commission": _col(_field(fills, "commission"), text),
+            "slippage": _col(_field(fills, "slippage"), text),
+            "exec_id": _col(_field(fills, "exec_id"), text),
         },
         columns=FILL_COLUMNS,
     )
 
 
-_ORDER_FIELDS = attrgetter(
-    "id", "created", "symbol", "side", "qty", "type", "limit", "stop", "tif", "status",
-    "filled", "avg_price", "reason", "parent_id", "updated",
-)  # fmt: skip
-
-
 def orders_frame(orders: Iterable[Order]) -> pd.DataFrame:
-    """Orders as a DataFrame, one row per order, in submission order (fields read in one
-    pass over the orders)."""
+    """Orders as a DataFrame, one row per order, in submission order."""
     orders = list(orders)
     if not orders:
         return pd.DataFrame([], columns=ORDER_COLUMNS)
     text = pd.Series([""]).dtype  # what pandas infers for strings ("str", or object)
-    (ids, created, symbols, sides, qty, types, limits, stops, tifs, statuses, filled, avg,
-     reasons, parents, updated) = zip(*map(_ORDER_FIELDS, orders))  # fmt: skip
     return pd.DataFrame(
         {
-            "order_id": _col(list(ids), text),
-            "created": _times(list(created)),
-            "symbol": _col(list(symbols), text),
-            "side": _col(list(map(str, sides)), text),
-            "qty": _col(list(qty), text),
-            "type": _col(list(map(str, types)), text),
-            "limit": _col(list(limits), text),
-            "stop": _col(list(stops), text),
-            "tif": _col(list(map(str, tifs)), text),
-            "status": _col(list(map(str, statuses)), text),
-            "filled": _col(list(filled), text),
-            "avg_price": _col([a or np.nan for a in avg], text),
-            "reason": _col(list(reasons), text),
-            "parent_id": _col(list(parents), text),
-            "updated": _times(list(updated)),
+            "order_id": _col(_field(orders, "id"), text),
+            "created": _times(_field(orders, "created")),
+            "symbol": _col(_field(orders, "symbol"), text),
+            "side": _col(list(map(str, _field(orders, "side"))), text),
+            "qty": _col(_field(orders, "qty"), text),
+            "type": _col(list(map(str, _field(orders, "type"))), text),
+            "limit": _col(_field(orders, "limit"), text),
+            "stop": _col(_field(orders, "stop"), text),
+            "tif": _col(list(map(str, _field(orders, "tif"))), text),
+            "status": _col(list(map(str, _field(orders, "status"))), text),
+            "filled": _col(_field(orders, "filled"), text),
+            "avg_price": _col([a or np.nan for a in _field(orders, "avg_price")], text),
+            "reason": _col(_field(orders, "reason"), text),
+            "parent_id": _col(_field(orders, "parent_id"), text),
+            "updated": _times(_field(orders, "updated")),
         },
         columns=ORDER_COLUMNS,
     )
