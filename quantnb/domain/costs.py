@@ -27,6 +27,13 @@ def _check(
     return value
 
 
+def _share_of_value(rate: float, minimum: float, qty: float, price: float) -> float:
+    """``max(minimum, rate * |qty| * price)``; nothing for no quantity."""
+    if qty == 0:
+        return 0.0
+    return max(minimum, rate * abs(qty) * price)
+
+
 @dataclass(frozen=True, slots=True)
 class PercentCommission:
     """A share of notional with a minimum per order: ``max(minimum, rate * |qty| * price)``."""
@@ -39,9 +46,7 @@ class PercentCommission:
         _check("minimum", self.minimum)
 
     def commission(self, qty: float, price: float) -> float:
-        if qty == 0:
-            return 0.0
-        return max(self.minimum, self.rate * abs(qty) * price)
+        return _share_of_value(self.rate, self.minimum, qty, price)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +139,7 @@ class FxCommission:
         _check("minimum", self.minimum)
 
     def commission(self, qty: float, price: float) -> float:
-        if qty == 0:
-            return 0.0
-        return max(self.minimum, self.rate * abs(qty) * price)
+        return _share_of_value(self.rate, self.minimum, qty, price)
 
 
 CommissionModel = PercentCommission | PerShareCommission | NoCommission

@@ -6,6 +6,7 @@ because its status moves through a life cycle.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -122,6 +123,24 @@ class Order:
     @property
     def signed_qty(self) -> float:
         return self.qty * self.side.sign
+
+
+def market_orders(
+    legs: Iterable[tuple[str, float]], tag: str, next_id: Callable[[], str]
+) -> list[Order]:
+    """Market orders for signed quantities by symbol, tagged with who made them (a roll's two
+    legs, a margin call's liquidation): the orders an engine places on its own."""
+    return [
+        Order(
+            id=next_id(),
+            symbol=symbol,
+            side=Side.BUY if signed > 0 else Side.SELL,
+            qty=abs(signed),
+            type=OrderType.MARKET,
+            tag=tag,
+        )
+        for symbol, signed in legs
+    ]
 
 
 @dataclass(frozen=True, slots=True)

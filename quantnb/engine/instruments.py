@@ -17,7 +17,7 @@ import pandas as pd
 from quantnb.domain import margin as margin_rules
 from quantnb.domain.calendar import trade_dates
 from quantnb.domain.instrument import Instrument, Kind, as_instrument, future
-from quantnb.domain.model import Order, OrderType, Side
+from quantnb.domain.model import market_orders
 from quantnb.domain.rolls import ROLL_TAG, roll_legs
 from quantnb.errors import ConfigError
 
@@ -159,15 +159,7 @@ class InstrumentBook:
                     continue
                 # two recorded orders: close the old month, open the new one, at the next open
                 broker, ctx = self.engine.broker, self.engine.ctx
-                for symbol, signed in roll_legs(old, new, qty):
-                    order = Order(
-                        id=ctx._next_order_id(),
-                        symbol=symbol,
-                        side=Side.BUY if signed > 0 else Side.SELL,
-                        qty=abs(signed),
-                        type=OrderType.MARKET,
-                        tag=ROLL_TAG,
-                    )
+                for order in market_orders(roll_legs(old, new, qty), ROLL_TAG, ctx._next_order_id):
                     broker.execute_order(order)
                 broker.settle()
                 log.info("%s rolls %g from %s to %s", name, qty, old, new)
@@ -197,15 +189,7 @@ class InstrumentBook:
         self.calls.append(call)
         log.warning("margin call at %s: equity %.2f below maintenance %.2f; liquidating %s",
                     call.time, call.equity, call.maintenance, call.liquidate)  # fmt: skip
-        for name, signed in call.liquidate:
-            order = Order(
-                id=self.engine.ctx._next_order_id(),
-                symbol=name,
-                side=Side.BUY if signed > 0 else Side.SELL,
-                qty=abs(signed),
-                type=OrderType.MARKET,
-                tag=LIQUIDATION_TAG,
-            )
+        for order in market_orders(call.liquidate, LIQUIDATION_TAG, self.engine.ctx._next_order_id):
             broker.execute_order(order)
         broker.settle()
 

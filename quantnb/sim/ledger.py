@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from quantnb.domain.costs import FxCommission, PerContractCommission
 from quantnb.sim.contracts import SimContract
 
-FUTURE_COMMISSION = 2.25  # USD per contract, IB's tiered rate with exchange fees, roughly
-FX_RATE = 0.00002  # of the trade value
-FX_MINIMUM = 2.0  # USD per order
+FUTURE_COMMISSION = PerContractCommission()  # IB's fixed rate with exchange fees (USD 2.25)
+FX_COMMISSION = FxCommission()  # IB's spot FX: 0.20 basis points, USD 2.00 at the least
 
 
 @dataclass(slots=True)
@@ -67,11 +67,11 @@ class Ledger:
     def commission(self, c: SimContract, qty: float, price: float, usd: float) -> float:
         """The commission of a trade in USD; ``usd`` converts one unit of its currency."""
         if c.sec_type == "FUT":
-            return round(FUTURE_COMMISSION * qty, 4)
+            return round(FUTURE_COMMISSION.commission(qty, price), 4)
         value = qty * price * usd if c.currency != "USD" else qty * price
         if c.instrument is not None and c.instrument.symbol == "USD":
             value = qty  # USD.JPY: the base is dollars
-        return round(max(FX_MINIMUM, FX_RATE * value), 4)
+        return round(FX_COMMISSION.commission(value, 1.0), 4)
 
     def book(self, c: SimContract, signed_qty: float, price: float, commission: float) -> float:
         """Book a trade; returns the P&L it realized (in the contract's currency)."""

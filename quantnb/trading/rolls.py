@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 
 from quantnb.domain.instrument import Instrument, future
-from quantnb.domain.model import Order, OrderType, Side
+from quantnb.domain.model import Order, market_orders
 from quantnb.domain.rolls import ROLL_TAG, month_at, roll_legs
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,7 @@ class RollWatch:
 
 def roll_orders(old: str, new: str, qty: float, next_id: Callable[[], str]) -> list[Order]:
     """The two market orders of a roll of ``qty`` (signed) contracts from ``old`` to ``new``."""
-    return [
-        Order(
-            id=next_id(),
-            symbol=symbol,
-            side=Side.BUY if signed > 0 else Side.SELL,
-            qty=abs(signed),
-            type=OrderType.MARKET,
-            tag=ROLL_TAG,
-        )
-        for symbol, signed in roll_legs(old, new, qty)
-    ]
+    return market_orders(roll_legs(old, new, qty), ROLL_TAG, next_id)
 
 
 __all__ = ["ROLL_DAYS", "RollWatch", "roll_orders"]
