@@ -55,3 +55,18 @@ class Scripted(qn.Strategy):
 
     def finalize(self, ctx):
         self.finalized = True
+
+
+def play(sim, eng, n: int) -> None:
+    """Step a manual simulator ``n`` bars, each handled by the live engine with its market
+    orders done and any roll's stream switch finished (manual stepping would otherwise hold
+    the next bar back until the bar after it)."""
+    from quantnb.testing import eventually
+
+    minute = pd.Timedelta(minutes=1)
+    for _ in range(n):
+        sim.step(1)
+        seen = sim.now - minute
+        eventually(lambda s=seen: eng.last_bar_time is not None and eng.last_bar_time >= s, 10)
+        eventually(lambda: not eng.broker.open_orders() and not eng.ctx.outbox, 10)
+        eventually(lambda: not eng.continuous.switching, 10)

@@ -87,6 +87,15 @@ def no_engine_left_running() -> Iterator[None]:
 
 
 @pytest.fixture
+def engines() -> Iterator[list]:
+    """Live engines a test makes (append them), stopped before its simulator."""
+    made: list = []
+    yield made
+    for eng in made:
+        eng.stop()
+
+
+@pytest.fixture
 def ibc() -> ModuleType:
     """The IB client package under test (ib_async or ib_insync)."""
     return _client

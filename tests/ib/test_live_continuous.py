@@ -17,10 +17,10 @@ from quantnb.trading import LiveStrategyEngine
 from quantnb.trading.bar_log import replay_bars
 from quantnb.trading.instruments import split_symbols
 from quantnb.trading.replay import replay_backtest
+from tests.helpers import play
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(120)]
 
-MINUTE = pd.Timedelta(minutes=1)
 ES = qn.continuous("ES")
 # ES 2024-03 expires on Friday 2024-03-15: five business days before, the first bar of
 # 2024-03-08 (UTC) is the first of the June month. The run starts ten minutes before it.
@@ -59,14 +59,6 @@ def sim():
         yield s
 
 
-@pytest.fixture
-def engines():
-    made: list[LiveStrategyEngine] = []
-    yield made
-    for eng in made:
-        eng.stop()
-
-
 def _engine(sim, tmp_path, engines, strategy) -> LiveStrategyEngine:
     cfg = IBConfig(host=sim.host, port=sim.port, client_id=31, timeout=5)
     # the roll falls at 00:00 UTC, in CME's night session: extended hours stream it
@@ -80,18 +72,6 @@ def _engine(sim, tmp_path, engines, strategy) -> LiveStrategyEngine:
     eng.add_strategy(strategy)
     engines.append(eng)
     return eng
-
-
-def _play(sim, eng, n: int) -> None:
-    """``n`` bars, each handled by the engine and its market orders done."""
-    for _ in range(n):
-        sim.step(1)
-        seen = sim.now - MINUTE
-        eventually(lambda s=seen: eng.last_bar_time is not None and eng.last_bar_time >= s, 10)
-        eventually(lambda: not eng.broker.open_orders() and not eng.ctx.outbox, 10)
-        # a roll's new stream is up before the next bar is played (manual stepping would
-        # otherwise hold that bar back until the bar after it)
-        eventually(lambda: not eng.continuous._tasks, 10)
 
 
 def _orders(frame: pd.DataFrame) -> list[tuple]:
@@ -118,10 +98,10 @@ def test_continuous_es_rolls_live_as_in_a_backtest_over_the_same_bars(sim, tmp_p
     assert eng.feed.subscriptions == {"ES": "1m"}
     assert set(eng.feed._feed.subscriptions) == {MARCH}
     assert len(eng.ctx.series["ES"]) > 10  # the March month's history, under "ES"
-    _play(sim, eng, 5)
+    play(sim, eng, 5)
     assert sim.positions() == {"ESH4": 2}
     assert eng.ledger.portfolio.position(MARCH).qty == 2
-    _play(sim, eng, 10)  # across the roll at 00:00
+    play(sim, eng, 10)  # across the roll at 00:00
     # the roll: March closed, June opened, both by market orders tagged "roll"
     assert sim.positions() == {"ESM4": 3}
     assert set(eng.feed._feed.subscriptions) == {JUNE}  # June streamed, March cancelled
@@ -160,7 +140,7 @@ def test_a_session_started_again_after_the_roll_trades_the_new_month(sim, tmp_pa
     eng = _engine(sim, tmp_path, engines, strat)
     eng.start([ES], lookback_days=0.05, interval="1m", wait=True, timeout=30)
     eventually(lambda: eng.state == "running", 20)
-    _play(sim, eng, 4)
+    play(sim, eng, 4)
     assert sim.positions() == {"ESH4": 2}
     eng.stop()
     sim.step(12)  # the roll date passes while the session is stopped
@@ -169,12 +149,12 @@ def test_a_session_started_again_after_the_roll_trades_the_new_month(sim, tmp_pa
     eventually(lambda: again.state == "running", 20)
     assert again.run_id == eng.run_id  # resumed from its journal
     assert set(again.feed._feed.subscriptions) == {JUNE}  # the current month from the start
-    _play(sim, again, 2)
+    play(sim, again, 2)
     # the March contracts it still held are rolled once, at its first bar
     assert sim.positions() == {"ESM4": 2}
     rolls = [o for o in _orders(again.journal.orders(latest=True)) if o[4] == ROLL_TAG]
     assert [o[1:4] for o in rolls] == [(MARCH, "SELL", 2.0), (JUNE, "BUY", 2.0)]
-    _play(sim, again, 3)
+    play(sim, again, 3)
     rolled = [o for o in _orders(again.journal.orders(latest=True)) if o[4] == ROLL_TAG]
     assert rolled == rolls  # not rolled again
     assert again.ctx.position("ES").qty == 2 and again.ctx.position("ES").symbol == JUNE

@@ -4,7 +4,6 @@ matching the simulator's account."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 import quantnb as qn
@@ -14,10 +13,10 @@ from quantnb.sim import GatewaySimulator
 from quantnb.testing import eventually
 from quantnb.trading import LiveStrategyEngine
 from quantnb.trading.instruments import sim_markets, split_symbols
+from tests.helpers import play
 
 pytestmark = [pytest.mark.ib, pytest.mark.timeout(90)]
 
-MINUTE = pd.Timedelta(minutes=1)
 ES = future("ES", "2024-03")
 EUR = fx("EURUSD")
 
@@ -49,15 +48,6 @@ def sim():
 
 
 @pytest.fixture
-def engines():
-    """Engines made by a test, stopped before its simulator."""
-    made: list[LiveStrategyEngine] = []
-    yield made
-    for eng in made:
-        eng.stop()
-
-
-@pytest.fixture
 def make_engine(sim, tmp_path, engines):
     def make(strategy, **kw) -> LiveStrategyEngine:
         cfg = IBConfig(host=sim.host, port=sim.port, client_id=12, timeout=5)
@@ -69,15 +59,6 @@ def make_engine(sim, tmp_path, engines):
         return eng
 
     return make
-
-
-def _play(sim, eng, n: int) -> None:
-    """``n`` bars, each handled by the engine and its market orders done."""
-    for _ in range(n):
-        sim.step(1)
-        seen = sim.now - MINUTE
-        eventually(lambda s=seen: eng.last_bar_time is not None and eng.last_bar_time >= s, 10)
-        eventually(lambda: not eng.broker.open_orders() and not eng.ctx.outbox, 10)
 
 
 def _executions(sim, symbol: str) -> list[tuple[str, float, float, float]]:
@@ -110,14 +91,14 @@ def test_futures_session_pnl_at_the_multiplier_matches_the_account(sim, make_eng
     assert eng.symbols == ("ES 2024-03",)
     assert eng.broker.portfolio.instruments["ES 2024-03"].multiplier == 50
     sim.step(1)
-    _play(sim, eng, 3)
+    play(sim, eng, 3)
     # two contracts held: the session's position is marked at $50 a point
     (row,) = eng.positions.itertuples(index=False)
     assert (row.symbol, row.qty) == ("ES 2024-03", 2)
     assert row.market_value == pytest.approx(2 * 50 * row.last_price)
     assert row.unrealized_pnl == pytest.approx(2 * 50 * (row.last_price - row.avg_price))
     assert sim.positions() == {"ESH4": 2}
-    _play(sim, eng, 3)
+    play(sim, eng, 3)
     assert eng.positions.empty and sim.positions() == {}
     (buy, sell) = _executions(sim, "ESH4")
     assert (buy[0], buy[1], sell[0], sell[1]) == ("BOT", 2, "SLD", 2)
@@ -139,7 +120,7 @@ def test_fx_session_books_euros_and_dollars_at_the_rate(sim, make_engine):
     eng.start([EUR], lookback_days=0.2, interval="1m")
     eventually(lambda: eng.state == "running", 20)
     sim.step(1)
-    _play(sim, eng, 3)
+    play(sim, eng, 3)
     pf = eng.ledger.portfolio
     assert pf.position("EURUSD").qty == 20_000
     assert pf.balances["EUR"] == pytest.approx(20_000)
@@ -154,7 +135,7 @@ def test_fx_session_books_euros_and_dollars_at_the_rate(sim, make_engine):
     assert account.balances["EUR"] == pytest.approx(20_000)
     assert account.cash == pytest.approx(cash0 - 20_000 * price - commission, abs=0.01)
     assert account.equity == pytest.approx(sim.account_values()["NetLiquidation"], abs=20)
-    _play(sim, eng, 3)
+    play(sim, eng, 3)
     assert pf.position("EURUSD").qty == 0
     (buy, sell) = _executions(sim, "EURUSD")
     commissions = buy[3] + sell[3]
@@ -174,7 +155,7 @@ def test_futures_order_beyond_margin_refused_before_it_is_sent(sim, make_engine)
     eng.start([ES], lookback_days=0.2, interval="1m")
     eventually(lambda: eng.state == "running", 20)
     sim.step(1)
-    _play(sim, eng, 2)
+    play(sim, eng, 2)
     (order,) = orders
     eventually(lambda: order.status is qn.OrderStatus.REJECTED, 10)
     assert "insufficient margin" in order.reason and "13,200.00" in order.reason
@@ -212,7 +193,7 @@ def test_a_futures_journal_resumed_books_its_fills_at_the_multiplier(sim, make_e
     eng.start([ES], lookback_days=0.2, interval="1m")
     eventually(lambda: eng.state == "running", 20)
     sim.step(1)
-    _play(sim, eng, 3)
+    play(sim, eng, 3)
     eventually(lambda: eng.pnl["commissions"] > 0, 10)
     before = eng.ledger.portfolio
     held = (before.position(ES.name).qty, before.position(ES.name).avg_price, before.cash)

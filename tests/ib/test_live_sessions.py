@@ -32,14 +32,6 @@ class Idle(qn.Strategy):
         pass
 
 
-@pytest.fixture
-def engines():
-    made: list[LiveStrategyEngine] = []
-    yield made
-    for eng in made:
-        eng.stop()
-
-
 def _start(sim, tmp_path, engines, client_id: int = 41, **kw) -> LiveStrategyEngine:
     cfg = IBConfig(host=sim.host, port=sim.port, client_id=client_id, timeout=5)
     kw.setdefault("hours", "extended")  # the night session streams with useRTH=0
