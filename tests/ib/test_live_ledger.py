@@ -120,7 +120,8 @@ def test_two_sessions_on_one_account_keep_their_own_shares(sim, tmp_path):
     _trade(b, lambda c: c.order_target("AAPL", 8), 8)  # b's own 5 -> 8: buys 3
     eventually(lambda: sim.positions() == {"AAPL": 8.0}, 10)
     assert [e["shares"] for e in sim.executions()] == [10, 5, 10, 3]
-    assert b.fills["order_id"].str.startswith(b.run_id).sum() == 2
+    # the gateway's position moves before the session has booked the execution it reports
+    eventually(lambda: b.fills["order_id"].str.startswith(b.run_id).sum() == 2, 10)
     assert not any("is cut to" in m for m in _outside(b))
     a.stop()
     b.stop()
