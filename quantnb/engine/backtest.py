@@ -33,7 +33,7 @@ from quantnb.domain.interval import Interval
 from quantnb.domain.model import Bar, Fill, Order
 from quantnb.domain.risk import RiskLimits
 from quantnb.engine import warmup
-from quantnb.engine.collection import collection_deferred
+from quantnb.engine.collection import collection_deferred, full_collections_deferred
 from quantnb.engine.context import FIELDS, BarView, Context
 from quantnb.engine.hooks import check_hooks
 from quantnb.engine.indicators import (
@@ -332,7 +332,8 @@ class BacktestEngine:
             warmup.warn_short(self.warmup, short)
         self.broker.settle()
         try:
-            self._loop(strategy)
+            with full_collections_deferred():
+                self._loop(strategy)
         except Exception as exc:
             if 0 <= ctx._t < len(self.clock):
                 exc.add_note(f"quantnb: raised while processing the bar at {ctx.now}")
