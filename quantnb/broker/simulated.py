@@ -194,7 +194,7 @@ class SimulatedBroker(BrokerBase):
             self.costs,
             margin=margin,
             allow_short=self.allow_short,
-            held=pf.position(order.symbol).qty,
+            held=pos.qty if (pos := pf.positions.get(order.symbol)) is not None else 0.0,
             selling=selling,
             reserved=reserved,
             available=available,
@@ -322,7 +322,7 @@ class SimulatedBroker(BrokerBase):
                 m = match(order, o, h, lo, c)
             if m is not None:
                 hits.append((order, m[0], m[1], bar))
-        return self._pick(hits)
+        return hits if len(hits) < 2 else self._pick(hits)
 
     @staticmethod
     def _pick(
@@ -356,7 +356,9 @@ class SimulatedBroker(BrokerBase):
             commission = self._stock_commission(qty, price)  # what _commission gives a stock
         else:
             commission = self._commission(symbol, qty, price)
-        pos = pf.position(symbol)
+        pos = pf.positions.get(symbol)
+        if pos is None:
+            pos = pf.position(symbol)
         if stock and side is Side.BUY and self.leverage <= 1.0 and not self.allow_short:
             cost = qty * price + commission
             if cost > self.portfolio.cash + 1e-9:
@@ -391,7 +393,7 @@ class SimulatedBroker(BrokerBase):
         self.fill_ticks.append(self.tick)
         order.filled += qty
         order.avg_price = price
-        self._finish(order, OrderStatus.FILLED, "")
+        self._finish(order, OrderStatus.FILLED, "", now)
         if order.oca_group:
             self._oca_fill(order, qty)
         if self.on_fill is not None:
@@ -469,11 +471,14 @@ class SimulatedBroker(BrokerBase):
     def _cancel(self, order: Order, reason: str) -> None:
         self._finish(order, OrderStatus.CANCELLED, reason)
 
-    def _finish(self, order: Order, status: OrderStatus, reason: str) -> None:
+    def _finish(
+        self, order: Order, status: OrderStatus, reason: str, now: pd.Timestamp | None = None
+    ) -> None:
+        """Move ``order`` to a final ``status`` at ``now`` (the engine's time when not given)."""
         was_working = order in self.working.get(order.symbol, ())
         order.status = status
         order.reason = reason or order.reason
-        order.updated = self._now()
+        order.updated = self._now() if now is None else now
         if was_working:
             self.working[order.symbol].remove(order)
             self.n_working -= 1

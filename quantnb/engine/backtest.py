@@ -92,6 +92,7 @@ class BacktestContext(Context):
         self._check_lookahead = engine.check_lookahead
         # The engine marks held positions every bar, so a position lookup needs no Python call.
         self.position = engine.portfolio.positions.__getitem__  # type: ignore[method-assign]
+        self._submit = engine.broker.execute_order  # type: ignore[method-assign]
 
     @property
     def now(self) -> pd.Timestamp:
