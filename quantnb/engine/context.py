@@ -258,7 +258,8 @@ class Context:
         Returns the closing order, or None when there was no position.
         """
         symbol = _name(symbol)
-        self._check_symbol(symbol)
+        if symbol not in self._symbol_set:
+            self._check_symbol(symbol)
         self.cancel_all(symbol)
         qty = self.position(symbol).qty
         if not qty:
