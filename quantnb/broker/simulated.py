@@ -90,7 +90,10 @@ class SimulatedBroker(BrokerBase):
         self.fill_ticks: list[int] = []
         self.rejections: list[Rejection] = []
         self.queued: list[Order] = []  # placed, not yet settled
-        self._memo: dict | None = None  # while settling several orders (``settle``)
+        # while settling several orders (``settle``): each working buy's reserved cash by id,
+        # and what each working order frees at the open
+        self._memo: dict | None = None
+        self._freed: dict[Order, float] | None = None
         self.day_start_equity: float | None = None
         self.tick = 0
         # auction and time-bound orders: the clock's session bars (built on first use) and the
@@ -142,7 +145,7 @@ class SimulatedBroker(BrokerBase):
             queued.sort(key=_sells_first)
             # nothing fills while they are settled: what each working order commits or frees
             # is worked out once for all of them
-            self._memo = {}
+            self._memo, self._freed = {}, {}
         try:
             for order in queued:
                 if order.status in DONE_STATES:
@@ -158,7 +161,7 @@ class SimulatedBroker(BrokerBase):
                     order.trail_ref = ref
                 order.status = OrderStatus.SUBMITTED
         finally:
-            self._memo = None
+            self._memo = self._freed = None
 
     def check_buying_power(self, order: Order, price: float) -> tuple[bool, str]:
         """Whether the account can pay for ``order`` at about ``price``, and why not."""
@@ -204,29 +207,30 @@ class SimulatedBroker(BrokerBase):
         """What the working market orders that shrink positions free when the next open fills
         them, before the buys decided with them: net sale proceeds (cash) or exposure (margin).
         """
-        memo = self._memo
+        memo = self._freed
         freed = 0.0
         for o in working:
             if o.type is not OrderType.MARKET or o.status is not OrderStatus.SUBMITTED:
                 continue
             if memo is not None:
-                cached = memo.get(("freed", o.id))
+                cached = memo.get(o)
                 if cached is not None:
-                    freed += cached
+                    freed += cached  # adding the 0.0 of an order that frees nothing is exact
                     continue
             held = self.portfolio.position(o.symbol).qty
             if held * o.side.sign >= 0:
-                continue
-            qty = min(o.remaining, abs(held))
-            price = self._price(o.symbol)
-            if margin:
-                value = qty * price
+                value = 0.0
             else:
-                est = self.costs.fill_price(price, o.side)
-                value = qty * est - self.costs.commission(qty, est)
+                qty = min(o.remaining, abs(held))
+                price = self._price(o.symbol)
+                if margin:
+                    value = qty * price
+                else:
+                    est = self.costs.fill_price(price, o.side)
+                    value = qty * est - self.costs.commission(qty, est)
+                freed += value
             if memo is not None:
-                memo[("freed", o.id)] = value
-            freed += value
+                memo[o] = value
         return freed
 
     def get_account_value(self) -> float:
