@@ -62,6 +62,13 @@ class SmaCrossDry(qn.Strategy):
                 self.held = False
 
 
+class Idle(qn.Strategy):
+    """Does nothing with its bars: the engine's own cost per bar."""
+
+    def on_data(self, ctx, data):
+        pass
+
+
 @dataclass(slots=True, frozen=True)
 class _Bar:
     symbol: str
@@ -153,6 +160,7 @@ def main() -> None:
     single = qn.data.sample(["SPY"], interval="1m", start="2010-01-04", bars=n1)
     one = timed(SmaCross, single, repeat)
     dry = timed(SmaCrossDry, single, repeat)
+    idle = timed(Idle, single, repeat)
     many = qn.data.sample(
         [f"S{i:03d}" for i in range(nsym)], interval="1m", start="2020-01-02", bars=nper
     )
@@ -165,6 +173,7 @@ def main() -> None:
     per_order = (one.loop - dry.loop) / orders * 1e6
     results_per_m = (one.total - one.loop) * 1_000_000 / n1
     rate1, rate_many, rate_hist = n1 / one.total, nsym * nper / multi.total, n1 / 10 / hist.total
+    rate_dry, rate_idle = n1 / dry.total, n1 / idle.total
     rows = [
         ("floor: bare loop, Bar object + method call", f"{floor:,.0f} bars/s", "", ""),
         (
@@ -199,6 +208,18 @@ def main() -> None:
             "<= 80",
         ),
         (f"peak memory, 1 symbol x {n5:,} bars", f"{mem5['peak_mb']:,.0f} MB", "", "< 900 MB"),
+        (
+            "the same decisions without orders (SmaCrossDry), whole call",
+            f"{rate_dry:,.0f} bars/s",
+            f"{rate_dry / floor:.2f} of floor",
+            "reference",
+        ),
+        (
+            "a strategy that does nothing (Idle), whole call",
+            f"{rate_idle:,.0f} bars/s",
+            f"{rate_idle / floor:.2f} of floor",
+            "reference",
+        ),
         (
             f"SMA with ctx.history + numpy per bar, {n1 // 10:,} bars",
             f"{rate_hist:,.0f} bars/s",
