@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from quantnb.errors import DataError
+from quantnb.results.frames import _col, _text_dtype
 
 log = logging.getLogger(__name__)
 
@@ -220,12 +221,15 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
     if not columns["symbol"]:
         return _empty_trades()
     if as_ns:
-        columns["entry_time"] = _utc_ns(columns["entry_time"])
-        columns["exit_time"] = _utc_ns(columns["exit_time"])
-        columns["duration"] = pd.TimedeltaIndex(
-            np.array(columns["duration"], dtype=np.int64).view("m8[ns]")
-        )
-        return pd.DataFrame(columns, columns=TRADE_COLUMNS)
+        # each column as the array pandas would infer from it, so none is inferred here
+        text = _text_dtype()
+        for name in TRADE_COLUMNS:
+            if isinstance(columns[name], list) and "time" not in name and name != "duration":
+                columns[name] = _col(columns[name], text)
+        columns["entry_time"] = _utc_ns(columns["entry_time"]).array
+        columns["exit_time"] = _utc_ns(columns["exit_time"]).array
+        columns["duration"] = pd.array(np.array(columns["duration"], dtype=np.int64).view("m8[ns]"))
+        return pd.DataFrame(columns, columns=TRADE_COLUMNS, copy=False)
     out = _typed(pd.DataFrame(columns, columns=TRADE_COLUMNS), ["entry_time", "exit_time"])
     out["duration"] = pd.to_timedelta(out["duration"])
     return out
