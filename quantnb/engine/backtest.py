@@ -51,6 +51,7 @@ from quantnb.engine.instruments import (
     split_instruments,
     trade_days,
 )
+from quantnb.engine.regular_hours import regular_only
 from quantnb.engine.scheduler import with_schedule
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
@@ -242,7 +243,7 @@ class BacktestEngine:
         self.extended = sessions.extended(hours) and self.interval.is_intraday
         if self.interval.is_intraday and not self.extended:
             # regular hours: the strategy sees no stock bars of the pre-market or after-hours
-            self.frames = sessions.regular_only(self.frames, self.instruments)
+            self.frames = regular_only(self.frames, self.instruments)
         self.aligned = align(self.frames)
         self.clock = self.aligned.index.asi8
         # futures' and FX's own trade dates on intraday bars; stocks keep the New York day
