@@ -504,12 +504,14 @@ class BacktestEngine:
             empty = np.empty(0)
             return np.empty(0, dtype=np.int64), empty, empty, empty, np.empty(0, dtype=object)
         qty = fills["qty"].to_numpy(dtype=np.float64)
+        # compared as the column's own array: strings are not turned into objects one by one
+        buy = np.asarray(fills["side"].array == "BUY", dtype=bool)
         return (
             np.asarray(ticks, dtype=np.int64),
-            np.where(fills["side"].to_numpy() == "BUY", qty, -qty),
+            np.where(buy, qty, -qty),
             fills["price"].to_numpy(dtype=np.float64),
             fills["commission"].to_numpy(dtype=np.float64),
-            fills["symbol"].to_numpy(dtype=object),
+            fills["symbol"].array,
         )
 
     def _equity_curve(self, flows: tuple[np.ndarray, ...]) -> pd.DataFrame:
@@ -525,7 +527,7 @@ class BacktestEngine:
             np.add.at(cash, ticks, -signed * prices - comm)
             work = dd  # scratch until the drawdown is computed
             for j, s in enumerate(self.symbols):
-                mask = syms == s
+                mask = np.asarray(syms == s, dtype=bool)
                 if not mask.any():
                     continue
                 work.fill(0.0)

@@ -93,7 +93,7 @@ def _paired(cols: pd.DataFrame) -> dict[str, list] | None:
     The arithmetic is ``_match``'s, operation for operation, so the figures are identical.
     """
     symbols = cols["symbol"].to_numpy(dtype=object)
-    sign = np.where(cols["side"].to_numpy(dtype=object) == "BUY", 1, -1)
+    sign = np.where(np.asarray(cols["side"].array == "BUY", dtype=bool), 1, -1)
     qty = cols["qty"].to_numpy(dtype=np.float64)
     pairs = []
     for symbol in dict.fromkeys(symbols.tolist()):
