@@ -120,8 +120,11 @@ _TEXT: Any = None
 
 
 def _frame(columns: dict[str, Any], names: list[str]) -> pd.DataFrame:
-    """The table of these columns (all of one length), as ``pd.DataFrame(columns)`` makes it."""
-    return pd.DataFrame(columns, columns=names, copy=False)
+    """The table of these columns (all of one length) in the order of ``names``. Built from the
+    dict alone: with ``columns=`` pandas selects them again, which costs more than the rest."""
+    if list(columns) != names:
+        columns = {name: columns[name] for name in names}
+    return pd.DataFrame(columns, copy=False)
 
 
 def _col(values: list, str_dtype: Any) -> Any:

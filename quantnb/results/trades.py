@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from quantnb.errors import DataError
-from quantnb.results.frames import _col, _text_dtype
+from quantnb.results.frames import _col, _frame, _text_dtype
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
         columns["entry_time"] = _utc_ns(columns["entry_time"]).array
         columns["exit_time"] = _utc_ns(columns["exit_time"]).array
         columns["duration"] = pd.array(np.array(columns["duration"], dtype=np.int64).view("m8[ns]"))
-        return pd.DataFrame(columns, columns=TRADE_COLUMNS, copy=False)
+        return _frame(columns, TRADE_COLUMNS)
     out = _typed(pd.DataFrame(columns, columns=TRADE_COLUMNS), ["entry_time", "exit_time"])
     out["duration"] = pd.to_timedelta(out["duration"])
     return out
