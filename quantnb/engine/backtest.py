@@ -542,7 +542,8 @@ class BacktestEngine:
         equity += cash
         index = self.aligned.index
         # the drawdown here, not added by BacktestResult: adding it there copies the frame
-        if np.isnan(equity).any():
+        # a sum is NaN when any value is (read once, no temporary); only then look closer
+        if np.isnan(np.add.reduce(equity)) and np.isnan(equity).any():
             dd[:] = drawdown(pd.Series(equity, index=index, copy=False)).to_numpy()
         else:
             # drawdown()'s equity / cummax - 1, in place (cummax is a running maximum here)

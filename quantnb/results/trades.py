@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,10 +86,11 @@ def _ns_times(fills: pd.DataFrame) -> bool:
     return isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns" and str(dtype.tz) == "UTC"
 
 
-def _paired(cols: pd.DataFrame) -> dict[str, list] | None:
+def _paired(cols: pd.DataFrame) -> dict[str, Any] | None:
     """The trade columns ``_match`` makes, computed on arrays, when every fill of each symbol
     opens from flat or closes exactly what is held (entries and exits alternate with equal
-    quantities: the usual run of market orders); None otherwise.
+    quantities: the usual run of market orders); None otherwise. Times and durations are
+    integer nanoseconds in arrays.
 
     The arithmetic is ``_match``'s, operation for operation, so the figures are identical.
     """
@@ -119,8 +121,8 @@ def _paired(cols: pd.DataFrame) -> dict[str, list] | None:
     return {
         "symbol": symbols[exit_].tolist(),
         "direction": np.where(lot_sign > 0, "long", "short").tolist(),
-        "entry_time": times[entry].tolist(),
-        "exit_time": times[exit_].tolist(),
+        "entry_time": times[entry],
+        "exit_time": times[exit_],
         "entry_price": lot_price,
         "exit_price": price[exit_],
         "qty": take,
@@ -128,7 +130,7 @@ def _paired(cols: pd.DataFrame) -> dict[str, list] | None:
         "gross_pnl": gross,
         "return": returns,
         "commission": commission,
-        "duration": (times[exit_] - times[entry]).tolist(),
+        "duration": times[exit_] - times[entry],
     }
 
 
@@ -194,7 +196,7 @@ def _match(
     return out, book, as_ns
 
 
-def _utc_ns(values: list[int]) -> pd.DatetimeIndex:
+def _utc_ns(values: list[int] | np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.array(values, dtype=np.int64).view("M8[ns]")).tz_localize("UTC")
 
 
