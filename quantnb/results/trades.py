@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,12 +95,11 @@ def _paired(cols: pd.DataFrame) -> dict[str, Any] | None:
 
     The arithmetic is ``_match``'s, operation for operation, so the figures are identical.
     """
-    symbols = cols["symbol"].to_numpy(dtype=object)
+    groups, symbol_of = _symbol_rows(cols["symbol"])
     sign = np.where(np.asarray(cols["side"].array == "BUY", dtype=bool), 1, -1)
     qty = cols["qty"].to_numpy(dtype=np.float64)
     pairs = []
-    for symbol in dict.fromkeys(symbols.tolist()):
-        idx = np.flatnonzero(symbols == symbol)
+    for idx in groups:
         entry, exit_ = idx[0 : len(idx) - 1 : 2], idx[1::2]
         if (sign[entry] == sign[exit_]).any() or (qty[entry] != qty[exit_]).any():
             return None
@@ -118,9 +118,10 @@ def _paired(cols: pd.DataFrame) -> dict[str, Any] | None:
     notional = lot_price * take
     with np.errstate(divide="ignore", invalid="ignore"):
         returns = np.where(notional != 0, net / notional, np.nan)
+    directions = pd.array(["long", "short"], dtype=_text_dtype())
     return {
-        "symbol": symbols[exit_].tolist(),
-        "direction": np.where(lot_sign > 0, "long", "short").tolist(),
+        "symbol": symbol_of(exit_),
+        "direction": directions.take(np.where(lot_sign > 0, 0, 1)),
         "entry_time": times[entry],
         "exit_time": times[exit_],
         "entry_price": lot_price,
@@ -132,6 +133,20 @@ def _paired(cols: pd.DataFrame) -> dict[str, Any] | None:
         "commission": commission,
         "duration": times[exit_] - times[entry],
     }
+
+
+def _symbol_rows(column: pd.Series) -> tuple[list[np.ndarray], Callable[[np.ndarray], Any]]:
+    """The rows of each symbol, in order of first appearance, and a function giving the
+    symbols of some rows as a column of the trades table. Text symbols are told apart by
+    codes (never made objects one by one); others, missing ones among them, as objects."""
+    codes, names = pd.factorize(column.array)
+    if names.dtype == _text_dtype() and not (codes < 0).any():
+        return [np.flatnonzero(codes == k) for k in range(len(names))], lambda rows: names.take(
+            codes[rows]
+        )
+    objects = column.to_numpy(dtype=object)
+    groups = [np.flatnonzero(objects == s) for s in dict.fromkeys(objects.tolist())]
+    return groups, lambda rows: objects[rows].tolist()
 
 
 def _match(
@@ -220,7 +235,7 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
         as_ns = True
     else:
         columns, _, as_ns = _match(fills, cols)
-    if not columns["symbol"]:
+    if not len(columns["symbol"]):
         return _empty_trades()
     if as_ns:
         # each column as the array pandas would infer from it, so none is inferred here
