@@ -109,14 +109,22 @@ def orders_frame(orders: Iterable[Order]) -> pd.DataFrame:
 
 
 def _text_dtype() -> Any:
-    """What pandas infers for strings ("str", or object), asked once."""
-    global _TEXT
-    if _TEXT is None:
-        _TEXT = pd.Series([""]).dtype
-    return _TEXT
+    """What pandas infers for strings ("str", or object), asked once per setting of the
+    options it depends on (asking costs a Series)."""
+    key = (_string_inference(), pd.get_option("mode.string_storage"))
+    dtype = _TEXT.get(key)
+    if dtype is None:
+        dtype = _TEXT[key] = pd.Series([""]).dtype
+    return dtype
 
 
-_TEXT: Any = None
+_TEXT: dict[tuple, Any] = {}
+try:
+    from pandas._config import using_string_dtype as _string_inference
+except ImportError:  # a pandas without it: no key, so asked every time
+
+    def _string_inference() -> object:
+        return object()
 
 
 def _frame(columns: dict[str, Any], names: list[str]) -> pd.DataFrame:

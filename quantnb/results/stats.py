@@ -15,6 +15,7 @@ import pandas as pd
 
 from quantnb.domain.interval import Interval
 from quantnb.errors import ConfigError
+from quantnb.results.frames import _text_dtype
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ STATS_DOC: dict[str, str] = {
 STATS_KEYS: list[str] = list(STATS_DOC)
 
 _TRADING_DAYS = 252
-_KEYS_INDEX: pd.Index | None = None  # the statistics' names, built on first use
+_KEYS_INDEX: dict[object, pd.Index] = {}  # the statistics' names by text dtype, made once
 _SESSION_SECONDS = 6.5 * 3600
 _WEEK_SECONDS = 7 * 86400
 
@@ -323,13 +324,14 @@ def _buy_and_hold(
 
 
 def _series(out: dict[str, object], risk_free: float, ppy: float) -> pd.Series:
-    global _KEYS_INDEX
-    if _KEYS_INDEX is None:
-        _KEYS_INDEX = pd.Index(STATS_KEYS)
+    text = _text_dtype()
+    keys = _KEYS_INDEX.get(text)
+    if keys is None:
+        keys = _KEYS_INDEX[text] = pd.Index(STATS_KEYS)
     # values in key order and a copy of the keys' index: what a dict would give, a third
     # of its cost (the copy: a name set on one result's index is not set on another's)
     values = [out[key] for key in STATS_KEYS]
-    stats = pd.Series(values, index=_KEYS_INDEX.copy(), dtype=object)
+    stats = pd.Series(values, index=keys.copy(), dtype=object)
     stats.attrs = {"risk_free": float(risk_free), "periods_per_year": float(ppy)}
     return stats
 
