@@ -141,12 +141,17 @@ def _symbol_rows(column: pd.Series) -> tuple[list[np.ndarray], Callable[[np.ndar
     codes (never made objects one by one); others, missing ones among them, as objects."""
     codes, names = pd.factorize(column.array)
     if names.dtype == _text_dtype() and not (codes < 0).any():
-        return [np.flatnonzero(codes == k) for k in range(len(names))], lambda rows: names.take(
-            codes[rows]
-        )
+
+        def by_code(rows: np.ndarray) -> Any:
+            return names.take(codes[rows])
+
+        return [np.flatnonzero(codes == k) for k in range(len(names))], by_code
     objects = column.to_numpy(dtype=object)
-    groups = [np.flatnonzero(objects == s) for s in dict.fromkeys(objects.tolist())]
-    return groups, lambda rows: objects[rows].tolist()
+
+    def as_objects(rows: np.ndarray) -> Any:
+        return objects[rows].tolist()
+
+    return [np.flatnonzero(objects == s) for s in dict.fromkeys(objects.tolist())], as_objects
 
 
 def _match(
