@@ -248,8 +248,11 @@ class BacktestEngine:
         self.clock = self.aligned.index.asi8
         # futures' and FX's own trade dates on intraday bars; stocks keep the New York day
         intraday = self.interval.is_intraday
+        index = self.aligned.index  # (as_unit copies even an index already in nanoseconds)
         self.trade_days = (
-            trade_days(self.instruments, self.aligned.index.as_unit("ns")) if intraday else {}
+            trade_days(self.instruments, index if index.unit == "ns" else index.as_unit("ns"))
+            if intraday
+            else {}
         )
         self.cols = {
             s: {f: np.ascontiguousarray(df[f].to_numpy(np.float64)) for f in FIELDS}
