@@ -76,7 +76,8 @@ def _stamps(df: pd.DataFrame, symbol: str) -> np.ndarray:
         )
     if index.tz is None:
         raise DataError(f"{symbol}: the index has no time zone; load() makes it UTC")
-    values = index.tz_convert("UTC").as_unit("ns").asi8
+    utc = index.tz_convert("UTC")  # shares the stamps; as_unit would copy them even in ns
+    values = (utc if utc.unit == "ns" else utc.as_unit("ns")).asi8
     if len(values) > 1 and not (np.diff(values) > 0).all():
         raise DataError(
             f"{symbol}: timestamps must be sorted and unique to align; "

@@ -51,6 +51,7 @@ from quantnb.engine.instruments import (
     split_instruments,
     trade_days,
 )
+from quantnb.engine.regular_hours import regular_only
 from quantnb.engine.scheduler import with_schedule
 from quantnb.engine.strategy import Strategy
 from quantnb.errors import ConfigError, IntervalError, OrderError
@@ -243,13 +244,16 @@ class BacktestEngine:
         self.extended = sessions.extended(hours) and self.interval.is_intraday
         if self.interval.is_intraday and not self.extended:
             # regular hours: the strategy sees no stock bars of the pre-market or after-hours
-            self.frames = sessions.regular_only(self.frames, self.instruments)
+            self.frames = regular_only(self.frames, self.instruments)
         self.aligned = align(self.frames)
         self.clock = self.aligned.index.asi8
         # futures' and FX's own trade dates on intraday bars; stocks keep the New York day
         intraday = self.interval.is_intraday
+        index = self.aligned.index  # (as_unit copies even an index already in nanoseconds)
         self.trade_days = (
-            trade_days(self.instruments, self.aligned.index.as_unit("ns")) if intraday else {}
+            trade_days(self.instruments, index if index.unit == "ns" else index.as_unit("ns"))
+            if intraday
+            else {}
         )
         self.cols = {
             s: {f: np.ascontiguousarray(df[f].to_numpy(np.float64)) for f in FIELDS}
@@ -505,12 +509,14 @@ class BacktestEngine:
             empty = np.empty(0)
             return np.empty(0, dtype=np.int64), empty, empty, empty, np.empty(0, dtype=object)
         qty = fills["qty"].to_numpy(dtype=np.float64)
+        # compared as the column's own array: strings are not turned into objects one by one
+        buy = np.asarray(fills["side"].array == "BUY", dtype=bool)
         return (
             np.asarray(ticks, dtype=np.int64),
-            np.where(fills["side"].to_numpy() == "BUY", qty, -qty),
+            np.where(buy, qty, -qty),
             fills["price"].to_numpy(dtype=np.float64),
             fills["commission"].to_numpy(dtype=np.float64),
-            fills["symbol"].to_numpy(dtype=object),
+            fills["symbol"].array,
         )
 
     def _equity_curve(self, flows: tuple[np.ndarray, ...]) -> pd.DataFrame:
@@ -526,7 +532,7 @@ class BacktestEngine:
             np.add.at(cash, ticks, -signed * prices - comm)
             work = dd  # scratch until the drawdown is computed
             for j, s in enumerate(self.symbols):
-                mask = syms == s
+                mask = np.asarray(syms == s, dtype=bool)
                 if not mask.any():
                     continue
                 work.fill(0.0)
@@ -541,7 +547,8 @@ class BacktestEngine:
         equity += cash
         index = self.aligned.index
         # the drawdown here, not added by BacktestResult: adding it there copies the frame
-        if np.isnan(equity).any():
+        # a sum is NaN when any value is (read once, no temporary); only then look closer
+        if np.isnan(np.add.reduce(equity)) and np.isnan(equity).any():
             dd[:] = drawdown(pd.Series(equity, index=index, copy=False)).to_numpy()
         else:
             # drawdown()'s equity / cummax - 1, in place (cummax is a running maximum here)

@@ -42,7 +42,23 @@ class Warmup:
 
 
 def _probe(n: int) -> dict[str, np.ndarray]:
-    """A deterministic, plausible OHLCV series of ``n`` bars (a positive random walk)."""
+    """A deterministic, plausible OHLCV series of ``n`` bars (a positive random walk); the
+    short ones are made once and kept (read-only: every run measures on the same bars)."""
+    if n > _KEPT_PROBE:
+        return _make_probe(n)
+    probe = _PROBES.get(n)
+    if probe is None:
+        probe = _PROBES[n] = _make_probe(n)
+        for values in probe.values():
+            values.flags.writeable = False
+    return probe
+
+
+_KEPT_PROBE = 8192  # longer probes (a few megabytes) are made when needed, not kept
+_PROBES: dict[int, dict[str, np.ndarray]] = {}
+
+
+def _make_probe(n: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(12345)
     close = 100.0 * np.exp(np.cumsum(rng.normal(0.0, 0.01, n)))
     open_ = np.concatenate(([100.0], close[:-1]))

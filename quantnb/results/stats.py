@@ -15,6 +15,7 @@ import pandas as pd
 
 from quantnb.domain.interval import Interval
 from quantnb.errors import ConfigError
+from quantnb.results.frames import _text_dtype
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ STATS_DOC: dict[str, str] = {
 STATS_KEYS: list[str] = list(STATS_DOC)
 
 _TRADING_DAYS = 252
+_KEYS_INDEX: dict[object, pd.Index] = {}  # the statistics' names by text dtype, made once
 _SESSION_SECONDS = 6.5 * 3600
 _WEEK_SECONDS = 7 * 86400
 
@@ -186,7 +188,7 @@ def compute_stats(
     out: dict[str, object] = dict.fromkeys(STATS_KEYS, math.nan)
     out["Initial equity"] = float(initial_cash)
     out["Trades"] = len(trades)
-    out["Commissions"] = float(fills["commission"].sum()) if len(fills) else 0.0
+    out["Commissions"] = _sum(fills["commission"]) if len(fills) else 0.0
     _trade_stats(out, trades)
     if n == 0:
         for key in ("Start", "End", "Duration", "Max drawdown duration"):
@@ -194,13 +196,15 @@ def compute_stats(
         out["Average drawdown duration"] = pd.NaT
         return _series(out, risk_free, ppy)
 
-    start, end = eq.index[0], eq.index[-1]
-    final = float(eq.iloc[-1])
+    values = eq.to_numpy()
+    index = eq.index
+    start, end = index[0], index[-1]
+    final = float(values[-1])
     growth = _ratio(final, float(initial_cash))
     years = (n - 1) / ppy
     cagr = growth ** (1 / years) - 1 if years > 0 and growth > 0 else math.nan
 
-    pct = _returns(eq.to_numpy())  # eq.pct_change()[1:], without pandas' overhead
+    pct = _returns(values)  # eq.pct_change()[1:], without pandas' overhead
     finite = np.isfinite(pct)
     rets = pct if finite.all() else pct[finite]
     del finite
@@ -214,16 +218,11 @@ def compute_stats(
     root = math.sqrt(ppy)
 
     dd = equity["drawdown"] if "drawdown" in equity else drawdown(eq)
-    max_dd = float(dd.min())
-    episodes = drawdown_episodes(dd)
-    if len(episodes):
-        durations = pd.to_timedelta(episodes["duration"])
-        avg_dd, max_dur, avg_dur = episodes["depth"].mean() * 100, durations.max(), durations.mean()
-    else:
-        avg_dd, max_dur, avg_dur = 0.0, pd.Timedelta(0), pd.Timedelta(0)
+    max_dd = _min(dd)
+    avg_dd, max_dur, avg_dur = _drawdown_figures(dd)
 
     # the benchmark's returns only: its curve is dropped as soon as they are taken
-    bench = _returns(buy_and_hold_curve(prices, eq.index, float(initial_cash)).to_numpy())
+    bench, hold_return = _buy_and_hold(prices, index, float(initial_cash))
     alpha, beta = _alpha_beta(pct, bench, rf, ppy)
     del pct, bench
 
@@ -233,9 +232,9 @@ def compute_stats(
             "End": end,
             "Duration": end - start,
             "Final equity": final,
-            "Equity peak": float(eq.max()),
+            "Equity peak": _max(eq),
             "Total return [%]": (growth - 1) * 100,
-            "Buy & hold return [%]": buy_and_hold_return(prices, start, end) * 100,
+            "Buy & hold return [%]": hold_return * 100,
             "CAGR [%]": cagr * 100,
             "Annual volatility [%]": std * root * 100,
             "Sharpe ratio": _ratio(mean, std) * root if n_rets > 1 else math.nan,
@@ -250,12 +249,89 @@ def compute_stats(
         }
     )
     if "gross_exposure" in equity:
-        out["Exposure [%]"] = float((equity["gross_exposure"] > 0).mean() * 100)
+        exposed = equity["gross_exposure"].to_numpy() > 0
+        out["Exposure [%]"] = float(exposed.mean() * 100)
     return _series(out, risk_free, ppy)
 
 
+# Reductions of float columns on their arrays, the same figures as pandas' (which skip NaN):
+# numpy's when there is no NaN (a NaN result says there was one), else pandas'.
+def _sum(column: pd.Series) -> float:
+    if column.dtype == np.float64:
+        total = float(column.to_numpy().sum())
+        if total == total:
+            return total
+    return float(column.sum())
+
+
+def _max(column: pd.Series) -> float:
+    if column.dtype == np.float64:
+        top = float(column.to_numpy().max())
+        if top == top:
+            return top
+    return float(column.max())
+
+
+def _min(column: pd.Series) -> float:
+    if column.dtype == np.float64:
+        low = float(column.to_numpy().min())
+        if low == low:
+            return low
+    return float(column.min())
+
+
+def _drawdown_figures(dd: pd.Series) -> tuple[float, pd.Timedelta, pd.Timedelta]:
+    """The drawdowns' mean depth [%], longest and mean duration, as ``drawdown_episodes``
+    gives them, from arrays rather than its table."""
+    values = dd.to_numpy()
+    under = values < 0
+    if not under.any():
+        return 0.0, pd.Timedelta(0), pd.Timedelta(0)
+    times = dd.index
+    if not (isinstance(times, pd.DatetimeIndex) and len(times) == len(values)):
+        episodes = drawdown_episodes(dd)
+        durations = pd.to_timedelta(episodes["duration"])
+        return episodes["depth"].mean() * 100, durations.max(), durations.mean()
+    edges = np.diff(np.concatenate([[False], under, [False]]).astype(np.int8))
+    starts = np.flatnonzero(edges == 1)  # first bar under water; the bar before is the peak
+    stops = np.flatnonzero(edges == -1)  # first bar back at a peak (may be one past the end)
+    stamps = times.asi8
+    durations = stamps[np.minimum(stops, len(stamps) - 1)] - stamps[np.maximum(starts - 1, 0)]
+    depth = np.minimum.reduceat(values, starts)
+    mean_depth = depth.mean()
+    if mean_depth != mean_depth:
+        mean_depth = pd.Series(depth).mean()
+    spans = pd.array(durations.view(f"m8[{times.unit}]"))
+    return mean_depth * 100, spans.max(), spans.mean()
+
+
+def _buy_and_hold(
+    prices: dict[str, pd.DataFrame], clock: pd.DatetimeIndex, initial_cash: float
+) -> tuple[np.ndarray, float]:
+    """Buy and hold's per-bar returns and its return from the first to the last bar: one
+    symbol whose bars are the clock's, without gaps, from its closes directly."""
+    if len(prices) == 1:
+        close = next(iter(prices.values()))["close"]
+        values = close.to_numpy()
+        if values.dtype == np.float64 and close.index.equals(clock) and not np.isnan(values).any():
+            first = values[0]
+            if np.isfinite(first) and first > 0:
+                curve = values / first
+                curve *= initial_cash
+                return _returns(curve), float(values[-1] / first - 1.0)
+    curve = buy_and_hold_curve(prices, clock, initial_cash).to_numpy()
+    return _returns(curve), buy_and_hold_return(prices, clock[0], clock[-1])
+
+
 def _series(out: dict[str, object], risk_free: float, ppy: float) -> pd.Series:
-    stats = pd.Series(out, index=STATS_KEYS, dtype=object)
+    text = _text_dtype()
+    keys = _KEYS_INDEX.get(text)
+    if keys is None:
+        keys = _KEYS_INDEX[text] = pd.Index(STATS_KEYS)
+    # values in key order and a copy of the keys' index: what a dict would give, a third
+    # of its cost (the copy: a name set on one result's index is not set on another's)
+    values = [out[key] for key in STATS_KEYS]
+    stats = pd.Series(values, index=keys.copy(), dtype=object)
     stats.attrs = {"risk_free": float(risk_free), "periods_per_year": float(ppy)}
     return stats
 
@@ -279,14 +355,15 @@ def _alpha_beta(r: np.ndarray, b: np.ndarray, rf: float, ppy: float) -> tuple[fl
     if len(r) < 2:
         return math.nan, math.nan
     work = b - b.mean()  # the benchmark's residuals
-    var = float(np.mean(np.square(work)))
+    spare = np.square(work)  # a fresh 8 MB a million bars: reused below for the excess
+    var = float(np.mean(spare))
     if var < 1e-30:  # a flat benchmark explains nothing
         return math.nan, math.nan
     np.multiply(work, r, out=work)
     beta = float(np.mean(work)) / var
     np.subtract(b, rf, out=work)
     work *= beta
-    excess = r - rf
+    excess = np.subtract(r, rf, out=spare)
     excess -= work
     alpha = (1.0 + float(np.mean(excess))) ** ppy - 1.0
     return alpha, beta
@@ -294,6 +371,35 @@ def _alpha_beta(r: np.ndarray, b: np.ndarray, rf: float, ppy: float) -> tuple[fl
 
 def _trade_stats(out: dict[str, object], trades: pd.DataFrame) -> None:
     """Fill in the per-trade statistics; they stay NaN (NaT) when there are no trades."""
+    if len(trades) == 0:
+        out["Max trade duration"] = out["Average trade duration"] = pd.NaT
+        return
+    pnl = trades["pnl"].to_numpy(dtype=float)
+    ret = trades["return"].to_numpy(dtype=float)
+    durations = trades["duration"].array
+    if np.isnan(pnl).any() or np.isnan(ret).any() or durations.dtype != "m8[ns]":
+        _trade_stats_nan(out, trades)  # pandas' NaN-skipping reductions
+        return
+    won = pnl > 0
+    wins, losses = pnl[won], pnl[pnl < 0]
+    win_rate = float(won.mean())
+    out["Win rate [%]"] = win_rate * 100
+    out["Profit factor"] = _ratio(float(wins.sum()), float(-losses.sum()))
+    out["Expectancy"] = float(pnl.mean())
+    if len(pnl) > 1:
+        std = float(pd.Series(pnl, copy=False).std(ddof=1))
+        out["SQN"] = math.sqrt(len(pnl)) * _ratio(float(pnl.mean()), std)
+    if len(wins) and len(losses):
+        out["Kelly criterion"] = win_rate - (1 - win_rate) / (wins.mean() / -losses.mean())
+    out["Average trade [%]"] = float(ret.mean() * 100)
+    out["Best trade [%]"] = float(ret.max() * 100)
+    out["Worst trade [%]"] = float(ret.min() * 100)
+    out["Max trade duration"] = pd.Timedelta(durations.max())
+    out["Average trade duration"] = pd.Timedelta(durations.mean()).round("s")
+
+
+def _trade_stats_nan(out: dict[str, object], trades: pd.DataFrame) -> None:
+    """``_trade_stats`` for trades with NaN figures (or durations not in nanoseconds)."""
     if len(trades) == 0:
         out["Max trade duration"] = out["Average trade duration"] = pd.NaT
         return

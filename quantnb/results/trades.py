@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from quantnb.errors import DataError
+from quantnb.results.frames import _col, _frame, _text_dtype
 
 log = logging.getLogger(__name__)
 
@@ -84,19 +87,19 @@ def _ns_times(fills: pd.DataFrame) -> bool:
     return isinstance(dtype, pd.DatetimeTZDtype) and dtype.unit == "ns" and str(dtype.tz) == "UTC"
 
 
-def _paired(cols: pd.DataFrame) -> dict[str, list] | None:
+def _paired(cols: pd.DataFrame) -> dict[str, Any] | None:
     """The trade columns ``_match`` makes, computed on arrays, when every fill of each symbol
     opens from flat or closes exactly what is held (entries and exits alternate with equal
-    quantities: the usual run of market orders); None otherwise.
+    quantities: the usual run of market orders); None otherwise. Times and durations are
+    integer nanoseconds in arrays.
 
     The arithmetic is ``_match``'s, operation for operation, so the figures are identical.
     """
-    symbols = cols["symbol"].to_numpy(dtype=object)
-    sign = np.where(cols["side"].to_numpy(dtype=object) == "BUY", 1, -1)
+    groups, symbol_of = _symbol_rows(cols["symbol"])
+    sign = np.where(np.asarray(cols["side"].array == "BUY", dtype=bool), 1, -1)
     qty = cols["qty"].to_numpy(dtype=np.float64)
     pairs = []
-    for symbol in dict.fromkeys(symbols.tolist()):
-        idx = np.flatnonzero(symbols == symbol)
+    for idx in groups:
         entry, exit_ = idx[0 : len(idx) - 1 : 2], idx[1::2]
         if (sign[entry] == sign[exit_]).any() or (qty[entry] != qty[exit_]).any():
             return None
@@ -115,11 +118,12 @@ def _paired(cols: pd.DataFrame) -> dict[str, list] | None:
     notional = lot_price * take
     with np.errstate(divide="ignore", invalid="ignore"):
         returns = np.where(notional != 0, net / notional, np.nan)
+    directions = pd.array(["long", "short"], dtype=_text_dtype())
     return {
-        "symbol": symbols[exit_].tolist(),
-        "direction": np.where(lot_sign > 0, "long", "short").tolist(),
-        "entry_time": times[entry].tolist(),
-        "exit_time": times[exit_].tolist(),
+        "symbol": symbol_of(exit_),
+        "direction": directions.take(np.where(lot_sign > 0, 0, 1)),
+        "entry_time": times[entry],
+        "exit_time": times[exit_],
         "entry_price": lot_price,
         "exit_price": price[exit_],
         "qty": take,
@@ -127,8 +131,27 @@ def _paired(cols: pd.DataFrame) -> dict[str, list] | None:
         "gross_pnl": gross,
         "return": returns,
         "commission": commission,
-        "duration": (times[exit_] - times[entry]).tolist(),
+        "duration": times[exit_] - times[entry],
     }
+
+
+def _symbol_rows(column: pd.Series) -> tuple[list[np.ndarray], Callable[[np.ndarray], Any]]:
+    """The rows of each symbol, in order of first appearance, and a function giving the
+    symbols of some rows as a column of the trades table. Text symbols are told apart by
+    codes (never made objects one by one); others, missing ones among them, as objects."""
+    codes, names = pd.factorize(column.array)
+    if names.dtype == _text_dtype() and not (codes < 0).any():
+
+        def by_code(rows: np.ndarray) -> Any:
+            return names.take(codes[rows])
+
+        return [np.flatnonzero(codes == k) for k in range(len(names))], by_code
+    objects = column.to_numpy(dtype=object)
+
+    def as_objects(rows: np.ndarray) -> Any:
+        return objects[rows].tolist()
+
+    return [np.flatnonzero(objects == s) for s in dict.fromkeys(objects.tolist())], as_objects
 
 
 def _match(
@@ -193,7 +216,7 @@ def _match(
     return out, book, as_ns
 
 
-def _utc_ns(values: list[int]) -> pd.DatetimeIndex:
+def _utc_ns(values: list[int] | np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.array(values, dtype=np.int64).view("M8[ns]")).tz_localize("UTC")
 
 
@@ -217,15 +240,18 @@ def round_trips(fills: pd.DataFrame) -> pd.DataFrame:
         as_ns = True
     else:
         columns, _, as_ns = _match(fills, cols)
-    if not columns["symbol"]:
+    if not len(columns["symbol"]):
         return _empty_trades()
     if as_ns:
-        columns["entry_time"] = _utc_ns(columns["entry_time"])
-        columns["exit_time"] = _utc_ns(columns["exit_time"])
-        columns["duration"] = pd.TimedeltaIndex(
-            np.array(columns["duration"], dtype=np.int64).view("m8[ns]")
-        )
-        return pd.DataFrame(columns, columns=TRADE_COLUMNS)
+        # each column as the array pandas would infer from it, so none is inferred here
+        text = _text_dtype()
+        for name in TRADE_COLUMNS:
+            if isinstance(columns[name], list) and "time" not in name and name != "duration":
+                columns[name] = _col(columns[name], text)
+        columns["entry_time"] = _utc_ns(columns["entry_time"]).array
+        columns["exit_time"] = _utc_ns(columns["exit_time"]).array
+        columns["duration"] = pd.array(np.array(columns["duration"], dtype=np.int64).view("m8[ns]"))
+        return _frame(columns, TRADE_COLUMNS)
     out = _typed(pd.DataFrame(columns, columns=TRADE_COLUMNS), ["entry_time", "exit_time"])
     out["duration"] = pd.to_timedelta(out["duration"])
     return out
