@@ -659,6 +659,7 @@ class LiveStrategyEngine:
         sync.start()
         self._guard = self._stream_guard()
         if self._guard is not None:
+            self._guard.watchdog.warm(now)  # market calendars built now, not amid bars
             self._guard.start()
         self._heap.freeze()
 
@@ -947,7 +948,7 @@ class LiveStrategyEngine:
         for order in changed:
             self._journaled[order.id] = _state_key(order)
         try:
-            self.journal.record_orders(changed)  # type: ignore[union-attr]
+            self.journal.record_orders(changed, later=True)  # type: ignore[union-attr]
         except JournalError as exc:
             logger.error("%s", exc)
         for order in changed:
@@ -1027,7 +1028,7 @@ class LiveStrategyEngine:
     def _journal_order(self, order: Order) -> None:
         self._journaled[order.id] = _state_key(order)
         try:
-            self.journal.record_order(order)  # type: ignore[union-attr]
+            self.journal.record_order(order, later=True)  # type: ignore[union-attr]
         except JournalError as exc:
             logger.error("%s", exc)
         self._emit("order", order_id=order.id, symbol=order.symbol, status=str(order.status))
@@ -1243,6 +1244,7 @@ class LiveStrategyEngine:
                 realized_pnl=pf.realized_pnl,
                 unrealized_pnl=pf.unrealized_pnl,
                 commissions=pf.commissions,
+                later=True,
             )
         except JournalError as exc:
             logger.error("%s", exc)
