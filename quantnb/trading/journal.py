@@ -234,7 +234,7 @@ class Journal:
         try:
             with self._db:
                 self._db.execute("BEGIN")
-                for sql, rows in batch:
+                for sql, rows in _runs(batch):
                     self._db.executemany(sql, rows)
         except sqlite3.Error as exc:
             raise JournalError(f"cannot write to the journal {str(self.path)!r}: {exc}") from exc
@@ -507,6 +507,17 @@ def fill_from_row(r: Any) -> Fill:
     return Fill(r.order_id, r.symbol, Side(r.side), float(r.qty), float(r.price),
                 float(r.commission), r.time, exec_id=r.exec_id, slippage=float(r.slippage),
                 source=_str(r.source))  # fmt: skip
+
+
+def _runs(batch: list[tuple[str, list[tuple]]]) -> list[tuple[str, list[tuple]]]:
+    """``batch`` with the rows of consecutive items of one statement joined (one executemany)."""
+    out: list[tuple[str, list[tuple]]] = []
+    for sql, rows in batch:
+        if out and out[-1][0] == sql:
+            out[-1][1].extend(rows)
+        else:
+            out.append((sql, list(rows)))
+    return out
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:
