@@ -86,8 +86,10 @@ class Clock:
         ib.client.placeOrder = self.place
 
     def on_update(self, req_id: int, bar: Any) -> None:
-        t = (time.perf_counter_ns(), time.thread_time_ns())
         if self.dates.get(req_id) != bar.date:  # a new bar: the previous one is complete
+            # the clocks are read only here: the thread's CPU clock is a system call, and
+            # reading it on every update (~13 per bar) loaded the very thread being measured
+            t = (time.perf_counter_ns(), time.thread_time_ns())
             self.dates[req_id] = bar.date
             sub = self.ib.wrapper.reqId2Subscriber.get(req_id)
             if sub is not None:

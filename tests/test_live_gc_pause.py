@@ -47,3 +47,21 @@ def test_collection_waits_until_the_orders_are_sent():
     with pytest.raises(ValueError), collection_deferred():
         raise ValueError
     assert gc.isenabled()
+
+
+def test_collection_waits_while_a_steps_group_gathers():
+    hold = gc_pause.CollectionHold()
+    hold.hold()  # the step's first bar
+    assert not gc.isenabled()
+    hold.hold()  # the others
+    hold.release()  # its orders have left
+    assert gc.isenabled()
+    hold.release()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        hold.hold()
+        hold.release()
+        assert not gc.isenabled()  # left as it was
+    finally:
+        gc.enable()

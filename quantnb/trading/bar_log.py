@@ -47,14 +47,14 @@ def record_group(journal: Journal | None, ctx: LiveContext, symbols: Iterable[st
         if bar is not None:
             values = (bar.open, bar.high, bar.low, bar.close, bar.volume)
             rows.append((bar.time, symbol, *values, LIVE))
-    _write(journal, rows)
+    _write(journal, rows, later=True)  # after the orders: by the journal's worker thread
 
 
-def _write(journal: Journal | None, rows: list[tuple]) -> None:
+def _write(journal: Journal | None, rows: list[tuple], later: bool = False) -> None:
     if journal is None or journal.closed or not rows:
         return
     try:
-        journal.record_bars(rows)
+        journal.record_bars(rows, later)
     except JournalError as exc:  # a lost bar record must not stop trading
         logger.error("%s", exc)
 

@@ -54,7 +54,7 @@ from quantnb.trading import clock
 from quantnb.trading.bar_log import record_group, record_history
 from quantnb.trading.context import DEFAULT_CAPACITY, LiveContext
 from quantnb.trading.continuous import ContinuousFutures
-from quantnb.trading.gc_pause import FrozenHeap, collection_deferred
+from quantnb.trading.gc_pause import CollectionHold, FrozenHeap, collection_deferred
 from quantnb.trading.history import HistoryRetry
 from quantnb.trading.idle import warn_no_bars, why_no_bars
 from quantnb.trading.instruments import qualify, register, split_symbols
@@ -224,6 +224,7 @@ class LiveStrategyEngine:
         self._stopper: threading.Thread | None = None
         self.session: Any = None  # the LiveSession this engine runs for, if any
         self._heap = FrozenHeap()  # no full-collection pauses between a bar and its orders
+        self._group_gc = CollectionHold()  # nor any collection while a step's group gathers
         self._reset_run_state()
 
     def _reset_run_state(self) -> None:
@@ -322,6 +323,7 @@ class LiveStrategyEngine:
 
     def _release(self) -> None:
         self._heap.release()
+        self._group_gc.release()
         with _REGISTRY_LOCK:
             if _REGISTRY.get(self.registry_key) is self:
                 del _REGISTRY[self.registry_key]
@@ -659,6 +661,7 @@ class LiveStrategyEngine:
         sync.start()
         self._guard = self._stream_guard()
         if self._guard is not None:
+            self._guard.watchdog.warm(now)  # market calendars built now, not amid bars
             self._guard.start()
         self._heap.freeze()
 
@@ -794,6 +797,7 @@ class LiveStrategyEngine:
             return
         if self._pending_time is None:
             self._pending_time = bar.time
+            self._group_gc.hold()
         self._pending.append(bar.symbol)
         self._maybe_dispatch()
 
@@ -819,10 +823,14 @@ class LiveStrategyEngine:
             self._pending_timer.cancel()
             self._pending_timer = None
         if not self._pending or not self._accepting:
+            self._group_gc.release()
             return
         when, symbols = self._pending_time, tuple(self._pending)
         self._pending_time, self._pending = None, []
-        self._dispatch(when, symbols)  # type: ignore[arg-type]
+        try:
+            self._dispatch(when, symbols)  # type: ignore[arg-type]
+        finally:
+            self._group_gc.release()
 
     def _dispatch(self, when: pd.Timestamp, symbols: tuple[str, ...]) -> None:
         ctx, strategy = self.ctx, self.strategy
@@ -947,7 +955,7 @@ class LiveStrategyEngine:
         for order in changed:
             self._journaled[order.id] = _state_key(order)
         try:
-            self.journal.record_orders(changed)  # type: ignore[union-attr]
+            self.journal.record_orders(changed, later=True)  # type: ignore[union-attr]
         except JournalError as exc:
             logger.error("%s", exc)
         for order in changed:
@@ -1027,7 +1035,7 @@ class LiveStrategyEngine:
     def _journal_order(self, order: Order) -> None:
         self._journaled[order.id] = _state_key(order)
         try:
-            self.journal.record_order(order)  # type: ignore[union-attr]
+            self.journal.record_order(order, later=True)  # type: ignore[union-attr]
         except JournalError as exc:
             logger.error("%s", exc)
         self._emit("order", order_id=order.id, symbol=order.symbol, status=str(order.status))
@@ -1243,6 +1251,7 @@ class LiveStrategyEngine:
                 realized_pnl=pf.realized_pnl,
                 unrealized_pnl=pf.unrealized_pnl,
                 commissions=pf.commissions,
+                later=True,
             )
         except JournalError as exc:
             logger.error("%s", exc)
@@ -1303,6 +1312,7 @@ class LiveStrategyEngine:
             self._pending_timer.cancel()
             self._pending_timer = None
         self._pending_time, self._pending = None, []
+        self._group_gc.release()
         self.state = "stopping"
         self._stopper = threading.Thread(
             target=self._stop_in_thread, args=(timeout,), name="quantnb-live-stop", daemon=True

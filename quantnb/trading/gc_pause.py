@@ -3,8 +3,9 @@
 A full collection walks every tracked object in the process: with pandas and the client loaded,
 tens of milliseconds, at whatever moment allocations happen to trigger it (a past p99 spike).
 Once the engine has started, the objects that exist then (modules, history, the client) are
-moved out of the collector's sight with ``gc.freeze()``; while a strategy call and its orders are
-being sent, automatic collection waits (the one that was due runs right after).
+moved out of the collector's sight with ``gc.freeze()``. From the first bar of a time step until
+its group has been handed to the strategy and the orders have left (the bars of one step arrive
+within milliseconds), automatic collection waits: the one that came due runs right after.
 """
 
 from __future__ import annotations
@@ -50,4 +51,22 @@ class FrozenHeap:
                 gc.unfreeze()  # collectable again, e.g. the cycles of a client dropped later
 
 
-__all__ = ["FrozenHeap", "collection_deferred"]
+class CollectionHold:
+    """Automatic collection off while a time step's bars are gathered and handed out (``hold``
+    at its first bar, ``release`` once its orders have left); as it was if already off."""
+
+    def __init__(self) -> None:
+        self.held = False
+
+    def hold(self) -> None:
+        if not self.held and gc.isenabled():
+            gc.disable()
+            self.held = True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            gc.enable()
+
+
+__all__ = ["CollectionHold", "FrozenHeap", "collection_deferred"]

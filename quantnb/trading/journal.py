@@ -21,6 +21,7 @@ from quantnb.data.sample import to_utc
 from quantnb.domain import oca
 from quantnb.domain.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from quantnb.errors import ConfigError, JournalError
+from quantnb.trading.journal_writer import LaterWriter
 
 logger = logging.getLogger(__name__)
 
@@ -178,6 +179,9 @@ class Journal:
         self.run_id = run_id
         self.counts = _Counts()
         self._lock = threading.Lock()
+        self._later: list[tuple[str, list[tuple]]] = []  # queued rows, in the order recorded
+        self._writer = LaterWriter(self._drain, self.path)
+        self._deferring = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db: sqlite3.Connection | None = sqlite3.connect(
@@ -208,19 +212,44 @@ class Journal:
                 ) from exc
         return True
 
-    def _write_many(self, sql: str, rows: list[tuple]) -> None:
-        """``sql`` for every row, in one transaction: all rows or none."""
+    def _write_many(self, sql: str, rows: list[tuple], later: bool = False) -> None:
+        """``sql`` for every row, in one transaction: all rows or none. ``later``: queued for the
+        worker thread instead (its rows only follow the ones queued before them: an order's
+        states after its creation, never its creation, are queued)."""
         with self._lock:
             if self._db is None:
                 raise JournalError(f"the journal {str(self.path)!r} is closed")
-            try:
-                with self._db:
-                    self._db.execute("BEGIN")
+            if later:
+                if not self._deferring:
+                    self._deferring = True
+                    self._db.execute("PRAGMA wal_autocheckpoint=0")  # the worker checkpoints
+                self._later.append((sql, rows))
+            else:
+                self._commit([(sql, rows)])
+        if later:
+            self._writer.wake()
+
+    def _commit(self, batch: list[tuple[str, list[tuple]]]) -> None:
+        assert self._db is not None
+        try:
+            with self._db:
+                self._db.execute("BEGIN")
+                for sql, rows in _runs(batch):
                     self._db.executemany(sql, rows)
-            except sqlite3.Error as exc:
-                raise JournalError(
-                    f"cannot write to the journal {str(self.path)!r}: {exc}"
-                ) from exc
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot write to the journal {str(self.path)!r}: {exc}") from exc
+
+    def _commit_later(self) -> None:
+        batch, self._later = self._later, []
+        self._commit(batch)
+
+    def _drain(self) -> bool:
+        """Write the queued rows now (the worker thread, and readers before they read)."""
+        with self._lock:
+            if not self._later or self._db is None:
+                return False
+            self._commit_later()
+        return True
 
     def _run(self) -> str:
         return self.run_id or ""
@@ -233,17 +262,18 @@ class Journal:
             "INSERT INTO runs (run_id, recorded, meta) VALUES (?, ?, ?)", (run_id, _now(), text)
         )
 
-    def record_order(self, order: Order, event: str = "") -> None:
+    def record_order(self, order: Order, event: str = "", later: bool = False) -> None:
         """Append the order's current state as a new row."""
-        self.record_orders([order], event)
+        self.record_orders([order], event, later)
 
-    def record_orders(self, orders: list[Order], event: str = "") -> None:
-        """Append the current state of several orders in one transaction."""
+    def record_orders(self, orders: list[Order], event: str = "", later: bool = False) -> None:
+        """Append the current state of several orders in one transaction (``later``: written
+        by the worker thread, for states after an order's creation)."""
         if not orders:
             return
         run, now = self._run(), _now()
         rows = [(run, now, event or str(o.status), *_order_values(o)) for o in orders]
-        self._write_many(_INSERT_ORDER, rows)
+        self._write_many(_INSERT_ORDER, rows, later)
         self.counts.orders += len(rows)
 
     def record_fill(self, fill: Fill) -> bool:
@@ -294,9 +324,9 @@ class Journal:
              float(qty_after), reason),
         )  # fmt: skip
 
-    def record_bars(self, rows: list[tuple]) -> None:
+    def record_bars(self, rows: list[tuple], later: bool = False) -> None:
         """Append bars as ``BAR_COLUMNS`` tuples in one transaction; a bar already journaled
-        with the same kind is skipped."""
+        with the same kind is skipped (``later``: by the worker thread)."""
         if not rows:
             return
         run, now = self._run(), _now()
@@ -304,7 +334,7 @@ class Journal:
         cols = ", ".join(BAR_COLUMNS)
         marks = ", ".join("?" * (len(BAR_COLUMNS) + 2))
         self._write_many(
-            f"INSERT OR IGNORE INTO bars (run_id, recorded, {cols}) VALUES ({marks})", values
+            f"INSERT OR IGNORE INTO bars (run_id, recorded, {cols}) VALUES ({marks})", values, later
         )
 
     def record_error(
@@ -344,35 +374,41 @@ class Journal:
         realized_pnl: float = 0.0,
         unrealized_pnl: float = 0.0,
         commissions: float = 0.0,
+        later: bool = False,
     ) -> None:
-        """Append an account snapshot."""
+        """Append an account snapshot (``later``: by the worker thread)."""
         cols = ", ".join(EQUITY_COLUMNS)
-        self._write(
-            f"INSERT INTO equity (run_id, recorded, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                self._run(),
-                _now(),
-                _ts(time) or _now(),
-                float(equity),
-                float(cash),
-                float(realized_pnl),
-                float(unrealized_pnl),
-                float(commissions),
-            ),
+        row = (
+            self._run(),
+            _now(),
+            _ts(time) or _now(),
+            float(equity),
+            float(cash),
+            float(realized_pnl),
+            float(unrealized_pnl),
+            float(commissions),
         )
+        sql = f"INSERT INTO equity (run_id, recorded, {cols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        self._write_many(sql, [row], later)
         self.counts.equity += 1
 
     def flush(self) -> None:
-        """Move the write-ahead log into the main file (every write is already committed)."""
+        """Write the queued rows and move the write-ahead log into the main file."""
         with self._lock:
             if self._db is not None:
+                try:
+                    if self._later:
+                        self._commit_later()
+                except JournalError as exc:
+                    logger.error("%s", exc)
                 try:
                     self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:
                     logger.warning("journal checkpoint failed: %s", exc)
 
     def close(self) -> None:
-        """Flush and close the writer; reading still works afterwards."""
+        """Write what is queued, flush and close the writer; reading still works afterwards."""
+        self._writer.stop()
         self.flush()
         with self._lock:
             if self._db is not None:
@@ -385,6 +421,7 @@ class Journal:
 
     # ---- reading ----------------------------------------------------------------------------
     def _read(self, sql: str, params: tuple = ()) -> pd.DataFrame:
+        self._drain()  # what this journal recorded is read back, queued or not
         try:
             con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
         except sqlite3.Error as exc:
@@ -470,6 +507,17 @@ def fill_from_row(r: Any) -> Fill:
     return Fill(r.order_id, r.symbol, Side(r.side), float(r.qty), float(r.price),
                 float(r.commission), r.time, exec_id=r.exec_id, slippage=float(r.slippage),
                 source=_str(r.source))  # fmt: skip
+
+
+def _runs(batch: list[tuple[str, list[tuple]]]) -> list[tuple[str, list[tuple]]]:
+    """``batch`` with the rows of consecutive items of one statement joined (one executemany)."""
+    out: list[tuple[str, list[tuple]]] = []
+    for sql, rows in batch:
+        if out and out[-1][0] == sql:
+            out[-1][1].extend(rows)
+        else:
+            out.append((sql, list(rows)))
+    return out
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:

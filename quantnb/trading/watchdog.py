@@ -199,6 +199,16 @@ class StreamWatchdog:
             self._stale_changed()
         return Verdict(tuple(resubscribe), tuple(stale))
 
+    def warm(self, now: pd.Timestamp) -> None:
+        """Work out each market's hours around ``now`` (its calendar is built once and kept), so
+        the first check does not build them on the loop thread while bars come in."""
+        opens = self._opens(now)
+        try:
+            for symbol in self.streams:
+                opens(symbol)
+        except Exception as exc:  # the checks report it; starting goes on
+            logger.info("market hours not worked out ahead: %s", exc)
+
     def _opens(self, now: pd.Timestamp) -> Callable[[str], pd.Timestamp | None]:
         """When each symbol's market opened, asked once per calendar at ``now``."""
         known: dict[str | None, pd.Timestamp | None] = {}

@@ -1,6 +1,6 @@
 """A running live engine keeps full collections off its bar-to-order path: the heap is frozen
-once it has started, the collector waits while the strategy runs and its orders leave, and the
-heap is unfrozen when it stops."""
+once it has started, the collector waits while a step's bars gather, the strategy runs and its
+orders leave, and the heap is unfrozen when it stops."""
 
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ def test_heap_frozen_while_running_and_collection_deferred_in_on_data(tmp_path):
             sim.step(3)
             eventually(lambda: eng.groups_processed >= 2, 10)
             eventually(lambda: len(eng.fills) >= 2, 10)
+            assert eng.call(lambda ctx: gc.isenabled())  # on again once a step's orders left
         finally:
             eng.stop()
     assert strat.collector_on and not any(strat.collector_on)
