@@ -202,7 +202,8 @@ def test_the_engine_checks_by_itself_in_real_time(tmp_path):
             eventually(lambda: eng.bars_received >= 2, 10)
             sim.stall_stream(["MSFT"])
             eventually(lambda: eng.status["stale"] == ["MSFT"], 20)
-            assert any(m.startswith("MSFT is stale") for m in _data_errors(eng))
+            # the verdict is visible a moment before its report is journaled: wait for it
+            eventually(lambda: any(m.startswith("MSFT is stale") for m in _data_errors(eng)), 5)
             sim.restore_stream()
             eventually(lambda: eng.status["stale"] == [], 20)
             eventually(lambda: eng.status["streams"] == {}, 20)
