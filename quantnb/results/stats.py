@@ -256,28 +256,24 @@ def compute_stats(
 
 # Reductions of float columns on their arrays, the same figures as pandas' (which skip NaN):
 # numpy's when there is no NaN (a NaN result says there was one), else pandas'.
-def _sum(column: pd.Series) -> float:
+def _reduced(column: pd.Series, how: str) -> float:
     if column.dtype == np.float64:
-        total = float(column.to_numpy().sum())
-        if total == total:
-            return total
-    return float(column.sum())
+        value = float(getattr(column.to_numpy(), how)())
+        if value == value:
+            return value
+    return float(getattr(column, how)())
+
+
+def _sum(column: pd.Series) -> float:
+    return _reduced(column, "sum")
 
 
 def _max(column: pd.Series) -> float:
-    if column.dtype == np.float64:
-        top = float(column.to_numpy().max())
-        if top == top:
-            return top
-    return float(column.max())
+    return _reduced(column, "max")
 
 
 def _min(column: pd.Series) -> float:
-    if column.dtype == np.float64:
-        low = float(column.to_numpy().min())
-        if low == low:
-            return low
-    return float(column.min())
+    return _reduced(column, "min")
 
 
 def _drawdown_figures(dd: pd.Series) -> tuple[float, pd.Timedelta, pd.Timedelta]:
@@ -378,8 +374,15 @@ def _trade_stats(out: dict[str, object], trades: pd.DataFrame) -> None:
     ret = trades["return"].to_numpy(dtype=float)
     durations = trades["duration"].array
     if np.isnan(pnl).any() or np.isnan(ret).any() or durations.dtype != "m8[ns]":
-        _trade_stats_nan(out, trades)  # pandas' NaN-skipping reductions
-        return
+        # pandas' NaN-skipping reductions
+        pnl, ret = trades["pnl"].astype(float), trades["return"].astype(float)
+        durations = pd.to_timedelta(trades["duration"])
+    _trade_figures(out, pnl, ret, durations)
+
+
+def _trade_figures(out: dict[str, object], pnl, ret, durations) -> None:
+    """The per-trade statistics from the round trips' P&L, returns and durations: numpy arrays
+    without NaN, or Series whose reductions skip NaN."""
     won = pnl > 0
     wins, losses = pnl[won], pnl[pnl < 0]
     win_rate = float(won.mean())
@@ -389,30 +392,6 @@ def _trade_stats(out: dict[str, object], trades: pd.DataFrame) -> None:
     if len(pnl) > 1:
         std = float(pd.Series(pnl, copy=False).std(ddof=1))
         out["SQN"] = math.sqrt(len(pnl)) * _ratio(float(pnl.mean()), std)
-    if len(wins) and len(losses):
-        out["Kelly criterion"] = win_rate - (1 - win_rate) / (wins.mean() / -losses.mean())
-    out["Average trade [%]"] = float(ret.mean() * 100)
-    out["Best trade [%]"] = float(ret.max() * 100)
-    out["Worst trade [%]"] = float(ret.min() * 100)
-    out["Max trade duration"] = pd.Timedelta(durations.max())
-    out["Average trade duration"] = pd.Timedelta(durations.mean()).round("s")
-
-
-def _trade_stats_nan(out: dict[str, object], trades: pd.DataFrame) -> None:
-    """``_trade_stats`` for trades with NaN figures (or durations not in nanoseconds)."""
-    if len(trades) == 0:
-        out["Max trade duration"] = out["Average trade duration"] = pd.NaT
-        return
-    pnl = trades["pnl"].astype(float)
-    ret = trades["return"].astype(float)
-    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
-    win_rate = float((pnl > 0).mean())
-    durations = pd.to_timedelta(trades["duration"])
-    out["Win rate [%]"] = win_rate * 100
-    out["Profit factor"] = _ratio(float(wins.sum()), float(-losses.sum()))
-    out["Expectancy"] = float(pnl.mean())
-    if len(pnl) > 1:
-        out["SQN"] = math.sqrt(len(pnl)) * _ratio(float(pnl.mean()), float(pnl.std(ddof=1)))
     if len(wins) and len(losses):
         out["Kelly criterion"] = win_rate - (1 - win_rate) / (wins.mean() / -losses.mean())
     out["Average trade [%]"] = float(ret.mean() * 100)
