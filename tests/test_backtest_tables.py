@@ -43,3 +43,15 @@ def test_tables_equal_the_objects_with_gaps_in_the_bars():
     assert len(strategy.seen) > 100 and set(res.fills["symbol"]) == {"AAA", "BBB", "CCC"}
     pd.testing.assert_frame_equal(res.fills, fills_frame(strategy.seen), check_exact=True)
     pd.testing.assert_frame_equal(res.orders, orders_frame(strategy.placed), check_exact=True)
+
+
+def test_enum_columns_hold_plain_text_whatever_the_string_storage():
+    strategy = Recorded()
+    qn.backtest(strategy, qn.data.sample(["SPY"], interval="1d", bars=200), progress=False)
+    assert strategy.placed and strategy.seen
+    for storage in ("pyarrow", "python"):
+        with pd.option_context("mode.string_storage", storage):
+            fills, orders = fills_frame(strategy.seen), orders_frame(strategy.placed)
+        cells = [*fills["side"], *orders["side"], *orders["type"], *orders["tif"]]
+        cells += list(orders["status"])
+        assert {type(c) for c in cells} == {str}, storage

@@ -173,8 +173,11 @@ _avg_price = attrgetter("avg_price")
 
 
 def _str_col(values: list, str_dtype: Any) -> Any:
-    """A column of each value's ``str``: enum members (StrEnum) go in as the text they are."""
-    if all(k.__str__ is str.__str__ and issubclass(k, str) for k in set(map(type, values))):
+    """A column of each value's ``str``. Into arrow storage, enum members (StrEnum) go in as
+    the text they are (arrow keeps the text); any other storage would keep the members."""
+    if getattr(str_dtype, "storage", None) == "pyarrow" and all(
+        k.__str__ is str.__str__ and issubclass(k, str) for k in set(map(type, values))
+    ):
         return _strings(values, str_dtype)
     return _col(list(map(str, values)), str_dtype)
 
