@@ -214,8 +214,8 @@ class Journal:
 
     def _write_many(self, sql: str, rows: list[tuple], later: bool = False) -> None:
         """``sql`` for every row, in one transaction: all rows or none. ``later``: queued for the
-        worker thread instead (its rows only follow the ones queued before them: an order's
-        states after its creation, never its creation, are queued)."""
+        worker thread instead, after the rows queued before them (not after rows written at once
+        meanwhile: only an order's states after its creation, never its creation, are queued)."""
         with self._lock:
             if self._db is None:
                 raise JournalError(f"the journal {str(self.path)!r} is closed")

@@ -4,8 +4,9 @@ order's states after its creation, equity snapshots), committed by a worker thre
 The live loop thread queues them and goes on: it neither waits for SQLite nor pays a commit for
 each of them, and a batch of them is one transaction. The same worker runs the write-ahead log's
 checkpoints (with its own connection), so the loop thread never waits for one either. What must be
-on disk first (an order before it is sent, a fill) is still written at once by the caller, after
-whatever is queued (``Journal`` keeps the order in which rows were recorded).
+on disk first (an order before it is sent, a fill) is still written at once by the caller, and may
+reach the file before rows queued earlier: the order of rows holds per order (its creation is
+written at once, its later states all queued in turn), not across orders and tables.
 """
 
 from __future__ import annotations
