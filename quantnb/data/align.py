@@ -67,6 +67,12 @@ def align(frames: dict[str, pd.DataFrame]) -> Aligned:
     return Aligned(index=index, symbols=symbols, gaps=rows, complete=complete)
 
 
+def in_ns(index: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """``index`` in nanoseconds: itself when it already is (``as_unit`` copies the stamps even
+    then, 8 MB a million bars)."""
+    return index if index.unit == "ns" else index.as_unit("ns")
+
+
 def _stamps(df: pd.DataFrame, symbol: str) -> np.ndarray:
     index = getattr(df, "index", None)
     if not isinstance(index, pd.DatetimeIndex):
@@ -76,8 +82,7 @@ def _stamps(df: pd.DataFrame, symbol: str) -> np.ndarray:
         )
     if index.tz is None:
         raise DataError(f"{symbol}: the index has no time zone; load() makes it UTC")
-    utc = index.tz_convert("UTC")  # shares the stamps; as_unit would copy them even in ns
-    values = (utc if utc.unit == "ns" else utc.as_unit("ns")).asi8
+    values = in_ns(index.tz_convert("UTC")).asi8  # tz_convert shares the stamps
     if len(values) > 1 and not (np.diff(values) > 0).all():
         raise DataError(
             f"{symbol}: timestamps must be sorted and unique to align; "

@@ -22,6 +22,7 @@ import pandas as pd
 
 from quantnb.broker.simulated import SimulatedBroker
 from quantnb.data import align
+from quantnb.data.align import in_ns
 from quantnb.data.load import load_frames
 from quantnb.data.resample import infer_interval, session_days
 from quantnb.domain import checks, sessions
@@ -249,11 +250,8 @@ class BacktestEngine:
         self.clock = self.aligned.index.asi8
         # futures' and FX's own trade dates on intraday bars; stocks keep the New York day
         intraday = self.interval.is_intraday
-        index = self.aligned.index  # (as_unit copies even an index already in nanoseconds)
         self.trade_days = (
-            trade_days(self.instruments, index if index.unit == "ns" else index.as_unit("ns"))
-            if intraday
-            else {}
+            trade_days(self.instruments, in_ns(self.aligned.index)) if intraday else {}
         )
         self.cols = {
             s: {f: np.ascontiguousarray(df[f].to_numpy(np.float64)) for f in FIELDS}
