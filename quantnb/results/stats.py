@@ -99,21 +99,28 @@ def drawdown(equity: pd.Series) -> pd.Series:
 def drawdown_episodes(dd: pd.Series) -> pd.DataFrame:
     """One row per drawdown: ``peak`` (last bar at the high), ``end`` (first bar back at it, or
     the last bar if never regained), ``duration`` (end − peak) and ``depth`` (lowest dd, < 0)."""
-    values = dd.to_numpy()
-    under = values < 0
     columns = ["peak", "end", "duration", "depth"]
-    if not under.any():
+    found = _episodes(dd.to_numpy())
+    if found is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    times = dd.index
-    edges = np.diff(np.concatenate([[False], under, [False]]).astype(np.int8))
-    starts = np.flatnonzero(edges == 1)  # first bar under water; the bar before is the peak
-    stops = np.flatnonzero(edges == -1)  # first bar back at a peak (may be one past the end)
-    peaks = times[np.maximum(starts - 1, 0)]
-    ends = times[np.minimum(stops, len(times) - 1)]
-    depth = np.minimum.reduceat(values, starts)
+    peak_rows, end_rows, depth = found
+    peaks, ends = dd.index[peak_rows], dd.index[end_rows]
     return pd.DataFrame(
         {"peak": peaks, "end": ends, "duration": ends - peaks, "depth": depth}, columns=columns
     )
+
+
+def _episodes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each drawdown's peak row (the last bar at the high), end row (the first bar back at it,
+    or the last bar) and depth, from drawdown ``values``; None when there is none."""
+    under = values < 0
+    if not under.any():
+        return None
+    edges = np.diff(np.concatenate([[False], under, [False]]).astype(np.int8))
+    starts = np.flatnonzero(edges == 1)  # first bar under water; the bar before is the peak
+    stops = np.flatnonzero(edges == -1)  # first bar back at a peak (may be one past the end)
+    depth = np.minimum.reduceat(values, starts)
+    return np.maximum(starts - 1, 0), np.minimum(stops, len(values) - 1), depth
 
 
 def max_drawdown_duration(dd: pd.Series) -> pd.Timedelta:
@@ -279,21 +286,19 @@ def _min(column: pd.Series) -> float:
 def _drawdown_figures(dd: pd.Series) -> tuple[float, pd.Timedelta, pd.Timedelta]:
     """The drawdowns' mean depth [%], longest and mean duration, as ``drawdown_episodes``
     gives them, from arrays rather than its table."""
-    values = dd.to_numpy()
-    under = values < 0
-    if not under.any():
-        return 0.0, pd.Timedelta(0), pd.Timedelta(0)
     times = dd.index
-    if not (isinstance(times, pd.DatetimeIndex) and len(times) == len(values)):
+    if not isinstance(times, pd.DatetimeIndex):
         episodes = drawdown_episodes(dd)
+        if not len(episodes):
+            return 0.0, pd.Timedelta(0), pd.Timedelta(0)
         durations = pd.to_timedelta(episodes["duration"])
         return episodes["depth"].mean() * 100, durations.max(), durations.mean()
-    edges = np.diff(np.concatenate([[False], under, [False]]).astype(np.int8))
-    starts = np.flatnonzero(edges == 1)  # first bar under water; the bar before is the peak
-    stops = np.flatnonzero(edges == -1)  # first bar back at a peak (may be one past the end)
+    found = _episodes(dd.to_numpy())
+    if found is None:
+        return 0.0, pd.Timedelta(0), pd.Timedelta(0)
+    peak_rows, end_rows, depth = found
     stamps = times.asi8
-    durations = stamps[np.minimum(stops, len(stamps) - 1)] - stamps[np.maximum(starts - 1, 0)]
-    depth = np.minimum.reduceat(values, starts)
+    durations = stamps[end_rows] - stamps[peak_rows]
     mean_depth = depth.mean()
     if mean_depth != mean_depth:
         mean_depth = pd.Series(depth).mean()
