@@ -197,7 +197,7 @@ class SimulatedBroker(BrokerBase):
             self.costs,
             margin=margin,
             allow_short=self.allow_short,
-            held=pos.qty if (pos := pf.positions.get(order.symbol)) is not None else 0.0,
+            held=pf.position(order.symbol).qty,
             selling=selling,
             reserved=reserved,
             available=available,
@@ -326,7 +326,7 @@ class SimulatedBroker(BrokerBase):
                 m = match(order, o, h, lo, c)
             if m is not None:
                 hits.append((order, m[0], m[1], bar))
-        return hits if len(hits) < 2 else self._pick(hits)
+        return self._pick(hits)
 
     @staticmethod
     def _pick(
@@ -360,9 +360,7 @@ class SimulatedBroker(BrokerBase):
             commission = self._stock_commission(qty, price)  # what _commission gives a stock
         else:
             commission = self._commission(symbol, qty, price)
-        pos = pf.positions.get(symbol)
-        if pos is None:
-            pos = pf.position(symbol)
+        pos = pf.position(symbol)
         if stock and side is Side.BUY and self.leverage <= 1.0 and not self.allow_short:
             cost = qty * price + commission
             if cost > self.portfolio.cash + 1e-9:

@@ -172,10 +172,7 @@ class Portfolio:
     def apply_fill(self, fill: Fill) -> float:
         """Book a fill: move cash, update the position, count commission. Returns realized P&L."""
         signed = fill.qty if fill.side == "BUY" else -fill.qty
-        pos = self.positions.get(fill.symbol)
-        if pos is None:
-            pos = self.position(fill.symbol)
-        realized = pos.apply(signed, fill.price, fill.commission)
+        realized = self.position(fill.symbol).apply(signed, fill.price, fill.commission)
         inst = self.instruments.get(fill.symbol) if self.instruments else None
         if inst is None:
             self.cash -= signed * fill.price + fill.commission

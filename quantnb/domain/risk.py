@@ -48,10 +48,9 @@ class RiskLimits:
     ) -> str | None:
         """The reason ``order`` breaks a limit at ``price``, or None when it may go."""
         qty = order.qty
-        pos = portfolio.positions.get(order.symbol)
-        held = pos.qty if pos is not None else 0.0
-        after = held + (qty if order.side is Side.BUY else -qty)  # order.signed_qty
-        reduces = abs(after) < abs(held) and (after == 0 or (after > 0) == (held > 0))
+        pos = portfolio.position(order.symbol)
+        after = pos.qty + (qty if order.side is Side.BUY else -qty)  # order.signed_qty
+        reduces = abs(after) < abs(pos.qty) and (after == 0 or (after > 0) == (pos.qty > 0))
         if self.max_daily_loss is not None and day_start_equity is not None:
             loss = day_start_equity - portfolio.equity
             if loss >= self.max_daily_loss and not reduces:
@@ -61,10 +60,7 @@ class RiskLimits:
                 )
         if self.max_order_qty is not None and qty > self.max_order_qty:
             return f"quantity {qty:g} exceeds max_order_qty={self.max_order_qty:g}"
-        # a stock's notional is qty × price (``Portfolio.notional``, without its call)
-        notional = (
-            portfolio.notional(order.symbol, qty, price) if portfolio.instruments else qty * price
-        )
+        notional = portfolio.notional(order.symbol, qty, price)
         if self.max_order_notional is not None and notional > self.max_order_notional:
             return (
                 f"notional {notional:,.2f} ({qty:g} x {price:,.4f}) exceeds "
@@ -79,7 +75,7 @@ class RiskLimits:
             value = portfolio.notional
             gross = (
                 portfolio.gross_exposure
-                - abs(value(order.symbol, held, price))
+                - abs(value(order.symbol, pos.qty, price))
                 + abs(value(order.symbol, after, price))
             )
             if gross > self.max_gross_exposure:
